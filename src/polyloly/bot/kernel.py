@@ -49,8 +49,10 @@ class Kernel:
     sink
         The event log, or ``None`` to log nothing (unit tests).
     flush_every
-        Flush the sink after this many top-level publishes (1 = every event is durable
-        before its handlers run; larger values batch writes on busy streams).
+        Flush the sink after this many top-level publishes (1 = each input and everything
+        it caused is flushed before ``publish`` returns, so before any task a handler
+        started can run; larger values batch writes on busy streams). Every event is
+        *appended* before its handlers run either way.
     """
 
     def __init__(self, clock: Clock, sink: EventSink | None = None, flush_every: int = 1) -> None:
@@ -71,7 +73,11 @@ class Kernel:
     # -- subscription -----------------------------------------------------------------------
 
     def subscribe(self, event_type: type[_E], handler: Callable[[_E], None]) -> None:
-        """Call ``handler`` for every event of exactly ``event_type`` (or a subclass)."""
+        """Call ``handler`` for every event of ``event_type`` or of a subclass of it.
+
+        An event's handlers run most-specific class first (its own class, then each base
+        along the MRO), each group in subscription order, then the ``subscribe_all`` ones.
+        """
         self._handlers.setdefault(event_type, []).append(handler)
         self._dispatch_cache.clear()
 
@@ -85,7 +91,7 @@ class Kernel:
         if cached is None:
             found: list[Handler] = []
             for base in cls.__mro__:
-                found.extend(self._handlers.get(base, ()))  # type: ignore[arg-type]
+                found.extend(self._handlers.get(base, ()))
             found.extend(self._all)
             cached = tuple(found)
             self._dispatch_cache[cls] = cached
@@ -115,6 +121,7 @@ class Kernel:
     def _drain(self) -> None:
         self._draining = True
         sink = self._sink
+        failed = True
         try:
             while self._pending:
                 event = self._pending.popleft()
@@ -124,19 +131,21 @@ class Kernel:
                 for handler in self._handlers_for(type(event)):
                     try:
                         handler(event)
-                    except Exception as exc:  # noqa: BLE001 - one bad handler must not stop the stream
+                    except Exception as exc:  # one bad handler must not stop the stream
                         self.handler_errors += 1
                         if self.on_handler_error is None:
                             raise
                         self.on_handler_error(event, exc)
+            failed = False
         finally:
             self._draining = False
             self._pending.clear()
-        if sink is not None:
-            self._since_flush += 1
-            if self._since_flush >= self._flush_every:
-                sink.flush()
-                self._since_flush = 0
+            # when a handler raises, flush anyway: the event that broke it must reach disk
+            if sink is not None:
+                self._since_flush += 1
+                if failed or self._since_flush >= self._flush_every:
+                    sink.flush()
+                    self._since_flush = 0
 
     def flush(self) -> None:
         """Flush the event log now."""

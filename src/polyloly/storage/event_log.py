@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import os
+import zlib
 from collections.abc import Iterable, Iterator
+from io import BufferedWriter
 from pathlib import Path
-from typing import IO, Any, Union
+from typing import Any, Union
 
 import msgspec
 
@@ -21,6 +24,8 @@ from polyloly.domain.events import Event, event_types
 __all__ = ["EventLogReader", "EventLogWriter", "LogDecodeError", "decode_event", "encode_event"]
 
 _NS_PER_DAY = 86_400 * 1_000_000_000
+_CHUNK = 1 << 16
+_Output = gzip.GzipFile | BufferedWriter
 _ENCODER = msgspec.json.Encoder()
 _decoder: msgspec.json.Decoder[Any] | None = None
 _decoder_types: tuple[type[Event], ...] = ()
@@ -39,7 +44,7 @@ def _get_decoder() -> msgspec.json.Decoder[Any]:
     global _decoder, _decoder_types  # noqa: PLW0603 - rebuilt only when new event types register
     types = event_types()
     if _decoder is None or types != _decoder_types:
-        _decoder = msgspec.json.Decoder(Union[types])  # type: ignore[valid-type]  # noqa: UP007
+        _decoder = msgspec.json.Decoder(Union[types])  # noqa: UP007 - a runtime tuple of types
         _decoder_types = types
     return _decoder
 
@@ -59,6 +64,8 @@ class EventLogWriter:
     """Appends events to ``<directory>/events-YYYY-MM-DD.jsonl`` (UTC day of ``ts_init``).
 
     Writes are buffered; :meth:`flush` makes them durable (the kernel calls it per batch).
+    Before appending to a file left by an earlier run, a torn last line (a crash mid-write)
+    is cut off, so the new lines never glue onto it; ``repaired`` lists such files.
     """
 
     def __init__(self, directory: Path | str, *, compress: bool = False, fsync: bool = False):
@@ -67,21 +74,24 @@ class EventLogWriter:
         self._compress = compress
         self._fsync = fsync
         self._day: str | None = None
-        self._fh: IO[bytes] | None = None
+        self._fh: _Output | None = None
         self.count = 0
+        self.repaired: list[Path] = []
 
     def path_for_day(self, day: str) -> Path:
         """Return the file that holds ``day``'s events."""
         suffix = ".jsonl.gz" if self._compress else ".jsonl"
         return self.directory / f"events-{day}{suffix}"
 
-    def _open(self, day: str) -> IO[bytes]:
+    def _open(self, day: str) -> _Output:
         if self._fh is not None:
             self._fh.close()
         path = self.path_for_day(day)
-        self._fh = gzip.open(path, "ab") if self._compress else path.open("ab")  # noqa: SIM115
-        self._day = day
-        return self._fh
+        if path.exists() and _repair_tail(path):
+            self.repaired.append(path)
+        fh: _Output = gzip.GzipFile(path, "ab") if self._compress else path.open("ab")
+        self._fh, self._day = fh, day
+        return fh
 
     def append(self, event: Event) -> None:
         """Append one event (buffered)."""
@@ -91,12 +101,14 @@ class EventLogWriter:
         self.count += 1
 
     def flush(self) -> None:
-        """Flush buffered lines to the OS (and to disk with ``fsync=True``)."""
+        """Flush buffered lines to the OS (and to disk with ``fsync=True``).
+
+        A compressed file is flushed with ``Z_SYNC_FLUSH``: everything written so far can
+        be read back even if the process dies before :meth:`close`.
+        """
         if self._fh is not None:
             self._fh.flush()
-            if self._fsync and not self._compress:
-                import os
-
+            if self._fsync:
                 os.fsync(self._fh.fileno())
 
     def close(self) -> None:
@@ -114,8 +126,95 @@ class EventLogWriter:
         self.close()
 
 
+def _repair_tail(path: Path) -> bool:
+    """Make ``path`` safe to append to; return whether it had to be repaired.
+
+    Plain files lose a torn last line (no trailing newline). A gzip file whose last member
+    was never closed (no trailer: the writer died) is rewritten with its complete lines as
+    one closed member, since a new member appended after an open one is unreadable.
+    """
+    if path.suffix == ".gz":
+        source = _Source(path)
+        torn = any(not complete for _, complete in _split_lines(source))
+        if source.clean and not torn:
+            return False
+        tmp = path.with_name(path.name + ".tmp")
+        with gzip.open(tmp, "wb") as out:  # second streaming pass: memory stays one line
+            lines = _split_lines(_Source(path))
+            out.writelines(line + b"\n" for line, complete in lines if complete)
+        tmp.replace(path)  # atomic: a crash here leaves the old file or the new one
+        return True
+    size = path.stat().st_size
+    if size == 0:
+        return False
+    with path.open("r+b") as fh:
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return False
+        end = size
+        while end > 0:  # scan back for the last newline, a block at a time
+            start = max(0, end - _CHUNK)
+            fh.seek(start)
+            cut = fh.read(end - start).rfind(b"\n")
+            if cut >= 0:
+                fh.truncate(start + cut + 1)
+                return True
+            end = start
+        fh.truncate(0)
+    return True
+
+
+class _Source:
+    """A log file's bytes, chunk by chunk; ``.gz`` members are inflated one after another.
+
+    A compressed stream cut short (the writer died before ``close``) simply ends: whatever
+    was flushed inflates, and ``clean`` is False afterwards.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.clean = True
+
+    def __iter__(self) -> Iterator[bytes]:
+        with self.path.open("rb") as fh:
+            if self.path.suffix != ".gz":
+                while chunk := fh.read(_CHUNK):
+                    yield chunk
+                return
+            inflater = zlib.decompressobj(wbits=31)
+            open_member = False
+            while raw := fh.read(_CHUNK):
+                while raw:
+                    open_member = True
+                    try:
+                        data = inflater.decompress(raw)
+                    except zlib.error as exc:
+                        raise LogDecodeError(f"{self.path}: corrupt gzip data: {exc}") from exc
+                    yield data
+                    if not inflater.eof:
+                        break
+                    open_member = False
+                    raw = inflater.unused_data  # the next member (one per writer session)
+                    inflater = zlib.decompressobj(wbits=31)
+            # a member begun but never finished: the writer died before writing its trailer
+            self.clean = not open_member
+
+
+def _split_lines(chunks: Iterable[bytes]) -> Iterator[tuple[bytes, bool]]:
+    """Yield ``(line, complete)``; only a last fragment without a newline is incomplete."""
+    rest = b""
+    for chunk in chunks:
+        *lines, rest = (rest + chunk).split(b"\n")
+        for line in lines:
+            yield line, True
+    if rest:
+        yield rest, False
+
+
 class EventLogReader:
     """Reads events back, file by file in day order, line by line in write order.
+
+    Files are streamed (never read whole), so a day of events costs one line of memory.
 
     Parameters
     ----------
@@ -123,7 +222,8 @@ class EventLogReader:
         Log files or directories (a directory contributes every ``events-*.jsonl[.gz]``).
     strict
         Raise :class:`LogDecodeError` on a bad line (default); otherwise count and skip it.
-        A torn last line (a crash mid-write) is always skipped and counted.
+        A torn last line (a crash mid-write: no trailing newline) is always skipped and
+        counted.
     """
 
     def __init__(self, paths: Iterable[Path | str], *, strict: bool = True) -> None:
@@ -139,22 +239,19 @@ class EventLogReader:
                 files.extend(sorted(path.glob("events-*.jsonl*")))
             else:
                 files.append(path)
-        return files
+        return [f for f in files if not f.name.endswith(".tmp")]
 
     def __iter__(self) -> Iterator[Event]:
         decoder = _get_decoder()
         for path in self.files:
-            opener = gzip.open if path.suffix == ".gz" else open
-            with opener(path, "rb") as fh:
-                lines = fh.read().split(b"\n")
-            last = len(lines) - 1
-            for number, line in enumerate(lines, start=1):
+            for number, (line, complete) in enumerate(_split_lines(_Source(path)), start=1):
                 if not line.strip():
                     continue
                 try:
-                    yield decoder.decode(line)
+                    event: Event = decoder.decode(line)
                 except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    torn_tail = number - 1 == last
-                    if self.strict and not torn_tail:
+                    if self.strict and complete:
                         raise LogDecodeError(f"{path}:{number}: {exc}") from exc
                     self.skipped += 1
+                    continue
+                yield event
