@@ -1,0 +1,343 @@
+"""Temporal arbitrage: buy the winner's token before the book catches up (seed §6.2).
+
+The truth engine says who won a map (a ``TruthDelta`` with ``change == "game_result"`` and
+a game confidence) or the series (a ``TruthFinal``). If that winner's token still has asks
+at or under ``max_entry_price``, this engine buys it with one FAK order:
+
+* **armed signal** — a result for a market arms one signal (its winner token). The signal
+  fires on the result itself or on any later book update of that token, as long as the
+  token's ask is at or under the cap; it stays armed while the book is out of sync, empty,
+  or priced above the cap ("while its ask is under max_entry_price"). A signal fires at
+  most once: one entry per (market, result).
+* **walking the book** — the size is the largest lot whose walk under the cap costs at most
+  ``fixed_size_usdc`` (expected cost), whose average stays within ``max_slippage_bps`` of
+  the best ask, and whose worst case (``size × limit``) fits the remaining
+  ``max_exposure_usdc``.
+* **taker delay** — esports markets delay marketable orders by ``seconds_delay`` while a game
+  is live; the order is matched against the book as it is *after* the delay. The intent is
+  still a FAK whose limit is the cap, so a book that moved during the delay can only fill
+  less, never at a worse price than ``max_entry_price``; exposure is therefore counted at
+  the worst case ``size × limit``.
+* **blocks** — a ``TruthAlert(blocked=True)`` disarms every signal of its match and stops new
+  ones until a ``TruthAlert(blocked=False)``.
+
+Intent ids are deterministic (``temporal_arb:<market>:<token>:1``), so a replay or a restart
+that sees the same result proposes the same order id and the order manager deduplicates it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from math import gcd
+from typing import Final, Protocol
+
+from polyloly.domain.events import (
+    BookSnapshot,
+    Event,
+    MarketResolved,
+    PriceChanges,
+    Side,
+    TruthAlert,
+    TruthDelta,
+    TruthFinal,
+)
+from polyloly.domain.intents import OrderType, PlaceOrderIntent, intent_id_for
+from polyloly.domain.markets import MarketKind, MarketMapping, MarketMappingError, MarketRegistry
+from polyloly.domain.money import ONE, SCALE, cost_of, fmt
+from polyloly.strategies.temporal_arb.params import TemporalArbParams
+
+__all__ = ["AskBook", "BookLookup", "Signal", "TemporalArbEngine"]
+
+STRATEGY: Final = "temporal_arb"
+_BPS: Final = 10_000
+_ALL: Final = 10**18  # "every share the book has" for a depth walk
+
+
+class AskBook(Protocol):
+    """The order-book reads this strategy needs (``domain.orderbook.OrderBook`` has them)."""
+
+    @property
+    def in_sync(self) -> bool:
+        """Whether the book is known to match the venue's."""
+        ...
+
+    @property
+    def best_bid(self) -> tuple[int, int] | None:
+        """``(price, size)`` of the best bid, or None."""
+        ...
+
+    @property
+    def best_ask(self) -> tuple[int, int] | None:
+        """``(price, size)`` of the best ask, or None."""
+        ...
+
+    def cost_to_buy(self, shares: int, price_cap: int | None = None) -> tuple[int, int, int]:
+        """Walk the asks up to ``price_cap``: ``(filled_shares, cost, avg_price)``."""
+        ...
+
+
+BookLookup = Callable[[str], AskBook | None]
+"""Returns the book of a token id (e.g. ``BookSet.get``), or None if there is none."""
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """An armed result: buy ``token_id`` of ``market_id`` when the book allows."""
+
+    match_id: str
+    market_id: str
+    token_id: str
+    team: str
+    kind: MarketKind
+    game_number: int | None
+    confidence: int
+
+
+class TemporalArbEngine:
+    """Pure decision engine: truth and book events in, ``PlaceOrderIntent``s out.
+
+    Parameters
+    ----------
+    params
+        Thresholds, sizes and caps.
+    registry
+        Which market and token belong to which match, game and team.
+    books
+        Book lookup by token id; the books must already reflect a book event when
+        :meth:`on_event` sees it (subscribe the book set first).
+    strategy
+        Strategy name used in intents and their ids.
+    """
+
+    def __init__(
+        self,
+        params: TemporalArbParams,
+        registry: MarketRegistry,
+        books: BookLookup,
+        strategy: str = STRATEGY,
+    ) -> None:
+        self.params = params
+        self.registry = registry
+        self.books = books
+        self.strategy = strategy
+        self._armed: dict[str, Signal] = {}  # market_id -> signal
+        self._entered: set[tuple[str, str]] = set()  # (market_id, token_id)
+        self._blocked: set[str] = set()  # match ids
+        self._commit: dict[str, tuple[str, int]] = {}  # intent_id -> (market_id, worst case)
+        self.skipped: dict[str, int] = {}
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def exposure(self) -> int:
+        """Worst-case pUSD micros committed to unsettled temporal entries."""
+        return sum(amount for _, amount in self._commit.values())
+
+    def armed(self) -> list[Signal]:
+        """Return the armed signals, by market id."""
+        return [self._armed[k] for k in sorted(self._armed)]
+
+    def is_blocked(self, match_id: str) -> bool:
+        """Whether a truth alert currently blocks trading on ``match_id``."""
+        return match_id in self._blocked
+
+    def settle_fill(self, intent_id: str, spent_usdc: int) -> None:
+        """Record what an entry really cost (its FAK remainder was killed): frees the rest."""
+        entry = self._commit.get(intent_id)
+        if entry is not None:
+            self._commit[intent_id] = (entry[0], max(0, min(entry[1], spent_usdc)))
+
+    # -- inputs ----------------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> list[PlaceOrderIntent]:
+        """Dispatch one kernel event; return the intents it triggers."""
+        if isinstance(event, TruthDelta):
+            return self.on_truth_delta(event)
+        if isinstance(event, TruthFinal):
+            return self.on_truth_final(event)
+        if isinstance(event, TruthAlert):
+            self.on_truth_alert(event)
+        elif isinstance(event, MarketResolved):
+            self.on_market_resolved(event)
+        elif isinstance(event, BookSnapshot):
+            return self.on_book((event.token_id,), event)
+        elif isinstance(event, PriceChanges):
+            tokens = dict.fromkeys(c.token_id for c in event.changes)
+            return self.on_book(tokens, event)
+        return []
+
+    def on_truth_delta(self, e: TruthDelta) -> list[PlaceOrderIntent]:
+        """A map result (or its withdrawal) for the "Game N winner" market."""
+        if e.change != "game_result" or e.game_number is None or not self.params.trade_game_markets:
+            return []
+        mapping = self.registry.game_market(e.match_id, e.game_number)
+        if mapping is None:
+            return []
+        if e.game_winner is None or e.game_confidence < self.params.min_confidence:
+            self._armed.pop(mapping.market_id, None)  # disputed, withdrawn or not yet confirmed
+            return []
+        return self._arm(mapping, e.game_winner, e.game_confidence, e)
+
+    def on_truth_final(self, e: TruthFinal) -> list[PlaceOrderIntent]:
+        """A confirmed series result for the match market."""
+        if not self.params.trade_match_markets or e.confidence < self.params.min_final_confidence:
+            return []
+        mapping = self.registry.match_market(e.match_id)
+        if mapping is None:
+            return []
+        return self._arm(mapping, e.winner, e.confidence, e)
+
+    def on_truth_alert(self, e: TruthAlert) -> None:
+        """Block (and disarm) or unblock a match."""
+        if e.blocked:
+            self._blocked.add(e.match_id)
+            for market_id in [k for k, s in self._armed.items() if s.match_id == e.match_id]:
+                del self._armed[market_id]
+        else:
+            self._blocked.discard(e.match_id)
+
+    def on_market_resolved(self, e: MarketResolved) -> None:
+        """The market paid out: disarm it and release its committed exposure."""
+        self._armed.pop(e.market, None)
+        for intent_id in [k for k, (m, _) in self._commit.items() if m == e.market]:
+            del self._commit[intent_id]
+
+    def on_book(self, token_ids: Iterable[str], event: Event) -> list[PlaceOrderIntent]:
+        """Re-check armed signals on tokens whose book just changed."""
+        out: list[PlaceOrderIntent] = []
+        for token in token_ids:
+            mapping = self.registry.by_token(token)
+            signal = self._armed.get(mapping.market_id) if mapping else None
+            if mapping is not None and signal is not None and signal.token_id == token:
+                out.extend(self._fire(signal, mapping, event))
+        return out
+
+    # -- decisions -------------------------------------------------------------------------
+
+    def _skip(self, reason: str) -> list[PlaceOrderIntent]:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        return []
+
+    def _arm(
+        self, mapping: MarketMapping, team: str, confidence: int, e: Event
+    ) -> list[PlaceOrderIntent]:
+        if mapping.match_id in self._blocked:
+            return self._skip("match blocked by a truth alert")
+        try:
+            token = mapping.token_for(team)
+        except MarketMappingError:
+            return self._skip("winner is not one of the market's teams")
+        if (mapping.market_id, token) in self._entered:
+            return []
+        signal = Signal(
+            match_id=mapping.match_id,
+            market_id=mapping.market_id,
+            token_id=token,
+            team=mapping.team_for(token),
+            kind=mapping.kind,
+            game_number=mapping.game_number,
+            confidence=confidence,
+        )
+        self._armed[mapping.market_id] = signal
+        return self._fire(signal, mapping, e)
+
+    def _fire(self, signal: Signal, mapping: MarketMapping, e: Event) -> list[PlaceOrderIntent]:
+        # Blocked matches have no armed signals (an alert disarms them and _arm refuses them).
+        plan = self._plan(signal, mapping)
+        if isinstance(plan, str):
+            return self._skip(plan)
+        limit, size, walk, best = plan
+        intent = self._intent(signal, mapping, e, limit=limit, size=size, walk=walk, best=best)
+        self._entered.add((signal.market_id, signal.token_id))
+        self._armed.pop(signal.market_id, None)
+        self._commit[intent.intent_id] = (signal.market_id, cost_of(size, limit))
+        return [intent]
+
+    def _plan(
+        self, signal: Signal, mapping: MarketMapping
+    ) -> tuple[int, int, tuple[int, int, int], int] | str:
+        """Return ``(limit, size, walk, best_ask)`` of the entry, or why there is none now."""
+        book = self.books(signal.token_id)
+        if book is None or not book.in_sync:
+            return "book missing or out of sync"
+        top, bid = book.best_ask, book.best_bid
+        if top is not None and bid is not None and bid[0] >= top[0]:
+            return "book crossed (an update was missed)"
+        limit = min(self.params.max_entry_price, ONE - mapping.tick) // mapping.tick * mapping.tick
+        if top is None or limit <= 0 or top[0] > limit:
+            return "no ask at or under the entry cap"
+        room = self.params.max_exposure_usdc - self.exposure
+        size, walk = self._size(book, limit, top[0], room)
+        if size <= 0 or size < mapping.min_size or walk[1] < self.params.min_order_usdc:
+            return "too little depth, budget or exposure room for a minimum order"
+        return limit, size, walk, top[0]
+
+    def _lot(self, limit: int) -> int:
+        # Size is a multiple of size_lot and size × limit a multiple of amount_quantum (the
+        # venue rejects FAK BUY amounts with more decimals).
+        q = self.params.amount_quantum_usdc * SCALE
+        lot = self.params.size_lot_shares
+        return lot * (q // gcd(q, lot * limit))
+
+    def _size(
+        self, book: AskBook, limit: int, best: int, room: int
+    ) -> tuple[int, tuple[int, int, int]]:
+        p = self.params
+        lot = self._lot(limit)
+        depth = book.cost_to_buy(_ALL, limit)[0]
+        hi = min(depth, p.fixed_size_usdc * SCALE // best, max(room, 0) * SCALE // limit) // lot
+
+        def fits(k: int) -> tuple[int, int, int] | None:
+            walk = book.cost_to_buy(k * lot, limit)
+            # The average as the risk gate computes it from the intent: notional / size, up.
+            avg = -(-walk[1] * SCALE // (k * lot))
+            ok = (
+                walk[0] == k * lot
+                and walk[1] <= p.fixed_size_usdc
+                and avg * _BPS <= best * (_BPS + p.max_slippage_bps)
+            )
+            return walk if ok else None
+
+        lo, best_walk = 0, (0, 0, 0)
+        while lo < hi:  # largest k that fits; every constraint is monotone in k
+            mid = (lo + hi + 1) // 2
+            walk = fits(mid)
+            if walk is None:
+                hi = mid - 1
+            else:
+                lo, best_walk = mid, walk
+        return lo * lot, best_walk
+
+    def _intent(
+        self,
+        signal: Signal,
+        mapping: MarketMapping,
+        e: Event,
+        *,
+        limit: int,
+        size: int,
+        walk: tuple[int, int, int],
+        best: int,
+    ) -> PlaceOrderIntent:
+        what = "match" if signal.game_number is None else f"game {signal.game_number}"
+        reason = (
+            f"{what} won by {signal.team} (confidence {signal.confidence} bps); best ask "
+            f"{fmt(best)}, walk avg {fmt(walk[2])}, limit {fmt(limit)}, worst case "
+            f"{fmt(cost_of(size, limit), 2)} pUSD; taker delay {mapping.seconds_delay} s"
+        )
+        return PlaceOrderIntent(
+            ts_event=e.ts_event,
+            ts_init=e.ts_init,
+            intent_id=intent_id_for(self.strategy, f"{signal.market_id}:{signal.token_id}", 1),
+            strategy=self.strategy,
+            market=signal.market_id,
+            token_id=signal.token_id,
+            side=Side.BUY,
+            price=limit,
+            size=size,
+            order_type=OrderType.FAK,
+            notional=walk[1],
+            match_id=signal.match_id,
+            reason=reason,
+        )

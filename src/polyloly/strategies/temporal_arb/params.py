@@ -1,0 +1,102 @@
+"""Parameters of temporal arbitrage (seed §6.2).
+
+Units are in the names: ``*_usdc`` are pUSD micro-units (``50_000_000`` = $50), ``*_shares``
+share micro-units, prices are micros (``950_000`` = 0.95) and confidences basis points
+(``9_000`` = 0.90). Defaults follow the seed (min confidence 0.90, max entry price 0.95,
+$50 per signal, $200 total); the others are polyloly's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from polyloly.domain.money import ONE, parse_micros
+
+__all__ = ["TemporalArbParams", "TemporalArbParamsError"]
+
+_BPS = 10_000
+
+
+class TemporalArbParamsError(ValueError):
+    """A parameter set breaks one of its invariants (checked at construction)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TemporalArbParams:
+    """Temporal-arbitrage knobs (frozen; validated on construction).
+
+    Attributes
+    ----------
+    min_confidence
+        A game result is traded only at or above this game confidence (bps).
+    min_final_confidence
+        Extra floor on a ``TruthFinal``'s confidence (bps; 0 = trade every FINAL, which the
+        truth engine only emits after confirmation or its timeout).
+    max_entry_price
+        Never pay more than this per share (price micros); also the FAK limit price.
+    fixed_size_usdc
+        Budget of one signal: the expected cost of the walk (pUSD micros, before fees).
+    max_exposure_usdc
+        Cap on the worst-case cost (``size × limit``) of all temporal entries not yet
+        settled (pUSD micros).
+    max_slippage_bps
+        The walk stops where the average price would exceed the best ask by more than this
+        (keep it equal to the risk gate's ``max_slippage_bps`` so intents pass the gate).
+    min_order_usdc
+        Venue minimum notional of a marketable BUY ($1).
+    size_lot_shares
+        Share granularity of an order size (``10_000`` = 0.01 share).
+    amount_quantum_usdc
+        Granularity of a FAK BUY's ``size × limit price`` (``10_000`` = 2 decimals).
+    trade_match_markets, trade_game_markets
+        Which kinds of market the strategy enters.
+    """
+
+    min_confidence: int = 9_000
+    min_final_confidence: int = 0
+    max_entry_price: int = 950_000
+    fixed_size_usdc: int = 50_000_000
+    max_exposure_usdc: int = 200_000_000
+    max_slippage_bps: int = 50
+    min_order_usdc: int = 1_000_000
+    size_lot_shares: int = 10_000
+    amount_quantum_usdc: int = 10_000
+    trade_match_markets: bool = True
+    trade_game_markets: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_confidence <= _BPS or not 0 <= self.min_final_confidence <= _BPS:
+            raise TemporalArbParamsError("confidences must be within [0, 10000] basis points")
+        if not 0 < self.max_entry_price < ONE:
+            raise TemporalArbParamsError("max_entry_price must be within (0, 1)")
+        if self.fixed_size_usdc <= 0 or self.max_exposure_usdc <= 0:
+            raise TemporalArbParamsError("fixed_size_usdc and max_exposure_usdc must be > 0")
+        if self.fixed_size_usdc > self.max_exposure_usdc:
+            raise TemporalArbParamsError("fixed_size_usdc must not exceed max_exposure_usdc")
+        if self.max_slippage_bps < 0 or self.min_order_usdc < 0:
+            raise TemporalArbParamsError("max_slippage_bps and min_order_usdc must be >= 0")
+        if self.size_lot_shares <= 0 or self.amount_quantum_usdc <= 0:
+            raise TemporalArbParamsError("size_lot_shares and amount_quantum_usdc must be > 0")
+
+    @classmethod
+    def from_config(
+        cls,
+        *,
+        min_confidence: Decimal | str = "0.90",
+        max_entry_price: Decimal | str = "0.95",
+        fixed_size_usdc: Decimal | str | int = 50,
+        max_exposure_usdc: Decimal | str | int = 200,
+        max_slippage_bps: int = 50,
+    ) -> TemporalArbParams:
+        """Build params from the configuration's decimal values."""
+        conf = Decimal(min_confidence) * _BPS
+        if conf != conf.to_integral_value():
+            raise TemporalArbParamsError("min_confidence has more precision than a basis point")
+        return cls(
+            min_confidence=int(conf),
+            max_entry_price=parse_micros(max_entry_price),
+            fixed_size_usdc=parse_micros(fixed_size_usdc),
+            max_exposure_usdc=parse_micros(max_exposure_usdc),
+            max_slippage_bps=max_slippage_bps,
+        )
