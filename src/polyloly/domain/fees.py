@@ -72,8 +72,12 @@ class PolymarketFeeModel:
         if shares < 0 or not 0 <= price <= ONE:
             raise MoneyError("shares must be >= 0 and price within [0, 1]")
         curve = price * (ONE - price)  # scale 1e12
-        numerator = shares * self.rate * curve**self.exponent
-        denominator = SCALE * (SCALE * SCALE) ** self.exponent  # -> micro-pUSD
+        # int ** int is typed Any (a negative exponent gives a float); the exponent is
+        # checked non-negative, so these are ints: say so for mypy --strict.
+        curve_term: int = curve**self.exponent
+        scale_term: int = (SCALE * SCALE) ** self.exponent
+        numerator = shares * self.rate * curve_term
+        denominator = SCALE * scale_term  # -> micro-pUSD
         return numerator // (denominator * FEE_QUANTUM) * FEE_QUANTUM
 
     def payout(self, winning_shares: int) -> int:
@@ -91,7 +95,7 @@ class FlatPayoutFeeModel:
         if not 0 <= self.payout_fee < ONE:
             raise MoneyError("payout fee must be within [0, 1)")
 
-    def taker_fee(self, shares: int, price: int) -> int:  # noqa: ARG002 - protocol signature
+    def taker_fee(self, shares: int, price: int) -> int:
         """No fee on trades in this model."""
         return 0
 

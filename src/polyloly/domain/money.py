@@ -50,6 +50,7 @@ VALID_TICKS: Final = frozenset({100_000, 10_000, 5_000, 2_500, 1_000, 100})
 """Tick sizes Polymarket uses (0.1, 0.01, 0.005, 0.0025, 0.001, 0.0001) in micros."""
 
 _DEC_SCALE: Final = Decimal(SCALE)
+_DEC_ONE: Final = Decimal(1)
 
 
 class MoneyError(ValueError):
@@ -112,19 +113,31 @@ def parse_micros(value: str | int | Decimal) -> int:
 
 
 def to_decimal(micros: int) -> Decimal:
-    """Return the exact ``Decimal`` of a micro-unit amount (for display and the wire)."""
-    return (Decimal(micros) / _DEC_SCALE).normalize() if micros else Decimal(0)
+    """Return the exact ``Decimal`` of a micro-unit amount (for display and the wire).
+
+    Trailing zeros are dropped (``0.5``, not ``0.500000``) but whole numbers keep their
+    digits: ``str()`` gives ``"10"``, never the exponent form ``"1E+1"`` that
+    ``normalize()`` alone would produce.
+    """
+    if not micros:
+        return Decimal(0)
+    dec = (Decimal(micros) / _DEC_SCALE).normalize()
+    exponent = dec.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > 0:
+        dec = dec.quantize(_DEC_ONE)
+    return dec
 
 
 def fmt(micros: int, places: int = 6) -> str:
-    """Format micro-units as a fixed-point string with ``places`` decimals (rounded down)."""
+    """Format micro-units as a fixed-point string with ``places`` decimals (truncated)."""
     if not 0 <= places <= 6:
         raise MoneyError("places must be 0..6")
-    sign = "-" if micros < 0 else ""
     whole, frac = divmod(abs(micros), SCALE)
+    digits = f"{frac:06d}"[:places]
+    # No sign when the shown digits are all zero: fmt(-1, 2) is "0.00", not "-0.00".
+    sign = "-" if micros < 0 and (whole or digits.strip("0")) else ""
     if places == 0:
         return f"{sign}{whole}"
-    digits = f"{frac:06d}"[:places]
     return f"{sign}{whole}.{digits}"
 
 

@@ -1,0 +1,485 @@
+"""L2 order book per outcome token, and the set of books the bot follows.
+
+Hot path. One :class:`OrderBook` keeps each side as a ``dict`` price → aggregate size (int
+micros), so a level update is one dict store; the best bid and best ask are cached and only
+recomputed when the best level itself is removed. Sorted views for depth walks are built
+lazily and reused until a level is added or removed (a size change at an existing price
+keeps them valid). An update allocates no rich objects (``BookSet.apply`` returns a
+one-element tuple of the token id).
+
+Level order in the input never matters: Polymarket's ``book`` frames list both sides
+worst → best (best last), other sources send best first; a snapshot is a set of levels.
+
+A book is **in sync** only after a full snapshot; a tick-size change, a malformed level or
+an explicit :class:`~polyloly.domain.events.BookInvalidated` takes it out of sync until the
+next snapshot. Strategies must not trade on a book that is not in sync (or that is
+crossed, which means an update was missed).
+
+Depth walks price exactly: the cost of a walk is ``ceil(Σ size_i × price_i / 1e6)`` for a
+buy (what we pay, rounded against us) and ``floor(…)`` for a sell (what we receive).
+"""
+
+from __future__ import annotations
+
+from typing import Final, NamedTuple
+
+from polyloly.domain.events import (
+    BookInvalidated,
+    BookSnapshot,
+    Event,
+    Level,
+    PriceChanges,
+    Side,
+    TickSizeChange,
+)
+from polyloly.domain.money import ONE, SCALE
+
+__all__ = ["BookSet", "BookWalk", "OrderBook"]
+
+_BUY: Final = Side.BUY
+
+
+class BookWalk(NamedTuple):
+    """Result of walking one side of the book for a quantity.
+
+    ``shares`` is what the book can fill (share-micros), ``amount`` the pUSD-micros paid
+    (buy, rounded up) or received (sell, rounded down), ``avg_price`` the average fill price
+    in micros (rounded the same way), 0 when nothing fills.
+    """
+
+    shares: int
+    amount: int
+    avg_price: int
+
+
+class OrderBook:
+    """The L2 book of one outcome token (prices and sizes in integer micros).
+
+    Parameters
+    ----------
+    token_id
+        The token this book belongs to (informational).
+    tick
+        The token's tick size in micros, or ``None`` while unknown (prices are then only
+        checked to lie strictly inside ``(0, 1)``).
+    """
+
+    __slots__ = (
+        "_ask_sorted",
+        "_asks",
+        "_bid_sorted",
+        "_bids",
+        "best_ask_price",
+        "best_bid_price",
+        "in_sync",
+        "rejected",
+        "snapshot_ts",
+        "tick",
+        "token_id",
+    )
+
+    def __init__(self, token_id: str = "", tick: int | None = None) -> None:
+        self.token_id = token_id
+        self.tick = tick
+        self.in_sync = False
+        self.rejected = 0
+        """Count of malformed levels/snapshots refused (each one also unsyncs the book)."""
+        self.snapshot_ts = 0
+        """``ts_event`` of the last snapshot applied through :class:`BookSet` (ns)."""
+        self.best_bid_price: int | None = None
+        self.best_ask_price: int | None = None
+        self._bids: dict[int, int] = {}
+        self._asks: dict[int, int] = {}
+        self._bid_sorted: list[int] | None = None  # best first (descending)
+        self._ask_sorted: list[int] | None = None  # best first (ascending)
+
+    # -- validation --------------------------------------------------------------------------
+
+    def _valid(self, price: int, size: int) -> bool:
+        tick = self.tick
+        return size >= 0 and 0 < price < ONE and (tick is None or price % tick == 0)
+
+    def _reject(self) -> None:
+        self.rejected += 1
+        self.in_sync = False
+
+    # -- mutation ------------------------------------------------------------------------------
+
+    def snapshot(
+        self, bids: tuple[Level, ...], asks: tuple[Level, ...], tick: int | None = None
+    ) -> bool:
+        """Replace every level (any input order); the book is in sync afterwards.
+
+        A ``tick`` given here becomes the book's tick. Levels of size 0 are ignored; if a
+        price repeats, the later level wins. If any level is malformed (negative size,
+        price outside ``(0, 1)`` or off the tick grid) the whole snapshot is refused: the
+        book is emptied, counted in :attr:`rejected` and left out of sync.
+
+        Returns
+        -------
+        bool
+            Whether the snapshot was accepted.
+        """
+        if tick is not None:
+            self.tick = tick
+        valid = self._valid
+        if not all(valid(p, s) for p, s in bids) or not all(valid(p, s) for p, s in asks):
+            self._clear()
+            self._reject()
+            return False
+        self._bids = {p: s for p, s in bids if s}
+        self._asks = {p: s for p, s in asks if s}
+        self._bid_sorted = None
+        self._ask_sorted = None
+        self.best_bid_price = max(self._bids) if self._bids else None
+        self.best_ask_price = min(self._asks) if self._asks else None
+        self.in_sync = True
+        return True
+
+    def _clear(self) -> None:
+        self._bids = {}
+        self._asks = {}
+        self._bid_sorted = None
+        self._ask_sorted = None
+        self.best_bid_price = None
+        self.best_ask_price = None
+
+    def set_bid(self, price: int, size: int) -> bool:
+        """Set the aggregate bid size at ``price`` (0 removes the level).
+
+        Returns ``False`` (and unsyncs the book) if the level is malformed.
+        """
+        if not (size >= 0 and 0 < price < ONE and (self.tick is None or price % self.tick == 0)):
+            self._reject()
+            return False
+        bids = self._bids
+        if size:
+            if price not in bids:
+                self._bid_sorted = None
+                best = self.best_bid_price
+                if best is None or price > best:
+                    self.best_bid_price = price
+            bids[price] = size
+        elif bids.pop(price, 0):
+            self._bid_sorted = None
+            if price == self.best_bid_price:
+                self.best_bid_price = max(bids) if bids else None
+        return True
+
+    def set_ask(self, price: int, size: int) -> bool:
+        """Set the aggregate ask size at ``price`` (0 removes the level).
+
+        Returns ``False`` (and unsyncs the book) if the level is malformed.
+        """
+        if not (size >= 0 and 0 < price < ONE and (self.tick is None or price % self.tick == 0)):
+            self._reject()
+            return False
+        asks = self._asks
+        if size:
+            if price not in asks:
+                self._ask_sorted = None
+                best = self.best_ask_price
+                if best is None or price < best:
+                    self.best_ask_price = price
+            asks[price] = size
+        elif asks.pop(price, 0):
+            self._ask_sorted = None
+            if price == self.best_ask_price:
+                self.best_ask_price = min(asks) if asks else None
+        return True
+
+    def apply_change(self, side: Side, price: int, size: int) -> bool:
+        """Apply one ``price_change`` level: ``BUY`` updates bids, ``SELL`` asks."""
+        if side is _BUY:
+            return self.set_bid(price, size)
+        return self.set_ask(price, size)
+
+    def set_tick(self, tick: int) -> None:
+        """Change the tick size; a real change unsyncs the book until the next snapshot."""
+        if tick != self.tick:
+            self.tick = tick
+            self.in_sync = False
+
+    def invalidate(self) -> None:
+        """Mark the book out of sync (disconnect, stall, gap) until the next snapshot."""
+        self.in_sync = False
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    @property
+    def best_bid(self) -> Level | None:
+        """``(price, size)`` of the best bid, or ``None`` when there are no bids."""
+        p = self.best_bid_price
+        return None if p is None else (p, self._bids[p])
+
+    @property
+    def best_ask(self) -> Level | None:
+        """``(price, size)`` of the best ask, or ``None`` when there are no asks."""
+        p = self.best_ask_price
+        return None if p is None else (p, self._asks[p])
+
+    @property
+    def crossed(self) -> bool:
+        """Whether best bid ≥ best ask: an update was missed (or a frame is half applied)."""
+        b, a = self.best_bid_price, self.best_ask_price
+        return b is not None and a is not None and b >= a
+
+    @property
+    def tradable(self) -> bool:
+        """In sync and not crossed: the only state a strategy may trade on."""
+        return self.in_sync and not self.crossed
+
+    def bid_size(self, price: int) -> int:
+        """Aggregate bid size at ``price`` (0 if no level)."""
+        return self._bids.get(price, 0)
+
+    def ask_size(self, price: int) -> int:
+        """Aggregate ask size at ``price`` (0 if no level)."""
+        return self._asks.get(price, 0)
+
+    def _asks_best_first(self) -> list[int]:
+        s = self._ask_sorted
+        if s is None:
+            s = self._ask_sorted = sorted(self._asks)
+        return s
+
+    def _bids_best_first(self) -> list[int]:
+        s = self._bid_sorted
+        if s is None:
+            s = self._bid_sorted = sorted(self._bids, reverse=True)
+        return s
+
+    def bids(self) -> list[Level]:
+        """Bid levels, best (highest) first."""
+        d = self._bids
+        return [(p, d[p]) for p in self._bids_best_first()]
+
+    def asks(self) -> list[Level]:
+        """Ask levels, best (lowest) first."""
+        d = self._asks
+        return [(p, d[p]) for p in self._asks_best_first()]
+
+    @property
+    def depth(self) -> tuple[int, int]:
+        """Number of ``(bid, ask)`` levels."""
+        return len(self._bids), len(self._asks)
+
+    # -- depth walks: buying lifts asks ----------------------------------------------------------
+
+    def ask_levels_for(self, shares: int, price_cap: int | None = None) -> list[Level]:
+        """The ``(price, quantity)`` pieces a buy of ``shares`` takes, best first.
+
+        Stops at ``price_cap`` (inclusive) or when the book runs out; the last piece may
+        be a partial level. The last price is the limit price that fills the walk.
+        """
+        out: list[Level] = []
+        remaining = shares
+        asks = self._asks
+        for p in self._asks_best_first():
+            if remaining <= 0 or (price_cap is not None and p > price_cap):
+                break
+            q = min(asks[p], remaining)
+            out.append((p, q))
+            remaining -= q
+        return out
+
+    def cost_to_buy(self, shares: int, price_cap: int | None = None) -> BookWalk:
+        """Fill up to ``shares`` from the asks (price ≤ ``price_cap``).
+
+        Returns
+        -------
+        BookWalk
+            ``(filled_shares, cost_micros, avg_price)``; cost and average are rounded up.
+        """
+        filled = 0
+        num = 0  # Σ q × p, scale 1e12
+        asks = self._asks
+        for p in self._asks_best_first():
+            if filled >= shares or (price_cap is not None and p > price_cap):
+                break
+            q = min(asks[p], shares - filled)
+            filled += q
+            num += q * p
+        if not filled:
+            return BookWalk(0, 0, 0)
+        return BookWalk(filled, -(-num // SCALE), -(-num // filled))
+
+    def shares_for_budget(self, budget: int, price_cap: int | None = None) -> tuple[int, int]:
+        """Most shares ``budget`` pUSD-micros buys from the asks (price ≤ ``price_cap``).
+
+        Returns
+        -------
+        tuple[int, int]
+            ``(shares, cost)`` with ``cost`` (rounded up) never above ``budget``.
+        """
+        left = budget * SCALE  # remaining budget, scale 1e12
+        shares = 0
+        asks = self._asks
+        for p in self._asks_best_first():
+            if left <= 0 or (price_cap is not None and p > price_cap):
+                break
+            size = asks[p]
+            full = size * p
+            if full <= left:
+                shares += size
+                left -= full
+            else:
+                q = left // p
+                shares += q
+                left -= q * p
+                break
+        return shares, -(-(budget * SCALE - left) // SCALE)
+
+    # -- depth walks: selling hits bids ----------------------------------------------------------
+
+    def bid_levels_for(self, shares: int, price_floor: int | None = None) -> list[Level]:
+        """The ``(price, quantity)`` pieces a sell of ``shares`` takes, best first."""
+        out: list[Level] = []
+        remaining = shares
+        bids = self._bids
+        for p in self._bids_best_first():
+            if remaining <= 0 or (price_floor is not None and p < price_floor):
+                break
+            q = min(bids[p], remaining)
+            out.append((p, q))
+            remaining -= q
+        return out
+
+    def proceeds_to_sell(self, shares: int, price_floor: int | None = None) -> BookWalk:
+        """Sell up to ``shares`` into the bids (price ≥ ``price_floor``).
+
+        Returns
+        -------
+        BookWalk
+            ``(filled_shares, proceeds_micros, avg_price)``; proceeds and average rounded down.
+        """
+        filled = 0
+        num = 0
+        bids = self._bids
+        for p in self._bids_best_first():
+            if filled >= shares or (price_floor is not None and p < price_floor):
+                break
+            q = min(bids[p], shares - filled)
+            filled += q
+            num += q * p
+        if not filled:
+            return BookWalk(0, 0, 0)
+        return BookWalk(filled, num // SCALE, num // filled)
+
+    def shares_to_raise(self, amount: int, price_floor: int | None = None) -> tuple[int, int]:
+        """Fewest shares to sell into the bids (price ≥ ``price_floor``) to raise ``amount``.
+
+        Returns
+        -------
+        tuple[int, int]
+            ``(shares, proceeds)``; ``proceeds`` (rounded down) reaches ``amount`` unless
+            the bids above the floor run out first, in which case it is all they pay.
+        """
+        need = amount * SCALE
+        shares = 0
+        got = 0
+        bids = self._bids
+        for p in self._bids_best_first():
+            if got >= need or (price_floor is not None and p < price_floor):
+                break
+            size = bids[p]
+            full = size * p
+            if got + full <= need:
+                shares += size
+                got += full
+            else:
+                q = -(-(need - got) // p)
+                shares += q
+                got += q * p
+                break
+        return shares, got // SCALE
+
+
+class BookSet:
+    """Every followed token's book, updated from market-data events.
+
+    ``apply(event)`` takes :class:`~polyloly.domain.events.BookSnapshot`,
+    :class:`~polyloly.domain.events.PriceChanges`,
+    :class:`~polyloly.domain.events.TickSizeChange` and
+    :class:`~polyloly.domain.events.BookInvalidated` and returns the token ids whose book
+    changed (other events change nothing). A book is created on first sight of its token,
+    out of sync until its first snapshot. Level updates stamped (``ts_event``) before the
+    book's last snapshot are stale — e.g. a frame buffered across a reconnect — and are
+    skipped, counted in :attr:`stale_skipped`.
+    """
+
+    __slots__ = ("_books", "stale_skipped")
+
+    def __init__(self) -> None:
+        self._books: dict[str, OrderBook] = {}
+        self.stale_skipped = 0
+
+    def get(self, token_id: str) -> OrderBook | None:
+        """Return the book of ``token_id``, or ``None`` if never seen."""
+        return self._books.get(token_id)
+
+    def book(self, token_id: str) -> OrderBook:
+        """Return the book of ``token_id``, creating an empty out-of-sync one if needed."""
+        b = self._books.get(token_id)
+        if b is None:
+            b = self._books[token_id] = OrderBook(token_id)
+        return b
+
+    def __contains__(self, token_id: object) -> bool:
+        return token_id in self._books
+
+    def __len__(self) -> int:
+        return len(self._books)
+
+    def token_ids(self) -> tuple[str, ...]:
+        """Every token with a book."""
+        return tuple(self._books)
+
+    def apply(self, event: Event) -> tuple[str, ...]:
+        """Apply one market-data event; return the token ids whose book changed."""
+        if type(event) is PriceChanges:
+            changes = event.changes
+            if len(changes) != 1:
+                return self._apply_changes(event)
+            ch = changes[0]  # the common frame, inlined: one level of one token
+            token = ch.token_id
+            book = self._books.get(token) or self.book(token)
+            if event.ts_event < book.snapshot_ts:
+                self.stale_skipped += 1
+                return ()
+            if ch.side is _BUY:
+                book.set_bid(ch.price, ch.size)
+            else:
+                book.set_ask(ch.price, ch.size)
+            return (token,)
+        return self._apply_other(event)
+
+    def _apply_other(self, event: Event) -> tuple[str, ...]:
+        if type(event) is BookSnapshot:
+            return self._apply_snapshot(event)
+        if type(event) is TickSizeChange:
+            self.book(event.token_id).set_tick(event.new_tick)
+            return (event.token_id,)
+        if type(event) is BookInvalidated and event.token_id in self._books:
+            self._books[event.token_id].invalidate()
+            return (event.token_id,)
+        return ()
+
+    def _apply_snapshot(self, ev: BookSnapshot) -> tuple[str, ...]:
+        b = self.book(ev.token_id)
+        b.snapshot(ev.bids, ev.asks, ev.tick)
+        b.snapshot_ts = ev.ts_event
+        return (ev.token_id,)
+
+    def _apply_changes(self, ev: PriceChanges) -> tuple[str, ...]:
+        books = self._books
+        ts = ev.ts_event
+        touched: dict[str, None] = {}
+        for ch in ev.changes:
+            b = books.get(ch.token_id) or self.book(ch.token_id)
+            if ts < b.snapshot_ts:
+                self.stale_skipped += 1
+                continue
+            b.apply_change(ch.side, ch.price, ch.size)
+            touched[ch.token_id] = None
+        return tuple(touched)

@@ -1,0 +1,485 @@
+"""The pair-arbitrage engine: book changes and fills in, buy and merge intents out.
+
+Pure state machine, no I/O. Per market it holds the pair position (updated only from
+fills it is told about), the intent in flight, and whether trading is stopped. On a book
+change of either token it decides the next step:
+
+1. nothing while an intent is in flight, the match is final or blocked, or either book
+   is not tradable (out of sync or crossed);
+2. merge complete pairs into pUSD once ``merge_min_pairs_shares`` are held;
+3. if one leg lags by an orderable amount, **close**: buy the lagging leg, at most the
+   gap, sized by ``step_usdc`` and by the depth under a price cap derived from the
+   leading leg's average, approved by :func:`~.math.should_buy_more`;
+4. otherwise **open** a pair step: size both legs by ``step_usdc`` and depth, approve the
+   pair as a whole with :func:`~.math.should_buy_pair` (so the leading leg is bought only
+   when the completed pair raises guaranteed PnL), and send the first leg — the lagging
+   one if a dust gap exists, else the scarcer one. Its fill makes the other leg lag, and
+   step 3 completes the pair on the next evaluation.
+
+5. if the lagging leg stays impossible to buy for ``stuck_leg_timeout_ns``, **unwind**:
+   sell the leading leg's excess into the bids, no lower than its average cost minus
+   ``unwind_max_discount`` (selling unpaired shares raises the guaranteed PnL by the net
+   proceeds; the floor bounds what it gives away in expected value).
+
+A step the rules reject is halved (at most ``max_shrink_steps`` times) while the reason
+is one a smaller size can cure. Orders are FAK/FOK at the worst walked price: BUYs, and
+SELLs only to unwind. The caller reports fills (:meth:`PairArbEngine.on_fill`), merges
+(:meth:`PairArbEngine.on_merged`) and the end of each intent
+(:meth:`PairArbEngine.on_order_done`), and calls :meth:`PairArbEngine.on_book_change`
+after ``BookSet.apply`` and :meth:`PairArbEngine.on_timer` on timer ticks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from polyloly.domain.events import Side, TruthAlert, TruthFinal
+from polyloly.domain.fees import FeeModel
+from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, intent_id_for
+from polyloly.domain.money import SCALE, cost_of
+from polyloly.domain.orderbook import OrderBook
+from polyloly.strategies.pair_arb.math import (
+    Leg,
+    LegFill,
+    PairPosition,
+    buy_fill,
+    fee_per_share,
+    max_price_under,
+    order_lot,
+    sell_fill,
+    should_buy_more,
+    should_buy_pair,
+)
+from polyloly.strategies.pair_arb.params import PairArbParams
+
+__all__ = ["STRATEGY", "BookSource", "PairArbEngine", "PairArbError", "PairIntent"]
+
+STRATEGY: Final = "pair_arb"
+
+PairIntent = PlaceOrderIntent | MergeIntent
+"""What the engine emits."""
+
+_Plan = tuple[Leg, LegFill, Side, str]  # leg, priced walk, side, reason
+
+_SHRINKABLE: Final = frozenset({"pair_cost_cap", "max_total_cost", "max_unpaired"})
+_FINEST_GRID: Final = 1  # price grid for the cap search when a book's tick is unknown
+_CAP_CACHE_SIZE: Final = 4_096
+
+
+class PairArbError(ValueError):
+    """The engine was told about a market or token it does not follow."""
+
+
+class BookSource(Protocol):
+    """Where the engine reads books (``BookSet`` is one)."""
+
+    def get(self, token_id: str) -> OrderBook | None:
+        """Return the book of ``token_id``, or ``None`` if unknown."""
+        ...
+
+
+@dataclass(slots=True)
+class _Market:
+    market: str
+    yes_token: str
+    no_token: str
+    match_id: str
+    position: PairPosition
+    pending: str = ""  # intent id in flight
+    stopped: str = ""  # why trading stopped for good ("" = running)
+    seq: int = 0
+    stuck_since: int = -1  # ts (ns) since the lagging leg could not be bought; -1 = not
+
+
+class PairArbEngine:
+    """Pure pair-arbitrage decisions for any number of binary markets.
+
+    Parameters
+    ----------
+    params
+        The strategy parameters.
+    fee_model
+        Fee model used for every decision (real Polymarket fees by default upstream).
+    strategy
+        Name stamped on intents and used in intent ids.
+    """
+
+    def __init__(
+        self, params: PairArbParams, fee_model: FeeModel, strategy: str = STRATEGY
+    ) -> None:
+        self.params = params
+        self.fee_model = fee_model
+        self.strategy = strategy
+        self._markets: dict[str, _Market] = {}
+        self._by_token: dict[str, tuple[str, Leg]] = {}
+        self._blocked: set[str] = set()  # match ids under a TruthAlert
+        self._fps: dict[int, int] = {}  # price -> fee per share (cache; prices are discrete)
+        self._caps: dict[tuple[int, int], int | None] = {}  # (target, tick) -> price cap
+
+    # -- registry --------------------------------------------------------------------------------
+
+    def add_market(self, market: str, yes_token: str, no_token: str, match_id: str = "") -> None:
+        """Follow a binary market: ``yes_token`` pays if outcome 0 wins, ``no_token`` else."""
+        if not market or not yes_token or not no_token or yes_token == no_token:
+            raise PairArbError("a market needs an id and two different token ids")
+        if market in self._markets:
+            raise PairArbError(f"market {market!r} is already followed")
+        for token in (yes_token, no_token):
+            if token in self._by_token:
+                raise PairArbError(f"token {token!r} already belongs to a market")
+        self._markets[market] = _Market(market, yes_token, no_token, match_id, PairPosition())
+        self._by_token[yes_token] = (market, Leg.YES)
+        self._by_token[no_token] = (market, Leg.NO)
+
+    def _get(self, market: str) -> _Market:
+        st = self._markets.get(market)
+        if st is None:
+            raise PairArbError(f"market {market!r} is not followed")
+        return st
+
+    def market_of(self, token_id: str) -> str | None:
+        """The market a token belongs to, or ``None``."""
+        found = self._by_token.get(token_id)
+        return found[0] if found else None
+
+    def position(self, market: str) -> PairPosition:
+        """The market's current pair position."""
+        return self._get(market).position
+
+    def set_position(self, market: str, position: PairPosition) -> None:
+        """Replace the position (restore at start-up from reconciled fills)."""
+        self._get(market).position = position
+
+    def pending(self, market: str) -> str:
+        """Intent id in flight for the market ("" when none)."""
+        return self._get(market).pending
+
+    def stop_reason(self, market: str) -> str:
+        """Why the market stopped for good ("" while running)."""
+        return self._get(market).stopped
+
+    def blocked(self, match_id: str) -> bool:
+        """Whether a truth alert blocks the match."""
+        return match_id in self._blocked
+
+    # -- what happened ------------------------------------------------------------------------
+
+    def on_fill(
+        self,
+        market: str,
+        token_id: str,
+        shares: int,
+        cost: int,
+        fee: int,
+        *,
+        side: Side = Side.BUY,
+    ) -> None:
+        """Account a fill (micros): a BUY of ``shares`` for ``cost`` plus ``fee``, or a
+        SELL of ``shares`` for proceeds ``cost`` minus ``fee``."""
+        st = self._get(market)
+        found = self._by_token.get(token_id)
+        if found is None or found[0] != market:
+            raise PairArbError(f"token {token_id!r} is not in market {market!r}")
+        if side is Side.BUY:
+            st.position = st.position.hypo_buy(found[1], shares, cost, fee)
+        else:
+            st.position = st.position.hypo_sell(found[1], shares, cost, fee)
+
+    def on_merged(self, market: str, pairs: int) -> None:
+        """Account a confirmed merge of ``pairs`` YES+NO pairs into pUSD."""
+        st = self._get(market)
+        st.position = st.position.merged(pairs)
+
+    def on_order_done(self, market: str) -> None:
+        """The intent in flight reached a final state (filled, killed, rejected, merged)."""
+        self._get(market).pending = ""
+
+    def on_truth_final(self, event: TruthFinal) -> None:
+        """The match is decided: stop pair-arb on all its markets for good."""
+        for st in self._markets.values():
+            if st.match_id and st.match_id == event.match_id and not st.stopped:
+                st.stopped = "truth_final"
+
+    def on_truth_alert(self, event: TruthAlert) -> None:
+        """Sources contradict: block the match until :meth:`unblock_match`."""
+        if event.blocked:
+            self._blocked.add(event.match_id)
+
+    def unblock_match(self, match_id: str) -> None:
+        """Lift a truth-alert block (operator decision)."""
+        self._blocked.discard(match_id)
+
+    def stop_market(self, market: str, reason: str) -> None:
+        """Stop a market for good (operator, market resolved)."""
+        self._get(market).stopped = reason or "stopped"
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    def on_book_change(
+        self, token_ids: Iterable[str], books: BookSource, ts_ns: int
+    ) -> list[PairIntent]:
+        """Evaluate every followed market touched by ``token_ids`` (once each)."""
+        by_token = self._by_token
+        if type(token_ids) is tuple and len(token_ids) == 1:  # the common frame
+            found = by_token.get(token_ids[0])
+            return [] if found is None else self.evaluate(found[0], books, ts_ns)
+        out: list[PairIntent] = []
+        seen: set[str] = set()
+        for token in token_ids:
+            found = by_token.get(token)
+            if found is None:
+                continue
+            market = found[0]
+            if market in seen:
+                continue
+            seen.add(market)
+            intents = self.evaluate(market, books, ts_ns)
+            if intents:
+                out.extend(intents)
+        return out
+
+    def evaluate(self, market: str, books: BookSource, ts_ns: int) -> list[PairIntent]:
+        """Decide the market's next step now; at most one intent."""
+        st = self._markets.get(market) or self._get(market)
+        if st.pending or st.stopped or (self._blocked and st.match_id in self._blocked):
+            return []
+        pos = st.position
+        merge_at = self.params.merge_min_pairs_shares
+        if merge_at and pos.q_yes >= merge_at and pos.q_no >= merge_at:
+            return [self._merge(st, pos.q_min, ts_ns)]
+        yes, no = books.get(st.yes_token), books.get(st.no_token)
+        if yes is None or no is None or (pos.q_yes == pos.q_no and self._no_edge(st, yes, no)):
+            return []  # the hot path: a balanced position and no edge at the top of book
+        if not yes.tradable or not no.tradable:
+            return []
+        plan = self._plan(st, yes, no, ts_ns)
+        return [] if plan is None else [self._order(st, plan, ts_ns)]
+
+    def _no_edge(self, st: _Market, yes: OrderBook, no: OrderBook) -> bool:
+        """Whether the best asks plus fees already reach the pair cost cap (balanced)."""
+        st.stuck_since = -1  # balanced: no leg is stuck
+        ay, an = yes.best_ask_price, no.best_ask_price
+        if ay is None or an is None:
+            return True
+        fps = self._fps
+        fy, fn = fps.get(ay), fps.get(an)
+        if fy is None:
+            fy = self._fee_ps(ay)
+        if fn is None:
+            fn = self._fee_ps(an)
+        return ay + fy + an + fn >= self.params.pair_cost_cap
+
+    def on_timer(self, books: BookSource, ts_ns: int) -> list[PairIntent]:
+        """Evaluate every market (drives the stuck-leg timeout when books are quiet)."""
+        out: list[PairIntent] = []
+        for market in self._markets:
+            out.extend(self.evaluate(market, books, ts_ns))
+        return out
+
+    # -- planning -----------------------------------------------------------------------------
+
+    def _fee_ps(self, price: int) -> int:
+        f = self._fps.get(price)
+        if f is None:
+            f = self._fps[price] = fee_per_share(self.fee_model, price)
+        return f
+
+    def _price_cap(self, target: int, tick: int | None) -> int | None:
+        """Cached :func:`~.math.max_price_under` (a binary search of fee evaluations)."""
+        key = (target, tick or _FINEST_GRID)
+        caps = self._caps
+        if key in caps:
+            return caps[key]
+        if len(caps) >= _CAP_CACHE_SIZE:
+            caps.clear()  # targets from leg averages are unbounded: keep the cache small
+        cap = caps[key] = max_price_under(target, self.fee_model, key[1])
+        return cap
+
+    def _plan(self, st: _Market, yes: OrderBook, no: OrderBook, ts_ns: int) -> _Plan | None:
+        pos = st.position
+        lag = pos.lagging
+        if lag is None or self._dust(pos, lag, yes if lag is Leg.YES else no):
+            st.stuck_since = -1
+            opened = self._plan_open(pos, yes, no)
+            return None if opened is None else (*opened, Side.BUY, "pair_open")
+        fill = self._plan_close(pos, lag, yes if lag is Leg.YES else no)
+        if fill is not None:
+            st.stuck_since = -1
+            return lag, fill, Side.BUY, "pair_close"
+        # The lagging leg cannot be bought under the cap: after the timeout, sell the
+        # leading leg's excess back (its guaranteed PnL value is zero; the floor limits
+        # how much expected value an unwind may give away).
+        if st.stuck_since < 0:
+            st.stuck_since = ts_ns
+        timeout = self.params.stuck_leg_timeout_ns
+        if not timeout or ts_ns - st.stuck_since < timeout:
+            return None
+        lead = lag.other
+        sold = self._plan_unwind(pos, lead, yes if lead is Leg.YES else no)
+        return None if sold is None else (lead, sold, Side.SELL, "unwind_stuck_leg")
+
+    def _plan_unwind(self, pos: PairPosition, lead: Leg, book: OrderBook) -> LegFill | None:
+        p = self.params
+        avg = pos.basis(lead) * SCALE // pos.shares(lead)
+        floor = max(avg - p.unwind_max_discount, book.tick or _FINEST_GRID)
+        shares = abs(pos.gap)
+        while shares > 0:
+            fill = sell_fill(book.bid_levels_for(shares, floor), self.fee_model)
+            lotted = fill.shares - fill.shares % order_lot(fill.price, p)
+            if lotted == fill.shares:
+                return fill if lotted >= max(p.min_order_shares, 1) else None
+            shares = lotted
+        return None
+
+    def _dust(self, pos: PairPosition, lag: Leg, book: OrderBook) -> bool:
+        """A gap too small to be an order of its own is closed by the next pair step."""
+        gap = abs(pos.gap)
+        p = self.params
+        if gap < p.min_order_shares:
+            return True
+        ask = book.best_ask_price
+        return ask is not None and cost_of(gap, ask) < p.min_order_usdc
+
+    def _walk(self, book: OrderBook, shares: int, price_cap: int) -> LegFill | None:
+        """Price a buy of up to ``shares`` under ``price_cap``, size snapped to the order lot."""
+        while shares > 0:
+            fill = buy_fill(book.ask_levels_for(shares, price_cap), self.fee_model)
+            lotted = fill.shares - fill.shares % order_lot(fill.price, self.params)
+            if lotted == fill.shares:
+                return fill if lotted else None
+            shares = lotted
+        return None
+
+    def _orderable(self, fill: LegFill) -> bool:
+        p = self.params
+        return fill.shares >= p.min_order_shares and fill.cost >= p.min_order_usdc
+
+    def _close_cap(self, pos: PairPosition, lag: Leg, book: OrderBook) -> int | None:
+        """Walk cap for the lagging leg: each new share's price + fee plus the leading
+        leg's average (micros, rounded up) must stay under the pair cost cap."""
+        lead = lag.other
+        q_lead = pos.shares(lead)
+        ask = book.best_ask_price
+        if not q_lead or ask is None:
+            return None
+        target = self.params.pair_cost_cap - 1 - -(-pos.basis(lead) * SCALE // q_lead)
+        if ask + self._fee_ps(ask) > target:
+            return None
+        return self._price_cap(target, book.tick)
+
+    def _plan_close(self, pos: PairPosition, lag: Leg, book: OrderBook) -> LegFill | None:
+        price_cap = self._close_cap(pos, lag, book)
+        if price_cap is None:
+            return None
+        budget = min(self.params.step_usdc, self.params.max_total_cost_usdc - pos.total_cost)
+        size = min(book.shares_for_budget(max(budget, 0), price_cap)[0], abs(pos.gap))
+        for _ in range(self.params.max_shrink_steps + 1):
+            fill = self._walk(book, size, price_cap)
+            if fill is None or not self._orderable(fill):
+                return None
+            ok, reason = should_buy_more(pos, lag, fill, self.params, self.fee_model)
+            if ok:
+                return fill
+            if reason not in _SHRINKABLE:
+                return None
+            size = fill.shares // 2
+        return None
+
+    def _open_caps(self, yes: OrderBook, no: OrderBook) -> tuple[int, int] | None:
+        """Walk caps for a new pair: each leg's price + fee plus the other's best ask + fee
+        must stay under the pair cost cap; ``None`` when the top of book has no edge."""
+        ay, an = yes.best_ask_price, no.best_ask_price
+        if ay is None or an is None:
+            return None
+        cost_y, cost_n = ay + self._fee_ps(ay), an + self._fee_ps(an)
+        cap = self.params.pair_cost_cap
+        if cost_y + cost_n >= cap:  # the hot-path exit
+            return None
+        cap_y = self._price_cap(cap - 1 - cost_n, yes.tick)
+        cap_n = self._price_cap(cap - 1 - cost_y, no.tick)
+        if cap_y is None or cap_n is None:
+            return None
+        return cap_y, cap_n
+
+    def _plan_open(
+        self, pos: PairPosition, yes: OrderBook, no: OrderBook
+    ) -> tuple[Leg, LegFill] | None:
+        caps = self._open_caps(yes, no)
+        if caps is None:
+            return None
+        cap_y, cap_n = caps
+        p = self.params
+        room = max(p.max_total_cost_usdc - pos.total_cost, 0)
+        depth_y = yes.shares_for_budget(p.step_usdc, cap_y)[0]
+        depth_n = no.shares_for_budget(p.step_usdc, cap_n)[0]
+        size = min(depth_y, depth_n, room * SCALE // p.pair_cost_cap)
+        first = pos.lagging or (Leg.YES if depth_y <= depth_n else Leg.NO)
+        for _ in range(p.max_shrink_steps + 1):
+            fills = self._pair_walk(yes, no, size, cap_y, cap_n)
+            if fills is None or not (self._orderable(fills[0]) and self._orderable(fills[1])):
+                return None
+            fy, fn = fills
+            ok, reason = should_buy_pair(
+                pos, fy, fn, first=first, params=p, fee_model=self.fee_model
+            )
+            if ok:
+                return first, fy if first is Leg.YES else fn
+            if reason not in _SHRINKABLE:
+                return None
+            size = fy.shares // 2
+        return None
+
+    def _pair_walk(
+        self, yes: OrderBook, no: OrderBook, size: int, cap_y: int, cap_n: int
+    ) -> tuple[LegFill, LegFill] | None:
+        """Walk both legs for the same share count (each snapped to its lot)."""
+        while size > 0:
+            fy = self._walk(yes, size, cap_y)
+            fn = self._walk(no, size, cap_n)
+            if fy is None or fn is None:
+                return None
+            if fy.shares == fn.shares:
+                return fy, fn
+            size = min(fy.shares, fn.shares)  # strictly smaller: the loop ends
+        return None
+
+    # -- intents ----------------------------------------------------------------------------------
+
+    def _next_id(self, st: _Market) -> str:
+        st.seq += 1
+        return intent_id_for(self.strategy, st.market, st.seq)
+
+    def _order(self, st: _Market, plan: _Plan, ts_ns: int) -> PairIntent:
+        leg, fill, side, reason = plan
+        intent_id = self._next_id(st)
+        st.pending = intent_id
+        return PlaceOrderIntent(
+            ts_event=ts_ns,
+            ts_init=ts_ns,
+            intent_id=intent_id,
+            strategy=self.strategy,
+            market=st.market,
+            token_id=st.yes_token if leg is Leg.YES else st.no_token,
+            side=side,
+            price=fill.price,
+            size=fill.shares,
+            order_type=self.params.order_type,
+            notional=fill.cost,
+            match_id=st.match_id,
+            reason=reason,
+        )
+
+    def _merge(self, st: _Market, pairs: int, ts_ns: int) -> PairIntent:
+        intent_id = self._next_id(st)
+        st.pending = intent_id
+        return MergeIntent(
+            ts_event=ts_ns,
+            ts_init=ts_ns,
+            intent_id=intent_id,
+            strategy=self.strategy,
+            market=st.market,
+            size=pairs,
+            reason="merge_pairs",
+        )
