@@ -21,6 +21,7 @@ from polyloly.bot.settings import (
     read_env_file,
 )
 from polyloly.domain.fees import FlatPayoutFeeModel, PolymarketFeeModel
+from polyloly.domain.truth_engine import TruthParams
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config"
@@ -373,7 +374,7 @@ _LIVE = {"bot": {"paper_trading": False}}
         ),
         (
             {"truth": {"pending_confidence": "0.95"}},
-            "truth.pending_confidence: must be <= truth.final_confidence",
+            "truth.pending_confidence: must be < truth.final_confidence (0.95 >= 0.90)",
         ),
         (
             {"truth": {"source_weights": {"hltv": "0.5"}}},
@@ -405,6 +406,35 @@ _LIVE = {"bot": {"paper_trading": False}}
 def test_invariants_name_the_key(overrides: dict[str, Any], expected: str, tmp_path: Path) -> None:
     lines = error_lines(make_config(tmp_path), overrides=overrides)
     assert any(line.startswith(expected) for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    ("pending", "final", "accepted"),
+    [("0.80", "0.90", True), ("0.8999", "0.90", True), ("0.90", "0.90", False)],
+)
+def test_truth_thresholds_are_strict_like_the_truth_engine(
+    pending: str, final: str, accepted: bool, tmp_path: Path
+) -> None:
+    overrides = {"truth": {"pending_confidence": pending, "final_confidence": final}}
+    if not accepted:
+        lines = error_lines(make_config(tmp_path), overrides=overrides)
+        rule = f"truth.pending_confidence: must be < truth.final_confidence ({pending} >= {final})"
+        assert f"{rule} [overrides]" in lines, lines
+        with pytest.raises(ValueError, match="pending_confidence < final_confidence"):
+            TruthParams.from_config(
+                source_weights={}, pending_confidence=pending, final_confidence=final
+            )
+        return
+    truth = load(make_config(tmp_path), overrides=overrides).truth
+    params = TruthParams.from_config(
+        source_weights=truth.source_weights,
+        pending_confidence=truth.pending_confidence,
+        final_confidence=truth.final_confidence,
+    )
+    assert (params.pending_confidence, params.final_confidence) == (
+        truth.pending_confidence_bps,
+        truth.final_confidence_bps,
+    )
 
 
 def test_invariants_pass_on_good_combinations(tmp_path: Path) -> None:
