@@ -1,0 +1,102 @@
+"""Built-in market sets for the standalone simulator (``--scenario NAME``).
+
+``esports``: a LoL Bo3 (T1 vs Gen.G, LCK) and a Dota 2 Bo3 (Team Spirit vs Tundra, DreamLeague),
+each with its match market and its "Game 1..3 Winner" markets, the venue's esports
+parameters (0.001 tick, 5-share minimum, 0.03 taker fee, 3 s taker delay on the match
+markets while live) and synthetic traders on every market. ``empty``: nothing listed.
+
+Scenario timelines (scripted games driving the fair values) plug in through
+:class:`~polyloly.sim.exchange.traders.FairValueSource`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Final
+
+from polyloly.sim.exchange.config import Listing, SimMarket
+
+if TYPE_CHECKING:
+    from polyloly.sim.exchange.server import ExchangeSimulator
+
+__all__ = ["SCENARIOS", "bo3_markets", "esports_scenario"]
+
+
+def bo3_markets(
+    *,
+    game: str,
+    title: str,
+    team_a: str,
+    team_b: str,
+    league: str,
+    event_slug: str,
+    start: str,
+    end: str,
+) -> list[SimMarket]:
+    """A Bo3 series: its match market and its three "Game N Winner" markets."""
+    match = SimMarket(
+        question=f"{title}: {team_a} vs {team_b} (BO3) - {league}",
+        outcomes=(team_a, team_b),
+        tick=1_000,
+        min_size=5_000_000,
+        fee_rate=30_000,
+        game=game,
+        slug=event_slug,
+        event_slug=event_slug,
+        event_title=f"{title}: {team_a} vs {team_b} (BO3) - {league}",
+        league=league,
+        best_of=3,
+        seconds_delay=3,
+        game_start_time=start,
+        end_date=end,
+    )
+    games = [
+        replace(
+            match,
+            question=f"{title}: {team_a} vs {team_b} - Game {n} Winner",
+            slug=f"{event_slug}-game{n}",
+            game_number=n,
+            seconds_delay=0,
+        )
+        for n in (1, 2, 3)
+    ]
+    return [match, *games]
+
+
+def esports_scenario(sim: ExchangeSimulator) -> list[Listing]:
+    """List a LoL Bo3 and a Dota 2 Bo3 with synthetic traders on every market."""
+    specs = bo3_markets(
+        game="lol",
+        title="LoL",
+        team_a="T1",
+        team_b="Gen.G",
+        league="LCK",
+        event_slug="lol-t1-gen-2026-11-25",
+        start="2026-11-25T10:00:00Z",
+        end="2026-11-25T16:00:00Z",
+    ) + bo3_markets(
+        game="dota2",
+        title="Dota 2",
+        team_a="Team Spirit",
+        team_b="Tundra",
+        league="DreamLeague",
+        event_slug="dota2-ts-tundra-2026-11-25",
+        start="2026-11-25T14:00:00Z",
+        end="2026-11-25T20:00:00Z",
+    )
+    listings = [sim.add_market(spec) for spec in specs]
+    for listing in listings:
+        sim.add_traders(listing.condition_id)
+    return listings
+
+
+def empty_scenario(_sim: ExchangeSimulator) -> list[Listing]:
+    """List nothing (tests and adapters add their own markets)."""
+    return []
+
+
+SCENARIOS: Final[dict[str, Callable[[ExchangeSimulator], list[Listing]]]] = {
+    "esports": esports_scenario,
+    "empty": empty_scenario,
+}
