@@ -1,0 +1,122 @@
+"""What the local provider feeds share: the running scenarios, auth checks, counters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from polyloly.adapters.esports.timing import Sleeper
+from polyloly.bot.clock import NS_PER_S, Clock
+from polyloly.sim.esports.runtime import ScenarioRuntime
+from polyloly.sim.scenarios.model import ProviderSpec
+
+__all__ = [
+    "FeedContext",
+    "Publisher",
+    "SocketSet",
+    "iso_ms",
+    "iso_z",
+    "json_response",
+    "lpdb_date",
+]
+
+Publisher = Callable[[], Coroutine[Any, Any, None]]
+"""A long-running push loop (one per provider feed and scenario); it waits on the sleeper."""
+
+
+def iso_z(ts_ns: int) -> str:
+    """``2026-01-01T10:00:00Z``."""
+    return datetime.fromtimestamp(ts_ns // NS_PER_S, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_ms(ts_ns: int) -> str:
+    """``2026-01-01T10:00:00.123Z``."""
+    base = datetime.fromtimestamp(ts_ns // NS_PER_S, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{base}.{(ts_ns % NS_PER_S) // 1_000_000:03d}Z"
+
+
+def lpdb_date(ts_ns: int) -> str:
+    """LPDB's naive-UTC ``2026-01-01 10:00:00``."""
+    return datetime.fromtimestamp(ts_ns // NS_PER_S, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def json_response(payload: object, status: int = 200) -> web.Response:
+    """Encode with msgspec (fast, exact ints) into a JSON response."""
+    return web.Response(
+        body=msgspec.json.encode(payload), status=status, content_type="application/json"
+    )
+
+
+@dataclass
+class SocketSet:
+    """The open WebSockets of one feed of one match."""
+
+    sockets: set[web.WebSocketResponse] = field(default_factory=set)
+
+    async def broadcast(self, text: str) -> None:
+        """Send ``text`` to every socket (a socket that fails is dropped)."""
+        for ws in list(self.sockets):
+            try:
+                await ws.send_str(text)
+            except (ConnectionError, RuntimeError):
+                self.sockets.discard(ws)
+
+    async def close_all(self, code: int, message: bytes = b"") -> None:
+        """Close every socket with ``code``."""
+        for ws in list(self.sockets):
+            self.sockets.discard(ws)
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await ws.close(code=code, message=message)
+
+
+@dataclass
+class FeedContext:
+    """Server-wide state given to each provider module.
+
+    Attributes
+    ----------
+    runtimes
+        The scenarios being served.
+    clock, sleeper
+        Injected time (virtual in tests).
+    api_keys
+        Provider -> the key the feed requires (absent = no auth check).
+    requests
+        Requests served per provider (for rate-limit tests).
+    """
+
+    runtimes: list[ScenarioRuntime]
+    clock: Clock
+    sleeper: Sleeper
+    api_keys: dict[str, str] = field(default_factory=dict)
+    requests: Counter[str] = field(default_factory=Counter)
+    publishers: list[Publisher] = field(default_factory=list)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def serving(self, provider: str) -> Iterator[tuple[ScenarioRuntime, ProviderSpec]]:
+        """Each runtime that ``provider`` reports, with its provider settings."""
+        for runtime in self.runtimes:
+            spec = runtime.spec(provider)
+            if spec is not None:
+                yield runtime, spec
+
+    def find(self, provider: str, match_id: str) -> tuple[ScenarioRuntime, ProviderSpec] | None:
+        """The runtime whose provider id is ``match_id``."""
+        return next(((r, s) for r, s in self.serving(provider) if s.match_id == match_id), None)
+
+    def key_ok(self, provider: str, presented: str | None) -> bool:
+        """Whether the presented key is acceptable (always, if none is configured)."""
+        wanted = self.api_keys.get(provider)
+        return not wanted or presented == wanted
+
+    async def sleep_until(self, due_ns: int) -> None:
+        """Wait on the sleeper until clock time ``due_ns``."""
+        await self.sleeper.sleep_ns(due_ns - self.clock.now_ns())
