@@ -1,0 +1,220 @@
+"""Translate venue and client-library failures into :mod:`polyloly.bot.errors` classes.
+
+Callers branch on the class (retry, back off, look up, skip, halt), never on text. The
+venue's error strings are matched here once, in a table; each rule carries a stable
+``code`` so the execution layer can tell a duplicate from a tick violation without
+parsing messages.
+
+* 429 → :class:`BackOffError`; 503 cancel-only → :class:`BackOffError`.
+* 5xx / connect failures / timeouts before sending → :class:`RetryableError`.
+* Reply lost after the request may have reached the venue (read timeout, dropped
+  connection, gateway 502/504 on a write) → :class:`UnknownOutcomeError`.
+* 400 venue rejects → :class:`RejectError` with the venue message and a code.
+* 401 / bad auth headers / deposit-wallet-required → :class:`HaltError`.
+
+References
+----------
+Polymarket reference ``docs/reference/polymarket.md`` §4 (error table), §8 (ops);
+py-clob-client-v2 ``exceptions.py``, ``http_helpers/helpers.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+import httpx
+import msgspec
+from py_clob_client_v2.exceptions import PolyApiException, PolyException
+
+from polyloly.bot.errors import (
+    BackOffError,
+    ConfigError,
+    HaltError,
+    PolylolyError,
+    RejectError,
+    RetryableError,
+    UnknownOutcomeError,
+)
+
+__all__ = [
+    "VENUE_ERROR_RULES",
+    "ParseError",
+    "VenueErrorRule",
+    "classify_venue_message",
+    "error_for_status",
+    "message_of",
+    "translate_exception",
+]
+
+
+class ParseError(ValueError):
+    """A decoded payload carries a value polyloly cannot use; ``reason`` is a counter key."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class VenueErrorRule:
+    """One venue error string: a case-insensitive pattern, a stable code, the error class."""
+
+    pattern: re.Pattern[str]
+    code: str
+    kind: type[PolylolyError]
+
+
+def _rule(pattern: str, code: str, kind: type[PolylolyError]) -> VenueErrorRule:
+    return VenueErrorRule(re.compile(pattern, re.IGNORECASE), code, kind)
+
+
+VENUE_ERROR_RULES: Final = (
+    # validity
+    _rule(r"invalid post-only order: order crosses book", "post_only_crosses", RejectError),
+    _rule(r"breaks minimum tick size rule", "tick_size", RejectError),
+    _rule(r"lower than the minimum", "min_size", RejectError),
+    _rule(r"is invalid\. duplicated", "duplicated", RejectError),
+    # funds / state
+    _rule(r"not enough balance\s*/\s*allowance", "balance", RejectError),
+    _rule(r"invalid nonce", "nonce", RejectError),
+    _rule(r"invalid expiration", "expiration", RejectError),
+    _rule(r"market is not yet ready to process new orders", "market_not_ready", RejectError),
+    # FOK / FAK
+    _rule(r"FOK orders are fully filled or killed", "fok_killed", RejectError),
+    _rule(r"FAK orders are partially filled or killed", "fak_no_match", RejectError),
+    _rule(r"max accuracy of \d+ decimals", "precision", RejectError),
+    _rule(r"invalid amount for a marketable BUY order", "min_marketable_amount", RejectError),
+    # payload
+    _rule(r"invalid order payload", "invalid_payload", RejectError),
+    _rule(r"order owner has to be the owner of the API KEY", "owner_mismatch", RejectError),
+    _rule(r"address in closed only mode", "closed_only", RejectError),
+    _rule(r"too many orders in payload", "too_many_orders", RejectError),
+    _rule(r"invalid heartbeat id", "invalid_heartbeat_id", RejectError),
+    # global
+    _rule(r"unauthorized|invalid api key", "unauthorized", HaltError),
+    _rule(r"invalid L1 request headers", "invalid_l1_headers", HaltError),
+    _rule(r"please use the deposit wallet flow", "deposit_wallet_required", HaltError),
+    _rule(r"trading is currently cancel-only", "cancel_only", BackOffError),
+    _rule(r"too many requests", "rate_limited", BackOffError),
+    _rule(r"order_version_mismatch", "version_mismatch", RetryableError),
+    _rule(r"not found", "not_found", RejectError),
+)
+"""Every error string of the reference's error table (and a few seen in the field)."""
+
+_GATEWAY_STATUSES: Final = frozenset({502, 504})
+_NOT_SENT: Final = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+)
+
+
+def _make(kind: type[PolylolyError], message: str, code: str) -> PolylolyError:
+    if kind is RejectError:
+        return RejectError(message, code=code)
+    return kind(f"[{code}] {message}")
+
+
+def classify_venue_message(message: str) -> VenueErrorRule | None:
+    """Return the first rule matching a venue error message, if any."""
+    for rule in VENUE_ERROR_RULES:
+        if rule.pattern.search(message):
+            return rule
+    return None
+
+
+def message_of(body: object) -> str:
+    """Extract the error text from a decoded error body (``{"error": …}``) or raw text."""
+    if isinstance(body, Mapping):
+        for key in ("error", "error_msg", "errorMsg", "message"):
+            value = body.get(key)
+            if value:
+                return value if isinstance(value, str) else msgspec.json.encode(value).decode()
+        return msgspec.json.encode(body).decode()
+    if isinstance(body, bytes):
+        return body.decode("utf-8", "replace")
+    return "" if body is None else str(body)
+
+
+def error_for_status(status: int, message: str, *, mutating: bool) -> PolylolyError:  # noqa: PLR0911 - one return per status class
+    """Translate an HTTP status plus the venue message into a polyloly error."""
+    text = f"HTTP {status}: {message}" if message else f"HTTP {status}"
+    rule = classify_venue_message(message) if message else None
+    if status == 429:
+        return BackOffError(text)
+    if status == 503:
+        return BackOffError(text)
+    if status in (401, 403):
+        return _make(HaltError, text, rule.code if rule else "unauthorized")
+    if status >= 500:
+        if mutating and status in _GATEWAY_STATUSES:
+            return UnknownOutcomeError(text)
+        return RetryableError(text)
+    if rule is not None:
+        return _make(rule.kind, text, rule.code)
+    if status == 404:
+        return RejectError(text, code="not_found")
+    return RejectError(text, code="rejected")
+
+
+def _lost_reply(exc: BaseException | None, op: str, *, mutating: bool) -> PolylolyError:
+    if isinstance(exc, _NOT_SENT):
+        return RetryableError(f"{op}: request not sent ({type(exc).__name__})")
+    if mutating:
+        name = type(exc).__name__ if exc is not None else "no reply"
+        return UnknownOutcomeError(
+            f"{op}: reply lost ({name}); look the outcome up before retrying"
+        )
+    return RetryableError(f"{op}: request failed ({type(exc).__name__ if exc else 'no reply'})")
+
+
+def translate_exception(exc: BaseException, *, op: str, mutating: bool) -> PolylolyError:  # noqa: PLR0911 - one return per failure family
+    """Translate any exception raised by the client library or httpx into a polyloly error.
+
+    Parameters
+    ----------
+    exc
+        What was raised.
+    op
+        Operation name for the message (``"post_order"``).
+    mutating
+        Whether the request changes venue state (post, cancel, heartbeat): then a lost
+        reply is an :class:`UnknownOutcomeError`, not a plain retry.
+    """
+    if isinstance(exc, PolylolyError):
+        return exc
+    if isinstance(exc, PolyApiException):
+        if exc.status_code is None:
+            # The client wraps every httpx.RequestError as "Request exception!" and keeps
+            # the original as the implicit context: that is what says whether it was sent.
+            return _lost_reply(exc.__cause__ or exc.__context__, op, mutating=mutating)
+        return error_for_status(exc.status_code, message_of(exc.error_msg), mutating=mutating)
+    if isinstance(exc, httpx.HTTPStatusError):
+        return error_for_status(
+            exc.response.status_code, message_of(_safe_json(exc.response)), mutating=mutating
+        )
+    if isinstance(exc, httpx.RequestError | TimeoutError | ConnectionError):
+        return _lost_reply(exc, op, mutating=mutating)
+    if isinstance(exc, PolyException):
+        msg = str(exc.msg)
+        if "private key is needed" in msg or "API Credentials are needed" in msg:
+            return ConfigError(f"{op}: {msg}")
+        rule = classify_venue_message(msg)
+        if rule is not None:
+            return _make(rule.kind, f"{op}: {msg}", rule.code)
+        return RejectError(f"{op}: {msg}", code="client_validation")
+    if isinstance(exc, ValueError):
+        return RejectError(f"{op}: {exc}", code="client_validation")
+    text = f"{op}: unexpected {type(exc).__name__}: {exc}"
+    return UnknownOutcomeError(text) if mutating else RetryableError(text)
+
+
+def _safe_json(response: httpx.Response) -> object:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
