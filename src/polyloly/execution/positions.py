@@ -1,0 +1,134 @@
+"""Positions per outcome token, provisional and confirmed, with average-cost accounting.
+
+A position is a fold over the token's fills (in first-seen order) and merges, starting
+from the balances adopted at the last baseline. A fill counts while its trade is MATCHED,
+MINED, RETRYING or CONFIRMED; when the trade FAILS the fold simply leaves it out, so a
+failed trade reverses its provisional effect exactly, including the cost basis and any
+realized PnL computed after it.
+
+* ``confirmed`` — shares whose trades are CONFIRMED (plus the baseline and merges).
+* ``pending`` — signed shares of trades not final yet.
+* ``cost`` — pUSD-micro cost basis of ``confirmed + pending`` shares (buy fees included).
+* ``realized`` — realized PnL of this token: sells and merges, fees included.
+
+Merges turn ``s`` YES + ``s`` NO into ``s`` pUSD; the proceeds are split evenly between the
+two tokens (the odd micro to the first token id), so a market's realized PnL is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from polyloly.domain.events import Side
+from polyloly.domain.money import SCALE
+from polyloly.execution.lifecycle import Fill
+
+__all__ = ["MergeEntry", "PositionView", "fold_position", "merge_proceeds_share"]
+
+
+@dataclass(frozen=True, slots=True)
+class MergeEntry:
+    """``size`` of this token burned in a merge, receiving ``proceeds`` pUSD-micros."""
+
+    seq: int
+    size: int
+    proceeds: int
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    """One token's position (all amounts in micro-units)."""
+
+    market: str
+    token_id: str
+    confirmed: int = 0
+    pending: int = 0
+    cost: int = 0
+    realized: int = 0
+    fees: int = 0
+    oversold: int = 0  # shares sold beyond the position (should stay 0; reconciliation flags it)
+
+    @property
+    def expected(self) -> int:
+        """Shares held once every pending trade settles."""
+        return self.confirmed + self.pending
+
+    def avg_cost(self) -> int:
+        """Average cost per share in micro-pUSD (rounded down; 0 when flat)."""
+        qty = self.expected
+        return self.cost * SCALE // qty if qty > 0 else 0
+
+
+def merge_proceeds_share(size: int, token_id: str, token_ids: tuple[str, str]) -> int:
+    """This token's share of ``size`` pUSD received for merging ``size`` pairs."""
+    first = min(token_ids)
+    half = size // 2
+    return size - half if token_id == first else half
+
+
+@dataclass(slots=True)
+class _Acc:
+    qty: int
+    cost: int
+    realized: int = 0
+    fees: int = 0
+    oversold: int = 0
+
+    def buy(self, size: int, price: int, fee: int) -> None:
+        self.qty += size
+        self.cost += -((-size * price) // SCALE) + fee  # the venue rounds a buy's cost up
+        self.fees += fee
+
+    def dispose(self, size: int, proceeds: int) -> None:
+        held = max(self.qty, 0)
+        taken = min(size, held)
+        removed = self.cost * taken // held if held > 0 else 0
+        self.oversold += size - taken
+        self.cost -= removed
+        self.qty -= size
+        self.realized += proceeds - removed
+
+
+def fold_position(
+    market: str,
+    token_id: str,
+    fills: Iterable[Fill],
+    merges: Iterable[MergeEntry] = (),
+    *,
+    baseline_qty: int = 0,
+    baseline_cost: int = 0,
+) -> PositionView:
+    """Fold fills (FAILED ones are skipped) and merges, in ``seq`` order, into a position."""
+    entries: list[tuple[int, int, Fill | MergeEntry]] = [
+        (fill.seq, 0, fill) for fill in fills if fill.counts
+    ]
+    entries.extend((merge.seq, 1, merge) for merge in merges)
+    entries.sort(key=lambda item: (item[0], item[1]))
+    acc = _Acc(qty=baseline_qty, cost=baseline_cost)
+    confirmed = baseline_qty
+    pending = 0
+    for _, _, entry in entries:
+        if isinstance(entry, MergeEntry):
+            acc.dispose(entry.size, entry.proceeds)
+            confirmed -= entry.size
+            continue
+        if entry.side is Side.BUY:
+            acc.buy(entry.size, entry.price, entry.fee)
+        else:
+            acc.fees += entry.fee
+            acc.dispose(entry.size, entry.size * entry.price // SCALE - entry.fee)
+        if entry.confirmed:
+            confirmed += entry.signed_qty()
+        else:
+            pending += entry.signed_qty()
+    return PositionView(
+        market=market,
+        token_id=token_id,
+        confirmed=confirmed,
+        pending=pending,
+        cost=acc.cost,
+        realized=acc.realized,
+        fees=acc.fees,
+        oversold=acc.oversold,
+    )

@@ -1,0 +1,202 @@
+"""Retries: exponential backoff, and a submit that never sends an order twice.
+
+* :class:`RetryPolicy` — pure delay schedule (exponential, capped, optional jitter from an
+  injected random function).
+* :func:`call_with_retry` — for idempotent calls (reads, cancels): retry transient errors
+  with backoff, honour the venue's ``retry_after`` hint, give up after ``max_attempts``.
+* :func:`submit_with_retry` — for order placement. After any outcome that may have taken
+  effect (timeout, lost reply, 5xx, "duplicated") it **looks the order up first** and only
+  resends the *same signed order* (same hash) when the venue does not know it. A 429 or a
+  cancel-only 503 did not take effect, so the order is simply resent after the backoff.
+
+Sleeping is injected (:data:`Sleep`), so tests drive time without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import TypeVar
+
+from polyloly.bot.clock import NS_PER_MS, NS_PER_S
+from polyloly.bot.errors import BackOffError, RejectError, RetryableError
+from polyloly.execution.ports import (
+    REJECT_DUPLICATE,
+    OrderVenue,
+    SignedOrder,
+    SubmitResult,
+    VenueOrder,
+)
+
+__all__ = [
+    "RetryPolicy",
+    "Sleep",
+    "SubmitKind",
+    "SubmitOutcome",
+    "asyncio_sleep",
+    "call_with_retry",
+    "submit_with_retry",
+]
+
+_T = TypeVar("_T")
+
+Sleep = Callable[[int], Awaitable[None]]
+"""Wait ``delay_ns`` nanoseconds (``asyncio.sleep`` live; a virtual clock in tests)."""
+
+
+async def asyncio_sleep(delay_ns: int) -> None:
+    """Sleep on the event loop for ``delay_ns`` nanoseconds."""
+    await asyncio.sleep(delay_ns / NS_PER_S)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff: ``base × multiplier^(attempt−1)``, capped, with optional jitter.
+
+    Parameters
+    ----------
+    base_delay_ms, max_delay_ms
+        First delay and the cap.
+    multiplier
+        Growth per attempt (whole number).
+    max_attempts
+        Attempts in total, the first included.
+    jitter_pct
+        Up to this percentage of each delay is removed at random (needs ``rand``).
+    """
+
+    base_delay_ms: int = 200
+    max_delay_ms: int = 5_000
+    multiplier: int = 2
+    max_attempts: int = 6
+    jitter_pct: int = 0
+
+    def __post_init__(self) -> None:
+        if self.base_delay_ms < 0 or self.max_delay_ms < self.base_delay_ms:
+            raise ValueError("need 0 <= base_delay_ms <= max_delay_ms")
+        if self.multiplier < 1 or self.max_attempts < 1 or not 0 <= self.jitter_pct <= 100:
+            raise ValueError("need multiplier >= 1, max_attempts >= 1, jitter_pct in 0..100")
+
+    def delay_ns(self, attempt: int, rand: Callable[[int], int] | None = None) -> int:
+        """Delay after failed attempt number ``attempt`` (1-based), in ns."""
+        growth: int = self.multiplier ** max(attempt - 1, 0)
+        delay_ms = min(self.base_delay_ms * growth, self.max_delay_ms)
+        delay = delay_ms * NS_PER_MS
+        if self.jitter_pct and rand is not None:
+            delay -= rand(delay * self.jitter_pct // 100 + 1)
+        return delay
+
+
+def _hinted(
+    policy: RetryPolicy, attempt: int, exc: BaseException, rand: Callable[[int], int] | None
+) -> int:
+    delay = policy.delay_ns(attempt, rand)
+    if isinstance(exc, BackOffError) and exc.retry_after_s is not None:
+        hint: int = int(exc.retry_after_s * NS_PER_S)
+        delay = max(delay, hint)
+    return delay
+
+
+async def call_with_retry(
+    call: Callable[[], Awaitable[_T]],
+    policy: RetryPolicy,
+    sleep: Sleep,
+    rand: Callable[[int], int] | None = None,
+) -> _T:
+    """Run an idempotent call, retrying :class:`RetryableError` with backoff.
+
+    Raises the last error once ``policy.max_attempts`` are used; any other error (a
+    :class:`RejectError`, a :class:`HaltError`) propagates at once.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await call()
+        except RetryableError as exc:
+            if attempt >= policy.max_attempts:
+                raise
+            await sleep(_hinted(policy, attempt, exc, rand))
+
+
+class SubmitKind(Enum):
+    """How a submit ended."""
+
+    ACCEPTED = "accepted"  # the venue answered the submit
+    FOUND = "found"  # a lookup after an uncertain attempt found the order
+    CLOSED = "closed"  # "duplicated", yet not found: the venue had it and it is gone
+    REJECTED = "rejected"  # refused, or every attempt was refused without effect
+    UNKNOWN = "unknown"  # retries ran out while the outcome was uncertain
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOutcome:
+    """The result of :func:`submit_with_retry`."""
+
+    kind: SubmitKind
+    attempts: int
+    result: SubmitResult | None = None
+    found: VenueOrder | None = None
+    reason: str = ""
+    code: str = ""
+
+
+async def submit_with_retry(
+    venue: OrderVenue,
+    order: SignedOrder,
+    policy: RetryPolicy,
+    sleep: Sleep,
+    *,
+    uncertain: bool = False,
+    rand: Callable[[int], int] | None = None,
+) -> SubmitOutcome:
+    """Place ``order`` exactly once, whatever the venue does to the replies.
+
+    Parameters
+    ----------
+    uncertain
+        Start with a lookup (a recovered process resending an order it may have sent).
+    """
+    attempt = 0
+    last_error = ""
+    duplicate = False
+    while True:
+        attempt += 1
+        try:
+            if uncertain:
+                found = await venue.lookup(order.order_hash)
+                if found is not None:
+                    return SubmitOutcome(SubmitKind.FOUND, attempt, found=found)
+                if duplicate:
+                    # The venue refused it as a duplicate, so it has (had) this exact order,
+                    # yet lists it nowhere: it left the book without a trade (canceled).
+                    return SubmitOutcome(SubmitKind.CLOSED, attempt, reason=last_error)
+            result = await venue.submit(order)
+            return SubmitOutcome(SubmitKind.ACCEPTED, attempt, result=result)
+        except RejectError as exc:
+            if exc.code != REJECT_DUPLICATE:
+                return SubmitOutcome(SubmitKind.REJECTED, attempt, reason=str(exc), code=exc.code)
+            # The venue already has this exact order (an earlier attempt got through):
+            # find it rather than report a reject.
+            uncertain = duplicate = True
+            last_error = str(exc)
+            if attempt >= policy.max_attempts:
+                break
+            continue
+        except BackOffError as exc:
+            # 429 / cancel-only 503: refused before it took effect; the same order may be
+            # resent after the wait. An earlier uncertain attempt keeps us uncertain.
+            last_error = str(exc)
+            error: RetryableError = exc
+        except RetryableError as exc:
+            uncertain = True  # timeout, lost reply, 5xx: it may have gone through
+            last_error = str(exc)
+            error = exc
+        if attempt >= policy.max_attempts:
+            break
+        await sleep(_hinted(policy, attempt, error, rand))
+    if uncertain:
+        return SubmitOutcome(SubmitKind.UNKNOWN, attempt, reason=last_error)
+    return SubmitOutcome(SubmitKind.REJECTED, attempt, reason=last_error, code="backoff_exhausted")

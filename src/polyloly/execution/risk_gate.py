@@ -1,0 +1,323 @@
+"""The risk gate in front of the order manager, and the kill switch.
+
+Every ``PlaceOrderIntent`` / ``CancelIntent`` / ``MergeIntent`` is answered with a
+``RiskDecision`` from :func:`polyloly.domain.risk.check`, over a
+:class:`~polyloly.domain.risk.TradingState` built from the execution ledger, the books and
+the feeds. On top of the domain rules the gate refuses to trade until reconciliation has
+succeeded (start-up, or after a failed pass).
+
+The kill switch evaluates :func:`polyloly.domain.risk.kill_switch_reasons` whenever one of
+its inputs moves — a ``FeedStatus``, a fill or position change, an execution error, an
+operator command, a ``TimerTick`` — so a condition fires within one event of becoming
+true. Firing emits :class:`KillSwitchFired` (the order manager cancels everything), sends
+an alert, and latches: new intents are refused until an operator's ``resume``
+(``OperatorCommand``), and the latch survives a restart (it is rebuilt from the log).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from polyloly.bot.clock import NS_PER_S
+from polyloly.bot.kernel import Kernel
+from polyloly.domain.events import (
+    BookInvalidated,
+    BookSnapshot,
+    Event,
+    FeedState,
+    FeedStatus,
+    LastTrade,
+    OperatorCommand,
+    PriceChanges,
+    TickSizeChange,
+    TimerTick,
+)
+from polyloly.domain.intents import CancelIntent, MergeIntent, PlaceOrderIntent, RiskDecision
+from polyloly.domain.orderbook import BookSet
+from polyloly.domain.risk import Quote, RiskParams, TradingState, check, kill_switch_reasons
+from polyloly.execution.events import (
+    CancelFailed,
+    ExecutionAnomaly,
+    KillSwitchFired,
+    KillSwitchResumed,
+    OrderAccepted,
+    OrderRejected,
+    OrderSubmitUnknown,
+    ReconciliationCompleted,
+    ReconciliationError,
+)
+from polyloly.execution.ports import Alert, AlertLevel, AlertPort
+from polyloly.execution.state import ExecutionState
+from polyloly.execution.tasks import TaskOwner
+
+__all__ = ["BENIGN_REJECT_CODES", "GateConfig", "RiskGate"]
+
+BENIGN_REJECT_CODES = frozenset(
+    {"post_only_crosses", "fok_killed", "fak_no_match", "duplicate", "duplicated"}
+)
+"""Reject codes that are a normal market outcome, not an execution error."""
+
+_ERROR_ANOMALIES = frozenset({"signing_failed", "task_crashed"})
+
+
+@dataclass(frozen=True, slots=True)
+class GateConfig:
+    """How the gate classifies feeds and watches for silence.
+
+    Parameters
+    ----------
+    exchange_source_prefixes
+        ``FeedStatus.source`` values starting with one of these are exchange feeds; every
+        other source is an esports feed.
+    exchange_silence_s
+        If positive, no market data for this long while something is live counts as a
+        stale exchange feed even without a ``FeedStatus`` (0 disables it).
+    require_reconciliation
+        Refuse new intents until a reconciliation pass has succeeded.
+    """
+
+    exchange_source_prefixes: tuple[str, ...] = ("polymarket", "exchange", "clob", "paper")
+    exchange_silence_s: int = 0
+    require_reconciliation: bool = True
+
+
+@dataclass(slots=True)
+class _Counters:
+    consecutive_errors: int = 0
+    manual_halt: bool = False
+    feeds: dict[str, FeedState] = field(default_factory=dict)
+    last_market_data_ns: int | None = None
+    reconciled: bool = False
+
+
+class RiskGate:
+    """Answers intents with risk decisions and owns the kill switch."""
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        state: ExecutionState,
+        alerts: AlertPort,
+        tasks: TaskOwner,
+        *,
+        params: RiskParams | None = None,
+        config: GateConfig | None = None,
+    ) -> None:
+        self.kernel = kernel
+        self.state = state
+        self.alerts = alerts
+        self.tasks = tasks
+        self.params = params or RiskParams()
+        self.config = config or GateConfig()
+        self.books = BookSet()
+        self.c = _Counters()
+        self.fired = 0
+        self.enabled = True
+
+    def attach(self) -> None:
+        """Subscribe to intents, market data, feeds, execution outcomes and operator input."""
+        k = self.kernel
+        k.subscribe(PlaceOrderIntent, self._on_place)
+        k.subscribe(CancelIntent, self._on_other_intent)
+        k.subscribe(MergeIntent, self._on_other_intent)
+        for cls in (BookSnapshot, PriceChanges, TickSizeChange, BookInvalidated):
+            k.subscribe(cls, self._on_book)
+        k.subscribe(LastTrade, self._on_last_trade)
+        k.subscribe(FeedStatus, self._on_feed)
+        k.subscribe(TimerTick, self._on_tick)
+        k.subscribe(OperatorCommand, self._on_operator)
+        k.subscribe(OrderAccepted, self._on_accepted)
+        for err in (OrderRejected, OrderSubmitUnknown, CancelFailed, ReconciliationError):
+            k.subscribe(err, self._on_exec_error)
+        k.subscribe(ExecutionAnomaly, self._on_anomaly)
+        k.subscribe(ReconciliationCompleted, self._on_reconciled)
+
+    # -- the state the rules see ------------------------------------------------------------
+
+    def trading_state(self) -> TradingState:
+        """Snapshot of exposure, PnL, errors, feeds and quotes for the domain rules."""
+        exposure: dict[str, int] = {}
+        open_count: dict[str, int] = {}
+        for view in self.state.positions.values():
+            if view.expected > 0 and view.cost > 0:
+                exposure[view.market] = exposure.get(view.market, 0) + view.cost
+        for order in self.state.open_orders():
+            open_count[order.market] = open_count.get(order.market, 0) + 1
+            if order.side.value == "BUY":
+                notional = -(-order.remaining * order.price // 1_000_000)
+                exposure[order.market] = exposure.get(order.market, 0) + notional
+        exchange, esports = self._feed_states()
+        return TradingState(
+            market_exposure=exposure,
+            open_orders=open_count,
+            total_exposure=sum(exposure.values()),
+            daily_pnl=self.state.daily_pnl(),
+            consecutive_exec_errors=self.c.consecutive_errors,
+            manual_halt=self.c.manual_halt,
+            halted=self.state.halted is not None,
+            exchange_feed=exchange,
+            esports_feeds=esports,
+            quotes=self._quotes(),
+        )
+
+    def _feed_states(self) -> tuple[FeedState, dict[str, FeedState]]:
+        exchange = FeedState.OK
+        esports: dict[str, FeedState] = {}
+        rank = {FeedState.OK: 0, FeedState.STALE: 1, FeedState.DOWN: 2}
+        for source, feed in self.c.feeds.items():
+            is_exchange = source.startswith(self.config.exchange_source_prefixes)
+            if is_exchange and rank[feed] > rank[exchange]:
+                exchange = feed
+            elif not is_exchange:
+                esports[source] = feed
+        silence = self.config.exchange_silence_s * NS_PER_S
+        last = self.c.last_market_data_ns
+        quiet = last is not None and self.kernel.now_ns() - last > silence
+        if silence and quiet and exchange is FeedState.OK:
+            exchange = FeedState.STALE
+        return exchange, esports
+
+    def _quotes(self) -> dict[str, Quote]:
+        quotes: dict[str, Quote] = {}
+        for token in self.books.token_ids():
+            book = self.books.book(token)
+            quotes[token] = Quote(
+                best_bid=book.best_bid_price,
+                best_ask=book.best_ask_price,
+                tick=book.tick,
+                in_sync=book.tradable,
+            )
+        return quotes
+
+    # -- intents ----------------------------------------------------------------------------
+
+    def _on_place(self, intent: PlaceOrderIntent) -> None:
+        decision = check(intent, self.trading_state(), self.params)
+        if decision.approved and self.config.require_reconciliation and not self.c.reconciled:
+            decision = RiskDecision(
+                ts_event=intent.ts_event,
+                ts_init=intent.ts_init,
+                intent_id=intent.intent_id,
+                approved=False,
+                reason="not reconciled with the venue",
+            )
+        self.kernel.emit(decision)
+
+    def _on_other_intent(self, intent: CancelIntent | MergeIntent) -> None:
+        self.kernel.emit(check(intent, self.trading_state(), self.params))
+
+    # -- inputs that move kill-switch conditions --------------------------------------------
+
+    def _on_book(self, event: Event) -> None:
+        touched = self.books.apply(event)
+        self.c.last_market_data_ns = event.ts_init
+        for token in touched:
+            if token in self.state.positions:
+                book = self.books.book(token)
+                bid, ask = book.best_bid_price, book.best_ask_price
+                if bid is not None and ask is not None and book.tradable:
+                    self.state.marks[token] = (bid + ask) // 2
+        if touched and any(t in self.state.positions for t in touched):
+            self.evaluate()
+
+    def _on_last_trade(self, event: LastTrade) -> None:
+        self.c.last_market_data_ns = event.ts_init
+        if event.token_id in self.state.positions:
+            self.state.marks[event.token_id] = event.price
+            self.evaluate()
+
+    def _on_feed(self, event: FeedStatus) -> None:
+        self.c.feeds[event.source] = event.state
+        self.evaluate()
+
+    def _on_tick(self, _tick: TimerTick) -> None:
+        self.evaluate()
+
+    def _on_accepted(self, _event: OrderAccepted) -> None:
+        self.c.consecutive_errors = 0
+
+    def _on_exec_error(self, event: Event) -> None:
+        if isinstance(event, OrderRejected) and event.code in BENIGN_REJECT_CODES:
+            return
+        self.c.consecutive_errors += 1
+        self.evaluate()
+
+    def _on_anomaly(self, event: ExecutionAnomaly) -> None:
+        if event.kind in _ERROR_ANOMALIES:
+            self.c.consecutive_errors += 1
+            self.evaluate()
+
+    def _on_reconciled(self, event: ReconciliationCompleted) -> None:
+        was = self.c.reconciled
+        self.c.reconciled = event.ok
+        if was and not event.ok:
+            self._alert(AlertLevel.CRITICAL, "reconciliation failed", event.reason)
+
+    def _on_operator(self, command: OperatorCommand) -> None:
+        if command.command == "halt":
+            self.c.manual_halt = True
+            self.evaluate()
+        elif command.command == "resume":
+            self.resume(command.reason or "operator resume")
+
+    # -- the switch -------------------------------------------------------------------------
+
+    def on_exposure_change(self) -> None:
+        """Called by the engine after orders, fills or merges changed what is live."""
+        self.evaluate()
+
+    def evaluate(self) -> list[str]:
+        """Fire the kill switch if any condition holds; return the reasons found."""
+        if self.state.halted is not None or not self.enabled:
+            return []
+        reasons = kill_switch_reasons(self.trading_state(), self.params)
+        if reasons:
+            self.fire(_condition_of(reasons[0]), "; ".join(reasons))
+        return reasons
+
+    def fire(self, condition: str, reason: str) -> None:
+        """Halt trading: emit :class:`KillSwitchFired` and alert the operator."""
+        if self.state.halted is not None:
+            return
+        self.fired += 1
+        now = self.kernel.now_ns()
+        self.kernel.emit(
+            KillSwitchFired(ts_event=now, ts_init=now, condition=condition, reason=reason)
+        )
+        # The ledger applies the event only when it is dispatched; latch now so that the
+        # rest of this dispatch already sees trading halted.
+        self.state.halted = f"{condition}: {reason}"
+        self._alert(AlertLevel.CRITICAL, f"kill switch: {condition}", reason)
+
+    def resume(self, reason: str) -> bool:
+        """Clear the latch (an operator's decision); return whether trading was halted."""
+        if self.state.halted is None:
+            self.c.manual_halt = False
+            return False
+        self.c.manual_halt = False
+        self.c.consecutive_errors = 0
+        now = self.kernel.now_ns()
+        self.kernel.emit(KillSwitchResumed(ts_event=now, ts_init=now, reason=reason))
+        self.state.halted = None
+        self._alert(AlertLevel.INFO, "trading resumed", reason)
+        return True
+
+    def _alert(self, level: AlertLevel, title: str, body: str) -> None:
+        alert = Alert(level=level, title=title, body=body, ts_ns=self.kernel.now_ns())
+        self.tasks.spawn(f"alert:{title}", self.alerts.send(alert))
+
+
+_CONDITIONS: tuple[tuple[str, str], ...] = (
+    ("daily loss", "daily_loss"),
+    ("consecutive execution errors", "execution_errors"),
+    ("manual halt", "manual_halt"),
+    ("exchange feed", "exchange_feed"),
+    ("esports feed", "esports_feed"),
+)
+
+
+def _condition_of(reason: str) -> str:
+    for needle, name in _CONDITIONS:
+        if needle in reason:
+            return name
+    return "risk"

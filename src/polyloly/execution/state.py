@@ -1,0 +1,557 @@
+"""The execution ledger: orders, fills, positions and balances, rebuilt from events.
+
+:class:`ExecutionState` is a pure projection: :meth:`ExecutionState.apply` takes one event
+(an execution event, or market data that moves marks) and updates the state; it performs
+no I/O and reads no clock. The live engine applies events as the kernel dispatches them;
+a restarted process applies the event log to get back exactly where it was; the SQL
+projection applies the same events to fill its tables. One code path, three uses.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from polyloly.domain.events import BookSnapshot, Event, LastTrade, MarketResolved
+from polyloly.domain.fees import FeeModel
+from polyloly.domain.money import ONE
+from polyloly.execution.events import (
+    BalanceBaseline,
+    CancelCompleted,
+    CancelRequested,
+    DayStarted,
+    KillSwitchFired,
+    KillSwitchResumed,
+    MergeCompleted,
+    OrderAccepted,
+    OrderClosed,
+    OrderRejected,
+    OrderResubmitted,
+    OrderSubmitted,
+    OrderSubmitUnknown,
+    OrderUpdate,
+    TradeUpdate,
+    UpdateSource,
+    VenueSnapshot,
+)
+from polyloly.execution.lifecycle import (
+    Edge,
+    Fill,
+    IllegalTransitionError,
+    OrderRecord,
+    OrderState,
+    fills_from_report,
+    state_for_venue,
+    trade_edge,
+)
+from polyloly.execution.pnl import DailyPnl, PnlSummary, equity, pair_guaranteed_pnl, unrealized
+from polyloly.execution.ports import (
+    Balances,
+    TradeReport,
+    TradeStatus,
+    VenueOrder,
+    VenueOrderStatus,
+)
+from polyloly.execution.positions import (
+    MergeEntry,
+    PositionView,
+    fold_position,
+    merge_proceeds_share,
+)
+
+__all__ = ["Anomaly", "Effects", "ExecutionState"]
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """Something in an update that did not fit (the engine logs it and reconciles)."""
+
+    kind: str
+    subject: str
+    detail: str
+
+
+@dataclass(slots=True)
+class Effects:
+    """What one :meth:`ExecutionState.apply` changed."""
+
+    tokens: set[str] = field(default_factory=set)
+    orders: list[tuple[str, OrderState, OrderState]] = field(default_factory=list)
+    anomalies: list[Anomaly] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)
+    corrections: list[Anomaly] = field(default_factory=list)
+    mismatches: list[Anomaly] = field(default_factory=list)
+    balances_checked: bool = False
+
+
+class ExecutionState:
+    """Everything the execution layer knows, derived only from events."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, OrderRecord] = {}
+        self.by_client: dict[str, str] = {}
+        self.fills: dict[tuple[str, str], Fill] = {}
+        self.trade_status: dict[str, TradeStatus] = {}
+        self.fills_by_token: defaultdict[str, list[Fill]] = defaultdict(list)
+        self.merges_by_token: defaultdict[str, list[MergeEntry]] = defaultdict(list)
+        self.orphans: dict[str, TradeReport] = {}
+        self.token_market: dict[str, str] = {}
+        self.positions: dict[str, PositionView] = {}
+        self.marks: dict[str, int] = {}
+        self.baseline: Balances | None = None
+        self.baseline_seq = 0
+        self.baseline_costs: dict[str, int] = {}
+        self.baseline_trades: set[str] = set()
+        self.halted: str | None = None
+        self.trades_checkpoint_ns = 0
+        self.daily = DailyPnl()
+        self.merged_collateral = 0
+        self._seq = 0
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def order_for_client(self, client_id: str) -> OrderRecord | None:
+        """The order created for an intent id, if any."""
+        order_hash = self.by_client.get(client_id)
+        return self.orders.get(order_hash) if order_hash is not None else None
+
+    def open_orders(self) -> list[OrderRecord]:
+        """Orders that may still rest on (or be on their way to) the book."""
+        return [o for o in self.orders.values() if o.is_open]
+
+    def position(self, token_id: str) -> PositionView:
+        """The position of one token (flat if never traded)."""
+        view = self.positions.get(token_id)
+        if view is None:
+            return PositionView(market=self.token_market.get(token_id, ""), token_id=token_id)
+        return view
+
+    def pending_fills(self) -> list[Fill]:
+        """Fills whose trades are not final yet."""
+        return [f for f in self.fills.values() if f.counts and not f.confirmed]
+
+    def collateral(self, *, confirmed_only: bool = False) -> int:
+        """pUSD held: the baseline plus every counted fill's cash flow plus merge proceeds."""
+        base = self.baseline.collateral if self.baseline is not None else 0
+        total = base + self.merged_collateral
+        for fill in self.fills.values():
+            if fill.seq <= self.baseline_seq or not fill.counts:
+                continue
+            if confirmed_only and not fill.confirmed:
+                continue
+            total += fill.cash_flow()
+        return total
+
+    def equity(self) -> int:
+        """Collateral plus positions at their marks."""
+        return equity(self.collateral(), self.positions.values(), self.marks)
+
+    def daily_pnl(self) -> int:
+        """PnL since the start of the UTC day (0 before the first ``DayStarted``)."""
+        return self.daily.pnl(self.equity())
+
+    def pnl(self) -> PnlSummary:
+        """Realized, unrealized (at the current marks), fees, today's PnL and equity."""
+        views = list(self.positions.values())
+        return PnlSummary(
+            realized=sum(v.realized for v in views),
+            unrealized=sum(unrealized(v, self.marks.get(v.token_id)) for v in views),
+            fees=sum(v.fees for v in views),
+            daily=self.daily_pnl(),
+            equity=self.equity(),
+        )
+
+    def pair_pnl(self, market: str, fee_model: FeeModel | None = None) -> int | None:
+        """Guaranteed PnL of a binary market's YES+NO position (``None`` unless 2 tokens)."""
+        tokens = self.market_tokens(market)
+        if len(tokens) != 2:
+            return None
+        return pair_guaranteed_pnl(self.position(tokens[0]), self.position(tokens[1]), fee_model)
+
+    def has_exposure(self) -> bool:
+        """Whether an order is open or a position is held."""
+        if any(o.is_open for o in self.orders.values()):
+            return True
+        return any(v.expected != 0 for v in self.positions.values())
+
+    def market_tokens(self, market: str) -> list[str]:
+        """Tokens seen for a market (from orders and fills)."""
+        return sorted(t for t, m in self.token_market.items() if m == market)
+
+    # -- apply ------------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> Effects:  # noqa: C901, PLR0912 - one branch per event type
+        """Update the state with one event and report what changed."""
+        fx = Effects()
+        if isinstance(event, OrderSubmitted):
+            self._on_submitted(event, fx)
+        elif isinstance(event, OrderAccepted):
+            self._on_accepted(event, fx)
+        elif isinstance(event, OrderRejected):
+            self._move(event.order_hash, OrderState.REJECTED, event.ts_init, fx, event.reason)
+        elif isinstance(event, OrderSubmitUnknown):
+            self._move(event.order_hash, OrderState.UNKNOWN, event.ts_init, fx, event.error)
+        elif isinstance(event, OrderResubmitted):
+            self._move(event.order_hash, OrderState.SUBMITTING, event.ts_init, fx, event.reason)
+        elif isinstance(event, OrderUpdate):
+            self.apply_venue_order(event.order, event.ts_init, event.source, fx)
+        elif isinstance(event, TradeUpdate):
+            self.apply_trade(event.report, event.ts_init, event.source, fx)
+        elif isinstance(event, CancelRequested):
+            for order_hash in event.order_hashes:
+                record = self.orders.get(order_hash)
+                if record is not None:
+                    record.cancel_requested = True
+        elif isinstance(event, CancelCompleted):
+            for order_hash in event.result.canceled:
+                self._move(order_hash, OrderState.CANCELED, event.ts_init, fx, "canceled")
+        elif isinstance(event, MergeCompleted):
+            self._on_merge(event, fx)
+        elif isinstance(event, VenueSnapshot):
+            self._on_snapshot(event, fx)
+        elif isinstance(event, OrderClosed):
+            self._on_closed(event, fx)
+        elif isinstance(event, BalanceBaseline):
+            self._on_baseline(event.balances, fx)
+        elif isinstance(event, KillSwitchFired):
+            self.halted = f"{event.condition}: {event.reason}"
+        elif isinstance(event, KillSwitchResumed):
+            self.halted = None
+        elif isinstance(event, DayStarted):
+            self.daily.day = event.day
+            self.daily.start_equity = event.equity
+        else:
+            self._on_market_data(event)
+        for token in fx.tokens:
+            self._refold(token)
+        return fx
+
+    # -- orders -----------------------------------------------------------------------------
+
+    def _on_submitted(self, event: OrderSubmitted, fx: Effects) -> None:
+        signed = event.order
+        spec = signed.spec
+        known = self.by_client.get(spec.client_id)
+        if known is not None and known != signed.order_hash:
+            fx.anomalies.append(
+                Anomaly("client_id_reused", spec.client_id, f"{known} vs {signed.order_hash}")
+            )
+            return
+        if signed.order_hash in self.orders:
+            return  # the same order logged again (a recovered process re-signing): one order
+        self.orders[signed.order_hash] = OrderRecord(
+            order_hash=signed.order_hash,
+            client_id=spec.client_id,
+            strategy=event.strategy,
+            market=spec.market,
+            token_id=spec.token_id,
+            side=spec.side,
+            price=spec.price,
+            size=spec.size,
+            order_type=spec.order_type,
+            state=OrderState.SUBMITTING,
+            created_ns=event.ts_init,
+            signed=signed,
+            updated_ns=event.ts_init,
+        )
+        self.by_client[spec.client_id] = signed.order_hash
+        self.token_market.setdefault(spec.token_id, spec.market)
+        fx.orders.append((signed.order_hash, OrderState.SUBMITTING, OrderState.SUBMITTING))
+        self._adopt_orphans(signed.order_hash, event.ts_init, fx)
+
+    def _on_accepted(self, event: OrderAccepted, fx: Effects) -> None:
+        record = self.orders.get(event.order_hash)
+        if record is None:
+            fx.anomalies.append(Anomaly("unknown_order", event.order_hash, "accepted"))
+            return
+        matched = record.size if event.status is VenueOrderStatus.MATCHED else event.size_matched
+        venue = _venue_view(record, event.status, matched)
+        self._apply_record(record, venue, event.ts_init, False, fx)
+
+    def _move(self, order_hash: str, dst: OrderState, ts_ns: int, fx: Effects, reason: str) -> None:
+        record = self.orders.get(order_hash)
+        if record is None:
+            fx.anomalies.append(Anomaly("unknown_order", order_hash, dst.value))
+            return
+        before = record.state
+        try:
+            changed = record.move(dst, ts_ns)
+        except IllegalTransitionError as exc:
+            fx.anomalies.append(Anomaly("illegal_order_transition", order_hash, str(exc)))
+            return
+        if changed:
+            if dst in (OrderState.REJECTED, OrderState.UNKNOWN):
+                record.reason = reason
+            fx.orders.append((order_hash, before, record.state))
+
+    def apply_venue_order(
+        self, venue: VenueOrder, ts_ns: int, source: str, fx: Effects | None = None
+    ) -> Effects:
+        """Merge the venue's view of an order; adopt it if it is unknown locally."""
+        fx = fx if fx is not None else Effects()
+        record = self.orders.get(venue.order_hash)
+        if record is None:
+            record = _adopted(venue, ts_ns)
+            self.orders[venue.order_hash] = record
+            self.token_market.setdefault(venue.token_id, venue.market)
+            fx.adopted.append(venue.order_hash)
+            fx.orders.append((venue.order_hash, record.state, record.state))
+            self._adopt_orphans(venue.order_hash, ts_ns, fx)
+            return fx
+        self._apply_record(record, venue, ts_ns, source == UpdateSource.RECONCILE, fx)
+        return fx
+
+    def _apply_record(
+        self, record: OrderRecord, venue: VenueOrder, ts_ns: int, force: bool, fx: Effects
+    ) -> None:
+        before = record.state
+        try:
+            changed = record.apply_venue(venue, ts_ns, force=force)
+        except IllegalTransitionError as exc:
+            fx.anomalies.append(Anomaly("illegal_order_transition", record.order_hash, str(exc)))
+            return
+        if changed:
+            fx.orders.append((record.order_hash, before, record.state))
+
+    # -- trades -----------------------------------------------------------------------------
+
+    def apply_trade(
+        self, report: TradeReport, ts_ns: int, source: str, fx: Effects | None = None
+    ) -> Effects:
+        """Apply one trade report to the fills it concerns (parking it if no order is known)."""
+        fx = fx if fx is not None else Effects()
+        self.trades_checkpoint_ns = max(
+            self.trades_checkpoint_ns, report.match_time_ns, report.last_update_ns
+        )
+        if report.trade_id in self.baseline_trades:
+            return fx  # already inside the balances adopted as the baseline
+        fills, unknown = fills_from_report(report, self.orders, self._seq + 1)
+        if unknown:
+            self.orphans[report.trade_id] = _newer(self.orphans.get(report.trade_id), report)
+            fx.anomalies.append(Anomaly("orphan_trade", report.trade_id, ",".join(unknown)))
+            return fx
+        self.orphans.pop(report.trade_id, None)
+        force = source == UpdateSource.RECONCILE
+        for fill in fills:
+            existing = self.fills.get(fill.key)
+            if existing is None:
+                self._seq += 1
+                fill.seq = self._seq
+                self.fills[fill.key] = fill
+                self.fills_by_token[fill.token_id].append(fill)
+                self.token_market.setdefault(fill.token_id, fill.market)
+                fx.tokens.add(fill.token_id)
+                self._bump_matched(fill.order_hash)
+                continue
+            if self._advance_fill(existing, report, force, fx):
+                fx.tokens.add(existing.token_id)
+        self.trade_status[report.trade_id] = report.status
+        return fx
+
+    def _advance_fill(self, fill: Fill, report: TradeReport, force: bool, fx: Effects) -> bool:
+        if fill.status is report.status:
+            return False
+        try:
+            edge = trade_edge(fill.status, report.status)
+        except IllegalTransitionError as exc:
+            # Only the venue's own account of the trade, read by reconciliation, settles a
+            # contradiction (FAILED after CONFIRMED); a stray frame does not.
+            if not force:
+                fx.anomalies.append(Anomaly("illegal_trade_transition", report.trade_id, str(exc)))
+                return False
+            edge = Edge.OK
+        if edge is Edge.STALE:
+            return False
+        fill.status = report.status
+        self._bump_matched(fill.order_hash)
+        return True
+
+    def _bump_matched(self, order_hash: str) -> None:
+        record = self.orders.get(order_hash)
+        if record is None:
+            return
+        filled = sum(
+            f.size
+            for f in self.fills_by_token.get(record.token_id, ())
+            if f.order_hash == order_hash and f.counts
+        )
+        record.size_matched = max(record.size_matched, filled)
+
+    def _adopt_orphans(self, order_hash: str, ts_ns: int, fx: Effects) -> None:
+        waiting = [
+            r
+            for r in self.orphans.values()
+            if r.taker_order_id == order_hash or any(m.order_id == order_hash for m in r.maker_legs)
+        ]
+        for report in waiting:
+            self.orphans.pop(report.trade_id, None)
+            self.apply_trade(report, ts_ns, UpdateSource.RECONCILE, fx)
+
+    # -- reconciliation ---------------------------------------------------------------------
+
+    def quiescent(self) -> bool:
+        """No fill pending and no order on its way: local balances should equal the venue's."""
+        if any(
+            o.state in (OrderState.SUBMITTING, OrderState.UNKNOWN) for o in self.orders.values()
+        ):
+            return False
+        return not self.pending_fills()
+
+    def expected_balances(self, token_ids: list[str] | None = None) -> Balances:
+        """Collateral and token quantities local state expects the venue to report."""
+        tokens = token_ids if token_ids is not None else sorted(self.positions)
+        return Balances(
+            collateral=self.collateral(),
+            tokens={t: self.position(t).expected for t in tokens},
+        )
+
+    def compare_balances(self, venue: Balances, tolerance: int = 0) -> list[Anomaly]:
+        """Every asset whose local and venue balances differ by more than ``tolerance``."""
+        out: list[Anomaly] = []
+        local = self.collateral()
+        if abs(local - venue.collateral) > tolerance:
+            out.append(
+                Anomaly("balance_mismatch", "collateral", f"local {local} venue {venue.collateral}")
+            )
+        for token in sorted(set(self.positions) | set(venue.tokens)):
+            mine = self.position(token).expected
+            theirs = venue.tokens.get(token, 0)
+            if abs(mine - theirs) > tolerance:
+                out.append(Anomaly("balance_mismatch", token, f"local {mine} venue {theirs}"))
+        return out
+
+    def _on_snapshot(self, snap: VenueSnapshot, fx: Effects) -> None:
+        ts = snap.ts_init
+        for venue in (*snap.open_orders, *(lk.found for lk in snap.lookups if lk.found)):
+            before = self.orders.get(venue.order_hash)
+            was = (before.state, before.size_matched) if before is not None else None
+            self.apply_venue_order(venue, ts, UpdateSource.RECONCILE, fx)
+            after = self.orders[venue.order_hash]
+            if was is None:
+                fx.corrections.append(Anomaly("adopt_order", venue.order_hash, after.state.value))
+            elif was != (after.state, after.size_matched):
+                detail = f"{was[0].value}/{was[1]} -> {after.state.value}/{after.size_matched}"
+                fx.corrections.append(Anomaly("correct_order", venue.order_hash, detail))
+        for report in snap.trades:
+            known = {k: f.status for k, f in self.fills.items() if k[0] == report.trade_id}
+            self.apply_trade(report, ts, UpdateSource.RECONCILE, fx)
+            now = {k: f.status for k, f in self.fills.items() if k[0] == report.trade_id}
+            if now != known:
+                fx.corrections.append(
+                    Anomaly("correct_trade", report.trade_id, report.status.value)
+                )
+        for token in fx.tokens:
+            self._refold(token)
+        if self.baseline is None:
+            self.baseline_trades.update(t.trade_id for t in snap.trades)
+            self._on_baseline(snap.balances, fx)
+            fx.corrections.append(Anomaly("baseline", "balances", "adopted from the venue"))
+            return
+        if snap.balances_settled and self.quiescent():
+            fx.balances_checked = True
+            fx.mismatches.extend(self.compare_balances(snap.balances))
+
+    def _on_closed(self, event: OrderClosed, fx: Effects) -> None:
+        record = self.orders.get(event.order_hash)
+        if record is None:
+            return
+        before = record.state
+        if record.move(OrderState(event.state), event.ts_init, force=True):
+            record.reason = event.reason
+            fx.orders.append((event.order_hash, before, record.state))
+
+    # -- merges, baseline, market data -------------------------------------------------------
+
+    def _on_merge(self, event: MergeCompleted, fx: Effects) -> None:
+        size = event.result.size
+        self._seq += 1
+        for token in event.token_ids:
+            share = merge_proceeds_share(size, token, event.token_ids)
+            self.merges_by_token[token].append(MergeEntry(self._seq, size, share))
+            self.token_market.setdefault(token, event.result.condition_id)
+            fx.tokens.add(token)
+        self.merged_collateral += size
+
+    def _on_baseline(self, balances: Balances, fx: Effects) -> None:
+        costs: dict[str, int] = {}
+        for token, qty in balances.tokens.items():
+            view = self.positions.get(token)
+            avg = view.avg_cost() if view is not None else 0
+            costs[token] = qty * avg // ONE if qty > 0 else 0
+        self.baseline = balances
+        self.baseline_seq = self._seq
+        self.baseline_trades.update(self.trade_status)
+        self.baseline_trades.update(self.orphans)
+        self.orphans.clear()
+        self.baseline_costs = costs
+        self.merged_collateral = 0
+        self.merges_by_token.clear()
+        fx.tokens.update(balances.tokens)
+        fx.tokens.update(self.positions)
+
+    def _on_market_data(self, event: Event) -> None:
+        if isinstance(event, BookSnapshot):
+            if event.bids and event.asks:
+                best_bid = max(p for p, _ in event.bids)
+                best_ask = min(p for p, _ in event.asks)
+                self.marks[event.token_id] = (best_bid + best_ask) // 2
+        elif isinstance(event, LastTrade):
+            self.marks[event.token_id] = event.price
+        elif isinstance(event, MarketResolved):
+            for token, market in self.token_market.items():
+                if market == event.market:
+                    self.marks[token] = ONE if token == event.winning_token_id else 0
+
+    def _refold(self, token: str) -> None:
+        baseline = self.baseline.tokens.get(token, 0) if self.baseline is not None else 0
+        fills = [f for f in self.fills_by_token.get(token, ()) if f.seq > self.baseline_seq]
+        self.positions[token] = fold_position(
+            self.token_market.get(token, ""),
+            token,
+            fills,
+            self.merges_by_token.get(token, ()),
+            baseline_qty=baseline,
+            baseline_cost=self.baseline_costs.get(token, 0),
+        )
+
+
+def _venue_view(record: OrderRecord, status: VenueOrderStatus, size_matched: int) -> VenueOrder:
+    return VenueOrder(
+        order_hash=record.order_hash,
+        market=record.market,
+        token_id=record.token_id,
+        side=record.side,
+        price=record.price,
+        original_size=record.size,
+        size_matched=size_matched,
+        status=status,
+        order_type=record.order_type,
+    )
+
+
+def _adopted(venue: VenueOrder, ts_ns: int) -> OrderRecord:
+    return OrderRecord(
+        order_hash=venue.order_hash,
+        client_id="",
+        strategy="",
+        market=venue.market,
+        token_id=venue.token_id,
+        side=venue.side,
+        price=venue.price,
+        size=venue.original_size,
+        order_type=venue.order_type,
+        state=state_for_venue(venue.status, venue.size_matched),
+        created_ns=venue.created_ns or ts_ns,
+        size_matched=venue.size_matched,
+        reason="adopted from the venue",
+        updated_ns=ts_ns,
+    )
+
+
+_STATUS_RANK = {"MATCHED": 0, "RETRYING": 1, "MINED": 2, "CONFIRMED": 3, "FAILED": 3}
+
+
+def _newer(old: TradeReport | None, new: TradeReport) -> TradeReport:
+    if old is None:
+        return new
+    return new if _STATUS_RANK[new.status.value] >= _STATUS_RANK[old.status.value] else old

@@ -1,0 +1,50 @@
+"""The execution layer's public surface: every ``__all__`` name exists; no I/O imports."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+MODULES = [
+    "polyloly.execution.engine",
+    "polyloly.execution.events",
+    "polyloly.execution.fakes",
+    "polyloly.execution.lifecycle",
+    "polyloly.execution.merge",
+    "polyloly.execution.order_manager",
+    "polyloly.execution.paper",
+    "polyloly.execution.pnl",
+    "polyloly.execution.ports",
+    "polyloly.execution.positions",
+    "polyloly.execution.reconciliation",
+    "polyloly.execution.retry",
+    "polyloly.execution.risk_gate",
+    "polyloly.execution.state",
+    "polyloly.execution.tasks",
+    "polyloly.storage.db",
+    "polyloly.storage.projection",
+    "polyloly.storage.schema",
+    "polyloly.adapters.polymarket.execution",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_all_names_exist(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = module.__all__
+    assert sorted(exported) == sorted(set(exported))
+    for attr in exported:
+        assert hasattr(module, attr), f"{name}.{attr}"
+
+
+@pytest.mark.parametrize("name", [m for m in MODULES if m.startswith("polyloly.execution")])
+def test_execution_does_not_import_upper_layers(name: str) -> None:
+    module = importlib.import_module(name)
+    source = module.__file__
+    assert source is not None
+    with open(source, encoding="utf-8") as fh:
+        text = fh.read()
+    for upper in ("polyloly.adapters", "polyloly.sim", "polyloly.storage", "polyloly.backtest"):
+        assert f"from {upper}" not in text, (name, upper)
+        assert f"import {upper}" not in text, (name, upper)

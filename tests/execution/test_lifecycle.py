@@ -1,0 +1,234 @@
+"""Order and trade state tables: every pair is OK, STALE or illegal, as documented."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from polyloly.domain.events import Side
+from polyloly.domain.intents import OrderType
+from polyloly.execution.lifecycle import (
+    OPEN_ORDER_STATES,
+    Edge,
+    IllegalTransitionError,
+    OrderRecord,
+    OrderState,
+    fills_from_report,
+    order_edge,
+    state_for_venue,
+    trade_edge,
+)
+from polyloly.execution.ports import MakerLeg, TradeReport, TraderSide, TradeStatus, VenueOrder
+from polyloly.execution.ports import VenueOrderStatus as V
+
+S = OrderState
+T = TradeStatus
+
+ORDER_OK = [
+    (S.SUBMITTING, S.LIVE),
+    (S.SUBMITTING, S.MATCHED),
+    (S.SUBMITTING, S.REJECTED),
+    (S.SUBMITTING, S.UNKNOWN),
+    (S.UNKNOWN, S.LIVE),
+    (S.UNKNOWN, S.SUBMITTING),
+    (S.LIVE, S.PARTIALLY_MATCHED),
+    (S.LIVE, S.CANCELED),
+    (S.DELAYED, S.LIVE),
+    (S.PARTIALLY_MATCHED, S.MATCHED),
+    (S.CANCELED, S.MATCHED),  # cancel raced the rest of the fill
+]
+ORDER_STALE = [
+    (S.LIVE, S.UNKNOWN),
+    (S.PARTIALLY_MATCHED, S.LIVE),
+    (S.MATCHED, S.LIVE),
+    (S.MATCHED, S.CANCELED),  # the cancel lost the race
+    (S.CANCELED, S.PARTIALLY_MATCHED),
+    (S.REJECTED, S.REJECTED),
+]
+ORDER_ILLEGAL = [
+    (S.LIVE, S.REJECTED),
+    (S.MATCHED, S.REJECTED),
+    (S.REJECTED, S.LIVE),
+    (S.LIVE, S.DELAYED),
+    (S.CANCELED, S.REJECTED),
+]
+
+
+@pytest.mark.parametrize(("src", "dst"), ORDER_OK)
+def test_order_ok_edges(src: OrderState, dst: OrderState) -> None:
+    assert order_edge(src, dst) is Edge.OK
+
+
+@pytest.mark.parametrize(("src", "dst"), ORDER_STALE)
+def test_order_stale_edges(src: OrderState, dst: OrderState) -> None:
+    assert order_edge(src, dst) is Edge.STALE
+
+
+@pytest.mark.parametrize(("src", "dst"), ORDER_ILLEGAL)
+def test_order_illegal_edges(src: OrderState, dst: OrderState) -> None:
+    with pytest.raises(IllegalTransitionError):
+        order_edge(src, dst)
+
+
+def test_terminal_states_never_reopen() -> None:
+    for src, dst in itertools.product(S, S):
+        if src in OPEN_ORDER_STATES or dst not in OPEN_ORDER_STATES:
+            continue
+        try:
+            edge = order_edge(src, dst)
+        except IllegalTransitionError:
+            continue
+        assert edge is Edge.STALE, (src, dst)
+
+
+@pytest.mark.parametrize(
+    ("status", "matched", "state"),
+    [
+        (V.LIVE, 0, S.LIVE),
+        (V.LIVE, 1, S.PARTIALLY_MATCHED),
+        (V.DELAYED, 0, S.DELAYED),
+        (V.MATCHED, 5, S.MATCHED),
+        (V.UNMATCHED, 0, S.CANCELED),
+        (V.CANCELED, 3, S.CANCELED),
+        (V.INVALID, 0, S.CANCELED),
+        (V.EXPIRED, 0, S.EXPIRED),
+    ],
+)
+def test_state_for_venue(status: V, matched: int, state: OrderState) -> None:
+    assert state_for_venue(status, matched) is state
+
+
+TRADE_OK = [
+    (T.MATCHED, T.MINED),
+    (T.MINED, T.CONFIRMED),
+    (T.MATCHED, T.FAILED),
+    (T.RETRYING, T.MINED),
+]
+TRADE_STALE = [
+    (T.MINED, T.MATCHED),
+    (T.CONFIRMED, T.MINED),
+    (T.FAILED, T.MATCHED),
+    (T.MATCHED, T.MATCHED),
+]
+TRADE_ILLEGAL = [(T.CONFIRMED, T.FAILED), (T.FAILED, T.CONFIRMED)]
+
+
+@pytest.mark.parametrize(("src", "dst"), TRADE_OK)
+def test_trade_ok(src: TradeStatus, dst: TradeStatus) -> None:
+    assert trade_edge(src, dst) is Edge.OK
+
+
+@pytest.mark.parametrize(("src", "dst"), TRADE_STALE)
+def test_trade_stale(src: TradeStatus, dst: TradeStatus) -> None:
+    assert trade_edge(src, dst) is Edge.STALE
+
+
+@pytest.mark.parametrize(("src", "dst"), TRADE_ILLEGAL)
+def test_trade_illegal(src: TradeStatus, dst: TradeStatus) -> None:
+    with pytest.raises(IllegalTransitionError):
+        trade_edge(src, dst)
+
+
+def _record(state: OrderState = S.LIVE, size: int = 10) -> OrderRecord:
+    return OrderRecord(
+        order_hash="h",
+        client_id="c",
+        strategy="s",
+        market="m",
+        token_id="yes",
+        side=Side.BUY,
+        price=400_000,
+        size=size,
+        order_type=OrderType.GTC,
+        state=state,
+        created_ns=0,
+    )
+
+
+def _venue(status: V, matched: int) -> VenueOrder:
+    return VenueOrder(
+        order_hash="h",
+        market="m",
+        token_id="yes",
+        side=Side.BUY,
+        price=400_000,
+        original_size=10,
+        size_matched=matched,
+        status=status,
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(list(V)), st.integers(0, 10)), max_size=12))
+def test_reordered_venue_frames_never_undo_a_fill(frames: list[tuple[V, int]]) -> None:
+    record = _record()
+    high = 0
+    for status, matched in frames:
+        try:
+            record.apply_venue(_venue(status, matched), 1)
+        except IllegalTransitionError:
+            continue
+        high = max(high, matched)
+        assert record.size_matched == high
+        if record.state in (S.MATCHED, S.CANCELED, S.EXPIRED):
+            assert not record.is_open
+
+
+def test_forced_update_resolves_a_contradiction() -> None:
+    record = _record(S.REJECTED)
+    with pytest.raises(IllegalTransitionError):
+        record.apply_venue(_venue(V.LIVE, 0), 1)
+    assert record.apply_venue(_venue(V.LIVE, 0), 1, force=True)
+    assert record.state is S.LIVE
+
+
+def test_maker_leg_on_the_other_token_fills_our_order_token() -> None:
+    ours = _record()
+    report = TradeReport(
+        trade_id="t",
+        market="m",
+        asset_id="no",  # the taker bought NO: a mint against our resting BUY of YES
+        side=Side.BUY,
+        price=600_000,
+        size=10,
+        status=T.MATCHED,
+        taker_order_id="theirs",
+        trader_side=TraderSide.MAKER,
+        maker_legs=(
+            MakerLeg(
+                order_id="h", asset_id="yes", price=400_000, matched_amount=10, side=Side.SELL
+            ),
+        ),
+    )
+    fills, unknown = fills_from_report(report, {"h": ours}, 1)
+    assert unknown == []
+    (fill,) = fills
+    # The wire's maker side was inverted; our own order is the authority.
+    assert (fill.token_id, fill.side, fill.price, fill.size, fill.fee) == (
+        "yes",
+        Side.BUY,
+        400_000,
+        10,
+        0,
+    )
+    assert fill.liquidity is TraderSide.MAKER
+
+
+def test_report_of_unknown_orders_is_parked() -> None:
+    report = TradeReport(
+        trade_id="t",
+        market="m",
+        asset_id="yes",
+        side=Side.BUY,
+        price=400_000,
+        size=10,
+        status=T.MATCHED,
+        taker_order_id="x",
+        maker_legs=(MakerLeg(order_id="y", asset_id="yes", price=400_000, matched_amount=10),),
+    )
+    fills, unknown = fills_from_report(report, {}, 1)
+    assert fills == []
+    assert unknown == ["x", "y"]

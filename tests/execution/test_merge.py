@@ -1,0 +1,110 @@
+"""Merging complete pairs through the Merger port (in-memory venue)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from polyloly.bot.errors import RetryableError
+from polyloly.domain.intents import MergeIntent
+from polyloly.domain.money import SCALE
+from polyloly.execution.events import ExecutionAnomaly, MergeCompleted, MergeFailed
+from polyloly.execution.pnl import pair_guaranteed_pnl
+from polyloly.execution.ports import TradeStatus
+
+from .conftest import MARKET, NO, YES, Harness
+
+pytestmark = pytest.mark.asyncio
+
+
+async def _pair(h: Harness, shares: int = 20 * SCALE) -> None:
+    yes = await h.place(token=YES, price=400_000, size=shares)
+    no = await h.place(token=NO, price=550_000, size=shares)
+    h.venue.fill(yes, shares)
+    h.venue.fill(no, shares)
+    h.venue.settle_all(TradeStatus.CONFIRMED)
+    await h.settle()
+
+
+def _merge(h: Harness, size: int, intent_id: str = "merge:1") -> None:
+    now = h.now()
+    h.publish(
+        MergeIntent(
+            ts_event=now, ts_init=now, intent_id=intent_id, strategy="t", market=MARKET, size=size
+        )
+    )
+
+
+async def test_merge_turns_pairs_into_collateral(make_harness: Any) -> None:
+    h = await make_harness()
+    await _pair(h)
+    before = h.state.collateral()
+    guaranteed = pair_guaranteed_pnl(h.state.position(YES), h.state.position(NO))
+    assert guaranteed == 20 * SCALE - 8 * SCALE - 11 * SCALE
+    _merge(h, 15 * SCALE)
+    await h.settle()
+    assert h.sink.of(MergeCompleted)
+    assert h.state.collateral() == before + 15 * SCALE
+    assert h.state.position(YES).expected == 5 * SCALE
+    assert h.state.position(NO).expected == 5 * SCALE
+    realized = h.state.position(YES).realized + h.state.position(NO).realized
+    assert realized == 15 * SCALE - 15 * 400_000 - 15 * 550_000
+    # The guaranteed PnL of the pair did not change by merging part of it.
+    assert pair_guaranteed_pnl(h.state.position(YES), h.state.position(NO)) == guaranteed
+    h.assert_positions_match_venue()
+
+
+async def test_merge_more_than_held_is_refused(make_harness: Any) -> None:
+    h = await make_harness()
+    await _pair(h)
+    _merge(h, 25 * SCALE)
+    await h.settle()
+    assert not h.sink.of(MergeCompleted)
+    assert any(a.kind == "merge_insufficient" for a in h.sink.of(ExecutionAnomaly))
+
+
+async def test_unconfirmed_shares_are_not_merged(make_harness: Any) -> None:
+    h = await make_harness()
+    yes = await h.place(token=YES, price=400_000, size=20 * SCALE)
+    no = await h.place(token=NO, price=550_000, size=20 * SCALE)
+    h.venue.fill(yes, 20 * SCALE)
+    h.venue.fill(no, 20 * SCALE)
+    await h.settle()
+    _merge(h, 10 * SCALE)
+    await h.settle()
+    assert not h.sink.of(MergeCompleted)
+
+
+async def test_transient_merge_errors_are_retried(make_harness: Any) -> None:
+    h = await make_harness()
+    await _pair(h)
+    h.venue.fail_next("merge", RetryableError("gas price spike"), count=2)
+    _merge(h, 10 * SCALE)
+    await h.settle()
+    assert h.sink.of(MergeCompleted)
+    h.assert_positions_match_venue()
+
+
+async def test_unknown_merge_outcome_is_not_retried_and_reconciles(make_harness: Any) -> None:
+    h = await make_harness()
+    await _pair(h)
+    passes = h.engine.reconciler.passes
+    h.venue.lose_next_reply("merge")
+    _merge(h, 10 * SCALE)
+    await h.settle()
+    failed = h.sink.of(MergeFailed)
+    assert failed
+    assert "unknown" in failed[0].error
+    assert h.venue.calls["merge"] == 1
+    assert h.engine.reconciler.passes > passes
+
+
+async def test_state_reports_pair_and_account_pnl(make_harness: Any) -> None:
+    h = await make_harness()
+    await _pair(h)
+    assert h.state.pair_pnl(MARKET) == SCALE  # 20 pairs for 19 pUSD
+    summary = h.state.pnl()
+    assert summary.realized == 0
+    assert summary.fees == 0
+    assert summary.equity == h.state.collateral() + 19 * SCALE  # no marks: at cost
