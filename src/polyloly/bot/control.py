@@ -1,0 +1,347 @@
+"""The operator control API: a token-protected HTTP server on 127.0.0.1, and its client.
+
+Endpoints (JSON in and out):
+
+* ``GET /status`` — what :meth:`ControlTarget.status` reports (secrets redacted);
+* ``POST /halt`` ``{"reason": "..."}`` — stop trading (the kill switch's manual latch);
+* ``POST /resume`` — clear the latch;
+* ``POST /cancel-all`` — cancel every open order.
+
+Every request needs ``Authorization: Bearer <token>``; a missing or wrong token gets ``401``
+(compared in constant time). The token is ``control.token`` from the settings or, when that
+is unset, a random one the server writes to a ``0600`` file that the CLI on the same host
+reads (:func:`ensure_token_file`). The server binds 127.0.0.1 unless configured otherwise
+(and the settings refuse a non-loopback host without a 16+ character token).
+
+The wiring implements :class:`ControlTarget`; :class:`KernelControl` is a ready one that
+publishes :class:`~polyloly.domain.events.OperatorCommand` events (the risk gate latches or
+clears the halt, the order manager cancels everything) and reads status from a callback.
+:class:`ControlClient` is what ``polyloly status | halt | resume | cancel-all`` use.
+"""
+
+from __future__ import annotations
+
+import hmac
+import inspect
+import json
+import os
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import aiohttp
+from aiohttp import web
+
+from polyloly.bot.errors import PolylolyError
+from polyloly.bot.kernel import Kernel
+from polyloly.bot.logging import get_logger, redact, redact_text, register_secret
+from polyloly.bot.settings import Settings
+from polyloly.domain.events import OperatorCommand
+
+__all__ = [
+    "ControlAuthError",
+    "ControlClient",
+    "ControlError",
+    "ControlServer",
+    "ControlTarget",
+    "KernelControl",
+    "ensure_token_file",
+    "token_file_for",
+]
+
+_log = get_logger("polyloly.control")
+_MAX_BODY: Final = 16 * 1024
+_MAX_REASON: Final = 500
+_MIN_TOKEN: Final = 16
+
+
+class ControlError(PolylolyError):
+    """The control API could not be reached, or refused the request."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ControlAuthError(ControlError):
+    """The control API answered 401: the token is missing or wrong."""
+
+
+class ControlTarget(Protocol):
+    """What the control API drives (the wiring implements it; methods may be async)."""
+
+    def status(self) -> Mapping[str, Any]:
+        """A JSON-ready snapshot: mode, halted or not, positions, open orders, feeds…"""
+        ...
+
+    def halt(self, reason: str) -> Awaitable[None] | None:
+        """Stop trading (cancel everything, refuse new intents) until resumed."""
+        ...
+
+    def resume(self) -> Awaitable[None] | None:
+        """Clear an operator or kill-switch halt."""
+        ...
+
+    def cancel_all(self) -> Awaitable[None] | None:
+        """Cancel every open order (trading continues)."""
+        ...
+
+
+class KernelControl:
+    """A :class:`ControlTarget` that publishes ``OperatorCommand`` events on a kernel.
+
+    Parameters
+    ----------
+    kernel
+        The bot's kernel (commands are logged and dispatched like any input).
+    status
+        Builds the status snapshot (e.g. from the execution engine's state).
+    """
+
+    def __init__(self, kernel: Kernel, status: Callable[[], Mapping[str, Any]]) -> None:
+        self.kernel = kernel
+        self._status = status
+
+    def _command(self, command: str, reason: str) -> None:
+        now = self.kernel.now_ns()
+        self.kernel.publish(
+            OperatorCommand(ts_event=now, ts_init=now, command=command, reason=reason)
+        )
+
+    def status(self) -> Mapping[str, Any]:
+        """The injected status snapshot."""
+        return self._status()
+
+    def halt(self, reason: str) -> None:
+        """Publish ``halt``: the risk gate latches the kill switch."""
+        self._command("halt", reason or "operator halt")
+
+    def resume(self) -> None:
+        """Publish ``resume``: the risk gate clears the latch."""
+        self._command("resume", "operator resume")
+
+    def cancel_all(self) -> None:
+        """Publish ``cancel_all``: the order manager cancels every order."""
+        self._command("cancel_all", "operator cancel-all")
+
+
+# -- the token ------------------------------------------------------------------------------
+
+
+def token_file_for(settings: Settings) -> Path:
+    """Where the generated token lives: next to the event log folder (``data/control.token``)."""
+    return settings.storage.event_log_dir.parent / "control.token"
+
+
+def ensure_token_file(path: Path) -> str:
+    """Return the token stored in ``path``, creating a random one (mode 0600) if absent."""
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        token = ""
+    if len(token) >= _MIN_TOKEN:
+        register_secret(token)
+        return token
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(token + "\n")
+    path.chmod(0o600)
+    register_secret(token)
+    return token
+
+
+# -- the server -----------------------------------------------------------------------------
+
+
+def _json(status: int, payload: Mapping[str, Any]) -> web.Response:
+    return web.Response(
+        status=status,
+        text=json.dumps(payload, default=str, ensure_ascii=False),
+        content_type="application/json",
+    )
+
+
+class ControlServer:
+    """aiohttp server for the control API (see the module docstring).
+
+    Parameters
+    ----------
+    target
+        What the endpoints call.
+    token
+        The bearer token every request must carry (at least 16 characters).
+    host, port
+        Where to listen (port 0 picks a free one; see :attr:`port`).
+    """
+
+    def __init__(
+        self, target: ControlTarget, token: str, host: str = "127.0.0.1", port: int = 8787
+    ) -> None:
+        if len(token) < _MIN_TOKEN:
+            raise ValueError(f"the control token needs at least {_MIN_TOKEN} characters")
+        register_secret(token)
+        self.target = target
+        self.host = host
+        self._port = port
+        self._expected = f"Bearer {token}".encode()
+        self._runner: web.AppRunner | None = None
+        self.rejected = 0
+
+    @classmethod
+    def from_settings(cls, target: ControlTarget, settings: Settings) -> ControlServer:
+        """Listen on ``control.host:control.port`` with ``control.token``, or else with the
+        token file next to the event log (created on first start, see :func:`ensure_token_file`)."""
+        configured = settings.control.token
+        token = (
+            configured.get_secret_value()
+            if configured is not None
+            else ensure_token_file(token_file_for(settings))
+        )
+        return cls(target, token, host=settings.control.host, port=settings.control.port)
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one after :meth:`start` when 0 was asked)."""
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Base URL of the API."""
+        return f"http://{self.host}:{self.port}"
+
+    @web.middleware
+    async def _auth(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, self._expected):
+            self.rejected += 1
+            _log.warning("control.unauthorized", path=request.path, remote=request.remote)
+            response = _json(401, {"ok": False, "error": "unauthorized"})
+            response.headers["WWW-Authenticate"] = 'Bearer realm="polyloly"'
+            return response
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except Exception as exc:  # the target's failure is the operator's answer, not a crash
+            _log.error("control.failed", path=request.path, error=f"{type(exc).__name__}: {exc}")
+            return _json(500, {"ok": False, "error": redact_text(f"{type(exc).__name__}: {exc}")})
+
+    async def _call(self, action: str, result: Awaitable[None] | None) -> web.Response:
+        if inspect.isawaitable(result):
+            await result
+        _log.info("control.action", action=action)
+        return _json(200, {"ok": True, "action": action})
+
+    async def _status(self, _request: web.Request) -> web.Response:
+        return _json(200, {"ok": True, "status": redact(dict(self.target.status()))})
+
+    async def _halt(self, request: web.Request) -> web.Response:
+        reason = "operator halt"
+        if request.can_read_body:
+            try:
+                body = await request.json()
+            except json.JSONDecodeError:
+                return _json(400, {"ok": False, "error": "body must be JSON"})
+            if isinstance(body, dict) and isinstance(body.get("reason"), str) and body["reason"]:
+                reason = body["reason"][:_MAX_REASON]
+        return await self._call("halt", self.target.halt(reason))
+
+    async def _resume(self, _request: web.Request) -> web.Response:
+        return await self._call("resume", self.target.resume())
+
+    async def _cancel_all(self, _request: web.Request) -> web.Response:
+        return await self._call("cancel-all", self.target.cancel_all())
+
+    def app(self) -> web.Application:
+        """The aiohttp application (routes and the auth middleware)."""
+        app = web.Application(middlewares=[self._auth], client_max_size=_MAX_BODY)
+        app.router.add_get("/status", self._status)
+        app.router.add_post("/halt", self._halt)
+        app.router.add_post("/resume", self._resume)
+        app.router.add_post("/cancel-all", self._cancel_all)
+        return app
+
+    async def start(self) -> None:
+        """Bind and serve (returns once listening)."""
+        runner = web.AppRunner(self.app(), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, self.host, self._port).start()
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+# -- the client -----------------------------------------------------------------------------
+
+
+class ControlClient:
+    """Calls the control API (one short-lived HTTP session per call).
+
+    Parameters
+    ----------
+    base_url
+        ``http://127.0.0.1:8787`` (no trailing path).
+    token
+        The bearer token.
+    timeout_s
+        Longest wait for an answer.
+    """
+
+    def __init__(self, base_url: str, token: str, timeout_s: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self.timeout_s = timeout_s
+
+    async def _request(
+        self, method: str, path: str, body: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self._token}"}
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+        url = f"{self.base_url}{path}"
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.request(method, url, json=body, headers=headers) as response,
+            ):
+                text = await response.text()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ControlError(f"control API at {self.base_url} unreachable: {exc}") from exc
+        try:
+            payload = json.loads(text) if text else {}
+        except json.JSONDecodeError:
+            payload = {"error": text[:200]}
+        if status == 401:
+            raise ControlAuthError("control API refused the token (401)", status)
+        if status >= 400 or not isinstance(payload, dict):
+            error = payload.get("error", "") if isinstance(payload, dict) else ""
+            raise ControlError(f"control API answered {status}: {error}", status)
+        return payload
+
+    async def status(self) -> dict[str, Any]:
+        """The bot's status snapshot."""
+        payload = await self._request("GET", "/status")
+        status = payload.get("status", {})
+        return status if isinstance(status, dict) else {}
+
+    async def halt(self, reason: str) -> dict[str, Any]:
+        """Stop trading."""
+        return await self._request("POST", "/halt", {"reason": reason})
+
+    async def resume(self) -> dict[str, Any]:
+        """Resume trading."""
+        return await self._request("POST", "/resume")
+
+    async def cancel_all(self) -> dict[str, Any]:
+        """Cancel every open order."""
+        return await self._request("POST", "/cancel-all")
