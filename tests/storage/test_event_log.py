@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import polyloly
 from polyloly.domain.events import BookSnapshot, Event, TimerTick, event_types
+from polyloly.domain.markets import MarketKind, MarketMapping
 from polyloly.storage.event_log import (
     EventLogReader,
     EventLogWriter,
@@ -110,10 +111,35 @@ def strategy_for(t: mi.Type) -> st.SearchStrategy[Any]:  # noqa: C901, PLR0911, 
         return st.dictionaries(strategy_for(t.key_type), strategy_for(t.value_type), max_size=3)
     if isinstance(t, mi.AnyType):
         return JSON_ANY
-    if isinstance(t, mi.StructType):
+    if isinstance(t, mi.StructType | mi.DataclassType):
         fields = {f.name: strategy_for(f.type) for f in t.fields}
-        return st.builds(t.cls, **fields)
+        return st.fixed_dictionaries(fields).map(lambda kw, cls=t.cls: _construct(cls, kw))
     raise TypeError(f"no strategy for msgspec type {t!r}: extend strategy_for")
+
+
+def _valid_example(cls: type) -> Any:
+    """A valid instance of a type whose constructor validates its fields (fixed, not drawn)."""
+    if cls is MarketMapping:
+        return MarketMapping(
+            match_id="lol-t1-gen",
+            market_id="0xabc",
+            question="LoL: T1 vs Gen.G (BO3)",
+            kind=MarketKind.MATCH,
+            team_a="t1",
+            team_b="geng",
+            token_a="1",
+            token_b="2",
+        )
+    return cls()
+
+
+def _construct(cls: type, kwargs: dict[str, Any]) -> Any:
+    """Build ``cls`` from drawn fields; values its own validation refuses fall back to a
+    fixed valid example, so every event type still round-trips with nested value types."""
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError, ArithmeticError):
+        return _valid_example(cls)
 
 
 def events_of(cls: type[Event]) -> st.SearchStrategy[Event]:

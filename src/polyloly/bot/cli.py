@@ -39,8 +39,13 @@ __all__ = [
 CONFIG_ERROR_EXIT = 2
 """Exit status when the configuration is invalid."""
 
-MOUNTS: dict[str, str] = {}
-"""Sub-command groups to mount: ``{"sim": "polyloly.sim.cli:app"}`` adds ``polyloly sim …``."""
+MOUNTS: dict[str, str] = {
+    "+run": "polyloly.bot.cli_run:app",
+    "+ops": "polyloly.bot.cli_ops:app",
+    "sim": "polyloly.sim.cli:app",
+}
+"""Sub-apps to mount: ``{"sim": "polyloly.sim.cli:app"}`` adds the group ``polyloly sim …``;
+a name starting with ``+`` merges the sub-app's commands into the root instead."""
 
 EnvOption = Annotated[
     str | None,
@@ -177,7 +182,7 @@ def build_app(mounts: dict[str, str] | None = None) -> typer.Typer:
         sub = getattr(importlib.import_module(module_name), attribute or "app")
         if not isinstance(sub, typer.Typer):
             raise TypeError(f"{target} is not a typer.Typer")
-        root.add_typer(sub, name=name)
+        root.add_typer(sub, name=None if name.startswith("+") else name)
     return root
 
 

@@ -14,7 +14,7 @@ registered class. Money fields are integer micro-units (see :mod:`polyloly.domai
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
 import msgspec
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 
-class Side(str, Enum):
+class Side(StrEnum):
     """Order or book side."""
 
     BUY = "BUY"
@@ -166,7 +166,7 @@ class MarketResolved(Event, frozen=True, tag="market_resolved"):
 # ---------------------------------------------------------------------------------------------
 
 
-class MatchEventKind(str, Enum):
+class MatchEventKind(StrEnum):
     """What a provider reported about a match (series) or one of its games (maps)."""
 
     MATCH_SCHEDULED = "match_scheduled"
@@ -208,7 +208,7 @@ class MatchEvent(Event, frozen=True, tag="match_event"):
     detail: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class FeedState(str, Enum):
+class FeedState(StrEnum):
     """Health of one data feed."""
 
     OK = "ok"
@@ -230,7 +230,7 @@ class FeedStatus(Event, frozen=True, tag="feed_status"):
 # ---------------------------------------------------------------------------------------------
 
 
-class TruthState(str, Enum):
+class TruthState(StrEnum):
     """States of one match (series) in the truth engine."""
 
     PRE_MATCH = "PRE_MATCH"

@@ -8,7 +8,7 @@ exchange order. Intents are derived events, so they are logged for audit and reg
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import ClassVar
 
 from polyloly.domain.events import Event, Side, register_event
@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-class OrderType(str, Enum):
+class OrderType(StrEnum):
     """Polymarket order types: GTC/GTD rest on the book, FOK/FAK are marketable only."""
 
     GTC = "GTC"

@@ -23,15 +23,14 @@ post-only, FOK (all or nothing), FAK (fill what is there, cancel the rest) and G
 
 Everything is integer micro-units and deterministic: the engine returns what happened
 (:class:`MatchResult` with :class:`Fill` s and :class:`LevelChange` s) and performs no
-I/O, so the exchange simulator, paper trading and backtests share it.
+I/O, so the exchange simulator, paper trading and backtests share it. The books it works
+on (price levels of FIFO queues) live in :mod:`polyloly.domain.matching_book`; their
+names are re-exported here.
 """
 
 from __future__ import annotations
 
-import bisect
-from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
@@ -40,6 +39,14 @@ import msgspec
 from polyloly.domain.events import Side
 from polyloly.domain.fees import FeeModel, PolymarketFeeModel
 from polyloly.domain.intents import OrderType
+from polyloly.domain.matching_book import (
+    BookOrder,
+    BookSide,
+    LevelChange,
+    LevelKey,
+    MarketBook,
+    effective_price,
+)
 from polyloly.domain.money import ONE, SCALE, VALID_TICKS, Rounding, cost_of, div_round, to_decimal
 
 __all__ = [
@@ -51,6 +58,7 @@ __all__ = [
     "ERR_POST_ONLY_CROSSES",
     "MIN_MARKETABLE_BUY",
     "BookOrder",
+    "BookSide",
     "Fill",
     "FillKind",
     "LevelChange",
@@ -59,6 +67,7 @@ __all__ = [
     "MatchingEngine",
     "OrderRequest",
     "OrderState",
+    "effective_price",
 ]
 
 ERR_POST_ONLY_CROSSES: Final = "invalid post-only order: order crosses book"
@@ -118,23 +127,6 @@ class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
     buying more than ``size`` shares when the book is better than its limit."""
 
 
-@dataclass(slots=True)
-class BookOrder:
-    """An order resting on a book (mutable: ``remaining`` falls as it fills)."""
-
-    order_id: str
-    owner: str
-    maker: str
-    token_id: str
-    side: Side
-    price: int
-    size: int
-    remaining: int
-    order_type: OrderType
-    seq: int
-    expiration_s: int = 0
-
-
 class Fill(msgspec.Struct, frozen=True, kw_only=True):
     """One taker order filled against one maker order.
 
@@ -168,15 +160,6 @@ class Fill(msgspec.Struct, frozen=True, kw_only=True):
     fee: int
 
 
-class LevelChange(msgspec.Struct, frozen=True, array_like=True):
-    """A book level's new aggregate ``size`` (0 = the level is gone)."""
-
-    token_id: str
-    side: Side
-    price: int
-    size: int
-
-
 class MatchResult(msgspec.Struct, frozen=True, kw_only=True):
     """What :meth:`MatchingEngine.submit` did with one order."""
 
@@ -192,87 +175,6 @@ class MatchResult(msgspec.Struct, frozen=True, kw_only=True):
     def accepted(self) -> bool:
         """True unless the order was refused."""
         return self.state is not OrderState.REJECTED
-
-
-class _Side:
-    """One side of one token's book: price levels of FIFO queues."""
-
-    __slots__ = ("levels", "prices", "side")
-
-    def __init__(self, side: Side) -> None:
-        self.side = side
-        self.levels: dict[int, deque[BookOrder]] = {}
-        self.prices: list[int] = []  # ascending
-
-    def best(self) -> int | None:
-        if not self.prices:
-            return None
-        return self.prices[-1] if self.side is Side.BUY else self.prices[0]
-
-    def add(self, order: BookOrder) -> None:
-        queue = self.levels.get(order.price)
-        if queue is None:
-            queue = deque()
-            self.levels[order.price] = queue
-            bisect.insort(self.prices, order.price)
-        queue.append(order)
-
-    def remove(self, order: BookOrder) -> None:
-        queue = self.levels[order.price]
-        queue.remove(order)
-        if not queue:
-            self._drop(order.price)
-
-    def pop_head(self, price: int) -> None:
-        queue = self.levels[price]
-        queue.popleft()
-        if not queue:
-            self._drop(price)
-
-    def _drop(self, price: int) -> None:
-        del self.levels[price]
-        self.prices.pop(bisect.bisect_left(self.prices, price))
-
-    def size_at(self, price: int) -> int:
-        queue = self.levels.get(price)
-        return sum(o.remaining for o in queue) if queue else 0
-
-    def walk(self) -> Iterator[BookOrder]:
-        """Yield resting orders best price first, oldest first within a price."""
-        prices = reversed(self.prices) if self.side is Side.BUY else iter(self.prices)
-        for price in prices:
-            yield from self.levels[price]
-
-    def aggregated(self) -> list[tuple[int, int]]:
-        prices = reversed(self.prices) if self.side is Side.BUY else iter(self.prices)
-        return [(p, sum(o.remaining for o in self.levels[p])) for p in prices]
-
-
-@dataclass(slots=True)
-class MarketBook:
-    """The two token books of one binary market and its order rules."""
-
-    condition_id: str
-    token_a: str
-    token_b: str
-    tick: int
-    min_size: int
-    fee_model: FeeModel
-    accepting: bool = True
-    books: dict[tuple[str, Side], _Side] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for token in (self.token_a, self.token_b):
-            for side in (Side.BUY, Side.SELL):
-                self.books[(token, side)] = _Side(side)
-
-    def other(self, token_id: str) -> str:
-        """The complement of ``token_id``."""
-        return self.token_b if token_id == self.token_a else self.token_a
-
-    def side(self, token_id: str, side: Side) -> _Side:
-        """The resting orders of one token and side."""
-        return self.books[(token_id, side)]
 
 
 class MatchingEngine:
@@ -403,7 +305,7 @@ class MatchingEngine:
         if request.order_type is OrderType.FAK and not self.is_marketable(request):
             return _reject(request, ERR_FAK_NO_MATCH)
         self._seen.add(request.order_id)
-        touched: set[tuple[str, Side, int]] = set()
+        touched: set[LevelKey] = set()
         fills = self._match(book, request, touched)
         filled = sum(f.size for f in fills)
         remaining = request.size - filled
@@ -437,8 +339,7 @@ class MatchingEngine:
         price_error = _price_error(book, request)
         if price_error is not None:
             return _reject(request, price_error)
-        opposite = book.side(request.token_id, _flip(request.side)).best()
-        if opposite is not None and _crosses(request.side, request.price, opposite):
+        if book.crosses(request.token_id, request.side, request.price):
             return _reject(request, ERR_POST_ONLY_CROSSES)
         if request.size <= 0:
             return _reject(request, "size must be positive")
@@ -456,8 +357,37 @@ class MatchingEngine:
         order = self._orders.pop(order_id, None)
         if order is None:
             return None, ()
-        book = self._token_market[order.token_id]
-        book.side(order.token_id, order.side).remove(order)
+        self._side_of(order).remove(order)
+        return order, self._changes({(order.token_id, order.side, order.price)})
+
+    def reduce(
+        self, order_id: str, remaining: int
+    ) -> tuple[BookOrder | None, tuple[LevelChange, ...]]:
+        """Shrink a resting order to ``remaining`` in place; it keeps its queue position.
+
+        Paper trading uses it when live liquidity at a level shrinks without a trade. An
+        order cannot grow this way (more size joins the back of the queue as a new order);
+        ``remaining`` 0 removes it, like :meth:`cancel`.
+
+        Returns
+        -------
+        tuple
+            The order (``None`` if it is not resting) and the change of its level (empty
+            when ``remaining`` is what the order already had).
+
+        Raises
+        ------
+        ValueError
+            If ``remaining`` is negative or larger than what the order has left.
+        """
+        order = self._orders.get(order_id)
+        if order is None:
+            return None, ()
+        if remaining == order.remaining:
+            return order, ()
+        self._side_of(order).shrink(order, remaining)
+        if remaining == 0:
+            del self._orders[order_id]
         return order, self._changes({(order.token_id, order.side, order.price)})
 
     def expire(self, now_s: int) -> tuple[list[BookOrder], tuple[LevelChange, ...]]:
@@ -478,10 +408,10 @@ class MatchingEngine:
     def _cancel_many(
         self, orders: list[BookOrder]
     ) -> tuple[list[BookOrder], tuple[LevelChange, ...]]:
-        touched: set[tuple[str, Side, int]] = set()
+        touched: set[LevelKey] = set()
         for order in orders:
             self._orders.pop(order.order_id, None)
-            self._token_market[order.token_id].side(order.token_id, order.side).remove(order)
+            self._side_of(order).remove(order)
             touched.add((order.token_id, order.side, order.price))
         return orders, self._changes(touched)
 
@@ -503,18 +433,14 @@ class MatchingEngine:
             expiration_s=request.expiration_s,
         )
         self._orders[order.order_id] = order
-        book.side(order.token_id, order.side).add(order)
+        book.side_of(order).add(order)
+
+    def _side_of(self, order: BookOrder) -> BookSide:
+        return self._token_market[order.token_id].side_of(order)
 
     def _candidates(self, book: MarketBook, request: OrderRequest) -> Iterator[BookOrder]:
         """Resting orders ``request`` can trade with, best effective price first."""
-        token, other = request.token_id, book.other(request.token_id)
-        if request.side is Side.BUY:
-            direct = book.side(token, Side.SELL).walk()
-            cross = book.side(other, Side.BUY).walk()
-        else:
-            direct = book.side(token, Side.BUY).walk()
-            cross = book.side(other, Side.SELL).walk()
-        yield from _merge_by_priority(request, direct, cross)
+        return book.candidates(request.token_id, request.side, request.price)
 
     def _available(self, book: MarketBook, request: OrderRequest) -> bool:
         """Whether the book can fill all of ``request`` within its limit (the FOK test)."""
@@ -526,14 +452,14 @@ class MatchingEngine:
                 if total >= request.size:
                     return True
             else:
-                total += cost_of(maker.remaining, _effective(request, maker), Rounding.DOWN)
+                total += cost_of(
+                    maker.remaining, effective_price(request.token_id, maker), Rounding.DOWN
+                )
                 if total >= budget:
                     return True
         return False
 
-    def _match(
-        self, book: MarketBook, request: OrderRequest, touched: set[tuple[str, Side, int]]
-    ) -> list[Fill]:
+    def _match(self, book: MarketBook, request: OrderRequest, touched: set[LevelKey]) -> list[Fill]:
         fills: list[Fill] = []
         budget = _budget(request)
         remaining = request.size
@@ -544,7 +470,9 @@ class MatchingEngine:
             if budget is None:
                 size = min(remaining, maker.remaining)
             else:
-                size = min(maker.remaining, budget * SCALE // _effective(request, maker))
+                size = min(
+                    maker.remaining, budget * SCALE // effective_price(request.token_id, maker)
+                )
                 if size <= 0:
                     break
             fill = _fill(book, request, maker, size)
@@ -556,16 +484,13 @@ class MatchingEngine:
             maker.remaining -= size
             touched.add((maker.token_id, maker.side, maker.price))
             if maker.remaining == 0:
-                book.side(maker.token_id, maker.side).pop_head(maker.price)
+                book.side_of(maker).pop_head(maker.price)
                 del self._orders[maker.order_id]
         return fills
 
-    def _changes(self, touched: set[tuple[str, Side, int]]) -> tuple[LevelChange, ...]:
-        out = []
-        for token, side, price in sorted(touched, key=lambda t: (t[0], t[1].value, t[2])):
-            size = self._token_market[token].side(token, side).size_at(price)
-            out.append(LevelChange(token, side, price, size))
-        return tuple(out)
+    def _changes(self, touched: set[LevelKey]) -> tuple[LevelChange, ...]:
+        ordered = sorted(touched, key=lambda t: (t[0], t[1].value, t[2]))
+        return tuple(self._token_market[key[0]].level_change(key) for key in ordered)
 
 
 def _price_error(book: MarketBook, request: OrderRequest) -> str | None:
@@ -592,55 +517,12 @@ def _budget(request: OrderRequest) -> int | None:
     return None
 
 
-def _flip(side: Side) -> Side:
-    return Side.SELL if side is Side.BUY else Side.BUY
-
-
-def _crosses(side: Side, price: int, opposite_best: int) -> bool:
-    return price >= opposite_best if side is Side.BUY else price <= opposite_best
-
-
 def _reject(request: OrderRequest, error: str) -> MatchResult:
     return MatchResult(order_id=request.order_id, state=OrderState.REJECTED, error=error)
 
 
-def _effective(request: OrderRequest, maker: BookOrder) -> int:
-    """The price per share of the taker's token that ``maker`` offers."""
-    return maker.price if maker.token_id == request.token_id else ONE - maker.price
-
-
-def _acceptable(request: OrderRequest, effective: int) -> bool:
-    return effective <= request.price if request.side is Side.BUY else effective >= request.price
-
-
-def _better(request: OrderRequest, a: BookOrder, b: BookOrder) -> bool:
-    """Whether ``a`` has priority over ``b`` for ``request`` (price, then time)."""
-    pa, pb = _effective(request, a), _effective(request, b)
-    if pa != pb:
-        return pa < pb if request.side is Side.BUY else pa > pb
-    return a.seq < b.seq
-
-
-def _merge_by_priority(
-    request: OrderRequest, direct: Iterator[BookOrder], cross: Iterator[BookOrder]
-) -> Iterator[BookOrder]:
-    a, b = next(direct, None), next(cross, None)
-    while a is not None or b is not None:
-        if b is None or (a is not None and _better(request, a, b)):
-            assert a is not None  # noqa: S101  (narrowing: b is None implies a is not None)
-            if not _acceptable(request, _effective(request, a)):
-                return
-            yield a
-            a = next(direct, None)
-        else:
-            if not _acceptable(request, _effective(request, b)):
-                return
-            yield b
-            b = next(cross, None)
-
-
 def _fill(book: MarketBook, request: OrderRequest, maker: BookOrder, size: int) -> Fill:
-    price = _effective(request, maker)
+    price = effective_price(request.token_id, maker)
     if maker.token_id == request.token_id:
         kind = FillKind.COMPLEMENTARY
         taker_cash = maker_cash = cost_of(size, price, Rounding.HALF_UP)

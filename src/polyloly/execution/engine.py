@@ -3,8 +3,13 @@
 :class:`ExecutionEngine` is what the bot shell (and the crash-test runner, the paper
 trader, the backtester) wires into a kernel. It subscribes the **ledger** first — every
 execution event updates :class:`~polyloly.execution.state.ExecutionState` before any other
-component sees it — then the risk gate, the order manager, the reconciler and the merge
-manager.
+component sees it — then the risk gate, the order manager, its pool of pre-signed orders
+(:mod:`polyloly.execution.presign`), the reconciler and the merge manager.
+
+Every signature goes through :attr:`ExecutionEngine.signer` (a
+:class:`~polyloly.execution.presign.SerialSigner` around the port's signer), so the live
+:class:`~polyloly.execution.presign.Presigner` can sign in a worker thread while the order
+manager signs on demand.
 
 Venue updates published by an adapter in its own event types (the Polymarket user channel
 has ``pm_order_update`` / ``pm_trade_update``) are plugged in with
@@ -55,6 +60,7 @@ from polyloly.execution.ports import (
     OrderSigner,
     OrderVenue,
 )
+from polyloly.execution.presign import PresignConfig, PresignPool, SerialSigner
 from polyloly.execution.reconciliation import ReconcileConfig, Reconciler
 from polyloly.execution.retry import Sleep
 from polyloly.execution.risk_gate import GateConfig, RiskGate
@@ -108,6 +114,7 @@ class ExecutionConfig:
     reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
     gate: GateConfig = field(default_factory=GateConfig)
     risk: RiskParams = field(default_factory=RiskParams)
+    presign: PresignConfig = field(default_factory=PresignConfig)
 
 
 class ExecutionEngine:
@@ -129,16 +136,19 @@ class ExecutionEngine:
         self.config = cfg
         self.state = ExecutionState()
         self.tasks = TaskOwner(on_crash=self._on_crash)
+        self.signer = SerialSigner(ports.signer)
+        self.presign = PresignPool(kernel, self.state, cfg.presign)
         self.orders = OrderManager(
             kernel,
             self.state,
-            ports.signer,
+            self.signer,
             ports.venue,
             self.tasks,
             sleep=sleep,
             config=cfg.orders,
             cancel_all_venue=ports.cancel_all,
             rand=rand,
+            presign=self.presign,
         )
         self.gate = RiskGate(
             kernel, self.state, ports.alerts, self.tasks, params=cfg.risk, config=cfg.gate
@@ -181,6 +191,7 @@ class ExecutionEngine:
         self.kernel.subscribe(TimerTick, self._on_tick)
         self.gate.attach()
         self.orders.attach()
+        self.presign.attach()
         self.reconciler.attach()
         if self.merges is not None:
             self.merges.attach()

@@ -3,9 +3,12 @@
 Flow, all inside the synchronous kernel except the venue calls:
 
 1. A strategy emits a ``PlaceOrderIntent``; the risk gate answers with a ``RiskDecision``.
-2. On approval the order manager builds a deterministic :class:`OrderSpec` (client id = the
-   intent id; salt and timestamp derived from the intent), signs it locally and emits
-   :class:`OrderSubmitted` carrying the signed order and its hash.
+2. On approval the order manager takes a matching pre-signed order from its
+   :class:`~polyloly.execution.presign.PresignPool` (same token, side, price, size and order
+   type; relabelled with the intent id as client id; used once) or, on a miss, builds a
+   deterministic :class:`OrderSpec` (client id = the intent id; salt and timestamp derived
+   from the intent) and signs it locally; either way it emits :class:`OrderSubmitted`
+   carrying the signed order and its hash.
 3. When :class:`OrderSubmitted` is dispatched it is already in the event log; the manager
    flushes the log, then starts the submit as a task. A crash from here on is recoverable:
    the restarted process knows the hash and looks the order up.
@@ -53,6 +56,7 @@ from polyloly.execution.ports import (
     VenueOrderStatus,
     deterministic_salt,
 )
+from polyloly.execution.presign import PresignPool
 from polyloly.execution.retry import (
     RetryPolicy,
     Sleep,
@@ -115,6 +119,7 @@ class OrderManager:
         config: OrderManagerConfig | None = None,
         cancel_all_venue: CancelAllVenue | None = None,
         rand: Callable[[int], int] | None = None,
+        presign: PresignPool | None = None,
     ) -> None:
         self.kernel = kernel
         self.state = state
@@ -124,6 +129,7 @@ class OrderManager:
         self.sleep = sleep
         self.config = config or OrderManagerConfig()
         self.cancel_all_venue = cancel_all_venue
+        self.presign = presign
         self._rand = rand
         self._intents: dict[str, PlaceOrderIntent] = {}
         self.inflight: set[str] = set()
@@ -157,18 +163,23 @@ class OrderManager:
         self.place(intent)
 
     def place(self, intent: PlaceOrderIntent) -> str | None:
-        """Sign an approved intent and emit :class:`OrderSubmitted`; return the order hash."""
+        """Sign an approved intent and emit :class:`OrderSubmitted`; return the order hash.
+
+        A matching pre-signed order is used when the pool has one (no signature on this
+        path); otherwise the intent is signed now.
+        """
         existing = self.state.order_for_client(intent.intent_id)
         if existing is not None:
             self.duplicates += 1
             self._anomaly("duplicate_intent", intent.intent_id, existing.order_hash)
             return None
-        spec = spec_for_intent(intent)
-        try:
-            signed = self.signer.sign(spec)
-        except (PolylolyError, ValueError) as exc:
-            self._anomaly("signing_failed", intent.intent_id, str(exc))
-            return None
+        signed = self.presign.take(intent) if self.presign is not None else None
+        if signed is None:
+            try:
+                signed = self.signer.sign(spec_for_intent(intent))
+            except (PolylolyError, ValueError) as exc:
+                self._anomaly("signing_failed", intent.intent_id, str(exc))
+                return None
         now = self.kernel.now_ns()
         self.kernel.emit(
             OrderSubmitted(ts_event=now, ts_init=now, strategy=intent.strategy, order=signed)

@@ -246,9 +246,8 @@ class PaperVenue:
                 continue
             excess = have - want
             if order.remaining > excess:
-                # Shrink in place so the order keeps its place in the queue (``remaining``
-                # is the engine's own mutable field; level sizes are sums of it).
-                order.remaining -= excess
+                # Shrink in place: the order keeps its place in the queue.
+                self.engine.reduce(order.order_id, order.remaining - excess)
                 have = want
                 break
             self.engine.cancel(queue.pop())

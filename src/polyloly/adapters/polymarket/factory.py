@@ -13,6 +13,7 @@ Polymarket reference ``docs/reference/polymarket.md`` §1 (constructor, auth lev
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -107,14 +108,22 @@ class PolymarketAdapter:
 
     async def stop(self) -> None:
         """Stop every task and close the HTTP client (the venue cancels our orders 10 s
-        after the last heartbeat)."""
-        if self.heartbeat is not None:
-            await self.heartbeat.stop()
-        if self.user_ws is not None:
-            await self.user_ws.stop()
-        await self.market_ws.stop()
-        await self.http.aclose()
-        self._started = False
+        after the last heartbeat).
+
+        The sockets close concurrently; each waits at most its close timeout for the
+        venue's half of the close handshake, so stopping never waits on a keepalive or
+        reconnect interval.
+        """
+        try:
+            if self.heartbeat is not None:
+                await self.heartbeat.stop()
+            stops = [self.market_ws.stop()]
+            if self.user_ws is not None:
+                stops.append(self.user_ws.stop())
+            await asyncio.gather(*stops)
+        finally:
+            await self.http.aclose()
+            self._started = False
 
 
 async def create_adapter(

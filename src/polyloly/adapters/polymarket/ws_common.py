@@ -34,7 +34,13 @@ from polyloly.adapters.polymarket.config import WsConfig
 from polyloly.adapters.polymarket.constants import PING_TEXT
 from polyloly.bot.clock import Clock
 
-__all__ = ["ReconnectingSocket", "SocketOwner", "SocketStats", "backoff_delay"]
+__all__ = [
+    "ReconnectingSocket",
+    "SocketOwner",
+    "SocketStats",
+    "backoff_delay",
+    "cancel_and_wait",
+]
 
 _log = structlog.get_logger(__name__)
 _NS_PER_S: Final = 1_000_000_000
@@ -50,6 +56,19 @@ def backoff_delay(
     """
     base = min(max_s, initial_s * float(2 ** min(attempt, 32)))
     return float(base * (1.0 - jitter * rand()))
+
+
+async def cancel_and_wait(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait until it has finished.
+
+    Unlike ``suppress(CancelledError): await task``, a cancellation of the *caller* (a
+    timeout around ``stop()``, a shutdown) still propagates; the task's own cancellation is
+    expected and not re-raised. Any other exception of the task is.
+    """
+    task.cancel()
+    await asyncio.wait({task})
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        raise exc
 
 
 class SocketOwner(Protocol):
@@ -149,14 +168,16 @@ class ReconnectingSocket:
             self._task = asyncio.create_task(self._run(), name=f"ws:{self.name}")
 
     async def stop(self) -> None:
-        """Close the connection and end the loop."""
+        """Close the connection and end the loop.
+
+        Returns once the connection is closed: the close handshake takes one round trip, or
+        at most the close timeout when the venue does not answer it.
+        """
         self._stopping = True
         self._wake.set()
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def send(self, text: str) -> bool:
         """Send a text frame if connected; ``False`` if not (it will be resent on reconnect)."""
@@ -267,9 +288,10 @@ class ReconnectingSocket:
         cfg = self._cfg
         timeout_ns = int(cfg.pong_timeout_s * _NS_PER_S)
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=cfg.ping_interval_s)
+            await self._sleep_or_wake(cfg.ping_interval_s)
             self._wake.clear()
+            if self._stopping:
+                raise _Reconnect("stopped")
             if self._force_reason is not None:
                 self.stats.forced += 1
                 raise _Reconnect(f"forced:{self._force_reason}")
@@ -282,3 +304,15 @@ class ReconnectingSocket:
                 raise _Reconnect(f"forced:{reason}")
             await ws.send(PING_TEXT)
             self.stats.pings += 1
+
+    async def _sleep_or_wake(self, seconds: float) -> None:
+        """Wait ``seconds`` or until :attr:`_wake` is set, whichever comes first.
+
+        Not ``asyncio.wait_for(event.wait(), …)``: on Python 3.11 it swallows a cancellation
+        that lands in the same loop iteration as the event (``stop()`` sets the event, then
+        cancels), so the keepalive outlived ``stop()`` by a whole ``pong_timeout_s``.
+        ``asyncio.timeout`` re-raises an outside cancellation whatever else happened.
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()

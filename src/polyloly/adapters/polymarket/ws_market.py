@@ -27,6 +27,7 @@ limits, events), §8 (book pitfalls).
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -266,11 +267,9 @@ class MarketWsClient:
         sock.start()
 
     async def stop(self) -> None:
-        """Close every connection; books are invalidated."""
+        """Close every connection (all at once); books are invalidated."""
         self._running = False
-        for shard in self._shards:
-            if shard.sock is not None:
-                await shard.sock.stop()
+        await asyncio.gather(*(s.sock.stop() for s in self._shards if s.sock is not None))
 
     def _shard_for_sock(self, sock: ReconnectingSocket) -> _Shard | None:
         for shard in self._shards:

@@ -23,7 +23,6 @@ Polymarket reference ``docs/reference/polymarket.md`` §3 (user channel, no repl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
@@ -46,7 +45,11 @@ from polyloly.adapters.polymarket.events import (
 from polyloly.adapters.polymarket.http import UserRecoveryPort
 from polyloly.adapters.polymarket.parsing import order_update, trade_update
 from polyloly.adapters.polymarket.schemas.user import UserMessage, WsUserOrder, WsUserTrade
-from polyloly.adapters.polymarket.ws_common import ReconnectingSocket, backoff_delay
+from polyloly.adapters.polymarket.ws_common import (
+    ReconnectingSocket,
+    backoff_delay,
+    cancel_and_wait,
+)
 from polyloly.bot.clock import Clock
 from polyloly.bot.errors import PolylolyError
 from polyloly.domain.events import Event, FeedState, FeedStatus
@@ -186,16 +189,19 @@ class UserWsClient:
     async def _cancel_catchup(self) -> None:
         task, self._catchup = self._catchup, None
         if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def wait_caught_up(self) -> None:
-        """Wait for the catch-up started by the latest connect (if any) to finish."""
+        """Wait for the catch-up started by the latest connect (if any) to finish.
+
+        A catch-up cancelled by a newer connect or by :meth:`stop` counts as finished; a
+        cancellation of the caller propagates (the catch-up itself is left running).
+        """
         task = self._catchup
         if task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(task)
+            await asyncio.wait({task})
+            if not task.cancelled() and (exc := task.exception()) is not None:
+                raise exc
 
     # -- SocketOwner ---------------------------------------------------------------------------
 

@@ -12,15 +12,24 @@ User channel: ``{"auth":{"apiKey","secret","passphrase"},"type":"user","markets"
 ``trade`` events of that key only. Bad credentials close the socket (code 1008).
 
 Both channels answer text ``PING`` with ``PONG`` and protocol pings with pongs, unless a
-stall fault is armed. Every connection has a bounded outbound queue and one writer task
-that applies the WebSocket faults; a consumer too slow to drain its queue is dropped.
+stall fault is armed. Every connection has one writer task with two outbound lanes:
+
+* **control** replies (``PONG``) go first, ahead of any queued data, and are not subject
+  to the data faults, so a client behind a flood of frames never sees a false stall;
+* **data** frames (books, changes, trades, subscription replies) wait in a bounded queue
+  (``queue_max`` frames) and go through the WebSocket faults in order.
+
+A consumer is dropped only when a data frame finds its queue truly full: the connection
+is then closed (``1013 Try Again Later``), not left open with its stream cut, so the
+client reconnects and resyncs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -34,26 +43,62 @@ from polyloly.sim.exchange.venue import Venue
 __all__ = ["WsHub"]
 
 _QUEUE_MAX: Final = 20_000
+_CONTROL_MAX: Final = 64
 _STALL_POLL_S: Final = 0.01
 _POLICY_VIOLATION: Final = 1008
+_TRY_AGAIN_LATER: Final = 1013
+_DROP_CLOSE_TIMEOUT_S: Final = 1.0
 
 
 @dataclass(eq=False)
 class _Conn:
+    """One client connection and its outbound lanes (see the module docstring)."""
+
     ws: web.WebSocketResponse
     channel: str
-    queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(_QUEUE_MAX))
+    capacity: int = _QUEUE_MAX
+    transport: asyncio.Transport | None = None
+    data: deque[str] = field(default_factory=deque)
+    control: deque[str] = field(default_factory=deque)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    open: bool = True
     assets: set[str] = field(default_factory=set)
     custom: bool = False
     owner: str | None = None
     markets: set[str] = field(default_factory=set)
 
     def push(self, text: str) -> bool:
-        try:
-            self.queue.put_nowait(text)
-        except asyncio.QueueFull:
+        """Queue a data frame; ``False`` only when the queue is full (or the conn closed)."""
+        if not self.open or len(self.data) >= self.capacity:
             return False
+        self.data.append(text)
+        self.ready.set()
         return True
+
+    def reply(self, text: str) -> bool:
+        """Queue a control reply ahead of the data; ``False`` if too many are pending."""
+        if not self.open or len(self.control) >= _CONTROL_MAX:
+            return False
+        self.control.append(text)
+        self.ready.set()
+        return True
+
+    def close_lanes(self) -> None:
+        """Stop the writer: what is still queued is not sent."""
+        self.open = False
+        self.ready.set()
+
+    async def next(self) -> tuple[str, bool] | None:
+        """The next frame to send and whether it is a control reply; ``None`` once closed."""
+        while True:
+            if not self.open:
+                return None
+            if self.control:
+                return self.control.popleft(), True
+            if self.data:
+                return self.data.popleft(), False
+            self.ready.clear()
+            await self.ready.wait()
 
 
 def _parse(text: str) -> dict[str, Any] | None:
@@ -67,12 +112,17 @@ def _parse(text: str) -> dict[str, Any] | None:
 class WsHub:
     """Routes frames to connections and serves the two channels (a ``FeedSink``)."""
 
-    def __init__(self, venue: Venue, faults: Faults | None = None) -> None:
+    def __init__(
+        self, venue: Venue, faults: Faults | None = None, queue_max: int = _QUEUE_MAX
+    ) -> None:
         self.venue = venue
         self.faults = faults
+        # Data frames a connection may have queued (one more drops it); read per connection.
+        self.queue_max = queue_max
         self._conns: set[_Conn] = set()
-        self._closing: set[asyncio.Task[bool]] = set()
+        self._closing: set[asyncio.Task[Any]] = set()
         self.dropped_slow = 0
+        self.unanswered_pings = 0
 
     # -- FeedSink ---------------------------------------------------------------------------
 
@@ -97,14 +147,32 @@ class WsHub:
                 self._push(conn, text)
 
     def _push(self, conn: _Conn, text: str) -> None:
-        if not conn.push(text):
-            self.dropped_slow += 1
-            self._discard(conn)
+        if conn.push(text) or not conn.open:
+            return
+        # The queue is full: the consumer is too slow. Close it rather than cut its stream.
+        self.dropped_slow += 1
+        self._discard(conn)
+        self._spawn(self._close_slow(conn))
 
     def _discard(self, conn: _Conn) -> None:
         self._conns.discard(conn)
-        with contextlib.suppress(asyncio.QueueFull):
-            conn.queue.put_nowait(None)
+        conn.close_lanes()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _close_slow(conn: _Conn) -> None:
+        # A consumer this slow may not read the close frame either: bound the handshake,
+        # then cut the TCP connection.
+        try:
+            async with asyncio.timeout(_DROP_CLOSE_TIMEOUT_S):
+                await conn.ws.close(code=_TRY_AGAIN_LATER, message=b"slow consumer")
+        except TimeoutError:
+            if conn.transport is not None:
+                conn.transport.abort()
 
     # -- control ----------------------------------------------------------------------------
 
@@ -113,14 +181,15 @@ class WsHub:
         """Open connections."""
         return len(self._conns)
 
+    def queue_depths(self) -> list[int]:
+        """Data frames waiting in each open connection's queue (its fill level)."""
+        return [len(conn.data) for conn in self._conns]
+
     def drop_all(self) -> None:
         """Close every connection (fault injection and shutdown)."""
-        loop = asyncio.get_running_loop()
         for conn in list(self._conns):
             self._discard(conn)
-            task = loop.create_task(conn.ws.close())
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            self._spawn(conn.ws.close())
 
     # -- handlers ---------------------------------------------------------------------------
 
@@ -135,7 +204,7 @@ class WsHub:
     async def _serve(self, request: web.Request, channel: str) -> web.StreamResponse:
         ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 20)
         await ws.prepare(request)
-        conn = _Conn(ws, channel)
+        conn = _Conn(ws, channel, capacity=self.queue_max, transport=request.transport)
         self._conns.add(conn)
         writer = asyncio.create_task(self._writer(conn), name=f"ws-{channel}-writer")
         try:
@@ -159,8 +228,8 @@ class WsHub:
             return kind not in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.ERROR)
         text = str(data).strip()
         if text.upper() == "PING":
-            if not stalled:
-                conn.push("PONG")
+            if not stalled and not conn.reply("PONG"):
+                self.unanswered_pings += 1  # 64 replies already pending: one is enough
             return True
         message = _parse(text)
         if message is None:
@@ -180,7 +249,7 @@ class WsHub:
         limit = self.venue.config.max_assets_per_connection
         new = [a for a in dict.fromkeys(assets) if a not in conn.assets]
         if not new:
-            conn.push("NO NEW ASSETS")
+            self._push(conn, "NO NEW ASSETS")
             return
         snapshots: list[Json] = []
         for asset in new:
@@ -189,7 +258,7 @@ class WsHub:
             if listing is not None and len(conn.assets) <= limit:
                 snapshots.append(self.venue.publisher.book_frame(listing, asset))
         if snapshots:
-            conn.push(json.dumps(snapshots, separators=(",", ":")))
+            self._push(conn, json.dumps(snapshots, separators=(",", ":")))
 
     async def _user_subscribe(self, conn: _Conn, message: dict[str, Any]) -> bool:
         markets = {str(m) for m in message.get("markets") or []}
@@ -213,31 +282,16 @@ class WsHub:
         return True
 
     async def _writer(self, conn: _Conn) -> None:
-        held: str | None = None
-        while True:
-            text = await conn.queue.get()
-            if text is None:
-                return
+        held: list[str] = []  # a data frame the reorder fault holds back
+        while (item := await conn.next()) is not None:
+            text, control = item
             faults = self.faults
             if faults is not None:
                 await self._unstalled(conn, faults)
-                if faults.malform > 0:
-                    faults.malform -= 1
-                    text = text[: max(1, len(text) // 2)]
-                if held is None and faults.reorder > 0:
-                    faults.reorder -= 1
-                    held = text
-                    continue
-            if not await self._send(conn, text):
-                return
-            if faults is not None and faults.duplicate > 0:
-                faults.duplicate -= 1
-                if not await self._send(conn, text):
+            frames = [text] if control or faults is None else _faulted(faults, text, held)
+            for frame in frames:
+                if not await self._send(conn, frame):
                     return
-            if held is not None:
-                if not await self._send(conn, held):
-                    return
-                held = None
 
     @staticmethod
     async def _unstalled(conn: _Conn, faults: Faults) -> None:
@@ -255,3 +309,21 @@ class WsHub:
         except (ConnectionError, RuntimeError):
             return False
         return True
+
+
+def _faulted(faults: Faults, text: str, held: list[str]) -> list[str]:
+    """The frames to send for one data frame under the armed faults, in order."""
+    if faults.malform > 0:
+        faults.malform -= 1
+        text = text[: max(1, len(text) // 2)]
+    if not held and faults.reorder > 0:
+        faults.reorder -= 1
+        held.append(text)  # sent after the next data frame
+        return []
+    frames = [text]
+    if faults.duplicate > 0:
+        faults.duplicate -= 1
+        frames.append(text)
+    frames.extend(held)
+    held.clear()
+    return frames

@@ -20,6 +20,24 @@ at or under ``max_entry_price``, this engine buys it with one FAK order:
   the worst case ``size × limit``.
 * **blocks** — a ``TruthAlert(blocked=True)`` disarms every signal of its match and stops new
   ones until a ``TruthAlert(blocked=False)``.
+* **presign mode** (``params.presign``) — a result should cost one HTTP request, not a
+  signature, so the entry is made predictable: the *standard entry* of a market is a BUY at
+  the cap (``max_entry_price`` on the market's tick) of ``fixed_size_usdc / limit`` shares
+  rounded down to the lot, so that ``size × limit`` has at most two decimals. It is safe
+  whatever the book: the order is marketable-only (FAK, or FOK), so it never spends more
+  than ``size × limit`` ≤ ``fixed_size_usdc`` and never pays more than the cap per share;
+  a short book only fills less. The engine sends the standard entry whenever it passes the
+  same checks as a walked entry — it fits the exposure room and the market minimum, what
+  the book has under the cap costs at least ``min_order_usdc`` and its real average stays
+  within ``max_slippage_bps`` of the best ask (for FOK: the book fills it whole) — and
+  otherwise falls back to the walked size (that order is then signed on demand).
+  :meth:`TemporalArbEngine.presign_targets` lists the standard entries the engine may send
+  next, for :mod:`polyloly.execution.presign` to keep signed: both tokens of the match
+  market while the series is live (LIVE, PAUSED, or POST_MATCH_PENDING: the result is
+  being confirmed) and both tokens of a "Game N winner" market while game N is in
+  progress; once a result is known, only the winner's token; once an entry was sent, the
+  match is FINAL with no armed signal left, the match is blocked or the market resolved,
+  none.
 
 Intent ids are deterministic (``temporal_arb:<market>:<token>:1``), so a replay or a restart
 that sees the same result proposes the same order id and the order manager deduplicates it.
@@ -28,7 +46,7 @@ that sees the same result proposes the same order id and the order manager dedup
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import gcd
 from typing import Final, Protocol
 
@@ -41,17 +59,61 @@ from polyloly.domain.events import (
     TruthAlert,
     TruthDelta,
     TruthFinal,
+    TruthState,
 )
 from polyloly.domain.intents import OrderType, PlaceOrderIntent, intent_id_for
 from polyloly.domain.markets import MarketKind, MarketMapping, MarketMappingError, MarketRegistry
 from polyloly.domain.money import ONE, SCALE, cost_of, fmt
 from polyloly.strategies.temporal_arb.params import TemporalArbParams
 
-__all__ = ["AskBook", "BookLookup", "Signal", "TemporalArbEngine"]
+__all__ = [
+    "AskBook",
+    "BookLookup",
+    "PresignTarget",
+    "Signal",
+    "TemporalArbEngine",
+    "entry_limit",
+    "size_lot",
+    "standard_entry",
+]
 
 STRATEGY: Final = "temporal_arb"
 _BPS: Final = 10_000
 _ALL: Final = 10**18  # "every share the book has" for a depth walk
+_LIVE_STATES: Final = frozenset({TruthState.LIVE, TruthState.PAUSED, TruthState.POST_MATCH_PENDING})
+_GAME_LIVE_CHANGES: Final = frozenset({"game_started", "paused"})
+
+
+def entry_limit(params: TemporalArbParams, tick: int) -> int:
+    """The limit price of every entry: the cap, rounded down onto ``tick``, below 1."""
+    return min(params.max_entry_price, ONE - tick) // tick * tick
+
+
+def size_lot(params: TemporalArbParams, limit: int) -> int:
+    """Smallest size step at ``limit``: a multiple of ``size_lot_shares`` whose cost is too.
+
+    Size is a multiple of ``size_lot_shares`` and ``size × limit`` a multiple of
+    ``amount_quantum_usdc`` (the venue rejects FAK/FOK BUY amounts with more decimals).
+    """
+    q = params.amount_quantum_usdc * SCALE
+    lot = params.size_lot_shares
+    return lot * (q // gcd(q, lot * limit))
+
+
+def standard_entry(params: TemporalArbParams, mapping: MarketMapping) -> tuple[int, int] | None:
+    """``(limit, size)`` of the market's standard entry, or None if it is below the minimum.
+
+    The size is ``fixed_size_usdc / limit`` rounded down to :func:`size_lot`, so the order
+    can never spend more than the budget.
+    """
+    limit = entry_limit(params, mapping.tick)
+    if limit <= 0:
+        return None
+    lot = size_lot(params, limit)
+    size = params.fixed_size_usdc * SCALE // limit // lot * lot
+    if size <= 0 or size < mapping.min_size:
+        return None
+    return limit, size
 
 
 class AskBook(Protocol):
@@ -94,6 +156,28 @@ class Signal:
     confidence: int
 
 
+@dataclass(frozen=True, slots=True)
+class PresignTarget:
+    """A standard entry the engine may send next: worth signing before the result."""
+
+    match_id: str
+    market_id: str
+    token_id: str
+    side: Side
+    price: int
+    size: int
+    order_type: OrderType
+
+
+@dataclass(slots=True)
+class _Live:
+    """What the truth engine said about one series, as far as presigning needs it."""
+
+    state: TruthState | None = None
+    games: dict[int, str | None] = field(default_factory=dict)  # started game -> winner
+    final: str | None = None  # the TruthFinal winner
+
+
 class TemporalArbEngine:
     """Pure decision engine: truth and book events in, ``PlaceOrderIntent``s out.
 
@@ -125,6 +209,8 @@ class TemporalArbEngine:
         self._entered: set[tuple[str, str]] = set()  # (market_id, token_id)
         self._blocked: set[str] = set()  # match ids
         self._commit: dict[str, tuple[str, int]] = {}  # intent_id -> (market_id, worst case)
+        self._live: dict[str, _Live] = {}  # match id -> what the truth engine said
+        self._resolved: set[str] = set()  # market ids
         self.skipped: dict[str, int] = {}
 
     # -- state -----------------------------------------------------------------------------
@@ -141,6 +227,63 @@ class TemporalArbEngine:
     def is_blocked(self, match_id: str) -> bool:
         """Whether a truth alert currently blocks trading on ``match_id``."""
         return match_id in self._blocked
+
+    def presign_targets(self) -> list[PresignTarget]:
+        """The standard entries this engine may send next (empty unless in presign mode).
+
+        See the module docstring for which markets and tokens are listed, and when.
+        """
+        if not self.params.presign:
+            return []
+        out: list[PresignTarget] = []
+        for match_id in sorted(self._live):
+            if match_id in self._blocked:
+                continue
+            live = self._live[match_id]
+            for mapping in self.registry.markets_for_match(match_id):
+                if mapping.market_id in self._resolved:
+                    continue
+                entry = standard_entry(self.params, mapping)
+                if entry is None:
+                    continue
+                for token in self._presign_tokens(live, mapping):
+                    if (mapping.market_id, token) in self._entered:
+                        continue
+                    out.append(
+                        PresignTarget(
+                            match_id=match_id,
+                            market_id=mapping.market_id,
+                            token_id=token,
+                            side=Side.BUY,
+                            price=entry[0],
+                            size=entry[1],
+                            order_type=self.params.order_type,
+                        )
+                    )
+        return out
+
+    def _presign_tokens(self, live: _Live, mapping: MarketMapping) -> tuple[str, ...]:
+        armed = self._armed.get(mapping.market_id)
+        if armed is not None:
+            return (armed.token_id,)  # a known winner waiting for the book
+        if live.final is not None:
+            return ()  # the series is over: only armed signals can still fire
+        if mapping.kind is MarketKind.MATCH:
+            live_match = self.params.trade_match_markets and live.state in _LIVE_STATES
+            return (mapping.token_a, mapping.token_b) if live_match else ()
+        return self._game_tokens(live, mapping) if self.params.trade_game_markets else ()
+
+    @staticmethod
+    def _game_tokens(live: _Live, mapping: MarketMapping) -> tuple[str, ...]:
+        number = mapping.game_number
+        if number is None or number not in live.games:
+            return ()  # game N has not started
+        winner = live.games[number]
+        if winner is None:
+            return (mapping.token_a, mapping.token_b)  # in progress, or result withdrawn
+        if not mapping.has_team(winner):
+            return ()
+        return (mapping.token_for(winner),)  # known, not yet confident enough to trade
 
     def settle_fill(self, intent_id: str, spent_usdc: int) -> None:
         """Record what an entry really cost (its FAK remainder was killed): frees the rest."""
@@ -169,6 +312,7 @@ class TemporalArbEngine:
 
     def on_truth_delta(self, e: TruthDelta) -> list[PlaceOrderIntent]:
         """A map result (or its withdrawal) for the "Game N winner" market."""
+        self._track(e)
         if e.change != "game_result" or e.game_number is None or not self.params.trade_game_markets:
             return []
         mapping = self.registry.game_market(e.match_id, e.game_number)
@@ -181,6 +325,7 @@ class TemporalArbEngine:
 
     def on_truth_final(self, e: TruthFinal) -> list[PlaceOrderIntent]:
         """A confirmed series result for the match market."""
+        self._live.setdefault(e.match_id, _Live()).final = e.winner
         if not self.params.trade_match_markets or e.confidence < self.params.min_final_confidence:
             return []
         mapping = self.registry.match_market(e.match_id)
@@ -202,6 +347,23 @@ class TemporalArbEngine:
         self._armed.pop(e.market, None)
         for intent_id in [k for k, (m, _) in self._commit.items() if m == e.market]:
             del self._commit[intent_id]
+        self._resolved.add(e.market)
+        mapping = self.registry.by_market(e.market)
+        if mapping is not None and all(
+            m.market_id in self._resolved for m in self.registry.markets_for_match(mapping.match_id)
+        ):
+            self._live.pop(mapping.match_id, None)  # every market of the series paid out
+
+    def _track(self, e: TruthDelta) -> None:
+        live = self._live.setdefault(e.match_id, _Live())
+        live.state = e.state
+        number = e.game_number
+        if number is None:
+            return
+        if e.change in _GAME_LIVE_CHANGES:
+            live.games.setdefault(number, None)
+        elif e.change == "game_result":
+            live.games[number] = e.game_winner
 
     def on_book(self, token_ids: Iterable[str], event: Event) -> list[PlaceOrderIntent]:
         """Re-check armed signals on tokens whose book just changed."""
@@ -264,27 +426,47 @@ class TemporalArbEngine:
         top, bid = book.best_ask, book.best_bid
         if top is not None and bid is not None and bid[0] >= top[0]:
             return "book crossed (an update was missed)"
-        limit = min(self.params.max_entry_price, ONE - mapping.tick) // mapping.tick * mapping.tick
+        limit = entry_limit(self.params, mapping.tick)
         if top is None or limit <= 0 or top[0] > limit:
             return "no ask at or under the entry cap"
         room = self.params.max_exposure_usdc - self.exposure
+        if self.params.presign:
+            standard = self._standard(book, mapping, top[0], room)
+            if standard is not None:
+                return limit, standard[0], standard[1], top[0]
         size, walk = self._size(book, limit, top[0], room)
         if size <= 0 or size < mapping.min_size or walk[1] < self.params.min_order_usdc:
             return "too little depth, budget or exposure room for a minimum order"
         return limit, size, walk, top[0]
 
-    def _lot(self, limit: int) -> int:
-        # Size is a multiple of size_lot and size × limit a multiple of amount_quantum (the
-        # venue rejects FAK BUY amounts with more decimals).
-        q = self.params.amount_quantum_usdc * SCALE
-        lot = self.params.size_lot_shares
-        return lot * (q // gcd(q, lot * limit))
+    def _standard(
+        self, book: AskBook, mapping: MarketMapping, best: int, room: int
+    ) -> tuple[int, tuple[int, int, int]] | None:
+        """``(size, walk)`` of the standard entry if the book and the room allow it now."""
+        p = self.params
+        entry = standard_entry(p, mapping)
+        if entry is None:
+            return None
+        limit, size = entry
+        if cost_of(size, limit) > room:
+            return None
+        walk = book.cost_to_buy(size, limit)
+        filled, cost = walk[0], walk[1]
+        if filled <= 0 or cost < p.min_order_usdc:
+            return None
+        if p.order_type is OrderType.FOK and filled < size:
+            return None  # the venue would kill it
+        # The real average of what fills; the gate's notional / size is never above it.
+        avg = -(-cost * SCALE // filled)
+        if avg * _BPS > best * (_BPS + p.max_slippage_bps):
+            return None
+        return size, walk
 
     def _size(
         self, book: AskBook, limit: int, best: int, room: int
     ) -> tuple[int, tuple[int, int, int]]:
         p = self.params
-        lot = self._lot(limit)
+        lot = size_lot(p, limit)
         depth = book.cost_to_buy(_ALL, limit)[0]
         hi = min(depth, p.fixed_size_usdc * SCALE // best, max(room, 0) * SCALE // limit) // lot
 
@@ -336,7 +518,7 @@ class TemporalArbEngine:
             side=Side.BUY,
             price=limit,
             size=size,
-            order_type=OrderType.FAK,
+            order_type=self.params.order_type,
             notional=walk[1],
             match_id=signal.match_id,
             reason=reason,

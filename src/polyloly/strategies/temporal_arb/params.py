@@ -4,6 +4,10 @@ Units are in the names: ``*_usdc`` are pUSD micro-units (``50_000_000`` = $50), 
 share micro-units, prices are micros (``950_000`` = 0.95) and confidences basis points
 (``9_000`` = 0.90). Defaults follow the seed (min confidence 0.90, max entry price 0.95,
 $50 per signal, $200 total); the others are polyloly's.
+
+``presign`` switches the engine to the *standard entry* that can be signed before the result
+is known (see :mod:`polyloly.strategies.temporal_arb.engine` and
+:mod:`polyloly.execution.presign`).
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from polyloly.domain.intents import OrderType
 from polyloly.domain.money import ONE, parse_micros
 
 __all__ = ["TemporalArbParams", "TemporalArbParamsError"]
 
 _BPS = 10_000
+_ENTRY_TYPES = frozenset({OrderType.FAK, OrderType.FOK})
 
 
 class TemporalArbParamsError(ValueError):
@@ -51,6 +57,14 @@ class TemporalArbParams:
         Granularity of a FAK BUY's ``size × limit price`` (``10_000`` = 2 decimals).
     trade_match_markets, trade_game_markets
         Which kinds of market the strategy enters.
+    order_type
+        Type of every entry order: FAK (default: fills what the book has under the cap and
+        kills the rest) or FOK (all or nothing).
+    presign
+        Presign mode: whenever the book allows it, the entry is the *standard entry* of its
+        market — limit ``max_entry_price`` (on the tick), size ``fixed_size_usdc`` / limit
+        rounded down to the lot — so that an order signed before the result can be sent as
+        is (see :func:`~polyloly.strategies.temporal_arb.engine.standard_entry`).
     """
 
     min_confidence: int = 9_000
@@ -64,6 +78,8 @@ class TemporalArbParams:
     amount_quantum_usdc: int = 10_000
     trade_match_markets: bool = True
     trade_game_markets: bool = True
+    order_type: OrderType = OrderType.FAK
+    presign: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_confidence <= _BPS or not 0 <= self.min_final_confidence <= _BPS:
@@ -78,6 +94,8 @@ class TemporalArbParams:
             raise TemporalArbParamsError("max_slippage_bps and min_order_usdc must be >= 0")
         if self.size_lot_shares <= 0 or self.amount_quantum_usdc <= 0:
             raise TemporalArbParamsError("size_lot_shares and amount_quantum_usdc must be > 0")
+        if self.order_type not in _ENTRY_TYPES:
+            raise TemporalArbParamsError("order_type must be FAK or FOK (entries are marketable)")
 
     @classmethod
     def from_config(
@@ -88,15 +106,23 @@ class TemporalArbParams:
         fixed_size_usdc: Decimal | str | int = 50,
         max_exposure_usdc: Decimal | str | int = 200,
         max_slippage_bps: int = 50,
+        order_type: OrderType | str = OrderType.FAK,
+        presign: bool = False,
     ) -> TemporalArbParams:
         """Build params from the configuration's decimal values."""
         conf = Decimal(min_confidence) * _BPS
         if conf != conf.to_integral_value():
             raise TemporalArbParamsError("min_confidence has more precision than a basis point")
+        try:
+            kind = OrderType(order_type)
+        except ValueError as exc:
+            raise TemporalArbParamsError(f"unknown order type {order_type!r}") from exc
         return cls(
             min_confidence=int(conf),
             max_entry_price=parse_micros(max_entry_price),
             fixed_size_usdc=parse_micros(fixed_size_usdc),
             max_exposure_usdc=parse_micros(max_exposure_usdc),
             max_slippage_bps=max_slippage_bps,
+            order_type=kind,
+            presign=presign,
         )

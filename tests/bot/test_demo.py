@@ -1,0 +1,127 @@
+"""``polyloly demo --fast``, run once for the module, and everything it must produce.
+
+The run is the real thing: both simulators on loopback, the bot live through
+py-clob-client-v2 with a throwaway key, both strategies. The tests then read its outputs:
+exit status, trades of both strategies, a self-contained report, metrics, and an event log
+that replays to the very same intents and orders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from polyloly.adapters.polymarket import events as pm
+from polyloly.backtest.replay import replay_exact
+from polyloly.backtest.report import build_report_data
+from polyloly.bot.app import PM_TRANSLATORS
+from polyloly.bot.cli import build_app
+from polyloly.bot.cli_run import core_factory
+from polyloly.domain.intents import PlaceOrderIntent
+from polyloly.execution.events import OrderSubmitted
+from polyloly.storage.event_log import EventLogReader
+
+pytestmark = pytest.mark.timeout(150)
+
+MOUNTS = {"": "polyloly.bot.cli_run:app"}
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path]:
+    out = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(
+        build_app(MOUNTS), ["demo", "--fast", "--out", str(out), "--view", "plain"]
+    )
+    return result, out
+
+
+def test_demo_exits_0_and_prints_where_its_outputs_are(demo_run: tuple[Result, Path]) -> None:
+    result, out = demo_run
+    assert result.exit_code == 0, result.output
+    assert "demo finished" in result.output
+    assert str(out / "events") in result.output.replace("\n", "")
+    assert "PnL" in result.output
+
+
+def test_both_strategies_traded(demo_run: tuple[Result, Path]) -> None:
+    _, out = demo_run
+    data = build_report_data(EventLogReader([out / "events"]), translators=PM_TRANSLATORS)
+    by_strategy: dict[str, list[str]] = defaultdict(list)
+    tokens_by_market: dict[str, set[str]] = defaultdict(set)
+    for fill in data.fills:
+        by_strategy[fill.strategy].append(fill.trade_id)
+        if fill.strategy == "pair_arb" and fill.side == "BUY":
+            tokens_by_market[fill.market].add(fill.token_id)
+    assert by_strategy["temporal_arb"], "no temporal-arbitrage fill"
+    assert any(len(t) == 2 for t in tokens_by_market.values()), "no complete YES+NO pair"
+
+
+def test_the_report_is_self_contained(demo_run: tuple[Result, Path]) -> None:
+    _, out = demo_run
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert len(html) > 10_000
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.IGNORECASE)
+    assert "https://" not in html
+    assert "http://" not in html
+
+
+def test_metrics_were_non_zero(demo_run: tuple[Result, Path]) -> None:
+    _, out = demo_run
+    text = (out / "metrics.prom").read_text(encoding="utf-8")
+    totals: dict[str, float] = defaultdict(float)
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            totals[name.split("{", 1)[0]] += float(value)
+    for name in (
+        "polyloly_feed_messages_total",
+        "polyloly_intents_total",
+        "polyloly_risk_decisions_total",
+        "polyloly_orders_placed_total",
+        "polyloly_orders_filled_total",
+        "polyloly_trade_status_total",
+        "polyloly_truth_finals_total",
+        "polyloly_equity_usd",
+        "polyloly_order_latency_seconds_count",
+        "polyloly_decision_latency_seconds_count",
+    ):
+        assert totals[name] > 0, name
+
+
+def test_the_event_log_replays_to_the_same_intents_and_orders(
+    demo_run: tuple[Result, Path],
+) -> None:
+    _, out = demo_run
+    result = asyncio.run(replay_exact([out / "events"], core_factory()))
+    counts = result.counts()
+    assert counts.get("PlaceOrderIntent", 0) > 0
+    assert counts.get("OrderSubmitted", 0) > 0
+    assert result.identical, result.first_mismatch
+    strategies = {e.strategy for e in result.replayed if isinstance(e, PlaceOrderIntent)}
+    assert strategies == {"pair_arb", "temporal_arb"}
+    # signed orders come back byte-identical: same hashes, same signatures
+    recorded = [e.order for e in result.recorded if isinstance(e, OrderSubmitted)]
+    replayed = [e.order for e in result.replayed if isinstance(e, OrderSubmitted)]
+    assert recorded == replayed
+    assert any(isinstance(e, pm.TradeUpdate) for e in EventLogReader([out / "events"]))
+
+
+def test_backtest_command_on_the_demo_log(demo_run: tuple[Result, Path], tmp_path: Path) -> None:
+    _, out = demo_run
+    app = build_app(MOUNTS)
+    exact = CliRunner().invoke(app, ["backtest", str(out / "events")])
+    assert exact.exit_code == 0, exact.output
+    assert "identical" in exact.output
+    simulated = CliRunner().invoke(
+        app,
+        ["backtest", str(out / "events"), "--mode", "simulated", "--out", str(tmp_path),
+         "--request-ms", "20", "--reply-ms", "20"],
+    )  # fmt: skip
+    assert simulated.exit_code == 0, simulated.output
+    assert (tmp_path / "report.html").is_file()
+    assert "OrderSubmitted" in simulated.output
