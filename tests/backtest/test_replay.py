@@ -16,8 +16,8 @@ from polyloly.backtest.replay import (
     replay_exact,
     replay_simulated,
 )
-from polyloly.bot.cli_run import core_factory
 from polyloly.bot.clock import NS_PER_MS, NS_PER_S
+from polyloly.bot.replay_core import core_factory
 from polyloly.bot.wiring import MarketDiscovered, NodeParams, SessionStarted
 from polyloly.domain.events import BookSnapshot, Event, MatchEvent, MatchEventKind, Side, TimerTick
 from polyloly.domain.intents import OrderType, PlaceOrderIntent

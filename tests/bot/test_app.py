@@ -23,10 +23,10 @@ from rich.console import Console
 from polyloly.adapters.esports import load_esports_settings
 from polyloly.backtest.replay import replay_simulated
 from polyloly.bot.app import NodeMode, NodeOptions, TradingNode
-from polyloly.bot.cli_run import core_factory
 from polyloly.bot.control import ControlAuthError, ControlClient
 from polyloly.bot.errors import ConfigError
 from polyloly.bot.live_view import plain_line, render
+from polyloly.bot.replay_core import core_factory
 from polyloly.bot.settings import Settings, load_settings
 from polyloly.bot.wiring import MarketDiscovered, SessionStarted
 from polyloly.domain.events import BookSnapshot, Event, OperatorCommand, PriceChanges
@@ -244,3 +244,54 @@ async def test_record_mode_logs_the_streams_and_a_simulated_backtest_replays_the
     result = await replay_simulated([tmp_path / "events"], core_factory(), collateral=100 * SCALE)
     assert result.inputs == len(events)
     assert result.equity == 100 * SCALE  # the recorded session had both strategies' params
+
+
+async def test_paper_node_runs_the_presigner_with_the_settings_ages(
+    sim: ExchangeSimulator, tmp_path: Path
+) -> None:
+    settings = settings_for(
+        sim,
+        tmp_path,
+        key=None,
+        **{
+            "strategies.temporal_arb.presign_refresh_s": 9,
+            "strategies.temporal_arb.presign_max_age_s": 30,
+        },
+    )
+    node = TradingNode(settings, replace(options(tmp_path, NodeMode.PAPER), tick_interval_s=None))
+    assert node.tick_interval_s == settings.bot.tick_interval_s == 0.5  # demo.yaml
+    await node.start()
+    presigner = node.presigner
+    try:
+        assert presigner is not None
+        assert presigner._task is not None  # started once the loop runs
+        pool = node.engine.presign.config
+        assert (pool.refresh_after_s, pool.max_age_s) == (9, 30)
+        assert presigner.config == pool  # re-read after the session configured the core
+        await presigner.idle()
+        assert presigner.passes >= 1  # woken by the session and the start
+    finally:
+        await node.stop()
+    assert presigner._task is None  # stopped with the node, before the engine
+
+
+async def test_no_presigner_without_presigned_orders_or_in_record_mode(
+    sim: ExchangeSimulator, tmp_path: Path
+) -> None:
+    off = settings_for(sim, tmp_path, key=None, **{"strategies.temporal_arb.presign_orders": False})
+    node = TradingNode(off, options(tmp_path, NodeMode.PAPER, projection=False))
+    await node.start()
+    try:
+        assert node.presigner is None
+    finally:
+        await node.stop()
+    recording = TradingNode(
+        settings_for(sim, tmp_path / "r", key=None),
+        options(tmp_path / "r", NodeMode.RECORD, projection=False),
+    )
+    await recording.start()
+    try:
+        assert recording.presigner is None
+        assert recording.tick_interval_s == 0.2  # the option wins over bot.tick_interval_s
+    finally:
+        await recording.stop()

@@ -21,9 +21,10 @@ from polyloly.backtest.replay import replay_exact
 from polyloly.backtest.report import build_report_data
 from polyloly.bot.app import PM_TRANSLATORS
 from polyloly.bot.cli import build_app
-from polyloly.bot.cli_run import core_factory
+from polyloly.bot.replay_core import core_factory
 from polyloly.domain.intents import PlaceOrderIntent
 from polyloly.execution.events import OrderSubmitted
+from polyloly.execution.presign import PresignReady
 from polyloly.storage.event_log import EventLogReader
 
 pytestmark = pytest.mark.timeout(150)
@@ -125,3 +126,15 @@ def test_backtest_command_on_the_demo_log(demo_run: tuple[Result, Path], tmp_pat
     assert simulated.exit_code == 0, simulated.output
     assert (tmp_path / "report.html").is_file()
     assert "OrderSubmitted" in simulated.output
+
+
+def test_temporal_arbitrage_sent_pre_signed_orders(demo_run: tuple[Result, Path]) -> None:
+    result, out = demo_run
+    found = re.search(r"pre-signed orders: hits (\d+), misses (\d+)", result.output)
+    assert found is not None, result.output
+    assert int(found.group(1)) > 0
+    events = list(EventLogReader([out / "events"]))
+    ready = {e.order.order_hash for e in events if isinstance(e, PresignReady)}
+    sent = [e for e in events if isinstance(e, OrderSubmitted) and e.strategy == "temporal_arb"]
+    assert any(e.order_hash in ready for e in sent)  # sent as signed ahead, relabelled
+    assert len({e.client_id for e in sent}) == len(sent)

@@ -22,10 +22,9 @@ code path.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Final
 import msgspec
 
 from polyloly.backtest.latency import MARKET_DATA, LatencyModel, LatentVenue
+from polyloly.backtest.replay_ports import DigestSigner, InertVenue, KeptAlerts, RecordedSigner
 from polyloly.bot.clock import Clock, VirtualClock
 from polyloly.bot.kernel import EventSink, Kernel
 from polyloly.domain.events import (
@@ -63,17 +63,6 @@ from polyloly.execution.events import (
     VenueSnapshot,
 )
 from polyloly.execution.paper import PaperConfig, PaperVenue
-from polyloly.execution.ports import (
-    Alert,
-    Balances,
-    CancelResult,
-    MergeResult,
-    OrderSpec,
-    SignedOrder,
-    SubmitResult,
-    TradeReport,
-    VenueOrder,
-)
 from polyloly.execution.retry import Sleep
 from polyloly.storage.event_log import EventLogReader, EventLogWriter, encode_event
 
@@ -83,6 +72,7 @@ __all__ = [
     "CoreFactory",
     "DigestSigner",
     "InertVenue",
+    "KeptAlerts",
     "RecordedSigner",
     "ReplayMode",
     "ReplayParts",
@@ -137,102 +127,6 @@ class ReplayParts:
 
 CoreFactory = Callable[[Clock, EventSink, ExecutionPorts, Sleep], ReplayParts]
 """Builds the bot's core on a clock, an event sink, venue ports and a sleep."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Ports for replays
-# ---------------------------------------------------------------------------------------------
-
-
-class DigestSigner:
-    """Signs nothing: the order hash is a SHA-256 of the spec (paper trading, simulations)."""
-
-    def sign(self, spec: OrderSpec) -> SignedOrder:
-        """Return the order with a hash that identifies its spec."""
-        digest = hashlib.sha256(msgspec.json.encode(spec)).hexdigest()
-        return SignedOrder(order_hash="0x" + digest, spec=spec)
-
-
-class RecordedSigner:
-    """Returns the recorded signed order when the spec is the recorded one, else a digest.
-
-    Signing is deterministic per spec (the salt and timestamp come from the intent, and
-    the signature scheme is deterministic), so a recorded order *is* what signing the
-    same spec gives; the key is not needed, and never stored.
-    """
-
-    def __init__(self, recorded: Mapping[str, SignedOrder]) -> None:
-        self.recorded = dict(recorded)
-        self.fallback = DigestSigner()
-        self.reused = 0
-        self.unrecorded = 0
-
-    def sign(self, spec: OrderSpec) -> SignedOrder:
-        """The recorded order for an identical spec, or a digest-hashed one."""
-        found = self.recorded.get(spec.client_id)
-        if found is not None and found.spec == spec:
-            self.reused += 1
-            return found
-        self.unrecorded += 1
-        return self.fallback.sign(spec)
-
-
-class InertVenue:
-    """Every venue call waits forever: in an exact replay, the recording answers."""
-
-    async def _never(self) -> None:
-        await asyncio.Event().wait()
-
-    async def submit(self, order: SignedOrder) -> SubmitResult:
-        """Never answers."""
-        await self._never()
-        raise AssertionError("unreachable")
-
-    async def lookup(self, order_hash: str) -> VenueOrder | None:
-        """Never answers."""
-        await self._never()
-        return None
-
-    async def cancel(self, order_hashes: Sequence[str]) -> CancelResult:
-        """Never answers."""
-        await self._never()
-        return CancelResult()
-
-    async def cancel_all(self) -> CancelResult:
-        """Never answers."""
-        await self._never()
-        return CancelResult()
-
-    async def open_orders(self) -> list[VenueOrder]:
-        """Never answers."""
-        await self._never()
-        return []
-
-    async def trades(self, after_ns: int) -> list[TradeReport]:
-        """Never answers."""
-        await self._never()
-        return []
-
-    async def balances(self, token_ids: Sequence[str]) -> Balances:
-        """Never answers."""
-        await self._never()
-        return Balances(collateral=0)
-
-    async def merge(self, condition_id: str, size: int) -> MergeResult:
-        """Never answers."""
-        await self._never()
-        return MergeResult(condition_id=condition_id, size=0)
-
-
-class KeptAlerts:
-    """An alert port that keeps alerts (a replay never notifies anyone)."""
-
-    def __init__(self) -> None:
-        self.sent: list[Alert] = []
-
-    async def send(self, alert: Alert) -> None:
-        """Keep the alert."""
-        self.sent.append(alert)
 
 
 # ---------------------------------------------------------------------------------------------

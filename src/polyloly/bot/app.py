@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Coroutine, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any, Final
@@ -36,243 +34,55 @@ from polyloly.adapters.esports import (
     build_directory,
     build_feeds,
 )
-from polyloly.adapters.esports import EsportsSettings as FeedSettings
 from polyloly.adapters.polymarket import events as pm
-from polyloly.adapters.polymarket.config import (
-    ApiCredentials,
-    PolymarketConfig,
-    Secret,
-    SignatureType,
-    WalletConfig,
-    WsConfig,
-    validate_wallet,
-)
-from polyloly.adapters.polymarket.execution import execution_ports, translate
+from polyloly.adapters.polymarket.config import validate_wallet
+from polyloly.adapters.polymarket.execution import execution_ports
 from polyloly.adapters.polymarket.factory import PolymarketAdapter, create_adapter
 from polyloly.adapters.polymarket.gamma import DiscoveredMarket, discover_esports
 from polyloly.adapters.polymarket.ws_market import MarketWsClient
 from polyloly.backtest.replay import DigestSigner
 from polyloly.bot.alerts import AlertRules, AppriseAlerts
 from polyloly.bot.clock import NS_PER_S, Clock, LiveClock
+from polyloly.bot.config_map import (
+    execution_config,
+    feed_settings,
+    node_params,
+    polymarket_config,
+    presign_config,
+)
 from polyloly.bot.control import ControlServer, ensure_token_file, token_file_for
 from polyloly.bot.errors import ConfigError, HaltError
 from polyloly.bot.logging import get_logger
 from polyloly.bot.metrics import Metrics, MetricsServer
+from polyloly.bot.node_options import PM_TRANSLATORS, NodeMode, NodeOptions
 from polyloly.bot.settings import Settings
-from polyloly.bot.wiring import Core, MarketDiscovered, NodeKernel, NodeParams, SessionStarted
+from polyloly.bot.wiring import Core, MarketDiscovered, NodeKernel, SessionStarted
 from polyloly.domain.events import Event, OperatorCommand, TimerTick
 from polyloly.domain.markets import MarketMapping, MarketRegistry, TeamAliases
-from polyloly.domain.money import SCALE, fmt
-from polyloly.domain.risk import RiskParams
-from polyloly.domain.truth_engine import TruthParams
-from polyloly.execution.engine import ExecutionConfig, ExecutionEngine, ExecutionPorts, Translate
+from polyloly.domain.money import fmt
+from polyloly.execution.engine import ExecutionEngine, ExecutionPorts, Translate
 from polyloly.execution.paper import PaperConfig, PaperVenue
-from polyloly.execution.ports import Merger
 from polyloly.execution.presign import OrderTarget, Presigner
 from polyloly.execution.retry import asyncio_sleep
-from polyloly.execution.risk_gate import GateConfig
 from polyloly.storage.db import Database
 from polyloly.storage.event_log import EventLogReader, EventLogWriter
 from polyloly.storage.projection import Projection
-from polyloly.strategies.pair_arb import PairArbParams
-from polyloly.strategies.temporal_arb import TemporalArbParams
 
 __all__ = [
     "PM_TRANSLATORS",
     "NodeMode",
     "NodeOptions",
     "TradingNode",
+    "execution_config",
     "feed_settings",
     "node_params",
     "polymarket_config",
+    "presign_config",
 ]
 
 _log = get_logger("polyloly.node")
 
-PM_TRANSLATORS: Final[Mapping[type[Event], Translate]] = {
-    pm.OrderUpdate: translate,
-    pm.TradeUpdate: translate,
-}
-"""The Polymarket user channel's events as execution events (ledger, metrics, report)."""
-
 _PROJECTION_QUEUE: Final = 100_000
-
-
-class NodeMode(StrEnum):
-    """How the node trades."""
-
-    LIVE = "live"
-    PAPER = "paper"
-    RECORD = "record"
-
-
-@dataclass(frozen=True, slots=True)
-class NodeOptions:
-    """What the command line decides on top of the settings.
-
-    ``event_log_dir`` defaults to ``storage.event_log_dir``; ``metrics_port`` /
-    ``control_port`` override the settings (0 = a free port); ``esports`` replaces the
-    feeds derived from the settings (the demo passes its local feeds); ``merger`` builds
-    the merge port from the adapter (``None``: merges are off in live mode).
-    """
-
-    mode: NodeMode = NodeMode.PAPER
-    event_log_dir: Path | None = None
-    tick_interval_s: float = 1.0
-    discover: bool = True
-    games: tuple[str, ...] = ("lol", "dota2")
-    paper_collateral: int = 1_000 * SCALE
-    metrics_port: int | None = None
-    control_port: int | None = None
-    control_token: str | None = None
-    projection: bool = True
-    reconcile_timeout_s: float = 30.0
-    cancel_on_stop: bool = True
-    esports: FeedSettings | None = None
-    merger: Callable[[PolymarketAdapter, str], Merger] | None = None
-    bindings: tuple[MatchBindingSettings, ...] = field(default=())
-
-
-# ---------------------------------------------------------------------------------------------
-# Settings -> component configuration
-# ---------------------------------------------------------------------------------------------
-
-
-def node_params(
-    settings: Settings, *, merges: bool = True, aliases: Mapping[str, list[str]] | None = None
-) -> NodeParams:
-    """The decision parameters of ``settings`` (merging pairs only when ``merges``)."""
-    st, risk = settings.strategies, settings.risk
-    pair: PairArbParams | None = None
-    if st.pair_arb.enabled:
-        pa = st.pair_arb
-        pair = PairArbParams(
-            pair_cost_cap=pa.pair_cost_cap_micros,
-            max_total_cost_usdc=pa.max_total_cost_micros,
-            step_usdc=pa.step_micros,
-            max_unpaired_usdc=pa.max_unpaired_micros,
-            merge_min_pairs_shares=(
-                PairArbParams().merge_min_pairs_shares if pa.merge_enabled and merges else 0
-            ),
-            stuck_leg_timeout_ns=int(pa.stuck_leg_timeout_s * NS_PER_S),
-        )
-    temporal: TemporalArbParams | None = None
-    if st.temporal_arb.enabled:
-        ta = st.temporal_arb
-        temporal = TemporalArbParams(
-            min_confidence=ta.min_confidence_bps,
-            max_entry_price=ta.max_entry_price_micros,
-            fixed_size_usdc=ta.fixed_size_micros,
-            max_exposure_usdc=ta.max_exposure_micros,
-            max_slippage_bps=risk.max_slippage_bps,
-            presign=ta.presign_orders,
-        )
-    truth = settings.truth
-    table = {**{k: list(v) for k, v in settings.teams.aliases.items()}, **dict(aliases or {})}
-    return NodeParams(
-        pair_arb=pair,
-        temporal_arb=temporal,
-        risk=RiskParams(
-            max_position_per_market=risk.max_position_per_market_micros,
-            max_open_orders_per_market=risk.max_open_orders_per_market,
-            max_total_exposure=risk.max_total_exposure_micros,
-            max_daily_loss=risk.max_daily_loss_micros,
-            max_single_order=risk.max_single_order_micros,
-            min_order_size=risk.min_order_size_micros,
-            max_slippage_bps=risk.max_slippage_bps,
-            max_consecutive_exec_errors=risk.max_consecutive_exec_errors,
-        ),
-        gate=GateConfig(),
-        truth=TruthParams(
-            source_weights={k: min(v, 9_999) for k, v in truth.source_weights_bps.items()},
-            pending_confidence=truth.pending_confidence_bps,
-            final_confidence=truth.final_confidence_bps,
-            final_timeout_ns=int(truth.final_timeout_s * NS_PER_S),
-        ),
-        aliases=table,
-        fee_model=settings.fees.model,
-        fee_rate=settings.fees.rate_micros,
-        fee_exponent=settings.fees.exponent,
-    )
-
-
-def polymarket_config(settings: Settings, *, trading: bool) -> PolymarketConfig:
-    """The adapter's configuration (with the wallet only when ``trading``)."""
-    pm_cfg = settings.adapters.polymarket
-    wallet = None
-    if trading and pm_cfg.private_key is not None:
-        wallet = WalletConfig(
-            private_key=Secret(pm_cfg.private_key.get_secret_value()),
-            signature_type=SignatureType(pm_cfg.signature_type),
-            funder=pm_cfg.funder,
-            chain_id=pm_cfg.chain_id,
-        )
-    creds = None
-    if trading and pm_cfg.api_key and pm_cfg.api_secret and pm_cfg.api_passphrase:
-        creds = ApiCredentials.of(
-            pm_cfg.api_key.get_secret_value(),
-            pm_cfg.api_secret.get_secret_value(),
-            pm_cfg.api_passphrase.get_secret_value(),
-        )
-    return PolymarketConfig(
-        clob_url=pm_cfg.host,
-        market_ws_url=pm_cfg.ws_market_url,
-        user_ws_url=pm_cfg.ws_user_url,
-        gamma_url=pm_cfg.gamma_url,
-        wallet=wallet,
-        creds=creds,
-        ws=WsConfig(
-            ping_interval_s=pm_cfg.ws_ping_interval_s,
-            pong_timeout_s=pm_cfg.ws_stale_after_s,
-            max_assets_per_connection=pm_cfg.max_assets_per_connection,
-        ),
-        heartbeat_interval_s=pm_cfg.heartbeat_interval_s,
-        http_timeout_s=pm_cfg.request_timeout_s,
-    )
-
-
-# The bot settings name full endpoint URLs; the adapters append their own paths to a host.
-_URL_SUFFIXES: Final = {
-    "grid": ("/live-data-feed/series-state/graphql", "/live-data-feed/series"),
-    "liquipedia": ("/api/v3",),
-    "lolesports": ("/persisted/gw", "/livestats/v1"),
-}
-
-
-def _host_of(provider: str, url: str) -> str:
-    for suffix in _URL_SUFFIXES.get(provider, ()):
-        if url.endswith(suffix):
-            return url[: -len(suffix)]
-    return url
-
-
-def feed_settings(settings: Settings) -> FeedSettings:
-    """The esports adapters' settings from the ``adapters.esports`` section."""
-    from polyloly.adapters.esports import load_esports_settings  # noqa: PLC0415 - small helper
-
-    providers: dict[str, dict[str, Any]] = {}
-    weights = settings.truth.source_weights_bps
-    for name, cfg in settings.adapters.esports.providers().items():
-        if not cfg.enabled:
-            continue
-        row: dict[str, Any] = {
-            "base_url": _host_of(name, cfg.base_url),
-            "poll_interval_ms": cfg.poll_interval_ms,
-            "rate_limit_requests": cfg.rate_limit_per_min,
-            "rate_limit_window_ms": 60_000,
-            "request_timeout_ms": int(cfg.request_timeout_s * 1000),
-            "weight_bp": weights.get(name, 5_000),
-        }
-        for key in ("ws_url", "feed_url", "user_agent"):
-            value = getattr(cfg, key, None)
-            if isinstance(value, str) and value:
-                row[key] = _host_of(name, value)
-        if cfg.api_key is not None:
-            row["api_key"] = cfg.api_key.get_secret_value()
-        providers[name] = row
-    return load_esports_settings(
-        {"providers": providers, "team_aliases": dict(settings.teams.aliases)}
-    )
 
 
 def _feed_counters(stats: FeedStats) -> dict[str, int]:
@@ -330,6 +140,12 @@ class TradingNode:
     def trading(self) -> bool:
         """Whether the node places orders (live or paper)."""
         return self.options.mode is not NodeMode.RECORD
+
+    @property
+    def tick_interval_s(self) -> float:
+        """The timer tick's period: the command line's, else ``bot.tick_interval_s``."""
+        given = self.options.tick_interval_s
+        return self.settings.bot.tick_interval_s if given is None else given
 
     @property
     def engine(self) -> ExecutionEngine:
@@ -422,21 +238,11 @@ class TradingNode:
             engine = core.attach_engine(
                 ports,
                 sleep=asyncio_sleep,
-                config=self._execution_config(),
+                config=execution_config(self.settings),
                 translators=translators,
                 resync_types=(pm.UserResync,),
             )
-            ta = self.settings.strategies.temporal_arb
-            if ta.enabled and ta.presign_orders:
-                # Live only: a replay re-feeds the PresignReady events this publishes.
-                self.presigner = Presigner(
-                    self.kernel,
-                    engine.presign,
-                    engine.signer,
-                    self._presign_targets,
-                    tick_of=core.tick_of,
-                )
-                self.presigner.attach()
+            self._build_presigner(core, engine)
             return
         paper = self.paper = PaperVenue(
             self.clock, PaperConfig(starting_collateral=self.options.paper_collateral)
@@ -449,17 +255,35 @@ class TradingNode:
             cancel_all=paper,
             merger=paper,
         )
-        core.attach_engine(ports, sleep=asyncio_sleep, config=self._execution_config())
+        engine = core.attach_engine(
+            ports, sleep=asyncio_sleep, config=execution_config(self.settings)
+        )
+        self._build_presigner(core, engine)
         paper.attach(self.kernel)
         paper.publish = self._defer  # venue updates arrive as their own inputs, like a socket
         core.market_listeners.append(self._paper_market)
 
+    def _build_presigner(self, core: Core, engine: ExecutionEngine) -> None:
+        """Live and paper only: a replay re-feeds the ``PresignReady`` events it publishes."""
+        ta = self.settings.strategies.temporal_arb
+        if not (ta.enabled and ta.presign_orders):
+            return
+        assert self.kernel is not None  # noqa: S101  (start order)
+        presigner = self.presigner = Presigner(
+            self.kernel, engine.presign, engine.signer, self._presign_targets, tick_of=core.tick_of
+        )
+        presigner.attach()
+        core.on_configure.append(lambda _params: self._presign_reconfigured())
+
+    def _presign_reconfigured(self) -> None:
+        """A session configured the core: new strategy, maybe new ages; sign its targets."""
+        if self.presigner is not None and self.core is not None and self.core.engine is not None:
+            self.presigner.config = self.core.engine.presign.config
+            self.presigner.wake()
+
     def _presign_targets(self) -> list[OrderTarget]:
         temporal = self.core.temporal if self.core is not None else None
         return list(temporal.presign_targets()) if temporal is not None else []
-
-    def _execution_config(self) -> ExecutionConfig:
-        return ExecutionConfig(risk=node_params(self.settings).risk)
 
     def _funder(self) -> str:
         wallet = self.adapter.config.wallet if self.adapter is not None else None
@@ -628,7 +452,7 @@ class TradingNode:
             )
 
     async def _timer(self) -> None:
-        interval = self.options.tick_interval_s
+        interval = self.tick_interval_s
         while True:
             await asyncio.sleep(interval)
             now = self.clock.now_ns()

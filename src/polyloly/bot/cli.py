@@ -29,7 +29,7 @@ __all__ = [
     "EnvFileOption",
     "EnvOption",
     "SetOption",
-    "app",
+    "app",  # noqa: F822 - provided lazily by the module __getattr__ below
     "build_app",
     "main",
     "parse_sets",
@@ -186,10 +186,22 @@ def build_app(mounts: dict[str, str] | None = None) -> typer.Typer:
     return root
 
 
-app = build_app()
-"""The root app; ``app.add_typer(other, name=...)`` mounts more groups."""
+_APP: list[typer.Typer] = []
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """Build the root ``app`` on first use.
+
+    Built lazily, not at import: the mounted sub-apps import this module for its shared
+    options, so building at import time would be a circular import.
+    """
+    if name == "app":
+        if not _APP:
+            _APP.append(build_app())
+        return _APP[0]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     """Console-script entry point (``polyloly``)."""
-    app()
+    __getattr__("app")()

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Final, TypeVar
 
 import httpx
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -29,8 +30,6 @@ from polyloly.adapters.polymarket.factory import build_clob_client
 from polyloly.adapters.polymarket.gamma import GammaClient, discover_esports
 from polyloly.backtest.latency import LatencyModel
 from polyloly.backtest.replay import (
-    CoreFactory,
-    ReplayParts,
     ReplayResult,
     replay_exact,
     replay_simulated,
@@ -54,22 +53,20 @@ from polyloly.bot.cli import (
     settings_from_options,
 )
 from polyloly.bot.clock import NS_PER_S, Clock, LiveClock
-from polyloly.bot.demo import DemoOptions, run_demo, summary_lines
+from polyloly.bot.demo import demo_options, run_demo, summary_lines
 from polyloly.bot.errors import ConfigError, HaltError, PolylolyError
-from polyloly.bot.kernel import EventSink
 from polyloly.bot.live_view import run_view
 from polyloly.bot.logging import configure_logging
-from polyloly.bot.settings import Settings
-from polyloly.bot.wiring import Core, NodeKernel
+from polyloly.bot.replay_core import core_factory
+from polyloly.bot.settings import BacktestSettings, Settings, load_settings
 from polyloly.domain.markets import MarketKind, MarketRegistry, TeamAliases
 from polyloly.domain.money import fmt, parse_micros
-from polyloly.execution.engine import ExecutionConfig, ExecutionPorts
-from polyloly.execution.retry import Sleep
 from polyloly.storage.event_log import EventLogReader
 
 __all__ = ["Check", "app", "core_factory", "run_doctor"]
 
 REFUSED_EXIT: Final = 3
+_FAST_SCENARIO_S: Final = 15.0
 _T = TypeVar("_T")
 
 app = typer.Typer(
@@ -113,7 +110,9 @@ def demo(
         str | None, typer.Option("--speed", help="Scenario seconds per real second.")
     ] = None,
     realtime: Annotated[bool, typer.Option("--realtime", help="Play at true speed.")] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the simulators.")] = 7,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the simulators (default: demo.seed).")
+    ] = None,
     view: Annotated[str, typer.Option(help="auto, live, plain or none.")] = "auto",
     config_dir: ConfigDirOption = None,
     sets: SetOption = None,
@@ -123,11 +122,19 @@ def demo(
     if view not in ("auto", "live", "plain", "none"):
         raise typer.BadParameter("expected auto, live, plain or none", param_hint="--view")
     _logging(log_level)
+    overrides = {k: v for k, v in (s.partition("=")[::2] for s in sets or ())}
     try:
-        overrides = {k: v for k, v in (s.partition("=")[::2] for s in sets or ())}
-        options = DemoOptions(
+        settings = load_settings(
+            env="demo", config_dir=config_dir, environ={}, overrides=overrides, env_file=False
+        )
+    except ConfigError as exc:
+        fail_on_config_error(exc)
+        raise  # unreachable: fail_on_config_error exits
+    try:
+        options = demo_options(
+            settings.demo,
             out_dir=out,
-            scenario_s=15.0 if fast else 60.0,
+            scenario_s=_FAST_SCENARIO_S if fast else None,
             speed=Fraction(speed) if speed else None,
             realtime=realtime,
             seed=seed,
@@ -319,23 +326,6 @@ def markets(
 # -- backtest -------------------------------------------------------------------------------
 
 
-def core_factory(
-    translators: Any = None, resync: tuple[type[Any], ...] = (pm.UserResync,)
-) -> CoreFactory:
-    """The bot's core for replays: the same wiring as the live node."""
-    table = PM_TRANSLATORS if translators is None else translators
-
-    def build(clock: Clock, sink: EventSink, ports: ExecutionPorts, sleep: Sleep) -> ReplayParts:
-        kernel = NodeKernel(clock, sink)
-        core = Core(kernel)
-        engine = core.attach_engine(
-            ports, sleep=sleep, config=ExecutionConfig(), translators=table, resync_types=resync
-        )
-        return ReplayParts(kernel=kernel, engine=engine, registry=core.registry)
-
-    return build
-
-
 def _progress_run(action: Callable[[Callable[[int], None]], Coroutine[Any, Any, _T]]) -> _T:
     with Progress(
         SpinnerColumn(),
@@ -357,54 +347,84 @@ def backtest(
     logs: Annotated[list[Path], typer.Argument(help="Event log files or folders.")],
     *,
     mode: Annotated[
-        str, typer.Option(help="exact (re-feed venue replies) or simulated.")
-    ] = "exact",
+        str | None, typer.Option(help="exact (re-feed venue replies) or simulated.")
+    ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the replay's log and report here.")
     ] = None,
-    market_delay_ms: Annotated[int, typer.Option(help="Simulated: book feed delay.")] = 0,
-    esports_delay_ms: Annotated[int, typer.Option(help="Simulated: provider delay.")] = 0,
-    request_ms: Annotated[int, typer.Option(help="Simulated: bot → venue.")] = 25,
-    reply_ms: Annotated[int, typer.Option(help="Simulated: venue → bot.")] = 25,
-    jitter_ms: Annotated[int, typer.Option(help="Simulated: random extra delay.")] = 0,
-    collateral: Annotated[str, typer.Option(help="Simulated: starting pUSD.")] = "10000",
+    market_delay_ms: Annotated[int | None, typer.Option(help="Simulated: book feed delay.")] = None,
+    esports_delay_ms: Annotated[int | None, typer.Option(help="Simulated: provider delay.")] = None,
+    request_ms: Annotated[int | None, typer.Option(help="Simulated: bot → venue.")] = None,
+    reply_ms: Annotated[int | None, typer.Option(help="Simulated: venue → bot.")] = None,
+    jitter_ms: Annotated[int | None, typer.Option(help="Simulated: random extra delay.")] = None,
+    collateral: Annotated[str | None, typer.Option(help="Simulated: starting pUSD.")] = None,
+    env: EnvOption = None,
+    config_dir: ConfigDirOption = None,
+    sets: SetOption = None,
+    env_file: EnvFileOption = None,
 ) -> None:
-    """Replay an event log through the same kernel (deterministic, virtual clock)."""
-    if mode not in ("exact", "simulated"):
-        raise typer.BadParameter("expected exact or simulated", param_hint="--mode")
+    """Replay an event log through the same kernel (deterministic, virtual clock).
+
+    Every option defaults to the ``backtest`` settings section.
+    """
     for path in logs:
         if not path.exists():
             raise typer.BadParameter(f"{path} does not exist", param_hint="LOGS")
+    cfg = _backtest_settings(
+        _settings(env, config_dir, sets, env_file).backtest,
+        mode=mode,
+        market_delay_ms=market_delay_ms,
+        esports_delay_ms=esports_delay_ms,
+        request_ms=request_ms,
+        reply_ms=reply_ms,
+        jitter_ms=jitter_ms,
+        collateral_usdc=collateral,
+    )
     _logging("WARNING")
-    factory = core_factory()
-    replay_dir = out / "events" if out is not None else None
-    if mode == "exact":
-        result = _progress_run(
-            lambda step: replay_exact(logs, factory, out_dir=replay_dir, progress=step)
-        )
-    else:
-        latency = LatencyModel(market_delay_ms, esports_delay_ms, request_ms, reply_ms, jitter_ms)
-        result = _progress_run(
-            lambda step: replay_simulated(
-                logs,
-                factory,
-                latency=latency,
-                collateral=parse_micros(collateral),
-                skip=(pm.OrderUpdate, pm.TradeUpdate, pm.UserResync),
-                out_dir=replay_dir,
-                progress=step,
-            )
-        )
+    result = _progress_run(lambda step: _replay(logs, cfg, out, step))
     _print_replay(result)
-    if out is not None and replay_dir is not None:
+    if out is not None:
         data = build_report_data(
-            EventLogReader([replay_dir], strict=False),
-            title=f"polyloly backtest ({mode})",
+            EventLogReader([out / "events"], strict=False),
+            title=f"polyloly backtest ({cfg.mode})",
             translators=PM_TRANSLATORS,
         )
         _out.print(f"report: {write_report(data, out / 'report.html')}")
-    if mode == "exact" and not result.identical:
+    if cfg.mode == "exact" and not result.identical:
         raise typer.Exit(1)
+
+
+def _backtest_settings(base: BacktestSettings, **cli: Any) -> BacktestSettings:
+    """``base`` with the options given on the command line (validated like the settings)."""
+    given = {k: v for k, v in cli.items() if v is not None}
+    try:
+        return BacktestSettings.model_validate({**base.model_dump(), **given})
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        name = str(problem["loc"][0]) if problem["loc"] else "option"
+        hint = "--collateral" if name == "collateral_usdc" else f"--{name.replace('_', '-')}"
+        raise typer.BadParameter(problem["msg"], param_hint=hint) from exc
+
+
+def _replay(
+    logs: list[Path], cfg: BacktestSettings, out: Path | None, step: Callable[[int], None]
+) -> Coroutine[Any, Any, ReplayResult]:
+    factory = core_factory()
+    replay_dir = out / "events" if out is not None else None
+    if cfg.mode == "exact":
+        return replay_exact(logs, factory, out_dir=replay_dir, progress=step)
+    latency = LatencyModel(
+        cfg.market_delay_ms, cfg.esports_delay_ms, cfg.request_ms, cfg.reply_ms, cfg.jitter_ms
+    )
+    return replay_simulated(
+        logs,
+        factory,
+        latency=latency,
+        collateral=cfg.collateral_micros,
+        skip=(pm.OrderUpdate, pm.TradeUpdate, pm.UserResync),
+        out_dir=replay_dir,
+        progress=step,
+    )
 
 
 def _print_replay(result: ReplayResult) -> None:

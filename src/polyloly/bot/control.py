@@ -40,6 +40,7 @@ from polyloly.bot.settings import Settings
 from polyloly.domain.events import OperatorCommand
 
 __all__ = [
+    "SHUTDOWN_TIMEOUT_S",
     "ControlAuthError",
     "ControlClient",
     "ControlError",
@@ -54,6 +55,8 @@ _log = get_logger("polyloly.control")
 _MAX_BODY: Final = 16 * 1024
 _MAX_REASON: Final = 500
 _MIN_TOKEN: Final = 16
+SHUTDOWN_TIMEOUT_S: Final = 1.0
+"""Longest wait for requests in progress when the server stops."""
 
 
 class ControlError(PolylolyError):
@@ -175,10 +178,19 @@ class ControlServer:
         The bearer token every request must carry (at least 16 characters).
     host, port
         Where to listen (port 0 picks a free one; see :attr:`port`).
+    shutdown_timeout_s
+        How long :meth:`stop` lets a request still in progress finish before cancelling it
+        (aiohttp's default of 60 s would hold the bot's shutdown behind a stuck client).
     """
 
     def __init__(
-        self, target: ControlTarget, token: str, host: str = "127.0.0.1", port: int = 8787
+        self,
+        target: ControlTarget,
+        token: str,
+        host: str = "127.0.0.1",
+        port: int = 8787,
+        *,
+        shutdown_timeout_s: float = SHUTDOWN_TIMEOUT_S,
     ) -> None:
         if len(token) < _MIN_TOKEN:
             raise ValueError(f"the control token needs at least {_MIN_TOKEN} characters")
@@ -186,6 +198,7 @@ class ControlServer:
         self.target = target
         self.host = host
         self._port = port
+        self.shutdown_timeout_s = shutdown_timeout_s
         self._expected = f"Bearer {token}".encode()
         self._runner: web.AppRunner | None = None
         self.rejected = 0
@@ -268,7 +281,9 @@ class ControlServer:
 
     async def start(self) -> None:
         """Bind and serve (returns once listening)."""
-        runner = web.AppRunner(self.app(), access_log=None)
+        runner = web.AppRunner(
+            self.app(), access_log=None, shutdown_timeout=self.shutdown_timeout_s
+        )
         await runner.setup()
         await web.TCPSite(runner, self.host, self._port).start()
         self._runner = runner

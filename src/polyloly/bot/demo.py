@@ -41,16 +41,13 @@ from polyloly.adapters.esports import EsportsSettings as FeedSettings
 from polyloly.adapters.polymarket.execution import SimControlMerger
 from polyloly.backtest.report import build_report_data, write_report
 from polyloly.bot.app import PM_TRANSLATORS, NodeMode, NodeOptions, TradingNode
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S, Clock, LiveClock
+from polyloly.bot.clock import NS_PER_S, Clock, LiveClock
 from polyloly.bot.logging import register_secret
-from polyloly.bot.settings import Settings, load_settings
-from polyloly.domain.events import Side
-from polyloly.domain.money import ONE, Rounding, fmt, round_to_tick
+from polyloly.bot.settings import DemoSettings, Settings, load_settings
+from polyloly.domain.money import ONE, fmt
 from polyloly.sim.esports import EsportsFeedServer, ScenarioFairValue, ScenarioRuntime
-from polyloly.sim.exchange import ExchangeSimulator, FairValueSource, Listing, SimConfig
+from polyloly.sim.exchange import ExchangeSimulator, Listing, SimConfig
 from polyloly.sim.exchange.scenarios import bo3_markets
-from polyloly.sim.exchange.traders import MarketMaker
-from polyloly.sim.exchange.venue import Venue
 from polyloly.sim.scenarios import Scenario, load_scenario
 from polyloly.sim.scenarios.model import StepKind
 from polyloly.storage.event_log import EventLogReader
@@ -60,7 +57,7 @@ __all__ = [
     "DemoOptions",
     "DemoResult",
     "DemoWorld",
-    "GapMaker",
+    "demo_options",
     "run_demo",
 ]
 
@@ -75,6 +72,7 @@ DEMO_KEYS: Final = {
 }
 _TITLES: Final = {"lol": ("LoL", "LCK"), "dota2": ("Dota 2", "DreamLeague")}
 _TICK: Final = 10_000  # 0.01: the makers' gaps are whole ticks
+_GAP_TICKS: Final = 5  # 0.05 under $1 beats the 0.03 taker fee (at most 0.015 a pair)
 _SETTLE_TIMEOUT_S: Final = 8.0
 
 
@@ -86,7 +84,8 @@ class DemoOptions:
     follows from it unless ``speed`` (scenario seconds per real second) is given;
     ``realtime`` plays at true speed. ``market_lag_s`` is how far (real seconds) the
     exchange's makers lag the truth. ``view`` is ``auto`` (live table on a terminal,
-    plain lines otherwise), ``live``, ``plain`` or ``none``.
+    plain lines otherwise), ``live``, ``plain`` or ``none``. :func:`demo_options` fills
+    the defaults from the ``demo`` settings section.
     """
 
     out_dir: Path | None = None
@@ -118,6 +117,7 @@ class DemoResult:
     duration_s: float = 0.0
     speed: Fraction = Fraction(1)
     kill_switch: str | None = None
+    presign: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -126,56 +126,20 @@ class DemoResult:
         return not self.problems
 
 
-# ---------------------------------------------------------------------------------------------
-# A maker that leaves real pair-arbitrage gaps
-# ---------------------------------------------------------------------------------------------
+def demo_options(settings: DemoSettings, **overrides: Any) -> DemoOptions:
+    """Demo options from the ``demo`` settings; ``overrides`` (the command line) win.
 
-
-@dataclass
-class GapMaker(MarketMaker):
-    """A :class:`MarketMaker` whose careless requotes leave ``gap_ticks`` ticks of edge.
-
-    Now and then (``gap_probability``) it prices the second token's ask from the first
-    one's complement *minus* ``gap_ticks`` ticks, so the two asks sum to ``1 − gap`` until
-    its next refresh: with ``gap_ticks=5`` on a 0.01 tick that beats the 0.03 taker fee
-    (at most 0.015 a pair), which the simulator's one-tick gap never does.
+    An override of ``None`` is ignored (an option the user did not give).
     """
-
-    gap_ticks: int = 5
-
-    def step(self, venue: Venue, fair: FairValueSource, now_ns: int, rng: Any) -> int:
-        """Re-quote if due (the parent's quoting, with a wider gap)."""
-        if now_ns < self.next_ns:
-            return 0
-        self.next_ns = now_ns + self.refresh_ms * NS_PER_MS
-        listing = venue.listings[self.condition_id]
-        if self.quotes:
-            venue.cancel(None, self.quotes)
-            self.quotes = []
-        value = fair.fair_value(self.condition_id, now_ns - self.lag_ms * NS_PER_MS)
-        if value is None or listing.closed or not listing.accepting_orders:
-            return 0
-        tick, half = listing.tick, self.spread // 2
-        a, b = listing.token_ids
-        gap = rng.random() < self.gap_probability
-        placed = 0
-        for level in range(self.levels):
-            widen = level * tick
-            ask_a = round_to_tick(value + half + widen, tick, Rounding.UP)
-            ask_b = round_to_tick(ONE - value + half + widen, tick, Rounding.UP)
-            bid_b = round_to_tick(ONE - value - half - widen, tick, Rounding.DOWN)
-            if gap and level == 0:
-                ask_b = round_to_tick(ONE - ask_a - self.gap_ticks * tick, tick, Rounding.DOWN)
-                bid_b = max(tick, min(bid_b, ask_b - tick))
-            bid_a = round_to_tick(value - half - widen, tick, Rounding.DOWN)
-            for token, side, price in (
-                (a, Side.BUY, bid_a),
-                (a, Side.SELL, ask_a),
-                (b, Side.BUY, bid_b),
-                (b, Side.SELL, ask_b),
-            ):
-                placed += self._quote(venue, token, side, price)
-        return placed
+    base: dict[str, Any] = {
+        "scenarios": tuple(settings.scenarios),
+        "scenario_s": settings.scenario_s,
+        "market_lag_s": settings.market_lag_s,
+        "warmup_s": settings.warmup_s,
+        "seed": settings.seed,
+    }
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return DemoOptions(**base)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,19 +221,17 @@ class DemoWorld:
                 self._add_traders(listing)
 
     def _add_traders(self, listing: Listing) -> None:
-        cid = listing.condition_id
-        self.exchange.add_traders(cid, makers=0, takers=1, taker_interval_ms=1_500)
-        self.exchange.traders.makers.append(
-            GapMaker(
-                owner=f"mm-{cid[2:8]}",
-                condition_id=cid,
-                spread=40_000,
-                size=150 * ONE,
-                lag_ms=250,
-                refresh_ms=1_000,
-                gap_probability=0.3,
-                gap_ticks=5,
-            )
+        self.exchange.add_traders(
+            listing.condition_id,
+            makers=1,
+            takers=1,
+            spread=40_000,
+            size=150 * ONE,
+            lag_ms=250,
+            refresh_ms=1_000,
+            gap_probability=0.3,
+            gap_ticks=_GAP_TICKS,
+            taker_interval_ms=1_500,
         )
 
     async def start(self) -> None:
@@ -497,7 +459,6 @@ async def run_demo(
             NodeOptions(
                 mode=NodeMode.LIVE,
                 event_log_dir=result.events_dir,
-                tick_interval_s=0.5,
                 metrics_port=0,
                 control_port=0,
                 control_token=secrets.token_urlsafe(24),
@@ -575,6 +536,7 @@ def _collect(node: TradingNode, result: DemoResult) -> None:
     result.equity_end = state.equity()
     result.pnl = result.equity_end - result.equity_start
     result.kill_switch = state.halted
+    result.presign = node.engine.presign.stats.as_dict()
 
 
 def _report(result: DemoResult, node: TradingNode) -> Path | None:
@@ -607,6 +569,7 @@ def summary_lines(result: DemoResult) -> list[str]:
         f"demo finished in {result.duration_s:.1f} s (scenario speed {float(result.speed):.0f}x)",
         f"intents: {_pairs(result.intents)}",
         f"fills:   {_pairs(result.fills)}",
+        f"pre-signed orders: {_presign_line(result.presign)}",
         f"PnL:     {fmt(result.pnl, 2)} pUSD (equity {fmt(result.equity_start, 2)} -> "
         f"{fmt(result.equity_end, 2)})",
         f"output:  {result.out_dir}",
@@ -618,6 +581,17 @@ def summary_lines(result: DemoResult) -> list[str]:
         lines.append(f"  metrics    {result.metrics_path}")
     lines += [f"problem: {p}" for p in result.problems]
     return lines
+
+
+def _presign_line(stats: dict[str, int]) -> str:
+    if not stats.get("signed") and not stats.get("hits") and not stats.get("misses"):
+        return "none"
+    reasons = {k.removeprefix("miss_"): v for k, v in stats.items() if k.startswith("miss_")}
+    why = f" ({_pairs(reasons)})" if reasons else ""
+    return (
+        f"hits {stats.get('hits', 0)}, misses {stats.get('misses', 0)}{why}, "
+        f"signed {stats.get('signed', 0)}, refreshed {stats.get('refreshes', 0)}"
+    )
 
 
 def _pairs(counts: dict[str, int]) -> str:

@@ -10,9 +10,10 @@ orders (placed, rejected, submit→answer latency), trades (status counts, fills
 (exposure, realized PnL), the kill switch and feed health.
 
 Values that live elsewhere are read when Prometheus scrapes: an adapter's own counters
-(:meth:`Metrics.watch_feed`), a queue's depth (:meth:`Metrics.watch_queue`) and the
-ledger's equity and daily PnL (:meth:`Metrics.watch_pnl`). Feed staleness is the time since
-the feed's last message, by the injected clock.
+(:meth:`Metrics.watch_feed`), a queue's depth (:meth:`Metrics.watch_queue`), the
+ledger's equity and daily PnL (:meth:`Metrics.watch_pnl`) and the pre-signed order pool's
+counters (:meth:`Metrics.watch_presign`). Feed staleness is the time since the feed's last
+message, by the injected clock.
 
 :class:`MetricsServer` serves ``GET /metrics`` (and ``GET /healthz``) with aiohttp on
 127.0.0.1 by default (``metrics.host`` / ``metrics.port`` in the settings).
@@ -69,10 +70,12 @@ from polyloly.execution.events import (
 
 __all__ = [
     "METRIC_NAMES",
+    "SHUTDOWN_TIMEOUT_S",
     "FeedCounters",
     "Metrics",
     "MetricsServer",
     "PnlSource",
+    "PresignCounters",
 ]
 
 _NS = "polyloly"
@@ -81,6 +84,8 @@ _log = get_logger("polyloly.metrics")
 _BOOK_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _DECISION_BUCKETS: Final = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2, 0.1)
 _ORDER_BUCKETS: Final = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SHUTDOWN_TIMEOUT_S: Final = 1.0
+"""Longest wait for requests in progress when the server stops (a scrape is instant)."""
 _MARKET_DATA: Final = (BookSnapshot, PriceChanges, LastTrade, TickSizeChange)
 _REMEMBERED: Final = 100_000  # orders / trades remembered for attribution (LRU)
 _ERRORS: Final[dict[type[Event], str]] = {
@@ -121,6 +126,12 @@ METRIC_NAMES: Final = frozenset(
         "polyloly_kill_switch_fired_total",
         "polyloly_queue_depth",
         "polyloly_alerts_total",
+        "polyloly_presign_hits_total",
+        "polyloly_presign_misses_total",
+        "polyloly_presign_refreshes_total",
+        "polyloly_presign_discarded_total",
+        "polyloly_presign_signed_total",
+        "polyloly_presign_sign_failures_total",
     }
 )
 """Every metric family this module exports (histograms add ``_bucket``/``_sum``/``_count``)."""
@@ -128,6 +139,19 @@ METRIC_NAMES: Final = frozenset(
 
 FeedCounters = Mapping[str, int]
 """An adapter's monotonic counters: ``messages``, ``malformed``, ``reconnects`` (any subset)."""
+
+PresignCounters = Mapping[str, int]
+"""The pool's counters as ``PresignStats.as_dict()`` gives them: ``hits``, ``misses``,
+``miss_<reason>`` per reason, ``refreshes``, ``discarded``, ``signed``, ``sign_failures``."""
+
+_PRESIGN: Final = (
+    ("hits", "Intents sent with a pre-signed order (no signature on the hot path)."),
+    ("refreshes", "Ready pre-signed orders replaced by a newer signature."),
+    ("discarded", "Pre-signed orders thrown away unused."),
+    ("signed", "Orders signed ahead by the presigner."),
+    ("sign_failures", "Signatures ahead that failed (signed on demand instead)."),
+)
+_MISS_PREFIX: Final = "miss_"
 
 
 class PnlSource(Protocol):
@@ -179,6 +203,25 @@ class _Scraped:
         yield GaugeMetricFamily(f"{_NS}_queue_depth", "", labels=["queue"])
         yield GaugeMetricFamily(f"{_NS}_equity_usd", "")
         yield GaugeMetricFamily(f"{_NS}_daily_pnl_usd", "")
+        yield from self._presign_families(None)
+
+    def _presign_families(self, counters: PresignCounters | None) -> Iterator[Metric]:
+        """The pool's counters (families without samples when nothing is watched)."""
+        values = counters or {}
+        for name, doc in _PRESIGN:
+            family = CounterMetricFamily(f"{_NS}_presign_{name}", doc)
+            if counters is not None:
+                family.add_metric([], values.get(name, 0))
+            yield family
+        misses = CounterMetricFamily(
+            f"{_NS}_presign_misses",
+            "Intents the pool could serve that were signed on demand, by reason.",
+            labels=["reason"],
+        )
+        for key, value in sorted(values.items()):
+            if key.startswith(_MISS_PREFIX):
+                misses.add_metric([key.removeprefix(_MISS_PREFIX)], value)
+        yield misses
 
     def collect(self) -> Iterator[Metric]:
         m = self.m
@@ -232,6 +275,10 @@ class _Scraped:
                 yield GaugeMetricFamily(
                     f"{_NS}_daily_pnl_usd", "PnL since the UTC day began (pUSD).", _usd(daily)
                 )
+        presign: PresignCounters | None = None
+        if m._presign is not None:  # a broken source exports no samples (not zeros)
+            presign = _read(m._presign, None, "presign")
+        yield from self._presign_families(presign)
 
 
 class Metrics:
@@ -261,6 +308,7 @@ class Metrics:
         self._feeds: dict[str, Callable[[], FeedCounters]] = {}
         self._queues: dict[str, Callable[[], int]] = {}
         self._pnl: PnlSource | None = None
+        self._presign: Callable[[], PresignCounters] | None = None
         self._order_strategy: _Lru[str] = _Lru()
         self._order_sent: _Lru[int] = _Lru()
         self._trades_seen: _Lru[str] = _Lru()
@@ -382,6 +430,13 @@ class Metrics:
     def watch_pnl(self, source: PnlSource) -> None:
         """Export equity and daily PnL from ``source``, read at each scrape."""
         self._pnl = source
+
+    def watch_presign(self, read: Callable[[], PresignCounters]) -> None:
+        """Export the pre-signed order pool's counters, read at each scrape.
+
+        ``read`` is e.g. ``engine.presign.stats.as_dict`` (an ``ExecutionEngine``'s pool).
+        """
+        self._presign = read
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
@@ -518,12 +573,23 @@ class MetricsServer:
         What to serve.
     host, port
         Where to listen (``127.0.0.1`` by default; port 0 picks a free port, see :attr:`port`).
+    shutdown_timeout_s
+        How long :meth:`stop` lets a request still in progress finish (aiohttp's default is
+        60 s, e.g. for a scraper's keep-alive connection that left a request body unsent).
     """
 
-    def __init__(self, metrics: Metrics, host: str = "127.0.0.1", port: int = 9108) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        host: str = "127.0.0.1",
+        port: int = 9108,
+        *,
+        shutdown_timeout_s: float = SHUTDOWN_TIMEOUT_S,
+    ) -> None:
         self.metrics = metrics
         self.host = host
         self._port = port
+        self.shutdown_timeout_s = shutdown_timeout_s
         self._runner: web.AppRunner | None = None
 
     @property
@@ -549,7 +615,7 @@ class MetricsServer:
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._health)
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.shutdown_timeout_s)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._port)
         await site.start()

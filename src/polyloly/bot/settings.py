@@ -15,18 +15,15 @@ a :class:`~polyloly.bot.errors.ConfigError`, naming the key path and the rule::
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Self, overload
-from urllib.parse import urlsplit
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -46,37 +43,119 @@ from polyloly.bot.config_loader import (
     validation_error_lines,
 )
 from polyloly.bot.errors import ConfigError
+from polyloly.bot.invariants import (
+    INVARIANTS,
+    check_control_auth,
+    check_live_trading_credentials,
+    check_offline_is_loopback,
+    check_ports_distinct,
+    check_presign_ages,
+    check_providers,
+    check_risk_limits_ordered,
+    check_strategies_within_risk,
+    check_team_aliases,
+    check_truth_thresholds,
+)
+from polyloly.bot.settings_types import (
+    ADDRESS,
+    DB_SCHEMES,
+    Bps,
+    Confidence,
+    Count,
+    DatabaseUrl,
+    Host,
+    HttpsSecretUrl,
+    HttpUrl,
+    LogLevel,
+    Micros,
+    Millis,
+    NonNegMillis,
+    Port,
+    Price,
+    PrivateKey,
+    Rate,
+    RedisUrl,
+    Seconds,
+    Section,
+    Usdc,
+    Weight,
+    WholeSeconds,
+    WsUrl,
+    host_only,
+    no_bool,
+    upper,
+)
 from polyloly.domain.fees import FeeModel, fee_model_from_config
-from polyloly.domain.money import parse_micros
 
 __all__ = [
+    "ADDRESS",
+    "DB_SCHEMES",
     "ENV_VARS",
+    "GRID_EVENTS_PATH",
+    "GRID_STATE_PATH",
     "INVARIANTS",
+    "LOLESPORTS_API_PATH",
+    "LOLESPORTS_FEED_PATH",
+    "LPDB_PATH",
     "AdaptersSettings",
     "AlertsSettings",
+    "BacktestSettings",
     "BotSettings",
+    "Bps",
+    "Confidence",
     "ConfigError",
     "ControlSettings",
+    "Count",
+    "DatabaseUrl",
+    "DemoSettings",
     "EsportsSettings",
     "FeesSettings",
     "GridSettings",
+    "Host",
+    "HttpUrl",
+    "HttpsSecretUrl",
     "InvariantError",
     "LiquipediaSettings",
+    "LogLevel",
     "LolEsportsSettings",
     "MetricsSettings",
+    "Micros",
+    "Millis",
+    "NonNegMillis",
     "OpenDotaSettings",
     "PairArbSettings",
     "PandaScoreSettings",
     "PolymarketSettings",
+    "Port",
+    "Price",
+    "PrivateKey",
     "ProviderSettings",
+    "Rate",
+    "RedisUrl",
     "RiskSettings",
+    "Seconds",
+    "Section",
     "Settings",
     "StorageSettings",
     "StrategiesSettings",
     "TeamsSettings",
     "TemporalArbSettings",
     "TruthSettings",
+    "Usdc",
     "Violation",
+    "Weight",
+    "WholeSeconds",
+    "WsUrl",
+    "check_control_auth",
+    "check_live_trading_credentials",
+    "check_offline_is_loopback",
+    "check_ports_distinct",
+    "check_presign_ages",
+    "check_providers",
+    "check_risk_limits_ordered",
+    "check_strategies_within_risk",
+    "check_team_aliases",
+    "check_truth_thresholds",
     "format_validation_error",
     "load_settings",
     "load_yaml",
@@ -84,111 +163,10 @@ __all__ = [
     "resolve_config_dir",
 ]
 
-# -- value types ----------------------------------------------------------------------------
-
-
-def _no_bool(value: object) -> object:
-    # pydantic's lax mode reads True as 1; a boolean where a number belongs is a typo.
-    if isinstance(value, bool):
-        raise ValueError("must be a number, not true/false")
-    return value
-
-
-def _url_rule(schemes: tuple[str, ...]) -> Callable[[str], str]:
-    def check(url: str) -> str:
-        parts = urlsplit(url)
-        if parts.scheme not in schemes or not parts.hostname:
-            raise ValueError(f"must be a {'/'.join(schemes)} URL with a host")
-        return url
-
-    return check
-
-
-def _secret_url_rule(schemes: tuple[str, ...]) -> Callable[[SecretStr], SecretStr]:
-    check = _url_rule(schemes)
-
-    def check_secret(value: SecretStr) -> SecretStr:
-        check(value.get_secret_value())
-        return value
-
-    return check_secret
-
-
-_HEX_KEY = re.compile(r"(0x)?[0-9a-fA-F]{64}")
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-
-
-def _database_url_rule(value: SecretStr) -> SecretStr:
-    parts = urlsplit(value.get_secret_value())
-    if parts.scheme not in DB_SCHEMES:
-        raise ValueError(f"must be a database URL ({', '.join(DB_SCHEMES)})")
-    if not parts.scheme.startswith("sqlite") and not parts.hostname:
-        raise ValueError("must name a database host")
-    return value
-
-
-def _private_key_rule(value: SecretStr) -> SecretStr:
-    if not _HEX_KEY.fullmatch(value.get_secret_value()):
-        raise ValueError("must be 32 bytes of hex (64 hex digits, optional 0x)")
-    return value
-
-
-def _upper(value: object) -> object:
-    return value.upper() if isinstance(value, str) else value
-
-
-Usdc = Annotated[Decimal, BeforeValidator(_no_bool), Field(gt=0, decimal_places=6)]
-Price = Annotated[Decimal, BeforeValidator(_no_bool), Field(gt=0, le=1, decimal_places=6)]
-Rate = Annotated[Decimal, BeforeValidator(_no_bool), Field(ge=0, lt=1, decimal_places=6)]
-Confidence = Annotated[Decimal, BeforeValidator(_no_bool), Field(gt=0, le=1, decimal_places=4)]
-Weight = Annotated[Decimal, BeforeValidator(_no_bool), Field(ge=0, le=1, decimal_places=4)]
-Seconds = Annotated[float, BeforeValidator(_no_bool), Field(gt=0, allow_inf_nan=False)]
-Millis = Annotated[int, BeforeValidator(_no_bool), Field(ge=1)]
-Count = Annotated[int, BeforeValidator(_no_bool), Field(ge=1)]
-Port = Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=65535)]
-Host = Annotated[str, Field(min_length=1)]
-HttpUrl = Annotated[str, AfterValidator(_url_rule(("http", "https")))]
-WsUrl = Annotated[str, AfterValidator(_url_rule(("ws", "wss")))]
-LogLevel = Annotated[
-    Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)
-]
-DB_SCHEMES = ("sqlite", "sqlite+aiosqlite", "postgresql", "postgresql+asyncpg", "postgres")
-
-
-class Micros:
-    """Read-only view of a Decimal field as int micro-units (``0.975`` -> ``975_000``)."""
-
-    def __init__(self, field: str) -> None:
-        self.field = field
-
-    def convert(self, value: Decimal) -> int:
-        """Convert one value exactly."""
-        return parse_micros(value)
-
-    @overload
-    def __get__(self, obj: None, owner: type) -> Self: ...
-    @overload
-    def __get__(self, obj: object, owner: type) -> int: ...
-    def __get__(self, obj: object | None, owner: type) -> int | Self:
-        return self if obj is None else self.convert(getattr(obj, self.field))
-
-
-class Bps(Micros):
-    """Read-only view of a Decimal fraction as int basis points (``0.80`` -> ``8000``)."""
-
-    def convert(self, value: Decimal) -> int:
-        """Convert one value exactly (the field allows at most 4 decimal places)."""
-        return int(value * 10_000)
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", ignored_types=(Micros,))
-
-
 # -- sections -------------------------------------------------------------------------------
 
 
-class BotSettings(_Section):
+class BotSettings(Section):
     """Process-wide switches: name, logging, paper or live, offline (demo) mode."""
 
     name: str = "polyloly"
@@ -196,9 +174,10 @@ class BotSettings(_Section):
     log_format: Literal["json", "console"] = "json"
     paper_trading: bool = True
     offline: bool = False  # True: every URL must be loopback (the demo's simulators)
+    tick_interval_s: Seconds = 1.0  # the node's TimerTick period (timeouts, re-evaluation)
 
 
-class RiskSettings(_Section):
+class RiskSettings(Section):
     """The risk gate's hard limits (the seed's RiskParams), in pUSD."""
 
     max_daily_loss_usdc: Usdc = Decimal(200)
@@ -207,7 +186,7 @@ class RiskSettings(_Section):
     max_open_orders_per_market: Count = 5
     max_single_order_usdc: Usdc = Decimal(100)
     min_order_size_usdc: Usdc = Decimal(5)
-    max_slippage_bps: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=10_000)] = 50
+    max_slippage_bps: Annotated[int, BeforeValidator(no_bool), Field(ge=0, le=10_000)] = 50
     kill_switch_enabled: bool = True
     max_consecutive_exec_errors: Count = 3
 
@@ -218,7 +197,7 @@ class RiskSettings(_Section):
     min_order_size_micros = Micros("min_order_size_usdc")
 
 
-class PairArbSettings(_Section):
+class PairArbSettings(Section):
     """Binary pair arbitrage: buy YES and NO in steps while the pair cost stays under the cap."""
 
     enabled: bool = True
@@ -228,6 +207,7 @@ class PairArbSettings(_Section):
     max_unpaired_usdc: Usdc = Decimal(50)  # leg risk: cost of the unmatched side
     stuck_leg_timeout_s: Seconds = 30.0
     merge_enabled: bool = True
+    delayed_markets: bool = False  # also trade markets with a taker delay (legs may re-price)
 
     pair_cost_cap_micros = Micros("pair_cost_cap")
     max_total_cost_micros = Micros("max_total_cost_usdc")
@@ -235,7 +215,7 @@ class PairArbSettings(_Section):
     max_unpaired_micros = Micros("max_unpaired_usdc")
 
 
-class TemporalArbSettings(_Section):
+class TemporalArbSettings(Section):
     """Temporal arbitrage: buy the known winner while its ask is under the entry cap."""
 
     enabled: bool = False
@@ -243,7 +223,10 @@ class TemporalArbSettings(_Section):
     max_entry_price: Price = Decimal("0.95")
     fixed_size_usdc: Usdc = Decimal(50)
     max_exposure_usdc: Usdc = Decimal(200)
+    order_type: Annotated[Literal["FAK", "FOK"], BeforeValidator(upper)] = "FAK"
     presign_orders: bool = True
+    presign_refresh_s: WholeSeconds = 20  # re-sign a ready order this old
+    presign_max_age_s: WholeSeconds = 45  # never send a pre-signed order older than this
 
     min_confidence_bps = Bps("min_confidence")
     max_entry_price_micros = Micros("max_entry_price")
@@ -251,24 +234,24 @@ class TemporalArbSettings(_Section):
     max_exposure_micros = Micros("max_exposure_usdc")
 
 
-class StrategiesSettings(_Section):
+class StrategiesSettings(Section):
     """The two strategies."""
 
     pair_arb: PairArbSettings = PairArbSettings()
     temporal_arb: TemporalArbSettings = TemporalArbSettings()
 
 
-class PolymarketSettings(_Section):
+class PolymarketSettings(Section):
     """The CLOB V2 venue: endpoints, chain, signing identity and API credentials."""
 
     host: HttpUrl = "https://clob.polymarket.com"
-    chain_id: Annotated[int, BeforeValidator(_no_bool), Field(ge=1)] = 137
+    chain_id: Annotated[int, BeforeValidator(no_bool), Field(ge=1)] = 137
     ws_market_url: WsUrl = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
     ws_user_url: WsUrl = "wss://ws-subscriptions-clob.polymarket.com/ws/user"
     gamma_url: HttpUrl = "https://gamma-api.polymarket.com"
-    signature_type: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=3)] = 0
-    funder: Annotated[str, Field(pattern=_ADDRESS.pattern)] | None = None
-    private_key: Annotated[SecretStr, AfterValidator(_private_key_rule)] | None = None
+    signature_type: Annotated[int, BeforeValidator(no_bool), Field(ge=0, le=3)] = 0
+    funder: Annotated[str, Field(pattern=ADDRESS.pattern)] | None = None
+    private_key: PrivateKey | None = None
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
     api_passphrase: SecretStr | None = None
@@ -279,7 +262,15 @@ class PolymarketSettings(_Section):
     max_assets_per_connection: Annotated[int, Field(ge=1, le=500)] = 200
 
 
-class ProviderSettings(_Section):
+# The paths the esports adapters append to their hosts: a URL ending with one is refused.
+GRID_STATE_PATH = "/live-data-feed/series-state/graphql"
+GRID_EVENTS_PATH = "/live-data-feed/series"
+LPDB_PATH = "/api/v3"
+LOLESPORTS_API_PATH = "/persisted/gw"
+LOLESPORTS_FEED_PATH = "/livestats/v1"
+
+
+class ProviderSettings(Section):
     """One esports data provider (fields shared by all of them)."""
 
     requires_key: ClassVar[bool] = False
@@ -313,9 +304,8 @@ class GridSettings(ProviderSettings):
     """GRID: Series State GraphQL (polled) and the Series Events socket; needs a key."""
 
     requires_key: ClassVar[bool] = True
-    base_url: HttpUrl = "https://api.grid.gg/live-data-feed/series-state/graphql"
-    central_data_url: HttpUrl = "https://api.grid.gg/central-data/graphql"
-    ws_url: WsUrl = "wss://api.grid.gg/live-data-feed/series"
+    base_url: Annotated[HttpUrl, AfterValidator(host_only(GRID_STATE_PATH))] = "https://api.grid.gg"
+    ws_url: Annotated[WsUrl, AfterValidator(host_only(GRID_EVENTS_PATH))] = "wss://api.grid.gg"
     poll_interval_ms: Millis = 1000
 
 
@@ -323,8 +313,9 @@ class LiquipediaSettings(ProviderSettings):
     """Liquipedia LPDB v3 (confirmation, not the fast trigger); needs a key and a UA."""
 
     requires_key: ClassVar[bool] = True
-    base_url: HttpUrl = "https://api.liquipedia.net/api/v3"
-    wiki_url: HttpUrl = "https://liquipedia.net"
+    base_url: Annotated[HttpUrl, AfterValidator(host_only(LPDB_PATH))] = (
+        "https://api.liquipedia.net"
+    )
     user_agent: Annotated[str, Field(min_length=8)] = (
         "polyloly/0.1 (https://github.com/polyloly/polyloly)"
     )
@@ -336,12 +327,16 @@ class LolEsportsSettings(ProviderSettings):
     """Riot's lolesports.com backend (unofficial) and its livestats feed."""
 
     enabled: bool = True
-    base_url: HttpUrl = "https://esports-api.lolesports.com/persisted/gw"
-    feed_url: HttpUrl = "https://feed.lolesports.com/livestats/v1"
+    base_url: Annotated[HttpUrl, AfterValidator(host_only(LOLESPORTS_API_PATH))] = (
+        "https://esports-api.lolesports.com"
+    )
+    feed_url: Annotated[HttpUrl, AfterValidator(host_only(LOLESPORTS_FEED_PATH))] = (
+        "https://feed.lolesports.com"
+    )
     poll_interval_ms: Millis = 10_000
 
 
-class EsportsSettings(_Section):
+class EsportsSettings(Section):
     """Every esports provider, by the name the truth engine weights it under."""
 
     opendota: OpenDotaSettings = OpenDotaSettings()
@@ -355,19 +350,19 @@ class EsportsSettings(_Section):
         return {name: getattr(self, name) for name in type(self).model_fields}
 
 
-class AdaptersSettings(_Section):
+class AdaptersSettings(Section):
     """Venue and data-feed adapters."""
 
     polymarket: PolymarketSettings = PolymarketSettings()
     esports: EsportsSettings = EsportsSettings()
 
 
-class FeesSettings(_Section):
+class FeesSettings(Section):
     """Fallback fee model (the venue's per-market rate wins when it is known)."""
 
     model: Literal["polymarket", "flat_payout"] = "polymarket"
     rate: Rate = Decimal("0.03")  # polymarket: taker rate; flat_payout: fee on payout
-    exponent: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=4)] = 1
+    exponent: Annotated[int, BeforeValidator(no_bool), Field(ge=0, le=4)] = 1
 
     rate_micros = Micros("rate")
 
@@ -376,7 +371,7 @@ class FeesSettings(_Section):
         return fee_model_from_config(self.model, self.rate_micros, self.exponent)
 
 
-class TruthSettings(_Section):
+class TruthSettings(Section):
     """Truth engine: per-source reliability weights and confirmation thresholds."""
 
     source_weights: dict[str, Weight] = Field(
@@ -401,28 +396,24 @@ class TruthSettings(_Section):
     final_confidence_bps = Bps("final_confidence")
 
 
-class TeamsSettings(_Section):
+class TeamsSettings(Section):
     """Team-name normalization: canonical name -> the other spellings providers use."""
 
     aliases: dict[str, list[str]] = Field(default_factory=dict)
 
 
-class StorageSettings(_Section):
+class StorageSettings(Section):
     """Event log (source of truth) and the SQL projection."""
 
     event_log_dir: Path = Path("data/events")
     event_log_compress: bool = False
     event_log_fsync: bool = False
     flush_every: Count = 1
-    database_url: Annotated[SecretStr, AfterValidator(_database_url_rule)] = SecretStr(
-        "sqlite+aiosqlite:///data/polyloly.db"
-    )
-    redis_url: (
-        Annotated[SecretStr, AfterValidator(_secret_url_rule(("redis", "rediss", "unix")))] | None
-    ) = None
+    database_url: DatabaseUrl = SecretStr("sqlite+aiosqlite:///data/polyloly.db")
+    redis_url: RedisUrl | None = None
 
 
-class MetricsSettings(_Section):
+class MetricsSettings(Section):
     """Prometheus exporter."""
 
     enabled: bool = True
@@ -430,15 +421,13 @@ class MetricsSettings(_Section):
     port: Port = 9108
 
 
-class AlertsSettings(_Section):
+class AlertsSettings(Section):
     """Alert destinations: apprise URLs plus the seed's Telegram and Discord variables."""
 
     urls: list[SecretStr] = Field(default_factory=list)
     telegram_bot_token: SecretStr | None = None
     telegram_chat_id: str | None = None
-    discord_webhook_url: (
-        Annotated[SecretStr, AfterValidator(_secret_url_rule(("https",)))] | None
-    ) = None
+    discord_webhook_url: HttpsSecretUrl | None = None
 
     def apprise_urls(self) -> list[str]:
         """Every destination as an apprise URL (secrets revealed: pass them on, never log)."""
@@ -452,7 +441,34 @@ class AlertsSettings(_Section):
         return urls
 
 
-class ControlSettings(_Section):
+class DemoSettings(Section):
+    """``polyloly demo``: which scenarios, how fast, how far the market lags, the seed."""
+
+    scenarios: Annotated[tuple[str, ...], Field(min_length=1)] = (
+        "lol_bo3_pause",
+        "dota2_bo3_2_0",
+    )
+    scenario_s: Seconds = 60.0  # real seconds the scenarios' games take (sets the speed)
+    market_lag_s: Annotated[float, BeforeValidator(no_bool), Field(ge=0, allow_inf_nan=False)] = 4.0
+    warmup_s: Annotated[float, BeforeValidator(no_bool), Field(ge=0, allow_inf_nan=False)] = 3.0
+    seed: Annotated[int, BeforeValidator(no_bool), Field(ge=0)] = 7
+
+
+class BacktestSettings(Section):
+    """``polyloly backtest``: replay mode and the simulated mode's latencies and collateral."""
+
+    mode: Literal["exact", "simulated"] = "exact"
+    market_delay_ms: NonNegMillis = 0
+    esports_delay_ms: NonNegMillis = 0
+    request_ms: NonNegMillis = 25
+    reply_ms: NonNegMillis = 25
+    jitter_ms: NonNegMillis = 0
+    collateral_usdc: Usdc = Decimal(10_000)
+
+    collateral_micros = Micros("collateral_usdc")
+
+
+class ControlSettings(Section):
     """The operator control API (halt, resume, cancel-all)."""
 
     enabled: bool = True
@@ -461,203 +477,10 @@ class ControlSettings(_Section):
     token: SecretStr | None = None
 
 
-# -- cross-field invariants -----------------------------------------------------------------
-
-
-def _get(s: Settings, path: str) -> Any:
-    value: Any = s
-    for part in path.split("."):
-        value = getattr(value, part)
-    return value
-
-
-def _le(s: Settings, *pairs: tuple[str, str]) -> list[Violation]:
-    """One violation per ``(a, b)`` pair of key paths where ``a > b``."""
-    out: list[Violation] = []
-    for a, b in pairs:
-        va, vb = _get(s, a), _get(s, b)
-        if va > vb:
-            out.append((a, f"must be <= {b} ({va} > {vb})"))
-    return out
-
-
-def check_risk_limits_ordered(s: Settings) -> list[Violation]:
-    """min order <= max single order <= per-market position <= total exposure."""
-    return _le(
-        s,
-        ("risk.min_order_size_usdc", "risk.max_single_order_usdc"),
-        ("risk.max_single_order_usdc", "risk.max_position_per_market_usdc"),
-        ("risk.max_position_per_market_usdc", "risk.max_total_exposure_usdc"),
-    )
-
-
-def check_strategies_within_risk(s: Settings) -> list[Violation]:
-    """An enabled strategy's sizes fit inside the risk gate's limits."""
-    out: list[Violation] = []
-    if s.strategies.pair_arb.enabled:
-        pa = "strategies.pair_arb."
-        out += _le(
-            s,
-            (pa + "max_total_cost_usdc", "risk.max_position_per_market_usdc"),
-            (pa + "step_usdc", "risk.max_single_order_usdc"),
-            ("risk.min_order_size_usdc", pa + "step_usdc"),
-        )
-    if s.strategies.temporal_arb.enabled:
-        ta = "strategies.temporal_arb."
-        out += _le(
-            s,
-            (ta + "fixed_size_usdc", "risk.max_single_order_usdc"),
-            ("risk.min_order_size_usdc", ta + "fixed_size_usdc"),
-            (ta + "fixed_size_usdc", ta + "max_exposure_usdc"),
-            (ta + "max_exposure_usdc", "risk.max_total_exposure_usdc"),
-        )
-    return out
-
-
-def check_live_trading_credentials(s: Settings) -> list[Violation]:
-    """Live trading needs a signing key; API creds come as a set; proxy wallets need a funder."""
-    pm, p = s.adapters.polymarket, "adapters.polymarket."
-    out: list[Violation] = []
-    if not s.bot.paper_trading and not s.bot.offline and pm.private_key is None:
-        rule = "live trading (bot.paper_trading: false) needs a key: set POLYMARKET_PRIVATE_KEY"
-        out.append((p + "private_key", rule))
-    creds = {
-        "api_key": pm.api_key,
-        "api_secret": pm.api_secret,
-        "api_passphrase": pm.api_passphrase,
-    }
-    if any(v is not None for v in creds.values()):
-        out += [
-            (p + k, "is required when any API credential is set")
-            for k, v in creds.items()
-            if v is None
-        ]
-    if pm.signature_type in (1, 2, 3) and pm.funder is None and pm.private_key is not None:
-        out.append((p + "funder", f"is required with signature_type {pm.signature_type}"))
-    return out
-
-
-def check_truth_thresholds(s: Settings) -> list[Violation]:
-    """A pending result needs strictly less confidence than a final one.
-
-    Strict, as :class:`~polyloly.domain.truth_engine.TruthParams` requires: one source alone
-    is capped at the pending confidence, so equal thresholds would let a single source make
-    a result FINAL.
-    """
-    pending, final = s.truth.pending_confidence, s.truth.final_confidence
-    if pending < final:
-        return []
-    rule = f"must be < truth.final_confidence ({pending} >= {final})"
-    return [("truth.pending_confidence", rule)]
-
-
-def check_providers(s: Settings) -> list[Violation]:
-    """Weights name known providers; an enabled provider has a weight and, if needed, a key."""
-    providers = s.adapters.esports.providers()
-    out = [
-        (f"truth.source_weights.{name}", f"unknown source (expected one of {', '.join(providers)})")
-        for name in s.truth.source_weights
-        if name not in providers
-    ]
-    for name, cfg in providers.items():
-        if not cfg.enabled:
-            continue
-        if not s.truth.source_weights.get(name):
-            out.append((f"truth.source_weights.{name}", "an enabled provider needs a weight > 0"))
-        if cfg.requires_key and cfg.api_key is None:
-            out.append(
-                (f"adapters.esports.{name}.api_key", "is required when the provider is enabled")
-            )
-    return out
-
-
-def check_team_aliases(s: Settings) -> list[Violation]:
-    """Each spelling maps to one canonical team."""
-    owner: dict[str, str] = {}
-    out: list[Violation] = []
-    for team, aliases in s.teams.aliases.items():
-        for alias in (team, *aliases):
-            key = alias.casefold().strip()
-            if owner.setdefault(key, team) != team:
-                out.append(
-                    (f"teams.aliases.{team}", f"{alias!r} already belongs to {owner[key]!r}")
-                )
-    return out
-
-
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
-_URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def _is_loopback(host: str) -> bool:
-    return host in _LOOPBACK or host.startswith("127.")
-
-
-def _urls(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    if isinstance(value, BaseModel):
-        for name in type(value).model_fields:
-            yield from _urls(getattr(value, name), f"{path}.{name}" if path else name)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _urls(item, f"{path}[{i}]")
-    elif isinstance(value, SecretStr | str):
-        text = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if _URL_START.match(text):
-            yield path, text
-
-
-def check_offline_is_loopback(s: Settings) -> list[Violation]:
-    """In offline (demo) mode every URL points at this machine: nothing reaches the internet."""
-    if not s.bot.offline:
-        return []
-    out: list[Violation] = []
-    if s.alerts.telegram_bot_token is not None:
-        out.append(("alerts.telegram_bot_token", "must be unset when bot.offline is true"))
-    for path, url in _urls(s, ""):
-        parts = urlsplit(url)
-        if parts.scheme.startswith("sqlite") or parts.scheme == "unix":
-            continue
-        if not _is_loopback(parts.hostname or ""):
-            out.append((path, "must be a loopback URL (127.0.0.1) when bot.offline is true"))
-    return out
-
-
-def check_control_auth(s: Settings) -> list[Violation]:
-    """A control API reachable from other hosts needs a long token."""
-    c = s.control
-    if not c.enabled or _is_loopback(c.host):
-        return []
-    if c.token is None or len(c.token.get_secret_value()) < 16:
-        return [("control.token", f"needs at least 16 characters when control.host is {c.host}")]
-    return []
-
-
-def check_ports_distinct(s: Settings) -> list[Violation]:
-    """The metrics and control servers cannot share a port."""
-    m, c = s.metrics, s.control
-    if m.enabled and c.enabled and m.port and m.port == c.port:
-        return [("control.port", f"is also metrics.port ({m.port})")]
-    return []
-
-
-INVARIANTS: tuple[Callable[[Settings], list[Violation]], ...] = (
-    check_risk_limits_ordered,
-    check_strategies_within_risk,
-    check_live_trading_credentials,
-    check_truth_thresholds,
-    check_providers,
-    check_team_aliases,
-    check_offline_is_loopback,
-    check_control_auth,
-    check_ports_distinct,
-)
-"""Every cross-field rule, checked whenever a :class:`Settings` is built."""
-
-
 # -- the root model -------------------------------------------------------------------------
 
 
-class Settings(_Section):
+class Settings(Section):
     """Everything polyloly is configured with. Build it with :func:`load_settings`."""
 
     env: str = "dev"
@@ -672,6 +495,8 @@ class Settings(_Section):
     metrics: MetricsSettings = MetricsSettings()
     alerts: AlertsSettings = AlertsSettings()
     control: ControlSettings = ControlSettings()
+    demo: DemoSettings = DemoSettings()
+    backtest: BacktestSettings = BacktestSettings()
 
     @model_validator(mode="after")
     def _check_invariants(self) -> Settings:

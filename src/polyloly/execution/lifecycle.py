@@ -124,6 +124,11 @@ def _order_table() -> dict[tuple[OrderState, OrderState], Edge]:
     table[S.EXPIRED, S.CANCELED] = stale
     table[S.REJECTED, S.REJECTED] = stale
     table[S.REJECTED, S.UNKNOWN] = stale
+    # A FAK (or FOK) that finds nothing to match is refused by the REST reply (HTTP 400,
+    # "no orders found to match"), yet the user channel still reports the same order as
+    # CANCELED afterwards. The venue's own edge, not a contradiction: the order stays
+    # REJECTED and the frame is dropped (size_matched still merges, as for every frame).
+    table[S.REJECTED, S.CANCELED] = stale
     return table
 
 

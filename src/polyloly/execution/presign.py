@@ -35,8 +35,8 @@ replay that re-feeds ``PresignReady`` / ``PresignDiscarded`` regenerates the sam
 Threads and the GIL: signing in a worker thread keeps the loop free between bytecodes, but
 the thread holds the GIL while it runs Python code, so an event arriving during one of the
 rare signatures (a few per refresh period) may wait up to the interpreter's switch interval
-(5 ms by default) for the loop thread to run. :class:`SerialSigner` makes signing safe
-from two threads (the adapter's signer keeps per-call state) and counts every signature.
+(5 ms by default) for the loop thread to run. :class:`SerialSigner` makes any port signer
+safe from two threads (the port does not promise thread safety) and counts every signature.
 """
 
 from __future__ import annotations
@@ -360,9 +360,10 @@ class PresignPool:
 class SerialSigner:
     """An ``OrderSigner`` that signs one order at a time, from any thread, and counts.
 
-    The adapter's signer passes the spec's salt and timestamp through instance state during
-    a call, so two concurrent calls (the presigner's thread and an on-demand signature on
-    the loop) must not interleave.
+    The ``OrderSigner`` port does not require thread safety (the Polymarket signer is
+    thread-safe; the in-memory fakes are not), so the presigner's thread and an on-demand
+    signature on the loop take turns here. With the GIL two signatures cannot run in
+    parallel anyway; taking turns only orders them.
     """
 
     def __init__(self, inner: OrderSigner) -> None:

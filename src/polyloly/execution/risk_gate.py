@@ -6,6 +6,11 @@ Every ``PlaceOrderIntent`` / ``CancelIntent`` / ``MergeIntent`` is answered with
 the feeds. On top of the domain rules the gate refuses to trade until reconciliation has
 succeeded (start-up, or after a failed pass).
 
+Building that state must not cost time proportional to the session: the ledger keeps its
+totals current (:meth:`~polyloly.execution.state.ExecutionState.exposure`), and the gate
+refreshes a token's quote only after its book changed. Each snapshot's mappings are its own
+(copied when something changed since the previous snapshot).
+
 The kill switch evaluates :func:`polyloly.domain.risk.kill_switch_reasons` whenever one of
 its inputs moves — a ``FeedStatus``, a fill or position change, an execution error, an
 operator command, a ``TimerTick`` — so a condition fires within one event of becoming
@@ -16,7 +21,10 @@ an alert, and latches: new intents are refused until an operator's ``resume``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final
 
 from polyloly.bot.clock import NS_PER_S
 from polyloly.bot.kernel import Kernel
@@ -58,6 +66,7 @@ BENIGN_REJECT_CODES = frozenset(
 """Reject codes that are a normal market outcome, not an execution error."""
 
 _ERROR_ANOMALIES = frozenset({"signing_failed", "task_crashed"})
+_NO_QUOTES: Final = MappingProxyType[str, Quote]({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +119,9 @@ class RiskGate:
         self.params = params or RiskParams()
         self.config = config or GateConfig()
         self.books = BookSet()
+        self._quotes_now: dict[str, Quote] = {}
+        self._quotes_stale: set[str] = set()  # tokens whose book changed since their quote
+        self._quotes_shared = False  # _quotes_now was handed out in a snapshot
         self.c = _Counters()
         self.fired = 0
         self.enabled = True
@@ -136,28 +148,22 @@ class RiskGate:
 
     def trading_state(self) -> TradingState:
         """Snapshot of exposure, PnL, errors, feeds and quotes for the domain rules."""
-        exposure: dict[str, int] = {}
-        open_count: dict[str, int] = {}
-        for view in self.state.positions.values():
-            if view.expected > 0 and view.cost > 0:
-                exposure[view.market] = exposure.get(view.market, 0) + view.cost
-        for order in self.state.open_orders():
-            open_count[order.market] = open_count.get(order.market, 0) + 1
-            if order.side.value == "BUY":
-                notional = -(-order.remaining * order.price // 1_000_000)
-                exposure[order.market] = exposure.get(order.market, 0) + notional
+        return self._trading_state(self._quotes())
+
+    def _trading_state(self, quotes: Mapping[str, Quote]) -> TradingState:
+        exposure = self.state.exposure()
         exchange, esports = self._feed_states()
         return TradingState(
-            market_exposure=exposure,
-            open_orders=open_count,
-            total_exposure=sum(exposure.values()),
+            market_exposure=exposure.exposure,
+            open_orders=exposure.open_orders,
+            total_exposure=exposure.total,
             daily_pnl=self.state.daily_pnl(),
             consecutive_exec_errors=self.c.consecutive_errors,
             manual_halt=self.c.manual_halt,
             halted=self.state.halted is not None,
             exchange_feed=exchange,
             esports_feeds=esports,
-            quotes=self._quotes(),
+            quotes=quotes,
         )
 
     def _feed_states(self) -> tuple[FeedState, dict[str, FeedState]]:
@@ -177,16 +183,26 @@ class RiskGate:
             exchange = FeedState.STALE
         return exchange, esports
 
-    def _quotes(self) -> dict[str, Quote]:
-        quotes: dict[str, Quote] = {}
-        for token in self.books.token_ids():
-            book = self.books.book(token)
-            quotes[token] = Quote(
-                best_bid=book.best_bid_price,
-                best_ask=book.best_ask_price,
-                tick=book.tick,
-                in_sync=book.tradable,
-            )
+    def _quotes(self) -> Mapping[str, Quote]:
+        """The top of every book, refreshed for the tokens whose book changed."""
+        quotes, stale = self._quotes_now, self._quotes_stale
+        books = self.books
+        if len(quotes) != len(books):  # a book created by a read, not by an event
+            stale.update(t for t in books.token_ids() if t not in quotes)
+        if stale:
+            if self._quotes_shared:  # an earlier snapshot holds this dict: copy on write
+                quotes = self._quotes_now = dict(quotes)
+                self._quotes_shared = False
+            for token in stale:
+                book = books.book(token)
+                quotes[token] = Quote(
+                    best_bid=book.best_bid_price,
+                    best_ask=book.best_ask_price,
+                    tick=book.tick,
+                    in_sync=book.tradable,
+                )
+            stale.clear()
+        self._quotes_shared = True
         return quotes
 
     # -- intents ----------------------------------------------------------------------------
@@ -211,6 +227,7 @@ class RiskGate:
     def _on_book(self, event: Event) -> None:
         touched = self.books.apply(event)
         self.c.last_market_data_ns = event.ts_init
+        self._quotes_stale.update(touched)
         for token in touched:
             if token in self.state.positions:
                 book = self.books.book(token)
@@ -270,7 +287,8 @@ class RiskGate:
         """Fire the kill switch if any condition holds; return the reasons found."""
         if self.state.halted is not None or not self.enabled:
             return []
-        reasons = kill_switch_reasons(self.trading_state(), self.params)
+        # The kill-switch conditions never look at quotes: skip refreshing them.
+        reasons = kill_switch_reasons(self._trading_state(_NO_QUOTES), self.params)
         if reasons:
             self.fire(_condition_of(reasons[0]), "; ".join(reasons))
         return reasons

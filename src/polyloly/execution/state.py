@@ -5,6 +5,12 @@
 no I/O and reads no clock. The live engine applies events as the kernel dispatches them;
 a restarted process applies the event log to get back exactly where it was; the SQL
 projection applies the same events to fill its tables. One code path, three uses.
+
+Totals the risk gate reads on every intent — collateral, equity, exposure and open orders
+per market — are kept up to date as events are applied (:mod:`~polyloly.execution.
+aggregates`), so reading them does not walk the session's history; each equals the full
+recomputation exactly. Every write to an order record or a position view goes through this
+class, which tells the totals what changed.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from dataclasses import dataclass, field
 from polyloly.domain.events import BookSnapshot, Event, LastTrade, MarketResolved
 from polyloly.domain.fees import FeeModel
 from polyloly.domain.money import ONE
+from polyloly.execution.aggregates import ExposureSnapshot, ExposureTotals, Marks, ValueTotals
 from polyloly.execution.events import (
     BalanceBaseline,
     CancelCompleted,
@@ -44,7 +51,7 @@ from polyloly.execution.lifecycle import (
     state_for_venue,
     trade_edge,
 )
-from polyloly.execution.pnl import DailyPnl, PnlSummary, equity, pair_guaranteed_pnl, unrealized
+from polyloly.execution.pnl import DailyPnl, PnlSummary, pair_guaranteed_pnl, unrealized
 from polyloly.execution.ports import (
     Balances,
     TradeReport,
@@ -97,7 +104,7 @@ class ExecutionState:
         self.orphans: dict[str, TradeReport] = {}
         self.token_market: dict[str, str] = {}
         self.positions: dict[str, PositionView] = {}
-        self.marks: dict[str, int] = {}
+        self.marks = Marks()
         self.baseline: Balances | None = None
         self.baseline_seq = 0
         self.baseline_costs: dict[str, int] = {}
@@ -107,6 +114,12 @@ class ExecutionState:
         self.daily = DailyPnl()
         self.merged_collateral = 0
         self._seq = 0
+        # Running totals (see the module docstring): the cash flows of counted fills after
+        # the baseline (all / confirmed only), exposure per market, positions at marks.
+        self._cash = 0
+        self._cash_confirmed = 0
+        self._exposure = ExposureTotals()
+        self._values = ValueTotals()
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -131,20 +144,27 @@ class ExecutionState:
         return [f for f in self.fills.values() if f.counts and not f.confirmed]
 
     def collateral(self, *, confirmed_only: bool = False) -> int:
-        """pUSD held: the baseline plus every counted fill's cash flow plus merge proceeds."""
+        """pUSD held: the baseline plus every counted fill's cash flow plus merge proceeds.
+
+        Only fills after the baseline count (the baseline's balances include the earlier
+        ones); ``confirmed_only`` leaves out fills whose trades are not final yet.
+        """
         base = self.baseline.collateral if self.baseline is not None else 0
-        total = base + self.merged_collateral
-        for fill in self.fills.values():
-            if fill.seq <= self.baseline_seq or not fill.counts:
-                continue
-            if confirmed_only and not fill.confirmed:
-                continue
-            total += fill.cash_flow()
-        return total
+        cash = self._cash_confirmed if confirmed_only else self._cash
+        return base + self.merged_collateral + cash
 
     def equity(self) -> int:
-        """Collateral plus positions at their marks."""
-        return equity(self.collateral(), self.positions.values(), self.marks)
+        """Collateral plus positions at their marks (:func:`~.pnl.equity`)."""
+        return self.collateral() + self._values.total(self.positions, self.marks)
+
+    def exposure(self) -> ExposureSnapshot:
+        """pUSD at risk and open orders per market, as the risk rules count them.
+
+        A market's exposure is the cost of its positions held (expected shares and cost
+        both positive) plus the remaining notional of its open BUY orders (rounded up); the
+        mappings are fresh copies when anything changed since the last call.
+        """
+        return self._exposure.snapshot(self.orders, self.positions)
 
     def daily_pnl(self) -> int:
         """PnL since the start of the UTC day (0 before the first ``DayStarted``)."""
@@ -255,6 +275,7 @@ class ExecutionState:
             updated_ns=event.ts_init,
         )
         self.by_client[spec.client_id] = signed.order_hash
+        self._exposure.order_changed(signed.order_hash)
         self.token_market.setdefault(spec.token_id, spec.market)
         fx.orders.append((signed.order_hash, OrderState.SUBMITTING, OrderState.SUBMITTING))
         self._adopt_orphans(signed.order_hash, event.ts_init, fx)
@@ -274,6 +295,7 @@ class ExecutionState:
             fx.anomalies.append(Anomaly("unknown_order", order_hash, dst.value))
             return
         before = record.state
+        self._exposure.order_changed(order_hash)
         try:
             changed = record.move(dst, ts_ns)
         except IllegalTransitionError as exc:
@@ -293,6 +315,7 @@ class ExecutionState:
         if record is None:
             record = _adopted(venue, ts_ns)
             self.orders[venue.order_hash] = record
+            self._exposure.order_changed(venue.order_hash)
             self.token_market.setdefault(venue.token_id, venue.market)
             fx.adopted.append(venue.order_hash)
             fx.orders.append((venue.order_hash, record.state, record.state))
@@ -305,6 +328,7 @@ class ExecutionState:
         self, record: OrderRecord, venue: VenueOrder, ts_ns: int, force: bool, fx: Effects
     ) -> None:
         before = record.state
+        self._exposure.order_changed(record.order_hash)
         try:
             changed = record.apply_venue(venue, ts_ns, force=force)
         except IllegalTransitionError as exc:
@@ -338,6 +362,7 @@ class ExecutionState:
                 self._seq += 1
                 fill.seq = self._seq
                 self.fills[fill.key] = fill
+                self._count_cash(fill, 1)
                 self.fills_by_token[fill.token_id].append(fill)
                 self.token_market.setdefault(fill.token_id, fill.market)
                 fx.tokens.add(fill.token_id)
@@ -362,9 +387,20 @@ class ExecutionState:
             edge = Edge.OK
         if edge is Edge.STALE:
             return False
+        self._count_cash(fill, -1)
         fill.status = report.status
+        self._count_cash(fill, 1)
         self._bump_matched(fill.order_hash)
         return True
+
+    def _count_cash(self, fill: Fill, sign: int) -> None:
+        """Add (``sign`` 1) or take out (-1) a fill's cash flow from the running totals."""
+        if fill.seq <= self.baseline_seq or not fill.counts:
+            return
+        flow = sign * fill.cash_flow()
+        self._cash += flow
+        if fill.confirmed:
+            self._cash_confirmed += flow
 
     def _bump_matched(self, order_hash: str) -> None:
         record = self.orders.get(order_hash)
@@ -376,6 +412,7 @@ class ExecutionState:
             if f.order_hash == order_hash and f.counts
         )
         record.size_matched = max(record.size_matched, filled)
+        self._exposure.order_changed(order_hash)
 
     def _adopt_orphans(self, order_hash: str, ts_ns: int, fx: Effects) -> None:
         waiting = [
@@ -456,6 +493,7 @@ class ExecutionState:
         if record is None:
             return
         before = record.state
+        self._exposure.order_changed(event.order_hash)
         if record.move(OrderState(event.state), event.ts_init, force=True):
             record.reason = event.reason
             fx.orders.append((event.order_hash, before, record.state))
@@ -480,6 +518,7 @@ class ExecutionState:
             costs[token] = qty * avg // ONE if qty > 0 else 0
         self.baseline = balances
         self.baseline_seq = self._seq
+        self._cash = self._cash_confirmed = 0  # every fill so far is inside the baseline
         self.baseline_trades.update(self.trade_status)
         self.baseline_trades.update(self.orphans)
         self.orphans.clear()
@@ -505,6 +544,8 @@ class ExecutionState:
     def _refold(self, token: str) -> None:
         baseline = self.baseline.tokens.get(token, 0) if self.baseline is not None else 0
         fills = [f for f in self.fills_by_token.get(token, ()) if f.seq > self.baseline_seq]
+        self._exposure.position_changed(token)
+        self._values.position_changed(token)
         self.positions[token] = fold_position(
             self.token_market.get(token, ""),
             token,

@@ -100,7 +100,7 @@ class VirtualSleeper:
         while self._waiters and self._waiters[0].future.done():
             heapq.heappop(self._waiters)
 
-    async def wait_parked(self, loops: int, timeout_s: float = 10.0) -> None:
+    async def wait_parked(self, loops: int, timeout_s: float = 30.0) -> None:
         """Return once ``loops`` tasks are parked and the event loop has gone quiet.
 
         Raises

@@ -7,7 +7,7 @@ simulator speaks the venue's protocol over loopback, so the same bridge serves b
 * :class:`PolymarketSigner` — ``OrderSigner``: signs an :class:`~polyloly.execution.ports.
   OrderSpec` with the adapter's :class:`~polyloly.adapters.polymarket.signing.OrderSigner`,
   using the spec's deterministic salt and timestamp, so the same intent always yields the
-  same order hash (the venue's ``orderID``).
+  same order hash (the venue's ``orderID``); safe to call from several threads at once.
 * :class:`PolymarketVenue` — ``OrderVenue`` + ``CancelAllVenue`` + ``AccountReader`` over
   :class:`~polyloly.adapters.polymarket.http.ClobRest`. ``lookup`` falls back to the trade
   history, because the real ``/data/order/{id}`` serves active orders only.
@@ -22,6 +22,7 @@ simulator speaks the venue's protocol over loopback, so the same bridge serves b
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from typing import Final
 
 import httpx
@@ -186,7 +187,12 @@ def translate(event: Event) -> OrderUpdate | TradeUpdate | None:
 
 
 class PolymarketSigner:
-    """``OrderSigner`` over the adapter's V2 signer, deterministic per spec.
+    """``OrderSigner`` over the adapter's V2 signer, deterministic per spec, thread-safe.
+
+    The adapter's signer reads the order's salt and timestamp from callables given at
+    construction. Each :meth:`sign` call hands them its own spec through a context variable,
+    which every thread (and every asyncio task) sees separately, so concurrent calls from
+    several threads each sign exactly their own spec.
 
     Parameters
     ----------
@@ -208,7 +214,10 @@ class PolymarketSigner:
         tick_of: Callable[[str], int],
         neg_risk_of: Callable[[str], bool] = lambda _token: False,
     ) -> None:
-        self._spec: OrderSpec | None = None
+        # One variable per signer: a call on another signer never sees this one's spec.
+        self._spec: ContextVar[OrderSpec | None] = ContextVar(
+            f"polymarket_signer_spec_{id(self):x}", default=None
+        )
         self._signer = PmOrderSigner(
             private_key,
             chain_id,
@@ -222,9 +231,10 @@ class PolymarketSigner:
         self.funder = self._signer.funder
 
     def _current(self) -> OrderSpec:
-        if self._spec is None:
+        spec = self._spec.get()
+        if spec is None:
             raise RuntimeError("salt/timestamp read outside sign()")
-        return self._spec
+        return spec
 
     def _timestamp_ms(self) -> int:
         return self._current().timestamp_ms
@@ -234,7 +244,7 @@ class PolymarketSigner:
 
     def sign(self, spec: OrderSpec) -> SignedOrder:
         """Sign ``spec``; the payload is the adapter's signed order, ready to post."""
-        self._spec = spec
+        token = self._spec.set(spec)
         try:
             signed = self._signer.sign(
                 PmOrderSpec(
@@ -250,7 +260,7 @@ class PolymarketSigner:
                 )
             )
         finally:
-            self._spec = None
+            self._spec.reset(token)
         return SignedOrder(
             order_hash=signed.order_hash, spec=spec, payload=msgspec.to_builtins(signed)
         )

@@ -19,7 +19,6 @@ Polymarket reference ``docs/reference/polymarket.md`` §1 (``post_heartbeat``, 1
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from typing import Final
 
@@ -27,6 +26,7 @@ import structlog
 
 from polyloly.adapters.polymarket.constants import HEARTBEAT_TIMEOUT_S
 from polyloly.adapters.polymarket.http import HeartbeatPort
+from polyloly.adapters.polymarket.ws_common import cancel_and_wait
 from polyloly.bot.clock import Clock
 from polyloly.bot.errors import PolylolyError
 from polyloly.domain.events import Event, FeedState, FeedStatus
@@ -79,12 +79,18 @@ class HeartbeatLoop:
             self._task = asyncio.create_task(self._run(), name="heartbeat")
 
     async def stop(self) -> None:
-        """Stop beating. The venue will cancel our orders 10 s after the last beat."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Stop beating. The venue will cancel our orders 10 s after the last beat.
+
+        If the caller is cancelled while waiting (a timeout around ``stop()``, a shutdown),
+        the cancellation propagates; the loop's task keeps its reference until it has
+        ended, so calling ``stop()`` again waits for the rest.
+        """
+        task = self._task
+        if task is None:
+            return
+        await cancel_and_wait(task)
+        if self._task is task:
+            self._task = None
 
     async def _run(self) -> None:
         while True:

@@ -4,8 +4,10 @@ The fair value of a market (the probability of outcome 0, in micros) comes throu
 small :class:`FairValueSource` port; :class:`RandomWalkFairValue` is the seeded default
 and scenario timelines plug in their own. A :class:`MarketMaker` re-quotes both tokens
 around the fair value it saw ``lag_ms`` ago, every ``refresh_ms``; sometimes
-(``gap_probability``) it leaves the two tokens' asks summing below 1, as real makers do
-between updates, which pair traders hunt. A :class:`Taker` sends FAK orders that lift the
+(``gap_probability``, drawn from the pool's seeded RNG) it leaves the two tokens' asks
+summing to ``1 − gap_ticks × tick``, as real makers do between updates, which pair traders
+hunt. One tick (the default) never beats a 0.03 taker fee on a 0.01 tick (up to 0.015 a
+pair); ``gap_ticks=5`` does. A :class:`Taker` sends FAK orders that lift the
 best ask or hit the best bid when the price looks fair to it.
 
 Everything is driven by :meth:`TraderPool.step` with the clock's time and a seeded RNG,
@@ -99,7 +101,10 @@ class RandomWalkFairValue:
 class MarketMaker:
     """Quotes both tokens of one market around a lagged fair value.
 
-    Sizes and prices are micros. ``spread`` is the full bid-ask width on each token.
+    Sizes and prices are micros. ``spread`` is the full bid-ask width on each token. With
+    probability ``gap_probability`` a refresh prices the second token's best ask from the
+    first one's complement minus ``gap_ticks`` ticks (a stale or careless quote), so the two
+    asks sum to ``1 − gap_ticks × tick`` until the next refresh.
     """
 
     owner: str
@@ -110,8 +115,15 @@ class MarketMaker:
     lag_ms: int = 1_000
     refresh_ms: int = 1_000
     gap_probability: float = 0.1
+    gap_ticks: int = 1
     next_ns: int = 0
     quotes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.gap_ticks < 1:
+            raise ValueError(f"gap_ticks must be >= 1, got {self.gap_ticks}")
+        if not 0.0 <= self.gap_probability <= 1.0:
+            raise ValueError(f"gap_probability must be within [0, 1], got {self.gap_probability}")
 
     def step(self, venue: Venue, fair: FairValueSource, now_ns: int, rng: random.Random) -> int:
         """Re-quote if due; return the number of orders placed."""
@@ -136,8 +148,8 @@ class MarketMaker:
             bid_b = round_to_tick(ONE - value - self.spread // 2 - widen, tick, Rounding.DOWN)
             if gap and level == 0:
                 # Leave a pair of asks under $1: the second token's ask is set from the
-                # first one's complement minus a tick (a stale or careless quote).
-                ask_b = round_to_tick(ONE - ask_a - tick, tick, Rounding.DOWN)
+                # first one's complement minus gap_ticks ticks (a stale or careless quote).
+                ask_b = round_to_tick(ONE - ask_a - self.gap_ticks * tick, tick, Rounding.DOWN)
                 bid_b = max(tick, min(bid_b, ask_b - tick))
             quotes = (
                 (a, Side.BUY, round_to_tick(value - self.spread // 2 - widen, tick, Rounding.DOWN)),
@@ -215,6 +227,7 @@ class TraderPool:
         lag_ms: int = 1_000,
         refresh_ms: int = 1_000,
         gap_probability: float = 0.1,
+        gap_ticks: int = 1,
         taker_size: int = 20 * ONE,
         taker_interval_ms: int = 2_000,
     ) -> None:
@@ -232,6 +245,7 @@ class TraderPool:
                     lag_ms=lag_ms,
                     refresh_ms=refresh_ms,
                     gap_probability=gap_probability,
+                    gap_ticks=gap_ticks,
                 )
             )
         for n in range(takers):

@@ -104,14 +104,26 @@ class PairArbEngine:
         Fee model used for every decision (real Polymarket fees by default upstream).
     strategy
         Name stamped on intents and used in intent ids.
+    id_namespace
+        Prefix of every intent id's key (``<strategy>:<namespace>:<market>:<seq>``) so that
+        the per-market sequence, which restarts at 1 in each process, cannot repeat a
+        previous session's ids. It must be deterministic (derived from logged events, such
+        as the session start) so a replay proposes the same ids. Empty keeps
+        ``<strategy>:<market>:<seq>``.
     """
 
     def __init__(
-        self, params: PairArbParams, fee_model: FeeModel, strategy: str = STRATEGY
+        self,
+        params: PairArbParams,
+        fee_model: FeeModel,
+        strategy: str = STRATEGY,
+        *,
+        id_namespace: str = "",
     ) -> None:
         self.params = params
         self.fee_model = fee_model
         self.strategy = strategy
+        self.id_namespace = id_namespace
         self._markets: dict[str, _Market] = {}
         self._by_token: dict[str, tuple[str, Leg]] = {}
         self._blocked: set[str] = set()  # match ids under a TruthAlert
@@ -449,7 +461,8 @@ class PairArbEngine:
 
     def _next_id(self, st: _Market) -> str:
         st.seq += 1
-        return intent_id_for(self.strategy, st.market, st.seq)
+        key = f"{self.id_namespace}:{st.market}" if self.id_namespace else st.market
+        return intent_id_for(self.strategy, key, st.seq)
 
     def _order(self, st: _Market, plan: _Plan, ts_ns: int) -> PairIntent:
         leg, fill, side, reason = plan

@@ -41,6 +41,9 @@ at or under ``max_entry_price``, this engine buys it with one FAK order:
 
 Intent ids are deterministic (``temporal_arb:<market>:<token>:1``), so a replay or a restart
 that sees the same result proposes the same order id and the order manager deduplicates it.
+With an ``id_namespace`` they are ``temporal_arb:<namespace>:<market>:<token>:1``: unique per
+session (the namespace comes from a logged event, so a replay of the session still proposes
+the same ids).
 """
 
 from __future__ import annotations
@@ -192,6 +195,11 @@ class TemporalArbEngine:
         :meth:`on_event` sees it (subscribe the book set first).
     strategy
         Strategy name used in intents and their ids.
+    id_namespace
+        Prefix of every intent id's key (``<strategy>:<namespace>:<market>:<token>:1``), so a
+        new session's ids cannot collide with a previous session's. It must be deterministic
+        (derived from logged events) so a replay proposes the same ids. Empty keeps
+        ``<strategy>:<market>:<token>:1``.
     """
 
     def __init__(
@@ -200,11 +208,14 @@ class TemporalArbEngine:
         registry: MarketRegistry,
         books: BookLookup,
         strategy: str = STRATEGY,
+        *,
+        id_namespace: str = "",
     ) -> None:
         self.params = params
         self.registry = registry
         self.books = books
         self.strategy = strategy
+        self.id_namespace = id_namespace
         self._armed: dict[str, Signal] = {}  # market_id -> signal
         self._entered: set[tuple[str, str]] = set()  # (market_id, token_id)
         self._blocked: set[str] = set()  # match ids
@@ -491,6 +502,10 @@ class TemporalArbEngine:
                 lo, best_walk = mid, walk
         return lo * lot, best_walk
 
+    def _id_key(self, signal: Signal) -> str:
+        key = f"{signal.market_id}:{signal.token_id}"
+        return f"{self.id_namespace}:{key}" if self.id_namespace else key
+
     def _intent(
         self,
         signal: Signal,
@@ -511,7 +526,7 @@ class TemporalArbEngine:
         return PlaceOrderIntent(
             ts_event=e.ts_event,
             ts_init=e.ts_init,
-            intent_id=intent_id_for(self.strategy, f"{signal.market_id}:{signal.token_id}", 1),
+            intent_id=intent_id_for(self.strategy, self._id_key(signal), 1),
             strategy=self.strategy,
             market=signal.market_id,
             token_id=signal.token_id,

@@ -1,0 +1,544 @@
+"""Building the report's data from events: the ledger replayed, marks, timelines, edges.
+
+:func:`build_report_data` feeds events in log order to a builder that applies the ledger
+events to the same :class:`~polyloly.execution.state.ExecutionState` the live engine uses
+(so the report's fills are exactly the bot's), follows the books for marks and price
+timelines, and measures the edge of each edge-strategy intent; see
+:mod:`polyloly.backtest.report` for the accounting.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final, TypeVar
+
+from polyloly.backtest.report_model import (
+    EdgeRow,
+    EquityPoint,
+    FillRow,
+    MatchTimeline,
+    OrderMark,
+    PnlRow,
+    PricePoint,
+    ReportData,
+    Summary,
+    TruthMark,
+)
+from polyloly.domain.events import (
+    BookInvalidated,
+    BookSnapshot,
+    Event,
+    LastTrade,
+    MarketResolved,
+    PriceChanges,
+    TickSizeChange,
+    TruthDelta,
+    TruthFinal,
+)
+from polyloly.domain.fees import FeeModel, PolymarketFeeModel
+from polyloly.domain.intents import MergeIntent, PlaceOrderIntent
+from polyloly.domain.markets import MarketKind, MarketRegistry
+from polyloly.domain.money import ONE, SCALE
+from polyloly.domain.orderbook import BookSet
+from polyloly.execution.engine import LEDGER_EVENTS, Translate
+from polyloly.execution.events import (
+    ExecutionAnomaly,
+    KillSwitchFired,
+    MergeCompleted,
+    OrderAccepted,
+    OrderRejected,
+    OrderSubmitted,
+    TradeUpdate,
+)
+from polyloly.execution.lifecycle import Fill
+from polyloly.execution.ports import VenueOrderStatus
+from polyloly.execution.state import ExecutionState
+
+__all__ = ["build_report_data"]
+
+_BOOK_EVENTS: Final = (BookSnapshot, PriceChanges, TickSizeChange, BookInvalidated)
+_MAX_POINTS: Final = 1_500
+_T = TypeVar("_T")
+
+
+# -- building it from events ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Merge:
+    strategy: str
+    token_ids: tuple[str, str]
+    size: int
+
+
+class _Builder:
+    """Consumes events in log order; :meth:`finish` produces the :class:`ReportData`."""
+
+    def __init__(
+        self,
+        translators: Mapping[type[Event], Translate],
+        registry: MarketRegistry | None,
+        fee_model: FeeModel,
+        edge_strategies: frozenset[str],
+    ) -> None:
+        self.translators = dict(translators)
+        self.registry = registry
+        self.fee_model = fee_model
+        self.edge_strategies = edge_strategies
+        self.state = ExecutionState()
+        self.books = BookSet()
+        self.ledger = frozenset(LEDGER_EVENTS)
+        self.marks: dict[str, int] = {}
+        self.last_fill_price: dict[str, int] = {}
+        self.prices: defaultdict[str, list[PricePoint]] = defaultdict(list)
+        self.truth: defaultdict[str, list[TruthMark]] = defaultdict(list)
+        self.intents: dict[str, PlaceOrderIntent] = {}
+        self.intent_ask: dict[str, int | None] = {}
+        self.merge_strategy: dict[str, str] = {}
+        self.merges: list[_Merge] = []
+        self.merged_by_token: defaultdict[str, list[tuple[int, int]]] = defaultdict(list)
+        self.submitted: dict[str, int] = {}
+        self.acked: set[str] = set()
+        self.delayed: set[str] = set()
+        self.latencies: list[int] = []
+        self.fill_ts: dict[tuple[str, str], int] = {}
+        self.holdings: dict[str, tuple[int, int]] = {}  # token -> (cash, shares)
+        self.token_value: dict[str, int] = {}
+        self.total = 0
+        self.equity: list[EquityPoint] = []
+        self.counts: defaultdict[str, int] = defaultdict(int)
+        self.start_ns: int | None = None
+        self.end_ns = 0
+
+    # -- feeding ----------------------------------------------------------------------------
+
+    def feed(self, event: Event) -> None:
+        self.counts["events"] += 1
+        if self.start_ns is None:
+            self.start_ns = event.ts_init
+        self.end_ns = max(self.end_ns, event.ts_init)
+        dirty: set[str] = set()
+        if isinstance(event, _BOOK_EVENTS):
+            dirty |= self._on_book(event)
+        elif isinstance(event, LastTrade):
+            dirty |= self._on_last_trade(event)
+        elif isinstance(event, MarketResolved):
+            dirty |= self._on_resolved(event)
+        elif isinstance(event, TruthDelta | TruthFinal):
+            self._on_truth(event)
+        elif isinstance(event, PlaceOrderIntent):
+            self.intents.setdefault(event.intent_id, event)
+            book = self.books.get(event.token_id)
+            self.intent_ask.setdefault(event.intent_id, book.best_ask_price if book else None)
+        elif isinstance(event, MergeIntent):
+            self.merge_strategy[event.intent_id] = event.strategy
+        elif isinstance(event, ExecutionAnomaly):
+            self.counts["anomalies"] += 1
+        else:
+            dirty |= self._on_ledger(event)
+        if dirty:
+            self._revalue(dirty, event.ts_init)
+
+    def _on_book(self, event: Event) -> set[str]:
+        held: set[str] = set()
+        for token in self.books.apply(event):
+            book = self.books.book(token)
+            bid, ask = book.best_bid_price, book.best_ask_price
+            mid = (bid + ask) // 2 if bid is not None and ask is not None else None
+            if book.tradable and mid is not None:
+                self.marks[token] = mid
+                held.add(token)
+            series = self.prices[token]
+            if not series or (series[-1].mid, series[-1].ask) != (mid, ask):
+                series.append(PricePoint(event.ts_init, mid, ask))
+        return held
+
+    def _on_last_trade(self, event: LastTrade) -> set[str]:
+        book = self.books.get(event.token_id)
+        if book is not None and book.tradable:
+            return set()  # the book's mid is the better mark
+        self.marks[event.token_id] = event.price
+        self.prices[event.token_id].append(PricePoint(event.ts_init, event.price, None))
+        return {event.token_id}
+
+    def _on_resolved(self, event: MarketResolved) -> set[str]:
+        tokens = {t for t, m in self.state.token_market.items() if m == event.market}
+        mapping = self.registry.by_market(event.market) if self.registry else None
+        if mapping is not None:
+            tokens |= {mapping.token_a, mapping.token_b}
+        tokens |= {i.token_id for i in self.intents.values() if i.market == event.market}
+        tokens.add(event.winning_token_id)
+        for token in tokens:
+            self.marks[token] = ONE if token == event.winning_token_id else 0
+        return tokens
+
+    def _on_truth(self, event: TruthDelta | TruthFinal) -> None:
+        if isinstance(event, TruthFinal):
+            label = f"final: {event.winner} {event.score_a}-{event.score_b}"
+            mark = TruthMark(event.ts_init, label, event.confidence, final=True)
+        else:
+            label = event.change
+            if event.game_winner:
+                label = f"{event.change}: {event.game_winner} ({event.score_a}-{event.score_b})"
+            mark = TruthMark(event.ts_init, label, event.game_confidence or event.confidence)
+        self.truth[event.match_id].append(mark)
+
+    def _on_ledger(self, event: Event) -> set[str]:
+        translate = self.translators.get(type(event))
+        if translate is not None:
+            translated = translate(event)
+            if translated is None:
+                return set()
+            event = translated
+        elif type(event) not in self.ledger:
+            return set()
+        self._note_order_event(event)
+        before = len(self.state.fills)
+        fx = self.state.apply(event)
+        if len(self.state.fills) != before:
+            self._note_new_fills(event)
+        if isinstance(event, MergeCompleted):
+            self._note_merge(event)
+        for token in fx.tokens:
+            self._restate(token)
+        return set(fx.tokens)
+
+    def _note_order_event(self, event: Event) -> None:
+        if isinstance(event, OrderSubmitted):
+            self.counts["submitted"] += 1
+            self.submitted.setdefault(event.order_hash, event.ts_init)
+        elif isinstance(event, OrderAccepted | OrderRejected):
+            self.counts["accepted" if isinstance(event, OrderAccepted) else "rejected"] += 1
+            sent = self.submitted.get(event.order_hash)
+            if sent is not None and event.order_hash not in self.acked:
+                self.acked.add(event.order_hash)
+                self.latencies.append(max(event.ts_init - sent, 0))
+            if isinstance(event, OrderAccepted) and event.status is VenueOrderStatus.DELAYED:
+                self.delayed.add(event.order_hash)
+        elif isinstance(event, KillSwitchFired):
+            self.counts["kill_switches"] += 1
+
+    def _note_new_fills(self, event: Event) -> None:
+        keys: list[tuple[str, str]] = []
+        if isinstance(event, TradeUpdate):
+            report = event.report
+            keys = [(report.trade_id, report.taker_order_id)]
+            keys += [(report.trade_id, leg.order_id) for leg in report.maker_legs]
+        found = [k for k in keys if k in self.state.fills and k not in self.fill_ts]
+        if len(self.fill_ts) + len(found) != len(self.state.fills):  # orphans adopted later
+            found = [k for k in self.state.fills if k not in self.fill_ts]
+        for key in found:
+            self.fill_ts[key] = event.ts_init
+            fill = self.state.fills[key]
+            self.last_fill_price[fill.token_id] = fill.price
+
+    def _note_merge(self, event: MergeCompleted) -> None:
+        strategy = self.merge_strategy.get(event.intent_id) or event.intent_id.split(":")[0]
+        size = event.result.size
+        self.merges.append(_Merge(strategy, event.token_ids, size))
+        for token in event.token_ids:
+            share = _merge_share(size, token, event.token_ids)
+            self.merged_by_token[token].append((size, share))
+
+    # -- valuation --------------------------------------------------------------------------
+
+    def _mark(self, token: str) -> int:
+        return self.marks.get(token, self.last_fill_price.get(token, 0))
+
+    def _restate(self, token: str) -> None:
+        """Recompute a token's cash and shares from its fills and merges (they changed)."""
+        fills = [f for f in self.state.fills_by_token.get(token, ()) if f.counts]
+        merged = self.merged_by_token.get(token, ())
+        cash = sum(f.cash_flow() for f in fills) + sum(share for _, share in merged)
+        qty = sum(f.signed_qty() for f in fills) - sum(size for size, _ in merged)
+        self.holdings[token] = (cash, qty)
+
+    def _revalue(self, tokens: set[str], ts_ns: int) -> None:
+        changed = False
+        for token in tokens:
+            held = self.holdings.get(token)
+            if held is None:
+                continue  # never traded: its price moves nothing
+            value = held[0] + held[1] * self._mark(token) // SCALE
+            old = self.token_value.get(token)
+            if value != old:
+                self.token_value[token] = value
+                self.total += value - (old or 0)
+                changed = True
+        if changed:
+            self.equity.append(EquityPoint(ts_ns, self.total))
+
+    # -- finishing --------------------------------------------------------------------------
+
+    def _counted_fills(self) -> list[tuple[Fill, str]]:
+        out: list[tuple[Fill, str]] = []
+        for fill in self.state.fills.values():
+            record = self.state.orders.get(fill.order_hash)
+            out.append((fill, record.strategy if record and record.strategy else "unknown"))
+        return out
+
+    def _pnl_rows(self, key_of: str) -> list[PnlRow]:
+        cash: defaultdict[str, int] = defaultdict(int)
+        qty: defaultdict[tuple[str, str], int] = defaultdict(int)
+        activity: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        for fill, strategy in self._counted_fills():
+            if not fill.counts:
+                continue
+            name = strategy if key_of == "strategy" else fill.market or "?"
+            cash[name] += fill.cash_flow()
+            qty[(name, fill.token_id)] += fill.signed_qty()
+            act = activity[name]
+            act[0] += 1
+            act[1] += fill.size * fill.price // SCALE
+            act[2] += fill.fee
+        for merge in self.merges:
+            for token in merge.token_ids:
+                market = self.state.token_market.get(token, "?")
+                name = merge.strategy if key_of == "strategy" else market
+                cash[name] += _merge_share(merge.size, token, merge.token_ids)
+                qty[(name, token)] -= merge.size
+        for (name, token), shares in qty.items():
+            cash[name] += shares * self._mark(token) // SCALE
+        rows = [PnlRow(n, cash[n], *activity[n]) for n in set(cash) | set(activity)]
+        return sorted(rows, key=lambda r: (-abs(r.pnl), r.name))
+
+    def _fill_rows(self) -> list[FillRow]:
+        rows = [
+            FillRow(
+                ts_ns=self.fill_ts.get(fill.key, 0),
+                trade_id=fill.trade_id,
+                order_hash=fill.order_hash,
+                strategy=strategy,
+                market=fill.market,
+                token_id=fill.token_id,
+                side=fill.side.value,
+                price=fill.price,
+                size=fill.size,
+                fee=fill.fee,
+                liquidity=fill.liquidity.value,
+                status=fill.status.value,
+            )
+            for fill, strategy in self._counted_fills()
+        ]
+        return sorted(rows, key=lambda r: (r.ts_ns, r.trade_id, r.order_hash))
+
+    def _edges(self, fills: list[FillRow]) -> list[EdgeRow]:
+        by_client: defaultdict[str, list[FillRow]] = defaultdict(list)
+        first_sent: dict[str, int] = {}
+        for fill in fills:
+            record = self.state.orders.get(fill.order_hash)
+            if record is not None and fill.status != "FAILED":
+                by_client[record.client_id].append(fill)
+        for order_hash, record in self.state.orders.items():
+            if order_hash in self.submitted:
+                first_sent.setdefault(record.client_id, self.submitted[order_hash])
+        rows: list[EdgeRow] = []
+        for intent in self.intents.values():
+            if intent.strategy not in self.edge_strategies:
+                continue
+            rows.append(self._edge_row(intent, by_client[intent.intent_id], first_sent))
+        return rows
+
+    def _edge_row(
+        self, intent: PlaceOrderIntent, fills: list[FillRow], first_sent: dict[str, int]
+    ) -> EdgeRow:
+        ask = self.intent_ask.get(intent.intent_id)
+        expected = 0
+        if ask is not None:
+            expected = _edge(intent.size, ask, self.fee_model.taker_fee(intent.size, ask))
+        filled = sum(f.size for f in fills)
+        realized = sum(_edge(f.size, f.price, f.fee) for f in fills)
+        avg = sum(f.size * f.price for f in fills) // filled if filled else None
+        sent = first_sent.get(intent.intent_id)
+        delay = min(f.ts_ns for f in fills) - sent if fills and sent is not None else None
+        record = self.state.order_for_client(intent.intent_id)
+        return EdgeRow(
+            intent_id=intent.intent_id,
+            strategy=intent.strategy,
+            market=intent.market,
+            token_id=intent.token_id,
+            ts_ns=intent.ts_init,
+            ask=ask,
+            size=intent.size,
+            expected_edge=expected,
+            filled_size=filled,
+            avg_price=avg,
+            realized_edge=realized,
+            delay_ns=delay,
+            delayed=record is not None and record.order_hash in self.delayed,
+        )
+
+    def finish(self, title: str, catch_up_price: int, max_timelines: int) -> ReportData:
+        fills = self._fill_rows()
+        counted = [f for f in fills if f.status != "FAILED"]
+        summary = Summary(
+            start_ns=self.start_ns or 0,
+            end_ns=self.end_ns,
+            events=self.counts["events"],
+            orders_submitted=self.counts["submitted"],
+            orders_accepted=self.counts["accepted"],
+            orders_rejected=self.counts["rejected"],
+            orders_delayed=len(self.delayed),
+            fills=len(counted),
+            volume=sum(f.notional for f in counted),
+            fees=sum(f.fee for f in counted),
+            pnl=self.total,
+            max_drawdown=_max_drawdown(self.equity),
+            kill_switches=self.counts["kill_switches"],
+            anomalies=self.counts["anomalies"],
+        )
+        return ReportData(
+            title=title,
+            summary=summary,
+            fills=tuple(fills),
+            equity=tuple(_thin(self.equity)),
+            per_market=tuple(self._pnl_rows("market")),
+            per_strategy=tuple(self._pnl_rows("strategy")),
+            timelines=tuple(self._timelines(fills, catch_up_price)[:max_timelines]),
+            order_latencies_ns=tuple(self.latencies),
+            edges=tuple(self._edges(fills)),
+            catch_up_price=catch_up_price,
+        )
+
+    # -- timelines --------------------------------------------------------------------------
+
+    def _token_for_match(self, match_id: str) -> str | None:
+        intents = [i for i in self.intents.values() if i.match_id == match_id]
+        for intent in intents:
+            if intent.strategy in self.edge_strategies:
+                return intent.token_id
+        if self.registry is not None:
+            mapping = self.registry.match_market(match_id)
+            if mapping is not None and mapping.kind is MarketKind.MATCH:
+                finals = [m for m in self.truth.get(match_id, ()) if m.final]
+                winner = finals[-1].label.split(": ", 1)[1].rsplit(" ", 1)[0] if finals else ""
+                return mapping.token_for(winner) if mapping.has_team(winner) else mapping.token_a
+        return intents[0].token_id if intents else None
+
+    def _timelines(self, fills: list[FillRow], catch_up: int) -> list[MatchTimeline]:
+        matches = set(self.truth) | {i.match_id for i in self.intents.values() if i.match_id}
+        out: list[MatchTimeline] = []
+        for match_id in sorted(matches):
+            token = self._token_for_match(match_id)
+            truth = tuple(self.truth.get(match_id, ()))
+            intents = tuple(
+                OrderMark(i.ts_init, i.price, i.strategy)
+                for i in self.intents.values()
+                if i.match_id == match_id and i.token_id == token
+            )
+            fill_marks = tuple(
+                OrderMark(f.ts_ns, f.price, f.strategy)
+                for f in fills
+                if f.token_id == token and f.status != "FAILED"
+            )
+            prices = self.prices.get(token or "", [])
+            acted = min((m.ts_ns for m in intents), default=None)
+            trigger = max(
+                (m.ts_ns for m in truth if acted is None or m.ts_ns <= acted), default=None
+            )
+            caught = _first_at_or_above(prices, trigger, catch_up) if trigger is not None else None
+            out.append(
+                MatchTimeline(
+                    match_id=match_id,
+                    title=self._match_title(match_id, token),
+                    token_id=token or "",
+                    prices=tuple(_thin(prices)),
+                    truth=truth,
+                    intents=intents,
+                    fills=fill_marks,
+                    trigger_ns=trigger,
+                    acted_ns=acted,
+                    caught_up_ns=caught,
+                )
+            )
+        out.sort(key=lambda t: (-len(t.fills), -len(t.intents), t.match_id))
+        return out
+
+    def _match_title(self, match_id: str, token: str | None) -> str:
+        mapping = self.registry.by_token(token) if self.registry and token else None
+        if mapping is not None:
+            return f"{mapping.team_a} vs {mapping.team_b} — {mapping.team_for(token or '')} token"
+        return match_id
+
+
+def _merge_share(size: int, token: str, token_ids: tuple[str, str]) -> int:
+    # the same split as the ledger's positions (execution.positions.merge_proceeds_share)
+    half = size // 2
+    return size - half if token == min(token_ids) else half
+
+
+def _edge(size: int, price: int, fee: int) -> int:
+    return size * (ONE - price) // SCALE - fee
+
+
+def _first_at_or_above(prices: list[PricePoint], start_ns: int, level: int) -> int | None:
+    index = bisect_left([p.ts_ns for p in prices], start_ns)
+    for point in prices[index:]:
+        if point.mid is not None and point.mid >= level:
+            return point.ts_ns
+    return None
+
+
+def _max_drawdown(points: list[EquityPoint]) -> int:
+    peak, worst = 0, 0
+    for point in points:
+        peak = max(peak, point.pnl)
+        worst = max(worst, peak - point.pnl)
+    return worst
+
+
+def _thin(points: list[_T]) -> list[_T]:
+    """At most ``_MAX_POINTS`` evenly spaced points, always keeping the last one."""
+    if len(points) <= _MAX_POINTS:
+        return list(points)
+    step = len(points) / _MAX_POINTS
+    picked = [points[int(i * step)] for i in range(_MAX_POINTS - 1)]
+    return [*picked, points[-1]]
+
+
+def build_report_data(
+    events: Iterable[Event],
+    *,
+    title: str = "polyloly report",
+    translators: Mapping[type[Event], Translate] | None = None,
+    registry: MarketRegistry | None = None,
+    fee_model: FeeModel | None = None,
+    edge_strategies: Iterable[str] = ("temporal_arb",),
+    catch_up_price: int = 900_000,
+    max_timelines: int = 12,
+) -> ReportData:
+    """Derive a :class:`ReportData` from events in log order.
+
+    Parameters
+    ----------
+    events
+        Recorded events (input and derived), e.g. an :class:`EventLogReader`.
+    title
+        The report's heading.
+    translators
+        Adapter venue-update event types and their translation into execution events (the
+        same mapping given to ``ExecutionEngine.add_venue_events``).
+    registry
+        Which market and token belong to which match (titles, timelines of untraded
+        matches, resolution marks); optional.
+    fee_model
+        Fee model used to price the expected edge (default: Polymarket's esports fee).
+    edge_strategies
+        Strategies whose intents are measured for edge survival.
+    catch_up_price
+        Mid price (micros) at which the market counts as having caught up with the truth.
+    max_timelines
+        Most matches shown (those with the most fills and intents first).
+    """
+    builder = _Builder(
+        translators or {},
+        registry,
+        fee_model or PolymarketFeeModel(),
+        frozenset(edge_strategies),
+    )
+    for event in events:
+        builder.feed(event)
+    return builder.finish(title, catch_up_price, max_timelines)

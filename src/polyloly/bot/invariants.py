@@ -1,0 +1,237 @@
+"""Cross-field rules of :class:`~polyloly.bot.settings.Settings` (:data:`INVARIANTS`).
+
+Each ``check_*`` function takes a fully typed ``Settings`` and returns one
+``(key path, rule)`` pair per violation; the root model runs them all after the fields
+validated and reports every violation at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, SecretStr
+
+from polyloly.bot.config_loader import Violation
+
+if TYPE_CHECKING:
+    from polyloly.bot.settings import Settings
+
+__all__ = [
+    "INVARIANTS",
+    "check_control_auth",
+    "check_live_trading_credentials",
+    "check_offline_is_loopback",
+    "check_ports_distinct",
+    "check_presign_ages",
+    "check_providers",
+    "check_risk_limits_ordered",
+    "check_strategies_within_risk",
+    "check_team_aliases",
+    "check_truth_thresholds",
+]
+
+
+def _get(s: Settings, path: str) -> Any:
+    value: Any = s
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _le(s: Settings, *pairs: tuple[str, str]) -> list[Violation]:
+    """One violation per ``(a, b)`` pair of key paths where ``a > b``."""
+    out: list[Violation] = []
+    for a, b in pairs:
+        va, vb = _get(s, a), _get(s, b)
+        if va > vb:
+            out.append((a, f"must be <= {b} ({va} > {vb})"))
+    return out
+
+
+def check_risk_limits_ordered(s: Settings) -> list[Violation]:
+    """min order <= max single order <= per-market position <= total exposure."""
+    return _le(
+        s,
+        ("risk.min_order_size_usdc", "risk.max_single_order_usdc"),
+        ("risk.max_single_order_usdc", "risk.max_position_per_market_usdc"),
+        ("risk.max_position_per_market_usdc", "risk.max_total_exposure_usdc"),
+    )
+
+
+def check_strategies_within_risk(s: Settings) -> list[Violation]:
+    """An enabled strategy's sizes fit inside the risk gate's limits."""
+    out: list[Violation] = []
+    if s.strategies.pair_arb.enabled:
+        pa = "strategies.pair_arb."
+        out += _le(
+            s,
+            (pa + "max_total_cost_usdc", "risk.max_position_per_market_usdc"),
+            (pa + "step_usdc", "risk.max_single_order_usdc"),
+            ("risk.min_order_size_usdc", pa + "step_usdc"),
+        )
+    if s.strategies.temporal_arb.enabled:
+        ta = "strategies.temporal_arb."
+        out += _le(
+            s,
+            (ta + "fixed_size_usdc", "risk.max_single_order_usdc"),
+            ("risk.min_order_size_usdc", ta + "fixed_size_usdc"),
+            (ta + "fixed_size_usdc", ta + "max_exposure_usdc"),
+            (ta + "max_exposure_usdc", "risk.max_total_exposure_usdc"),
+        )
+    return out
+
+
+def check_live_trading_credentials(s: Settings) -> list[Violation]:
+    """Live trading needs a signing key; API creds come as a set; proxy wallets need a funder."""
+    pm, p = s.adapters.polymarket, "adapters.polymarket."
+    out: list[Violation] = []
+    if not s.bot.paper_trading and not s.bot.offline and pm.private_key is None:
+        rule = "live trading (bot.paper_trading: false) needs a key: set POLYMARKET_PRIVATE_KEY"
+        out.append((p + "private_key", rule))
+    creds = {
+        "api_key": pm.api_key,
+        "api_secret": pm.api_secret,
+        "api_passphrase": pm.api_passphrase,
+    }
+    if any(v is not None for v in creds.values()):
+        out += [
+            (p + k, "is required when any API credential is set")
+            for k, v in creds.items()
+            if v is None
+        ]
+    if pm.signature_type in (1, 2, 3) and pm.funder is None and pm.private_key is not None:
+        out.append((p + "funder", f"is required with signature_type {pm.signature_type}"))
+    return out
+
+
+def check_presign_ages(s: Settings) -> list[Violation]:
+    """A pre-signed order is refreshed before it gets too old to send."""
+    ta = s.strategies.temporal_arb
+    if ta.presign_refresh_s < ta.presign_max_age_s:
+        return []
+    rule = (
+        "must be < strategies.temporal_arb.presign_max_age_s "
+        f"({ta.presign_refresh_s} >= {ta.presign_max_age_s})"
+    )
+    return [("strategies.temporal_arb.presign_refresh_s", rule)]
+
+
+def check_truth_thresholds(s: Settings) -> list[Violation]:
+    """A pending result needs strictly less confidence than a final one.
+
+    Strict, as :class:`~polyloly.domain.truth_engine.TruthParams` requires: one source alone
+    is capped at the pending confidence, so equal thresholds would let a single source make
+    a result FINAL.
+    """
+    pending, final = s.truth.pending_confidence, s.truth.final_confidence
+    if pending < final:
+        return []
+    rule = f"must be < truth.final_confidence ({pending} >= {final})"
+    return [("truth.pending_confidence", rule)]
+
+
+def check_providers(s: Settings) -> list[Violation]:
+    """Weights name known providers; an enabled provider has a weight and, if needed, a key."""
+    providers = s.adapters.esports.providers()
+    out = [
+        (f"truth.source_weights.{name}", f"unknown source (expected one of {', '.join(providers)})")
+        for name in s.truth.source_weights
+        if name not in providers
+    ]
+    for name, cfg in providers.items():
+        if not cfg.enabled:
+            continue
+        if not s.truth.source_weights.get(name):
+            out.append((f"truth.source_weights.{name}", "an enabled provider needs a weight > 0"))
+        if cfg.requires_key and cfg.api_key is None:
+            out.append(
+                (f"adapters.esports.{name}.api_key", "is required when the provider is enabled")
+            )
+    return out
+
+
+def check_team_aliases(s: Settings) -> list[Violation]:
+    """Each spelling maps to one canonical team."""
+    owner: dict[str, str] = {}
+    out: list[Violation] = []
+    for team, aliases in s.teams.aliases.items():
+        for alias in (team, *aliases):
+            key = alias.casefold().strip()
+            if owner.setdefault(key, team) != team:
+                out.append(
+                    (f"teams.aliases.{team}", f"{alias!r} already belongs to {owner[key]!r}")
+                )
+    return out
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _is_loopback(host: str) -> bool:
+    return host in _LOOPBACK or host.startswith("127.")
+
+
+def _urls(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _urls(getattr(value, name), f"{path}.{name}" if path else name)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _urls(item, f"{path}[{i}]")
+    elif isinstance(value, SecretStr | str):
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if _URL_START.match(text):
+            yield path, text
+
+
+def check_offline_is_loopback(s: Settings) -> list[Violation]:
+    """In offline (demo) mode every URL points at this machine: nothing reaches the internet."""
+    if not s.bot.offline:
+        return []
+    out: list[Violation] = []
+    if s.alerts.telegram_bot_token is not None:
+        out.append(("alerts.telegram_bot_token", "must be unset when bot.offline is true"))
+    for path, url in _urls(s, ""):
+        parts = urlsplit(url)
+        if parts.scheme.startswith("sqlite") or parts.scheme == "unix":
+            continue
+        if not _is_loopback(parts.hostname or ""):
+            out.append((path, "must be a loopback URL (127.0.0.1) when bot.offline is true"))
+    return out
+
+
+def check_control_auth(s: Settings) -> list[Violation]:
+    """A control API reachable from other hosts needs a long token."""
+    c = s.control
+    if not c.enabled or _is_loopback(c.host):
+        return []
+    if c.token is None or len(c.token.get_secret_value()) < 16:
+        return [("control.token", f"needs at least 16 characters when control.host is {c.host}")]
+    return []
+
+
+def check_ports_distinct(s: Settings) -> list[Violation]:
+    """The metrics and control servers cannot share a port."""
+    m, c = s.metrics, s.control
+    if m.enabled and c.enabled and m.port and m.port == c.port:
+        return [("control.port", f"is also metrics.port ({m.port})")]
+    return []
+
+
+INVARIANTS: tuple[Callable[[Settings], list[Violation]], ...] = (
+    check_risk_limits_ordered,
+    check_strategies_within_risk,
+    check_live_trading_credentials,
+    check_presign_ages,
+    check_truth_thresholds,
+    check_providers,
+    check_team_aliases,
+    check_offline_is_loopback,
+    check_control_auth,
+    check_ports_distinct,
+)
+"""Every cross-field rule, checked whenever a :class:`Settings` is built."""

@@ -1,0 +1,45 @@
+"""The bot's core for replays: the same wiring as the live node, on the replay's ports.
+
+:func:`core_factory` is what ``polyloly backtest`` (and the tests) hand to
+:func:`~polyloly.backtest.replay.replay_exact` / :func:`~polyloly.backtest.replay.
+replay_simulated`: a :class:`~polyloly.bot.wiring.NodeKernel` and a
+:class:`~polyloly.bot.wiring.Core` with its execution engine. No
+:class:`~polyloly.execution.presign.Presigner` runs in a replay: the pre-signed orders the
+live node used are re-fed from the log as ``PresignReady`` inputs, and the pool's ages come
+from the logged ``SessionStarted`` parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from polyloly.adapters.polymarket import events as pm
+from polyloly.backtest.replay import CoreFactory, ReplayParts
+from polyloly.bot.app import PM_TRANSLATORS
+from polyloly.bot.clock import Clock
+from polyloly.bot.kernel import EventSink
+from polyloly.bot.wiring import Core, NodeKernel
+from polyloly.domain.events import Event
+from polyloly.execution.engine import ExecutionConfig, ExecutionPorts, Translate
+from polyloly.execution.retry import Sleep
+
+__all__ = ["core_factory"]
+
+
+def core_factory(
+    translators: Mapping[type[Event], Translate] | None = None,
+    resync: tuple[type[Any], ...] = (pm.UserResync,),
+) -> CoreFactory:
+    """The bot's core for replays: the same wiring as the live node."""
+    table = PM_TRANSLATORS if translators is None else translators
+
+    def build(clock: Clock, sink: EventSink, ports: ExecutionPorts, sleep: Sleep) -> ReplayParts:
+        kernel = NodeKernel(clock, sink)
+        core = Core(kernel)
+        engine = core.attach_engine(
+            ports, sleep=sleep, config=ExecutionConfig(), translators=table, resync_types=resync
+        )
+        return ReplayParts(kernel=kernel, engine=engine, registry=core.registry)
+
+    return build
