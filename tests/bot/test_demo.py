@@ -90,6 +90,8 @@ def test_metrics_were_non_zero(demo_run: tuple[Result, Path]) -> None:
         "polyloly_equity_usd",
         "polyloly_order_latency_seconds_count",
         "polyloly_decision_latency_seconds_count",
+        "polyloly_presign_signed_total",
+        "polyloly_presign_hits_total",
     ):
         assert totals[name] > 0, name
 

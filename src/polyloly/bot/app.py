@@ -199,6 +199,7 @@ class TradingNode:
             self.engine.recover(recorded)
             assert self.metrics is not None  # noqa: S101  (observability starts first)
             self.metrics.watch_pnl(self.engine.state)
+            self.metrics.watch_presign(self.engine.presign.stats.as_dict)
         self._start_control()
         await self._start_projection(translators, recorded)
         self._publish_session()
