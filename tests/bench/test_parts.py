@@ -1,0 +1,73 @@
+"""Small parts of the suite: percentiles, the histogram, targets, the report."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from bench.report import Section, Target, render
+from bench.scale import Histogram
+from bench.stats import percentile, summarize
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    values = sorted(range(1, 101))
+    assert percentile(values, 50) == 51  # rank round(0.5 * 99) = 50 -> the 51st value
+    assert percentile(values, 99) == 99
+    assert percentile(values, 100) == 100
+    lat = summarize([5, 1, 3])
+    assert (lat.n, lat.p50, lat.max) == (3, 3.0, 5.0)
+    assert summarize([]).n == 0
+
+
+def test_histogram_percentiles_stay_within_its_resolution() -> None:
+    rng = random.Random(1)
+    values = [int(rng.lognormvariate(10, 1.5)) for _ in range(20_000)]
+    h = Histogram()
+    for v in values:
+        h.add(v)
+    exact = sorted(values)
+    for p in (50.0, 99.0, 99.9):
+        want = percentile(exact, p)
+        got = h.percentile(p)
+        assert want <= got <= want * 1.07 + 1, (p, want, got)
+    assert Histogram().percentile(50.0) != Histogram().percentile(50.0)  # nan when empty
+
+
+@pytest.mark.parametrize(
+    ("target", "met"),
+    [
+        (Target("ratio", 1.9, 2.0, "×"), True),
+        (Target("ratio", 2.1, 2.0, "×"), False),
+        (Target("rate", 1.2e6, 1e6, "msgs/s", higher_is_better=True), True),
+        (Target("rate", 9e5, 1e6, "msgs/s", higher_is_better=True), False),
+        (Target("nan", float("nan"), 1.0, "ns"), False),
+    ],
+)
+def test_targets_know_which_way_is_better(target: Target, met: bool) -> None:
+    assert target.met is met
+
+
+def test_render_names_missed_targets_and_skips() -> None:
+    s = Section("x", "X")
+    s.table("t", "a", "b").add(1, 2)
+    s.targets.append(Target("ratio", 4.0, 2.0, "×"))
+    skipped = Section("y", "Y", skipped="not installed")
+    text = render([s, skipped], {"date": "today"})
+    assert "| 1 | 2 |" in text
+    assert "missed (2.00× off)" in text
+    assert "Skipped: not installed" in text
+
+
+def test_a_report_round_trips_through_json(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bench.report import read_section, write_json
+
+    s = Section("x", "X", notes=["n"])
+    s.table("t", "a").add(1)
+    s.targets.append(Target("rate", 2.0, 1.0, "msgs/s", higher_is_better=True))
+    s.data = {"k": 1}
+    write_json(tmp_path / "r.json", [s], {"date": "today"})
+    back = read_section(tmp_path / "r.json", "x")
+    assert (back.title, back.notes, back.data) == ("X", ["n"], {"k": 1})
+    assert back.tables[0].rows == [["1"]]
+    assert back.targets[0].met

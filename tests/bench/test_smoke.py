@@ -1,0 +1,141 @@
+"""CI smoke: every benchmark runs end to end in its tiny mode and reports sane numbers.
+
+Each benchmark runs as ``python -m bench run --smoke --only NAME`` in a subprocess (the way
+``make bench-smoke`` runs it), then its JSON report is checked for shape and plausibility.
+No timing is asserted: the machine decides how fast; the suite only has to measure.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _smoke(name: str, tmp_path: Path) -> dict[str, Any]:
+    out = tmp_path / f"{name.replace(',', '-')}.json"
+    proc = subprocess.run(  # noqa: S603 - our own suite, same interpreter
+        [sys.executable, "-m", "bench", "run", "--smoke", "--only", name, "--json", str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=55,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "## Run" in proc.stdout
+    doc: dict[str, Any] = json.loads(out.read_text())
+    assert doc["run"]["mode"] == "smoke"
+    sections: dict[str, Any] = doc["sections"]
+    return sections
+
+
+def _positive(x: float) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x) and x > 0
+
+
+def _targets_sane(section: dict[str, Any]) -> None:
+    assert section["targets"], "every benchmark checks at least one target"
+    for t in section["targets"]:
+        assert _positive(t["value"]), t
+        assert isinstance(t["met"], bool)
+
+
+def test_hotpath_smoke(tmp_path: Path) -> None:
+    sec = _smoke("hotpath", tmp_path)["hotpath"]
+    data = sec["data"]
+    runs = data["runs_ns_per_msg"]
+    assert set(runs) >= {"floor", "array_calibration", "hot_path", "hot_path_logged"}
+    assert all(_positive(v) for vals in runs.values() for v in vals)
+    assert runs["hot_path"][0] > runs["floor"][0]  # the real path does more than decode
+    checks = data["checks"]
+    assert checks["top_mismatches"] == 0
+    assert checks["handler_errors"] == 0
+    assert checks["malformed"] == {}
+    assert checks["published"] >= data["stream"]["frames"]
+    lat = data["latency_hot"]
+    assert lat["price_change"]["n"] > 0
+    assert lat["all"]["p50"] <= lat["all"]["p99"] <= lat["all"]["max"]
+    assert len(data["stages_ns_per_msg"]) == 4
+    _targets_sane(sec)
+
+
+def test_nautilus_smoke_runs_the_peer_or_says_why_not(tmp_path: Path) -> None:
+    sections = _smoke("nautilus", tmp_path)
+    nt = sections["nautilus"]
+    if nt["skipped"]:
+        assert "nautilus" in nt["skipped"]
+        return
+    assert _positive(nt["data"]["runs_ns_per_msg"][0])
+    assert nt["data"]["info"]["top_mismatches"] == 0
+    _targets_sane(nt)
+
+
+def test_replay_smoke(tmp_path: Path) -> None:
+    sec = _smoke("replay", tmp_path)["replay"]
+    data = sec["data"]
+    assert data["deterministic"] is True
+    assert data["events"] > 0
+    full = data["last"]["full"]
+    assert full["fed"] == data["events"]
+    assert full["decisions"].get("OrderSubmitted", 0) >= 1  # results were traded on
+    assert full["fills"] >= 1
+    assert data["last"]["core"]["handler_errors"] == 0
+    assert all(_positive(v) for vals in data["runs_events_per_s"].values() for v in vals)
+    _targets_sane(sec)
+
+
+def test_wire_smoke(tmp_path: Path) -> None:
+    sec = _smoke("wire", tmp_path)["wire"]
+    data = sec["data"]
+    for mode in ("presigned", "on_demand"):
+        wire = data[f"{mode}:on the wire (POST's last write)"]
+        kernel = data[f"{mode}:in kernel (decide + sign + submit task)"]
+        ack = data[f"{mode}:acknowledged (OrderAccepted)"]
+        assert wire["n"] > 0
+        assert 0 < kernel["p50"] < wire["p50"] < ack["p50"]
+    assert any("outcomes {'MATCHED'" in n for n in sec["notes"])
+    _targets_sane(sec)
+
+
+def test_scale_smoke(tmp_path: Path) -> None:
+    sec = _smoke("scale", tmp_path)["scale"]
+    data = sec["data"]
+    assert data["frames"] > data["tokens"]  # snapshots, then the stream
+    assert data["in_sync"] == data["tokens"]
+    assert data["malformed"] == {}
+    assert data["handler_errors"] == 0
+    assert data["windows"]
+    assert all(w["rss_mb"] > 0 for w in data["windows"])
+    _targets_sane(sec)
+
+
+@pytest.mark.parametrize("argv", [["run", "--only", "nope"]])
+def test_unknown_benchmark_is_refused(argv: list[str]) -> None:
+    proc = subprocess.run(  # noqa: S603 - our own suite, same interpreter
+        [sys.executable, "-m", "bench", *argv],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "unknown benchmark" in proc.stderr
+
+
+def test_scale_runs_in_its_own_process_beside_other_benchmarks(tmp_path: Path) -> None:
+    sections = _smoke("replay,scale", tmp_path)
+    assert set(sections) == {"replay", "scale"}
+    scale = sections["scale"]
+    assert scale["data"]["frames"] > 0
+    # A fresh interpreter: the bot's own memory, not the replay's log and streams.
+    assert scale["data"]["rss_start_mb"] < 300
+    assert scale["tables"]
