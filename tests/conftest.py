@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from polyloly.bot.logging import reset_logging
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
@@ -23,3 +26,10 @@ def shared_fixtures() -> Path:
 def load_fixture(folder: Path, name: str) -> Any:
     """Load one JSON fixture file."""
     return json.loads((folder / name).read_text())
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging_after_each_test() -> Iterator[None]:
+    """A test that configures logging must not leak its stream into later tests."""
+    yield
+    reset_logging()

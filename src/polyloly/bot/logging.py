@@ -314,7 +314,7 @@ def configure_logging(
         redactor.register(secret)
     if fmt not in ("json", "console"):
         raise ValueError(f"unknown log format {fmt!r}")
-    out = sys.stderr if stream is None else stream
+    out: Any = _CurrentStderr() if stream is None else stream
     stamper = ClockStamper(LiveClock() if clock is None else clock)
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=False)
@@ -366,6 +366,18 @@ def _remove_handlers(root: logging.Logger) -> None:
     for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
         root.removeHandler(old)
         old.close()
+
+
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is *now*, not the one seen at configuration time
+    (a caller that swaps or closes its stderr — a test runner, a daemoniser — must not leave
+    every later log line writing into a closed file)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def reset_logging() -> None:
