@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, Protocol
@@ -31,7 +32,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from polyloly.adapters.polymarket.config import WsConfig
-from polyloly.adapters.polymarket.constants import PING_TEXT
+from polyloly.adapters.polymarket.constants import NO_NEW_ASSETS_TEXT, PING_TEXT, PONG_TEXT
 from polyloly.bot.clock import Clock
 
 __all__ = [
@@ -56,6 +57,23 @@ def backoff_delay(
     """
     base = min(max_s, initial_s * float(2 ** min(attempt, 32)))
     return float(base * (1.0 - jitter * rand()))
+
+
+_KEEPALIVE_TEXTS: Final = (PONG_TEXT, NO_NEW_ASSETS_TEXT, PING_TEXT)
+
+
+def frame_payload(data: str | bytes, ignored: Counter[str]) -> bytes | None:
+    """Return a frame's JSON payload, or ``None`` for keepalive text (counted in ``ignored``).
+
+    Shared by both channels: the venue sends plain-text ``PONG`` / ``NO NEW ASSETS`` between
+    JSON frames, and those are neither data nor malformed.
+    """
+    if isinstance(data, str):
+        if data in _KEEPALIVE_TEXTS:
+            ignored[data] += 1
+            return None
+        return data.encode()
+    return data
 
 
 async def cancel_and_wait(task: asyncio.Task[None]) -> None:

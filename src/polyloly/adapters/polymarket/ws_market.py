@@ -37,7 +37,7 @@ import msgspec
 import structlog
 
 from polyloly.adapters.polymarket.config import WsConfig
-from polyloly.adapters.polymarket.constants import NO_NEW_ASSETS_TEXT, PING_TEXT, PONG_TEXT
+from polyloly.adapters.polymarket.constants import PONG_TEXT
 from polyloly.adapters.polymarket.errors import ParseError
 from polyloly.adapters.polymarket.parsing import (
     book_snapshot,
@@ -58,7 +58,7 @@ from polyloly.adapters.polymarket.schemas.market import (
     WsPriceChangeMsg,
     WsTickSizeChange,
 )
-from polyloly.adapters.polymarket.ws_common import ReconnectingSocket
+from polyloly.adapters.polymarket.ws_common import ReconnectingSocket, frame_payload
 from polyloly.bot.clock import Clock
 from polyloly.domain.events import (
     BookInvalidated,
@@ -349,13 +349,9 @@ class MarketWsClient:
     def handle_frame(self, data: str | bytes) -> None:
         """Handle one frame: keepalive text, or JSON (one object or an array). Never raises."""
         self.frames += 1
-        if isinstance(data, str):
-            if data in (PONG_TEXT, NO_NEW_ASSETS_TEXT, PING_TEXT):
-                self.ignored[data] += 1
-                return
-            payload = data.encode()
-        else:
-            payload = data
+        payload = frame_payload(data, self.ignored)
+        if payload is None:
+            return
         msgs, bad = decode_market_frame(payload)
         for reason in bad:
             self._malformed(reason, len(payload))

@@ -32,7 +32,7 @@ import msgspec
 import structlog
 
 from polyloly.adapters.polymarket.config import ApiCredentials, WsConfig
-from polyloly.adapters.polymarket.constants import NO_NEW_ASSETS_TEXT, PING_TEXT, PONG_TEXT
+from polyloly.adapters.polymarket.constants import PONG_TEXT
 from polyloly.adapters.polymarket.errors import ParseError
 from polyloly.adapters.polymarket.events import (
     OrderStatus,
@@ -49,6 +49,7 @@ from polyloly.adapters.polymarket.ws_common import (
     ReconnectingSocket,
     backoff_delay,
     cancel_and_wait,
+    frame_payload,
 )
 from polyloly.bot.clock import Clock
 from polyloly.bot.errors import PolylolyError
@@ -251,13 +252,9 @@ class UserWsClient:
     def handle_frame(self, data: str | bytes) -> None:
         """Handle one frame (keepalive text, or one object / an array). Never raises."""
         self.frames += 1
-        if isinstance(data, str):
-            if data in (PONG_TEXT, NO_NEW_ASSETS_TEXT, PING_TEXT):
-                self.ignored[data] += 1
-                return
-            payload = data.encode()
-        else:
-            payload = data
+        payload = frame_payload(data, self.ignored)
+        if payload is None:
+            return
         msgs, bad = decode_user_frame(payload)
         for reason in bad:
             self._bad(reason, len(payload))
