@@ -144,7 +144,7 @@ def build_bot(
             kernel.publish(event)
     client = None
     if market_ws_url is not None:
-        client = MarketWsClient(market_ws_url, kernel.publish, clock)
+        client = MarketWsClient(market_ws_url, kernel.publish, clock, books=core.books)
     return Bot(clock, kernel, core, engine, client)
 
 

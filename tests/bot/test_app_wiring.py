@@ -5,6 +5,7 @@ Everything runs on a virtual clock against the execution layer's in-memory fake 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -250,3 +251,40 @@ def test_settings_translate_into_component_configuration() -> None:
     assert feeds.provider("grid").base_url == "http://127.0.0.1:8090/grid"
     assert feeds.provider("lolesports").feed_url == "http://127.0.0.1:8090/lolesports"
     assert feeds.provider("liquipedia").base_url == "http://127.0.0.1:8090/liquipedia"
+
+
+def test_one_book_set_is_shared_by_the_market_client_core_and_gate() -> None:
+    """The market client applies each frame once; the core and the gate read the same books."""
+    from polyloly.adapters.polymarket.ws_market import MarketWsClient
+    from polyloly.domain.orderbook import BookSet
+
+    clock = VirtualClock(START)
+    kernel = NodeKernel(clock, Sink())
+    client = MarketWsClient("ws://127.0.0.1:9/ws/market", kernel.publish, clock)
+    core = Core(kernel, books=client.books)
+    venue = FakeVenue({MARKET: (YES, NO)}, collateral=1_000 * SCALE, now_ns=clock.now_ns)
+    ports = ExecutionPorts(
+        signer=FakeSigner(), venue=venue, account=venue, alerts=RecordingAlerts()
+    )
+    engine = core.attach_engine(ports, sleep=VirtualSleep(clock))
+    kernel.publish(SessionStarted(ts_event=START, ts_init=START, mode="live", params=PAIR))
+    kernel.publish(MarketDiscovered(ts_event=START, ts_init=START, mapping=mapping(), game="lol"))
+    shared = client.books
+    assert isinstance(shared, BookSet)
+    assert core.books is shared  # a new session clears the set, it does not replace it
+    assert engine.gate.books is shared
+    book = msgspec.json.encode(
+        [
+            {"event_type": "book", "market": MARKET, "asset_id": token, "timestamp": "1",
+             "bids": [{"price": "0.4", "size": "10"}], "asks": [{"price": "0.6", "size": "10"}]}
+            for token in (YES, NO)
+        ]
+    )  # fmt: skip
+    asyncio.run(client.subscribe([YES, NO]))
+    client.handle_frame(book)
+    yes = core.books.get(YES)
+    assert yes is not None
+    assert yes.in_sync
+    assert yes.best_ask == (600_000, 10 * SCALE)
+    assert engine.gate.trading_state().quotes[NO].best_bid == 400_000
+    assert client.in_sync(NO)

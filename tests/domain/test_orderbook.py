@@ -411,3 +411,46 @@ def test_real_price_change_frame_applies(shared_fixtures: Path) -> None:
     # 0.51 ask. The book sees that it is crossed and is not tradable.
     assert b.crossed
     assert not b.tradable
+
+
+def test_bookset_apply_is_idempotent_per_event_object() -> None:
+    """The edge applies an event, then every reader applies the same object: no change."""
+    bs = BookSet()
+    first = snap("A", ((49 * C, SH),), ((51 * C, SH),), ts=100)
+    assert bs.apply(first) == ("A",)
+    stale = changes(("A", Side.SELL, 50 * C, SH), ts=99)
+    assert bs.apply(stale) == ()
+    assert bs.apply(stale) == ()  # the same object again: not counted twice
+    assert bs.stale_skipped == 1
+    update = changes(("A", Side.SELL, 50 * C, 2 * SH), ("A", Side.BUY, 49 * C, 0), ts=101)
+    assert bs.apply(update) == ("A",)
+    a = bs.get("A")
+    assert a is not None
+    a.set_ask(50 * C, 7 * SH)  # a later change made directly on the book...
+    assert bs.apply(update) == ("A",)  # ...is not overwritten by re-applying the same object
+    assert a.best_ask == (50 * C, 7 * SH)
+    equal = changes(("A", Side.SELL, 50 * C, 2 * SH), ts=101)  # an equal but new object applies
+    assert bs.apply(equal) == ("A",)
+    assert a.best_ask == (50 * C, 2 * SH)
+
+
+def test_bookset_clear_forgets_every_book_and_the_last_event() -> None:
+    bs = BookSet()
+    event = snap("A", ((49 * C, SH),), ((51 * C, SH),))
+    bs.apply(event)
+    reader = bs.get  # readers may hold the bound lookup: it stays valid across clear()
+    bs.clear()
+    assert len(bs) == 0
+    assert reader("A") is None
+    assert bs.apply(event) == ("A",)  # applied again after the clear
+    a = reader("A")
+    assert a is not None
+    assert a.in_sync
+
+
+def test_snapshot_repeated_price_is_still_validated() -> None:
+    """A malformed level refuses the snapshot even when a later level repeats its price."""
+    b = book([], [(51 * C, SH)])
+    assert not b.snapshot((), ((50 * C, -SH), (50 * C, SH)))
+    assert not b.in_sync
+    assert b.rejected == 1

@@ -193,3 +193,32 @@ async def test_not_reconciled_refuses_intents(make_harness: Any) -> None:
     decision = [d for d in h.sink.of(RiskDecision) if d.intent_id == intent.intent_id][-1]
     assert not decision.approved
     assert decision.reason == "not reconciled with the venue"
+
+
+async def test_trading_state_quotes_do_not_change_after_the_fact(make_harness: Any) -> None:
+    """A state handed out earlier keeps the quotes it was made with (copy on write)."""
+    h = await make_harness()
+    gate = h.engine.gate
+    before = gate.trading_state()
+    assert before.quotes[YES].best_ask == 420_000
+    h.books(yes_bid=300_000, yes_ask=310_000)
+    after = gate.trading_state()
+    assert after.quotes[YES].best_ask == 310_000
+    assert after.quotes[NO].best_bid == 690_000
+    assert before.quotes[YES].best_ask == 420_000
+    assert before.quotes[NO].best_bid == 580_000
+
+
+async def test_gate_reads_a_shared_book_set(make_harness: Any) -> None:
+    """Given the core's books, the gate keeps no copy: it quotes what the shared set holds."""
+    h = await make_harness()
+    gate = h.engine.gate
+    book = gate.books.get(YES)
+    assert book is not None
+    now = h.now()
+    event = BookSnapshot(
+        ts_event=now, ts_init=now, market=MARKET, token_id=YES, bids=(), asks=((450_000, SCALE),)
+    )
+    assert gate.books.apply(event) == (YES,)  # the edge applied it first...
+    h.publish(event)  # ...then published it: the gate's own apply is a no-op
+    assert gate.trading_state().quotes[YES].best_ask == 450_000

@@ -220,7 +220,7 @@ class TradingNode:
     def _build_core(self, translators: Mapping[type[Event], Translate]) -> None:
         assert self.kernel is not None  # noqa: S101  (start order)
         assert self.adapter is not None  # noqa: S101
-        core = self.core = Core(self.kernel)
+        core = self.core = Core(self.kernel, books=self.adapter.market_ws.books)
         alerts = self.alerts
         assert alerts is not None  # noqa: S101  (observability starts first)
         if self.options.mode is NodeMode.LIVE:

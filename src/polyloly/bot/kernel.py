@@ -128,7 +128,10 @@ class Kernel:
                 if sink is not None:
                     sink.append(event)
                 self.published += 1
-                for handler in self._handlers_for(type(event)):
+                handlers = self._dispatch_cache.get(type(event))
+                if handlers is None:
+                    handlers = self._handlers_for(type(event))
+                for handler in handlers:
                     try:
                         handler(event)
                     except Exception as exc:  # one bad handler must not stop the stream

@@ -86,6 +86,7 @@ __all__ = [
 _log = get_logger("polyloly.wiring")
 
 _BOOK_EVENTS: Final = (BookSnapshot, PriceChanges, TickSizeChange, BookInvalidated)
+_LEVEL_EVENTS: Final = (BookSnapshot, PriceChanges)  # the ones temporal arbitrage re-checks on
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,11 +196,12 @@ class NodeKernel(Kernel):
     def publish(self, event: Event) -> None:
         """Log and dispatch ``event`` with the time pinned to its ``ts_init``."""
         if self._pinned is not None:
-            super().publish(event)  # emitted while dispatching: queued behind the current one
+            self._pending.append(event)  # emitted while dispatching: runs after the current one
             return
         self._pinned = event.ts_init
+        self._pending.append(event)
         try:
-            super().publish(event)
+            self._drain()
         finally:
             self._pinned = None
 
@@ -218,10 +220,13 @@ class Core:
     its strategies from the :class:`SessionStarted` event it receives.
     """
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: Kernel, books: BookSet | None = None) -> None:
         self.kernel = kernel
         self.registry = MarketRegistry()
-        self.books = BookSet()
+        self.books = books if books is not None else BookSet()
+        """The books strategies and the risk gate read; pass the market-data client's set to
+        share one (the client applies each event before publishing it, the core's apply of
+        the same event object is then a no-op: see :class:`~polyloly.domain.orderbook.BookSet`)."""
         self.params: NodeParams | None = None
         self.truth: TruthEngine | None = None
         self.pair: PairArbEngine | None = None
@@ -276,7 +281,12 @@ class Core:
         if self.engine is not None:
             raise RuntimeError("the core already has an execution engine")
         engine = ExecutionEngine(
-            self.kernel, ports, sleep=sleep, config=config, tokens_of=self.tokens_of
+            self.kernel,
+            ports,
+            sleep=sleep,
+            config=config,
+            tokens_of=self.tokens_of,
+            books=self.books,
         )
         engine.attach()
         for event_type, translate in (translators or {}).items():
@@ -332,7 +342,7 @@ class Core:
         )
         for mapping in list(self.registry):
             self.registry.remove(mapping.market_id)
-        self.books = BookSet()
+        self.books.clear()
         self.truth = TruthEngine(params.truth, TeamAliases(params.aliases))
         self.pair = None
         if params.pair_arb is not None:
@@ -392,10 +402,14 @@ class Core:
         touched = self.books.apply(event)
         if not touched:
             return
-        if self.pair is not None:
-            self._emit_all(self.pair.on_book_change(touched, self.books, event.ts_init))
-        if self.temporal is not None and type(event) in (BookSnapshot, PriceChanges):
-            self._emit_all(self.temporal.on_event(event))
+        pair = self.pair
+        if pair is not None:
+            intents = pair.on_book_change(touched, self.books, event.ts_init)
+            if intents:
+                self._emit_all(intents)
+        temporal = self.temporal
+        if temporal is not None and temporal.has_armed and type(event) in _LEVEL_EVENTS:
+            self._emit_all(temporal.on_book(touched, event))
 
     def _on_truth_input(self, event: Event) -> None:
         if self.truth is not None:

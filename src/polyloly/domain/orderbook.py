@@ -21,6 +21,7 @@ buy (what we pay, rounded against us) and ``floor(…)`` for a sell (what we rec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final, NamedTuple
 
 from polyloly.domain.events import (
@@ -28,6 +29,7 @@ from polyloly.domain.events import (
     BookSnapshot,
     Event,
     Level,
+    LevelChange,
     PriceChanges,
     Side,
     TickSizeChange,
@@ -50,6 +52,11 @@ class BookWalk(NamedTuple):
     shares: int
     amount: int
     avg_price: int
+
+
+def _without_empty(side: dict[int, int]) -> dict[int, int]:
+    """The side without its size-0 levels (usually none: the dict is then kept as is)."""
+    return {p: s for p, s in side.items() if s} if 0 in side.values() else side
 
 
 class OrderBook:
@@ -99,6 +106,15 @@ class OrderBook:
         tick = self.tick
         return size >= 0 and 0 < price < ONE and (tick is None or price % tick == 0)
 
+    def _side_ok(self, side: dict[int, int]) -> bool:
+        """Every level of a snapshot side is valid (checked in bulk: min/max, then the grid)."""
+        if not side:
+            return True
+        if min(side.values()) < 0 or min(side) <= 0 or max(side) >= ONE:
+            return False
+        tick = self.tick
+        return tick is None or not any(map(tick.__rmod__, side))  # p % tick for every price
+
     def _reject(self) -> None:
         self.rejected += 1
         self.in_sync = False
@@ -122,13 +138,18 @@ class OrderBook:
         """
         if tick is not None:
             self.tick = tick
-        valid = self._valid
-        if not all(valid(p, s) for p, s in bids) or not all(valid(p, s) for p, s in asks):
+        bid_map, ask_map = dict(bids), dict(asks)  # a repeated price: the later level wins
+        if len(bid_map) != len(bids) or len(ask_map) != len(asks):  # check the repeats too
+            valid = self._valid
+            ok = all(valid(p, s) for p, s in bids) and all(valid(p, s) for p, s in asks)
+        else:
+            ok = self._side_ok(bid_map) and self._side_ok(ask_map)
+        if not ok:
             self._clear()
             self._reject()
             return False
-        self._bids = {p: s for p, s in bids if s}
-        self._asks = {p: s for p, s in asks if s}
+        self._bids = _without_empty(bid_map)
+        self._asks = _without_empty(ask_map)
         self._bid_sorted = None
         self._ask_sorted = None
         self.best_bid_price = max(self._bids) if self._bids else None
@@ -406,17 +427,31 @@ class BookSet:
     out of sync until its first snapshot. Level updates stamped (``ts_event``) before the
     book's last snapshot are stale — e.g. a frame buffered across a reconnect — and are
     skipped, counted in :attr:`stale_skipped`.
+
+    One set can be shared by every layer that reads books (the market-data client at the
+    edge, the strategies, the risk gate): applying is idempotent per event *object* — the
+    edge applies an event right before it publishes it, and each reader's ``apply`` of that
+    same object returns the tokens it touched without changing the books again. (Publishing
+    dispatches synchronously, so the event a reader sees is the one applied last; a replay,
+    with no edge, applies each event on the first reader's call.)
     """
 
-    __slots__ = ("_books", "stale_skipped")
+    __slots__ = ("_books", "_last_event", "_last_touched", "get", "stale_skipped")
 
     def __init__(self) -> None:
         self._books: dict[str, OrderBook] = {}
+        self.get: Callable[[str], OrderBook | None] = self._books.get
+        """Return the book of a token id, or ``None`` if never seen (the dict's own ``get``:
+        hot readers call it several times per frame)."""
+        self._last_event: object = None
+        self._last_touched: tuple[str, ...] = ()
         self.stale_skipped = 0
 
-    def get(self, token_id: str) -> OrderBook | None:
-        """Return the book of ``token_id``, or ``None`` if never seen."""
-        return self._books.get(token_id)
+    def clear(self) -> None:
+        """Forget every book (a new session)."""
+        self._books.clear()
+        self._last_event = None
+        self._last_touched = ()
 
     def book(self, token_id: str) -> OrderBook:
         """Return the book of ``token_id``, creating an empty out-of-sync one if needed."""
@@ -436,23 +471,37 @@ class BookSet:
         return tuple(self._books)
 
     def apply(self, event: Event) -> tuple[str, ...]:
-        """Apply one market-data event; return the token ids whose book changed."""
+        """Apply one market-data event; return the token ids whose book changed.
+
+        Applying the event object applied last again changes nothing and returns the same
+        tokens (see the class docstring).
+        """
+        if event is self._last_event:
+            return self._last_touched
         if type(event) is PriceChanges:
             changes = event.changes
             if len(changes) != 1:
-                return self._apply_changes(event)
-            ch = changes[0]  # the common frame, inlined: one level of one token
-            token = ch.token_id
-            book = self._books.get(token) or self.book(token)
-            if event.ts_event < book.snapshot_ts:
-                self.stale_skipped += 1
-                return ()
-            if ch.side is _BUY:
-                book.set_bid(ch.price, ch.size)
+                touched = self._apply_changes(event)
             else:
-                book.set_ask(ch.price, ch.size)
-            return (token,)
-        return self._apply_other(event)
+                touched = self._apply_one(event.ts_event, changes[0])
+        else:
+            touched = self._apply_other(event)
+        self._last_event = event
+        self._last_touched = touched
+        return touched
+
+    def _apply_one(self, ts_event: int, ch: LevelChange) -> tuple[str, ...]:
+        # The common frame, inlined: one level of one token.
+        token = ch.token_id
+        book = self._books.get(token) or self.book(token)
+        if ts_event < book.snapshot_ts:
+            self.stale_skipped += 1
+            return ()
+        if ch.side is _BUY:
+            book.set_bid(ch.price, ch.size)
+        else:
+            book.set_ask(ch.price, ch.size)
+        return (token,)
 
     def _apply_other(self, event: Event) -> tuple[str, ...]:
         if type(event) is BookSnapshot:
@@ -474,12 +523,17 @@ class BookSet:
     def _apply_changes(self, ev: PriceChanges) -> tuple[str, ...]:
         books = self._books
         ts = ev.ts_event
-        touched: dict[str, None] = {}
+        touched: list[str] = []
         for ch in ev.changes:
-            b = books.get(ch.token_id) or self.book(ch.token_id)
+            token = ch.token_id
+            b = books.get(token) or self.book(token)
             if ts < b.snapshot_ts:
                 self.stale_skipped += 1
                 continue
-            b.apply_change(ch.side, ch.price, ch.size)
-            touched[ch.token_id] = None
+            if ch.side is _BUY:
+                b.set_bid(ch.price, ch.size)
+            else:
+                b.set_ask(ch.price, ch.size)
+            if token not in touched:  # a frame touches one or two tokens: a list beats a set
+                touched.append(token)
         return tuple(touched)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import Event, MarketResolved, TimerTick
+from polyloly.domain.orderbook import BookSet
 from polyloly.domain.risk import RiskParams
 from polyloly.execution.events import (
     BalanceBaseline,
@@ -129,6 +130,7 @@ class ExecutionEngine:
         config: ExecutionConfig | None = None,
         tokens_of: TokensOf | None = None,
         rand: Callable[[int], int] | None = None,
+        books: BookSet | None = None,
     ) -> None:
         cfg = config or ExecutionConfig()
         self.kernel = kernel
@@ -151,7 +153,13 @@ class ExecutionEngine:
             presign=self.presign,
         )
         self.gate = RiskGate(
-            kernel, self.state, ports.alerts, self.tasks, params=cfg.risk, config=cfg.gate
+            kernel,
+            self.state,
+            ports.alerts,
+            self.tasks,
+            params=cfg.risk,
+            config=cfg.gate,
+            books=books,
         )
         self.reconciler = Reconciler(
             kernel,

@@ -111,6 +111,7 @@ class RiskGate:
         *,
         params: RiskParams | None = None,
         config: GateConfig | None = None,
+        books: BookSet | None = None,
     ) -> None:
         self.kernel = kernel
         self.state = state
@@ -118,7 +119,9 @@ class RiskGate:
         self.tasks = tasks
         self.params = params or RiskParams()
         self.config = config or GateConfig()
-        self.books = BookSet()
+        self.books = books if books is not None else BookSet()
+        """The books the quotes come from: the core's own set when shared (each book event
+        is then applied once, by whichever layer sees it first)."""
         self._quotes_now: dict[str, Quote] = {}
         self._quotes_stale: set[str] = set()  # tokens whose book changed since their quote
         self._quotes_shared = False  # _quotes_now was handed out in a snapshot
@@ -228,13 +231,16 @@ class RiskGate:
         touched = self.books.apply(event)
         self.c.last_market_data_ns = event.ts_init
         self._quotes_stale.update(touched)
+        positions = self.state.positions
+        held = False
         for token in touched:
-            if token in self.state.positions:
+            if token in positions:
+                held = True
                 book = self.books.book(token)
                 bid, ask = book.best_bid_price, book.best_ask_price
                 if bid is not None and ask is not None and book.tradable:
                     self.state.marks[token] = (bid + ask) // 2
-        if touched and any(t in self.state.positions for t in touched):
+        if held:
             self.evaluate()
 
     def _on_last_trade(self, event: LastTrade) -> None:

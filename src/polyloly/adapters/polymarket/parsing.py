@@ -75,6 +75,11 @@ _MAX_ADJUSTED_EXP: Final = 12  # |value| < 1e13 units: far above any real price 
 _MAX_WHOLE_DIGITS: Final = _MAX_ADJUSTED_EXP + 1
 _MICROS_CACHE: dict[str, int] = {}  # wire text -> micros: prices repeat on every frame
 _MICROS_CACHE_MAX: Final = 1 << 16
+# Validated hot fields, text -> micros (each a bounded cache like _MICROS_CACHE): one dict
+# lookup per price or size on the hot path instead of a parse plus its range checks.
+_PRICES: dict[str, int] = {}
+_SIZES: dict[str, int] = {"": 0}
+_HINTS: dict[str, int] = {}
 _NS_PER_MS: Final = 1_000_000
 _NS_PER_S: Final = 1_000_000_000
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -146,32 +151,46 @@ def decimal_micros(dec: Decimal, text: str = "") -> int:
         raise ParseError("too_precise", (text or str(dec))[:40]) from exc
 
 
+def _remember(cache: dict[str, int], text: str, value: int) -> int:
+    if len(cache) >= _MICROS_CACHE_MAX:
+        cache.clear()
+    cache[text] = value
+    return value
+
+
 def price_micros(text: str) -> int:
     """A book or trade price: strictly between 0 and 1."""
+    value = _PRICES.get(text)
+    if value is not None:
+        return value
     value = micros(text)
     if not 0 < value < ONE:
         raise ParseError("bad_price", text[:40])
-    return value
+    return _remember(_PRICES, text, value)
 
 
 def optional_price(text: str | None) -> int | None:
     """A top-of-book hint (``best_bid``/``best_ask``): ``None`` if absent, within [0, 1]."""
     if text is None or text == "":
         return None
+    value = _HINTS.get(text)
+    if value is not None:
+        return value
     value = micros(text)
     if not 0 <= value <= ONE:
         raise ParseError("bad_price", text[:40])
-    return value
+    return _remember(_HINTS, text, value)
 
 
 def size_micros(text: str) -> int:
     """A size or amount: non-negative (an empty string, as in a killed FOK, is 0)."""
-    if text == "":
-        return 0
+    value = _SIZES.get(text)
+    if value is not None:
+        return value
     value = micros(text)
     if value < 0:
         raise ParseError("bad_size", text[:40])
-    return value
+    return _remember(_SIZES, text, value)
 
 
 def tick_micros(text: str | Decimal) -> int:
@@ -241,19 +260,22 @@ def book_levels(levels: list[WsLevel], *, descending: bool) -> tuple[Level, ...]
 
     Raises ``duplicate_level`` if a price appears twice (a snapshot lists each level once).
     """
-    out: dict[int, int] = {}
-    for level in levels:
-        price = price_micros(level.price)
-        size = size_micros(level.size)
-        if price in out:
-            raise ParseError("duplicate_level", level.price)
-        out[price] = size
-    return tuple(
-        sorted(
-            ((p, s) for p, s in out.items() if s > 0),
-            key=lambda lv: -lv[0] if descending else lv[0],
+    prices, sizes = _PRICES.get, _SIZES.get  # the validated caches first: no call per level
+    out = {
+        prices(lv.price) or price_micros(lv.price): (
+            size if (size := sizes(lv.size)) is not None else size_micros(lv.size)
         )
-    )
+        for lv in levels
+    }
+    if len(out) != len(levels):
+        seen: set[int] = set()
+        for lv in levels:
+            price = price_micros(lv.price)
+            if price in seen:
+                raise ParseError("duplicate_level", lv.price)
+            seen.add(price)
+    # Prices are unique, so the (price, size) pairs sort by price alone.
+    return tuple(sorted([lv for lv in out.items() if lv[1] > 0], reverse=descending))
 
 
 def book_snapshot(msg: WsBook | BookReply, ts_init: int) -> BookSnapshot:

@@ -60,19 +60,19 @@ def backoff_delay(
 
 
 _KEEPALIVE_TEXTS: Final = (PONG_TEXT, NO_NEW_ASSETS_TEXT, PING_TEXT)
+_KEEPALIVE_MAX: Final = max(map(len, _KEEPALIVE_TEXTS))
 
 
-def frame_payload(data: str | bytes, ignored: Counter[str]) -> bytes | None:
+def frame_payload(data: str | bytes, ignored: Counter[str]) -> str | bytes | None:
     """Return a frame's JSON payload, or ``None`` for keepalive text (counted in ``ignored``).
 
     Shared by both channels: the venue sends plain-text ``PONG`` / ``NO NEW ASSETS`` between
-    JSON frames, and those are neither data nor malformed.
+    JSON frames, and those are neither data nor malformed. Text stays text: msgspec decodes
+    ``str`` as well as ``bytes``, so the frame is not copied into bytes first.
     """
-    if isinstance(data, str):
-        if data in _KEEPALIVE_TEXTS:
-            ignored[data] += 1
-            return None
-        return data.encode()
+    if type(data) is str and len(data) <= _KEEPALIVE_MAX and data in _KEEPALIVE_TEXTS:
+        ignored[data] += 1
+        return None
     return data
 
 

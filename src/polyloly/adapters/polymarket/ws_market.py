@@ -43,8 +43,11 @@ from polyloly.adapters.polymarket.parsing import (
     book_snapshot,
     last_trade,
     market_resolved,
+    ms_to_ns,
     optional_price,
     price_changes,
+    price_micros,
+    size_micros,
     tick_change,
 )
 from polyloly.adapters.polymarket.schemas.market import (
@@ -66,10 +69,11 @@ from polyloly.domain.events import (
     Event,
     FeedState,
     FeedStatus,
+    LevelChange,
     PriceChanges,
 )
 from polyloly.domain.money import ONE, VALID_TICKS
-from polyloly.domain.orderbook import BookSet
+from polyloly.domain.orderbook import BookSet, OrderBook
 
 __all__ = ["MarketWsClient", "decode_market_frame"]
 
@@ -87,7 +91,7 @@ def _reason_of(exc: msgspec.DecodeError) -> str:
     return "unknown_event_type" if "event_type" in str(exc) else "schema"
 
 
-def decode_market_frame(data: bytes) -> tuple[list[MarketMessage], list[str]]:
+def decode_market_frame(data: str | bytes) -> tuple[list[MarketMessage], list[str]]:
     """Decode one frame (an object or an array) into messages plus a reason per bad element.
 
     A frame that decodes as a whole takes the fast path; otherwise an array is decoded
@@ -154,6 +158,9 @@ class MarketWsClient:
     verify_top_of_book
         Check each ``price_change``'s ``best_bid``/``best_ask`` against the book and resync
         on disagreement.
+    books
+        The book set to keep (the trading core's, to share one set; see
+        :class:`~polyloly.domain.orderbook.BookSet`); a new one by default.
     """
 
     def __init__(
@@ -165,9 +172,10 @@ class MarketWsClient:
         rand: Callable[[], float] | None = None,
         *,
         verify_top_of_book: bool = True,
+        books: BookSet | None = None,
     ) -> None:
         self.url = url
-        self.books = BookSet()
+        self.books = books if books is not None else BookSet()
         self.malformed: Counter[str] = Counter()
         self.ignored: Counter[str] = Counter()
         self.invalidations: Counter[str] = Counter()
@@ -352,17 +360,28 @@ class MarketWsClient:
         payload = frame_payload(data, self.ignored)
         if payload is None:
             return
-        msgs, bad = decode_market_frame(payload)
-        for reason in bad:
-            self._malformed(reason, len(payload))
+        try:
+            decoded = _FRAME_DECODER.decode(payload)  # the common case: the frame decodes whole
+        except msgspec.DecodeError:
+            msgs, bad = decode_market_frame(payload)  # salvage the good elements of an array
+            for reason in bad:
+                self._malformed(reason, len(payload))
+        else:
+            if type(decoded) is not list:
+                self._handle(decoded, payload)
+                return
+            msgs = decoded
         for msg in msgs:
-            try:
-                self._dispatch(msg)
-            except ParseError as exc:
-                self._malformed(exc.reason, len(payload))
-            except Exception:  # one bad message must not end the feed
-                self.malformed["internal_error"] += 1
-                _log.exception("market_ws.handler_failed", kind=type(msg).__name__)
+            self._handle(msg, payload)
+
+    def _handle(self, msg: MarketMessage, payload: str | bytes) -> None:
+        try:
+            self._dispatch(msg)
+        except ParseError as exc:
+            self._malformed(exc.reason, len(payload))
+        except Exception:  # one bad message must not end the feed
+            self.malformed["internal_error"] += 1
+            _log.exception("market_ws.handler_failed", kind=type(msg).__name__)
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -451,30 +470,75 @@ class MarketWsClient:
             shard.awaiting[msg.asset_id] = self._deadline()
 
     def _on_price_change(self, msg: WsPriceChangeMsg) -> None:
-        event = price_changes(msg, self._now())
+        entries = msg.price_changes
+        if not entries:
+            self._on_legacy_price_change(msg)
+            return
+        get = self.books.get
+        changes: list[LevelChange] = []
+        unsynced = 0
+        for ch in entries:
+            token = ch.asset_id
+            if not token:
+                raise ParseError("missing_asset", "price_change")
+            # Parsed before the sync filter: a malformed entry makes the frame malformed.
+            change = LevelChange(token, ch.side, price_micros(ch.price), size_micros(ch.size))
+            book = get(token)
+            if book is None or not book.in_sync:
+                unsynced += 1
+            else:
+                changes.append(change)
+        if unsynced:
+            self.ignored["unsynced_change"] += unsynced
+            if not changes:
+                return
+        now = self._clock.now_ns()
+        event = PriceChanges(
+            ts_event=ms_to_ns(msg.timestamp, now),
+            ts_init=now,
+            market=msg.market,
+            changes=tuple(changes),
+        )
+        touched = self.books.apply(event)
+        self._emit(event)
+        self._check_synced(entries, touched)
+
+    def _check_synced(self, entries: list[WsPriceChange], touched: tuple[str, ...]) -> None:
+        """Resync each token the frame unsynced, or whose top-of-book hint disagrees."""
+        get = self.books.get
+        # Each token's last entry carries its top of book after the whole frame.
+        last: Iterable[WsPriceChange] = entries
+        if len(entries) > 1 and (len(entries) > 2 or entries[0].asset_id == entries[1].asset_id):
+            last = {ch.asset_id: ch for ch in entries}.values()
+        verify = self._verify
+        for ch in last:
+            book = get(ch.asset_id)
+            if book is None:
+                continue
+            if not book.in_sync:
+                if ch.asset_id in touched:
+                    # A level the book refused (off grid, out of range): it unsynced itself.
+                    self._lost_sync(ch.asset_id, "rejected_level")
+            elif verify and not _top_agrees(book, ch):
+                book.invalidate()
+                self._lost_sync(ch.asset_id, "top_of_book_mismatch")
+
+    def _on_legacy_price_change(self, msg: WsPriceChangeMsg) -> None:
+        """The pre-2025-09 shape: one change at the top level, no top-of-book hints."""
+        event = price_changes(msg, self._clock.now_ns())
         books = self.books
         keep = [
             ch for ch in event.changes if (b := books.get(ch.token_id)) is not None and b.in_sync
         ]
         if len(keep) != len(event.changes):
             self.ignored["unsynced_change"] += len(event.changes) - len(keep)
-            if not keep:
-                return
-            event = PriceChanges(
-                ts_event=event.ts_event,
-                ts_init=event.ts_init,
-                market=event.market,
-                changes=tuple(keep),
-            )
+            return
         touched = books.apply(event)
         self._emit(event)
         for token in touched:
             book = books.get(token)
             if book is not None and not book.in_sync:
-                # A level the book refused (off grid, out of range): it unsynced itself.
                 self._lost_sync(token, "rejected_level")
-        if self._verify and msg.price_changes:
-            self._check_top(msg.price_changes)
 
     def _lost_sync(self, token: str, reason: str) -> None:
         now = self._now()
@@ -484,20 +548,14 @@ class MarketWsClient:
         if shard is not None:
             shard.awaiting[token] = self._deadline()
 
-    def _check_top(self, changes: list[WsPriceChange]) -> None:
-        last: dict[str, WsPriceChange] = {}
-        for ch in changes:
-            last[ch.asset_id] = ch
-        for token, ch in last.items():
-            book = self.books.get(token)
-            if book is None or not book.in_sync:
-                continue
-            bid = optional_price(ch.best_bid)
-            ask = optional_price(ch.best_ask)
-            bid_ok = bid is None or (book.best_bid_price or 0) == bid
-            ask_ok = ask is None or (
-                book.best_ask_price == ask if book.best_ask_price is not None else ask in (0, ONE)
-            )
-            if not (bid_ok and ask_ok):
-                book.invalidate()
-                self._lost_sync(token, "top_of_book_mismatch")
+
+def _top_agrees(book: OrderBook, ch: WsPriceChange) -> bool:
+    """Whether the entry's ``best_bid``/``best_ask`` hints (when sent) match the book."""
+    bid = optional_price(ch.best_bid)
+    if bid is not None and (book.best_bid_price or 0) != bid:
+        return False
+    ask = optional_price(ch.best_ask)
+    if ask is None:
+        return True
+    best_ask = book.best_ask_price
+    return best_ask == ask if best_ask is not None else ask in (0, ONE)

@@ -82,7 +82,7 @@ def _reason_of(exc: msgspec.DecodeError) -> str:
     return "unknown_event_type" if "event_type" in str(exc) else "schema"
 
 
-def decode_user_frame(data: bytes) -> tuple[list[WsUserOrder | WsUserTrade], list[str]]:
+def decode_user_frame(data: str | bytes) -> tuple[list[WsUserOrder | WsUserTrade], list[str]]:
     """Decode one frame into messages plus one reason per element that failed."""
     try:
         msgs = _FRAME_DECODER.decode(data)

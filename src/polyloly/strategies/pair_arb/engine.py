@@ -234,9 +234,14 @@ class PairArbEngine:
     ) -> list[PairIntent]:
         """Evaluate every followed market touched by ``token_ids`` (once each)."""
         by_token = self._by_token
-        if type(token_ids) is tuple and len(token_ids) == 1:  # the common frame
-            found = by_token.get(token_ids[0])
-            return [] if found is None else self.evaluate(found[0], books, ts_ns)
+        if type(token_ids) is tuple and 0 < len(token_ids) <= 2:  # the common frames
+            first = by_token.get(token_ids[0])
+            last = by_token.get(token_ids[-1])
+            if last is None or (first is not None and first[0] == last[0]):
+                return [] if first is None else self.evaluate(first[0], books, ts_ns)
+            if first is None:
+                return self.evaluate(last[0], books, ts_ns)
+            return self.evaluate(first[0], books, ts_ns) + self.evaluate(last[0], books, ts_ns)
         out: list[PairIntent] = []
         seen: set[str] = set()
         for token in token_ids:

@@ -304,6 +304,11 @@ class TemporalArbEngine:
 
     # -- inputs ----------------------------------------------------------------------------
 
+    @property
+    def has_armed(self) -> bool:
+        """Whether any signal is armed (else book changes cannot trigger an entry)."""
+        return bool(self._armed)
+
     def on_event(self, event: Event) -> list[PlaceOrderIntent]:
         """Dispatch one kernel event; return the intents it triggers."""
         if isinstance(event, TruthDelta):

@@ -6,6 +6,10 @@ stay decimal strings here; :mod:`polyloly.adapters.polymarket.parsing` turns the
 integer micros. Timestamps are epoch-millisecond strings on the wire; the decoder runs with
 ``strict=False`` so they land as ``int``.
 
+Every struct is ``gc=False``: a decoded frame holds only strings, numbers and lists of
+such structs, so it can never be part of a reference cycle, and skipping the collector's
+tracking makes decoding cheaper and keeps the many short-lived frames out of its counts.
+
 A frame is one object or a JSON array of objects (the initial book dump is an array).
 Some older recordings omit ``event_type``: decode those with the single struct type.
 
@@ -38,14 +42,14 @@ __all__ = [
 ]
 
 
-class WsLevel(msgspec.Struct, frozen=True):
+class WsLevel(msgspec.Struct, frozen=True, gc=False):
     """One aggregated level: decimal strings."""
 
     price: str
     size: str
 
 
-class WsBook(msgspec.Struct, frozen=True, tag_field="event_type", tag="book"):
+class WsBook(msgspec.Struct, frozen=True, gc=False, tag_field="event_type", tag="book"):
     """Full book of one token; each side runs worst → best (best last), but don't rely on it."""
 
     market: str
@@ -57,7 +61,7 @@ class WsBook(msgspec.Struct, frozen=True, tag_field="event_type", tag="book"):
     tick_size: str | None = None
 
 
-class WsPriceChange(msgspec.Struct, frozen=True):
+class WsPriceChange(msgspec.Struct, frozen=True, gc=False):
     """One level update: ``size`` is the new aggregate size at ``price`` (0 removes it)."""
 
     asset_id: str
@@ -68,7 +72,9 @@ class WsPriceChange(msgspec.Struct, frozen=True):
     best_ask: str | None = None
 
 
-class WsPriceChangeMsg(msgspec.Struct, frozen=True, tag_field="event_type", tag="price_change"):
+class WsPriceChangeMsg(
+    msgspec.Struct, frozen=True, gc=False, tag_field="event_type", tag="price_change"
+):
     """Level updates, possibly across several tokens of one market.
 
     The current format (since 2025-09-15) lists them in ``price_changes``. The legacy
@@ -84,7 +90,9 @@ class WsPriceChangeMsg(msgspec.Struct, frozen=True, tag_field="event_type", tag=
     side: Side | None = None
 
 
-class WsLastTradePrice(msgspec.Struct, frozen=True, tag_field="event_type", tag="last_trade_price"):
+class WsLastTradePrice(
+    msgspec.Struct, frozen=True, gc=False, tag_field="event_type", tag="last_trade_price"
+):
     """A trade printed on the market (no trade id)."""
 
     market: str
@@ -96,7 +104,9 @@ class WsLastTradePrice(msgspec.Struct, frozen=True, tag_field="event_type", tag=
     fee_rate_bps: str | None = None
 
 
-class WsTickSizeChange(msgspec.Struct, frozen=True, tag_field="event_type", tag="tick_size_change"):
+class WsTickSizeChange(
+    msgspec.Struct, frozen=True, gc=False, tag_field="event_type", tag="tick_size_change"
+):
     """The token's tick changed (price moved above 0.96 or below 0.04)."""
 
     market: str
@@ -106,7 +116,9 @@ class WsTickSizeChange(msgspec.Struct, frozen=True, tag_field="event_type", tag=
     timestamp: int = 0
 
 
-class WsBestBidAsk(msgspec.Struct, frozen=True, tag_field="event_type", tag="best_bid_ask"):
+class WsBestBidAsk(
+    msgspec.Struct, frozen=True, gc=False, tag_field="event_type", tag="best_bid_ask"
+):
     """Top of book (custom feature)."""
 
     market: str
@@ -116,7 +128,7 @@ class WsBestBidAsk(msgspec.Struct, frozen=True, tag_field="event_type", tag="bes
     timestamp: int = 0
 
 
-class WsNewMarket(msgspec.Struct, frozen=True, tag_field="event_type", tag="new_market"):
+class WsNewMarket(msgspec.Struct, frozen=True, gc=False, tag_field="event_type", tag="new_market"):
     """A market was created (custom feature); discovery itself goes through Gamma."""
 
     market: str
@@ -127,7 +139,9 @@ class WsNewMarket(msgspec.Struct, frozen=True, tag_field="event_type", tag="new_
     timestamp: int = 0
 
 
-class WsMarketResolved(msgspec.Struct, frozen=True, tag_field="event_type", tag="market_resolved"):
+class WsMarketResolved(
+    msgspec.Struct, frozen=True, gc=False, tag_field="event_type", tag="market_resolved"
+):
     """The market resolved to ``winning_asset_id``."""
 
     market: str
