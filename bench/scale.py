@@ -38,6 +38,7 @@ from bench.wiring import build_bot, market_mappings
 from polyloly.adapters.polymarket.config import WsConfig
 from polyloly.adapters.polymarket.ws_common import ReconnectingSocket
 from polyloly.adapters.polymarket.ws_market import MarketWsClient
+from polyloly.bot.app import freeze_heap
 from polyloly.bot.clock import LiveClock
 from polyloly.execution.engine import ExecutionPorts
 from polyloly.execution.fakes import FakeSigner, FakeVenue, RecordingAlerts
@@ -201,9 +202,10 @@ async def _run(cfg: RunConfig, proc: subprocess.Popen[str], head: dict[str, Any]
     )
     bot = build_bot(market_mappings(conds, tokens), LiveClock(), ports=ports, market_ws_url=None)
     client = TimedMarketClient(
-        head["url"], bot.kernel.publish, LiveClock(), WsConfig(), recorder=rec
+        head["url"], bot.kernel.publish, LiveClock(), WsConfig(), recorder=rec, books=bot.core.books
     )
     await client.subscribe(tokens)
+    freeze_heap()  # as the node does once it has started
     rss0 = rss_bytes()
     cpu0 = os.times()
     pauses = GcPauses()

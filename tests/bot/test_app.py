@@ -8,6 +8,7 @@ recording) are each exercised on a running node.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
@@ -214,14 +215,22 @@ async def test_paper_node_mirrors_books_and_reconciles_with_its_paper_account(
     )
     await node.start()
     try:
+        assert gc.get_freeze_count() > 0  # the started node's long-lived heap is frozen
         status = node.status()
         assert status["mode"] == "paper"
         assert status["reconciled"] is True
         assert status["collateral"] == "500.00"
         assert node.paper is not None
         await until(lambda: node.core is not None and len(node.core.books) >= 8)
+        # the market client, the strategies and the risk gate read one book set
+        assert node.adapter is not None
+        assert node.core is not None
+        assert node.core.books is node.adapter.market_ws.books
+        assert node.core.engine is not None
+        assert node.core.engine.gate.books is node.core.books
     finally:
         await node.stop()
+    assert gc.get_freeze_count() == 0
 
 
 async def test_record_mode_logs_the_streams_and_a_simulated_backtest_replays_them(

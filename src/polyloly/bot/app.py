@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import Coroutine, Mapping
 from functools import partial
 from pathlib import Path
@@ -75,6 +76,7 @@ __all__ = [
     "TradingNode",
     "execution_config",
     "feed_settings",
+    "freeze_heap",
     "node_params",
     "polymarket_config",
     "presign_config",
@@ -83,6 +85,18 @@ __all__ = [
 _log = get_logger("polyloly.node")
 
 _PROJECTION_QUEUE: Final = 100_000
+
+
+def freeze_heap() -> None:
+    """Collect once, then move every object alive now out of the collector's sight.
+
+    Called when the node has started: modules, settings, markets and the wired components
+    live for the whole run, and a full collection would otherwise walk them each time
+    (measured: 60–76 ms pauses of the generation-2 collection in a 150 s scale run, ~0 after
+    freezing). Later garbage is still collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _feed_counters(stats: FeedStats) -> dict[str, int]:
@@ -212,6 +226,7 @@ class TradingNode:
         self.spawn("timer", self._timer())
         if self.trading:
             await self._reconcile()
+        freeze_heap()
         _log.info("node.started", mode=opts.mode.value, markets=len(self.discovered))
 
     def _has_log(self) -> bool:
@@ -491,6 +506,7 @@ class TradingNode:
         self.kernel.flush()
         if self.writer is not None:
             self.writer.close()
+        gc.unfreeze()  # the node's objects may be collected again (a process running several)
         _log.info("node.stopped")
 
     async def _stop_sources(self) -> None:
