@@ -180,7 +180,7 @@ def _stages(stream: Stream) -> dict[str, float]:
     out["+ kernel publish (no handlers)"] = _timed_loop(client(kernel.publish).handle_frame, frames)
     full = make_hot_bot(stream)
     assert full.market_ws is not None
-    out["+ node core: books, strategies, risk gate (= hot path)"] = _timed_loop(
+    out["+ node core: strategies, risk gate on the shared books (= hot path)"] = _timed_loop(
         full.market_ws.handle_frame, frames
     )
     return out

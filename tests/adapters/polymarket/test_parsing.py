@@ -85,6 +85,29 @@ def test_price_and_size_ranges() -> None:
     assert optional_price("0") == 0
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.decimals(min_value=0, max_value=10**9, places=6, allow_nan=False, allow_infinity=False))
+def test_cached_price_and_size_agree_with_the_exact_parse(value: Decimal) -> None:
+    """Each field's validated cache answers exactly what a fresh parse does, twice over."""
+    text = f"{value:f}"
+    exact = parse_micros(text)
+    for _ in range(2):  # the first call parses and caches, the second reads the cache
+        assert size_micros(text) == exact
+        if 0 < exact < 1_000_000:
+            assert price_micros(text) == exact
+            assert optional_price(text) == exact
+
+
+def test_size_cache_is_bounded_and_keeps_the_empty_size() -> None:
+    from polyloly.adapters.polymarket import parsing
+
+    for i in range(parsing._SIZES_MAX + 10):
+        assert size_micros(f"{i}.5") == i * 1_000_000 + 500_000
+    assert len(parsing._SIZES) <= parsing._SIZES_MAX
+    assert size_micros("") == 0
+    assert len(parsing._MICROS_CACHE) <= parsing._MICROS_CACHE_MAX
+
+
 def test_tick() -> None:
     assert tick_micros("0.01") == 10_000
     assert tick_micros(Decimal("0.0025")) == 2_500

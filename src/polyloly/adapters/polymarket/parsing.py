@@ -74,9 +74,14 @@ _POW10: Final = tuple(10**i for i in range(7))
 _MAX_ADJUSTED_EXP: Final = 12  # |value| < 1e13 units: far above any real price or size
 _MAX_WHOLE_DIGITS: Final = _MAX_ADJUSTED_EXP + 1
 _MICROS_CACHE: dict[str, int] = {}  # wire text -> micros: prices repeat on every frame
-_MICROS_CACHE_MAX: Final = 1 << 16
-# Validated hot fields, text -> micros (each a bounded cache like _MICROS_CACHE): one dict
-# lookup per price or size on the hot path instead of a parse plus its range checks.
+_MICROS_CACHE_MAX: Final = 1 << 13
+_SIZES_MAX: Final = 1 << 16
+# Validated hot fields, text -> micros, each bounded (emptied when full): one dict lookup
+# per price or size on the hot path instead of a parse and range checks. Prices and hints
+# take a few thousand spellings at most. Sizes are mostly new numbers, yet ~90 % of them
+# repeat within the cache's reach (the mirrored size of the other token in the same frame,
+# unchanged levels of the next snapshot): a miss costs a parse (~1 µs here), so the sizes'
+# cache is the large one (~8 MB when full; it is emptied, not grown).
 _PRICES: dict[str, int] = {}
 _SIZES: dict[str, int] = {"": 0}
 _HINTS: dict[str, int] = {}
@@ -151,9 +156,11 @@ def decimal_micros(dec: Decimal, text: str = "") -> int:
         raise ParseError("too_precise", (text or str(dec))[:40]) from exc
 
 
-def _remember(cache: dict[str, int], text: str, value: int) -> int:
-    if len(cache) >= _MICROS_CACHE_MAX:
+def _remember(cache: dict[str, int], text: str, value: int, limit: int = _MICROS_CACHE_MAX) -> int:
+    if len(cache) >= limit:
         cache.clear()
+        if cache is _SIZES:
+            cache[""] = 0
     cache[text] = value
     return value
 
@@ -163,7 +170,7 @@ def price_micros(text: str) -> int:
     value = _PRICES.get(text)
     if value is not None:
         return value
-    value = micros(text)
+    value = _micros(text)
     if not 0 < value < ONE:
         raise ParseError("bad_price", text[:40])
     return _remember(_PRICES, text, value)
@@ -176,7 +183,7 @@ def optional_price(text: str | None) -> int | None:
     value = _HINTS.get(text)
     if value is not None:
         return value
-    value = micros(text)
+    value = _micros(text)
     if not 0 <= value <= ONE:
         raise ParseError("bad_price", text[:40])
     return _remember(_HINTS, text, value)
@@ -187,10 +194,10 @@ def size_micros(text: str) -> int:
     value = _SIZES.get(text)
     if value is not None:
         return value
-    value = micros(text)
+    value = _micros(text)  # not through micros(): sizes would crowd out its cache
     if value < 0:
         raise ParseError("bad_size", text[:40])
-    return _remember(_SIZES, text, value)
+    return _remember(_SIZES, text, value, _SIZES_MAX)
 
 
 def tick_micros(text: str | Decimal) -> int:
