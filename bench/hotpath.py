@@ -9,7 +9,8 @@ cost of each stage of the path, and per-frame latency percentiles by message typ
 * ``hot_path`` — the real path: ``MarketWsClient.handle_frame`` (decode, parse to micros,
   the client's book set and sync checks) → ``NodeKernel.publish`` → the node's ``Core``
   (books, pair arbitrage, temporal arbitrage, the execution engine's risk gate);
-* ``hot_path_logged`` — the same with the event log (``EventLogWriter``, flush per publish);
+* ``hot_path_logged`` — the same with the event log (``EventLogWriter``, flushed as the node
+  flushes it: every ``storage.flush_every`` inputs, at once after a decision);
 * ``nautilus`` — :mod:`bench.nautilus_peer`, in-process or in its own interpreter.
 """
 
@@ -44,6 +45,7 @@ from bench.stream import KIND_BOOK, KIND_NAMES, KIND_PRICE_CHANGE, Stream, Strea
 from bench.wiring import Bot, build_bot, market_mappings, subscribe_all_tokens
 from polyloly.adapters.polymarket.ws_market import MarketWsClient, decode_market_frame
 from polyloly.bot.clock import LiveClock
+from polyloly.bot.settings import StorageSettings
 from polyloly.bot.wiring import NodeKernel
 from polyloly.execution.engine import ExecutionPorts
 from polyloly.execution.fakes import FakeSigner, FakeVenue, RecordingAlerts
@@ -68,7 +70,9 @@ def make_hot_bot(stream: Stream, sink: EventLogWriter | None = None) -> Bot:
         signer=FakeSigner(), venue=venue, account=venue, alerts=RecordingAlerts()
     )
     mappings = market_mappings(meta.condition_ids, meta.tokens)
-    bot = build_bot(mappings, LiveClock(), ports=ports, sink=sink)
+    # The node's own log batching (``storage.flush_every``; decisions are flushed at once).
+    flush_every = StorageSettings().flush_every
+    bot = build_bot(mappings, LiveClock(), ports=ports, sink=sink, flush_every=flush_every)
     assert bot.market_ws is not None
     subscribe_all_tokens(bot.market_ws, meta.tokens)
     return bot

@@ -180,6 +180,20 @@ def test_flush_every_batches_writes() -> None:
     assert (sink.flushes, sink.durable) == (3, 7)
 
 
+def test_an_input_that_caused_a_decision_is_flushed_at_once() -> None:
+    """Batched market data may wait for the batch; a decision never waits (nor what preceded it)."""
+    sink = RecordingSink()
+    kernel = Kernel(VirtualClock(), sink, flush_every=1_000)
+    kernel.subscribe(Ping, lambda _e: kernel.emit(Pong(ts_event=0, ts_init=0)))
+    for ts in range(5):
+        kernel.publish(tick(ts))
+    assert (sink.flushes, sink.durable) == (0, 0)  # plain inputs: batched
+    kernel.publish(Ping(ts_event=0, ts_init=0))
+    assert (sink.flushes, sink.durable) == (1, 7)  # the ticks, the Ping and its Pong
+    kernel.publish(tick(9))
+    assert (sink.flushes, sink.durable) == (1, 7)
+
+
 def test_kernel_without_a_sink_still_dispatches() -> None:
     kernel = Kernel(VirtualClock(5))
     seen: list[int] = []

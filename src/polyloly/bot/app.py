@@ -473,6 +473,8 @@ class TradingNode:
             await asyncio.sleep(interval)
             now = self.clock.now_ns()
             self.publish(TimerTick(ts_event=now, ts_init=now))
+            if self.kernel is not None:
+                self.kernel.flush()  # batched market data reaches the disk within one tick
 
     async def _reconcile(self) -> None:
         engine = self.engine

@@ -49,10 +49,13 @@ class Kernel:
     sink
         The event log, or ``None`` to log nothing (unit tests).
     flush_every
-        Flush the sink after this many top-level publishes (1 = each input and everything
-        it caused is flushed before ``publish`` returns, so before any task a handler
-        started can run; larger values batch writes on busy streams). Every event is
-        *appended* before its handlers run either way.
+        Flush the sink after this many top-level publishes (1 = every input is flushed
+        before ``publish`` returns; larger values batch the writes of busy market data).
+        Whatever the value, an input that caused a *derived* event (a truth update, an
+        intent, a risk decision, an order about to be submitted…) is flushed, with
+        everything before it, before ``publish`` returns — so before any task a handler
+        started can run — and so is one whose handler raised. Every event is *appended*
+        before its handlers run either way.
     """
 
     def __init__(self, clock: Clock, sink: EventSink | None = None, flush_every: int = 1) -> None:
@@ -122,11 +125,13 @@ class Kernel:
         self._draining = True
         sink = self._sink
         failed = True
+        derived = False
         try:
             while self._pending:
                 event = self._pending.popleft()
                 if sink is not None:
                     sink.append(event)
+                    derived = derived or type(event).derived
                 self.published += 1
                 handlers = self._dispatch_cache.get(type(event))
                 if handlers is None:
@@ -146,7 +151,7 @@ class Kernel:
             # when a handler raises, flush anyway: the event that broke it must reach disk
             if sink is not None:
                 self._since_flush += 1
-                if failed or self._since_flush >= self._flush_every:
+                if failed or derived or self._since_flush >= self._flush_every:
                     sink.flush()
                     self._since_flush = 0
 

@@ -408,7 +408,8 @@ class StorageSettings(Section):
     event_log_dir: Path = Path("data/events")
     event_log_compress: bool = False
     event_log_fsync: bool = False
-    flush_every: Count = 1
+    flush_every: Count = 256
+    """Inputs per log flush; decisions are flushed at once and the node flushes on each tick."""
     database_url: DatabaseUrl = SecretStr("sqlite+aiosqlite:///data/polyloly.db")
     redis_url: RedisUrl | None = None
 
