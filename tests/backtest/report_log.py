@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from polyloly.bot.clock import NS_PER_MS, NS_PER_S
+from polyloly.bot.wiring import MarketDiscovered
 from polyloly.domain.events import (
     BookSnapshot,
     Event,
@@ -17,8 +18,10 @@ from polyloly.domain.events import (
     TruthState,
 )
 from polyloly.domain.intents import OrderType, PlaceOrderIntent
+from polyloly.domain.markets import MarketKind, MarketMapping
 from polyloly.domain.money import SCALE
 from polyloly.execution.events import (
+    ExecutionAnomaly,
     OrderAccepted,
     OrderSubmitted,
     TradeUpdate,
@@ -52,7 +55,17 @@ class LogBuilder:
     def add(self, event: Event) -> None:
         self.events.append(event)
 
-    def book(self, market: str, token: str, bid: int, ask: int, size: int = 1_000 * SCALE) -> None:
+    def book(
+        self,
+        market: str,
+        token: str,
+        bid: int,
+        ask: int,
+        size: int = 1_000 * SCALE,
+        *,
+        more_asks: tuple[tuple[int, int], ...] = (),
+    ) -> None:
+        """A snapshot with one bid and one ask of ``size`` (plus ``more_asks`` levels)."""
         self.add(
             BookSnapshot(
                 ts_event=self.now - 40 * NS_PER_MS,
@@ -60,8 +73,40 @@ class LogBuilder:
                 market=market,
                 token_id=token,
                 bids=((bid, size),),
-                asks=((ask, size),),
+                asks=((ask, size), *more_asks),
                 tick=10_000,
+            )
+        )
+
+    def discover(
+        self,
+        match: str,
+        market: str,
+        question: str,
+        *,
+        teams: tuple[str, str],
+        tokens: tuple[str, str],
+        game: int | None = None,
+    ) -> MarketMapping:
+        """The node's ``MarketDiscovered`` for one market (canonical team names)."""
+        mapping = MarketMapping(
+            match_id=match,
+            market_id=market,
+            question=question,
+            kind=MarketKind.MATCH if game is None else MarketKind.GAME,
+            team_a=teams[0],
+            team_b=teams[1],
+            token_a=tokens[0],
+            token_b=tokens[1],
+            game_number=game,
+        )
+        self.add(MarketDiscovered(ts_event=self.now, ts_init=self.now, mapping=mapping))
+        return mapping
+
+    def anomaly(self, kind: str, subject: str, detail: str) -> None:
+        self.add(
+            ExecutionAnomaly(
+                ts_event=self.now, ts_init=self.now, kind=kind, subject=subject, detail=detail
             )
         )
 
@@ -111,6 +156,7 @@ class LogBuilder:
         match: str = "",
         latency_ms: int = 80,
         status: VenueOrderStatus = VenueOrderStatus.LIVE,
+        order_type: OrderType = OrderType.FAK,
     ) -> str:
         """An intent, its signed order and the venue's answer; return the order hash."""
         self.seq += 1
@@ -126,7 +172,7 @@ class LogBuilder:
                 side=Side.BUY,
                 price=price,
                 size=size,
-                order_type=OrderType.FAK,
+                order_type=order_type,
                 notional=size * price // SCALE,
                 match_id=match,
             )
@@ -139,7 +185,7 @@ class LogBuilder:
             side=Side.BUY,
             price=price,
             size=size,
-            order_type=OrderType.FAK,
+            order_type=order_type,
             salt=self.seq,
             timestamp_ms=self.now // NS_PER_MS,
         )

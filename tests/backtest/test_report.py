@@ -39,11 +39,12 @@ def scenario(log: LogBuilder) -> LogBuilder:
     log.at(1).truth("m1", "game_started")
     log.at(60).truth("m1", "game_result", winner="T1", score=1)
     log.at(61).final("m1")
+    # A FAK BUY spends size x limit pUSD: at a limit equal to the ask it buys exactly `size`.
     order = log.order(
         "temporal_arb",
         M1,
         YES,
-        price=950_000,
+        price=620_000,
         size=50 * SCALE,
         match="m1",
         status=VenueOrderStatus.DELAYED,
@@ -104,12 +105,13 @@ def test_edge_survival_and_lead_on_the_market() -> None:
 def test_a_partial_fill_halves_the_realized_edge() -> None:
     log = LogBuilder()
     log.at(0).book(M1, YES, 600_000, 620_000)
-    order = log.order("temporal_arb", M1, YES, price=950_000, size=50 * SCALE, match="m1")
+    order = log.order("temporal_arb", M1, YES, price=620_000, size=50 * SCALE, match="m1")
     log.at(3).fill(order, M1, YES, price=620_000, size=25 * SCALE)
     data = build_report_data(log.events)
     fee25 = PolymarketFeeModel().taker_fee(25 * SCALE, 620_000)
     assert data.edges[0].realized_edge == 25 * 380_000 - fee25
     assert data.edges[0].filled_size == 25 * SCALE
+    assert data.edges[0].expected_size == 50 * SCALE
     survival = data.edge_survival
     assert survival is not None
     assert 0.49 < float(survival) < 0.51

@@ -31,6 +31,7 @@ __all__ = [
     "POSITIVE",
     "Band",
     "Cell",
+    "Label",
     "Marker",
     "Series",
     "VLine",
@@ -243,7 +244,7 @@ def histogram(
     return png_uri(chart.fig)
 
 
-def _short(label: str, width: int = 28) -> str:
+def _short(label: str, width: int = 60) -> str:
     return label if len(label) <= width else label[: width // 2 - 1] + "…" + label[-width // 2 :]
 
 
@@ -260,6 +261,7 @@ table{border-collapse:collapse;width:100%;font-size:13px;background:#fff}
 th,td{border:1px solid #e2e8f0;padding:4px 8px;text-align:left}
 th{background:#edf2f7}td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.pos{color:#2f855a}td.neg{color:#c53030}
+td small{display:block;color:#718096;font-size:11px;font-family:monospace}
 figure{margin:8px 0 16px;background:#fff;border:1px solid #e2e8f0;padding:8px}
 figure img{width:100%;height:auto;display:block}figcaption{font-size:12px;color:#4a5568}
 .cards{display:flex;flex-wrap:wrap;gap:8px;margin:8px 0}
@@ -267,8 +269,20 @@ figure img{width:100%;height:auto;display:block}figcaption{font-size:12px;color:
 .card b{display:block;font-size:18px}.card span{font-size:12px;color:#4a5568}
 """
 
-Cell = str | int | tuple[str, str]
-"""A table cell: text, a number, or ``(text, css class)`` (``"num pos"``, ``"num neg"``)."""
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A table cell naming something: readable ``text``, the raw id as its tooltip (``title``)
+    and, if given, a small second line (``sub``, e.g. a shortened condition id)."""
+
+    text: str
+    title: str = ""
+    sub: str = ""
+
+
+Cell = str | int | tuple[str, str] | Label
+"""A table cell: text, a number, ``(text, css class)`` (``"num pos"``, ``"num neg"``) or a
+:class:`Label`."""
 
 
 def esc(text: object) -> str:
@@ -283,7 +297,11 @@ def html_table(table_id: str, headers: Sequence[str], rows: Iterable[Sequence[Ce
     for row in rows:
         cells: list[str] = []
         for cell in row:
-            if isinstance(cell, tuple):
+            if isinstance(cell, Label):
+                title = f' title="{esc(cell.title)}"' if cell.title else ""
+                sub = f"<small>{esc(cell.sub)}</small>" if cell.sub else ""
+                cells.append(f"<td{title}>{esc(cell.text)}{sub}</td>")
+            elif isinstance(cell, tuple):
                 cells.append(f'<td class="{esc(cell[1])}">{esc(cell[0])}</td>')
             elif isinstance(cell, int):
                 cells.append(f'<td class="num">{cell}</td>')

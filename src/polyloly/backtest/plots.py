@@ -1,10 +1,13 @@
 """The trading report's page: :func:`render_report` lays out a :class:`ReportData`.
 
 The sections (summary cards, equity curve, PnL per market and per strategy, each match's
-truth timeline against its market price, edge survival, order latencies, fills) are drawn
-with the building blocks of :mod:`polyloly.backtest.plot_kit`, which this module also
-re-exports (``from polyloly.backtest.plots import line_chart`` keeps working). Money
-arrives as integer micro-units; floats exist only for drawing.
+truth timeline against its market price, edge survival, order latencies, execution
+anomalies by kind, fills) are drawn with the building blocks of
+:mod:`polyloly.backtest.plot_kit`, which this module also re-exports
+(``from polyloly.backtest.plots import line_chart`` keeps working). Markets are named by
+their question (``LoL: T1 vs Gen.G - Game 1 Winner``) and tokens by the team they pay on;
+the condition or token id stays in the cell's tooltip and, for markets, on a small second
+line. Money arrives as integer micro-units; floats exist only for drawing.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from polyloly.backtest.plot_kit import (
     POSITIVE,
     Band,
     Cell,
+    Label,
     Marker,
     Series,
     VLine,
@@ -34,16 +38,18 @@ from polyloly.backtest.plot_kit import (
     time_axis,
     usd,
 )
+from polyloly.backtest.report_model import short_id
 from polyloly.domain.money import fmt, to_decimal
 
 if TYPE_CHECKING:
-    from polyloly.backtest.report_model import MatchTimeline, PnlRow, ReportData
+    from polyloly.backtest.report_model import MarketNames, MatchTimeline, PnlRow, ReportData
 
 __all__ = [
     "NEGATIVE",
     "POSITIVE",
     "Band",
     "Cell",
+    "Label",
     "Marker",
     "Series",
     "VLine",
@@ -67,6 +73,20 @@ _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _WINDOW_BEFORE_S: Final = 120
 _MAX_FILL_ROWS: Final = 500
 _WINDOW_AFTER_S: Final = 240
+_ANOMALY_MEANING: Final = {
+    "merge_insufficient": "a merge asked for more YES+NO pairs than the ledger holds "
+    "confirmed (the last fills still MATCHED or MINED); it is retried after a back-off",
+    "merge_unknown_market": "a merge for a market whose two tokens are unknown",
+    "duplicate_intent": "an approved intent that already has an order: not sent again",
+    "signing_failed": "an approved intent whose order could not be signed",
+    "client_id_reused": "one intent id signed into two different orders",
+    "unknown_order": "a venue update about an order the ledger does not know",
+    "illegal_order_transition": "an order status that cannot follow the current one",
+    "illegal_trade_transition": "a trade status that cannot follow the current one",
+    "orphan_trade": "a trade naming none of our known orders (parked until adopted)",
+    "balance_mismatch": "a local balance that differs from the venue's",
+    "task_crashed": "a background task raised",
+}
 
 
 def _money(micros: int) -> str:
@@ -101,6 +121,18 @@ def _percentile(values: Sequence[int], pct: int) -> int | None:
     return ordered[rank - 1]
 
 
+def _market_cell(names: MarketNames, market_id: str) -> Label:
+    return Label(names.market(market_id), market_id, short_id(market_id, 10, 6))
+
+
+def _token_cell(names: MarketNames, token_id: str) -> Label:
+    return Label(names.token(token_id), token_id)
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:.1f} %"
+
+
 def _leads(data: ReportData) -> list[int]:
     return [t.lead_ns for t in data.timelines if t.lead_ns is not None]
 
@@ -116,7 +148,7 @@ def _summary_section(data: ReportData) -> str:
         (_money(s.volume), "volume (pUSD)"),
         (_money(s.fees), "taker fees (pUSD)"),
         (_money(s.max_drawdown), "max drawdown (pUSD)"),
-        ("—" if survival is None else f"{float(survival) * 100:.1f} %", "temporal edge survival"),
+        ("—" if survival is None else _percent(float(survival)), "temporal edge survival"),
         (_ms(lat50), "median order latency (ms)"),
         ("—" if lead50 is None else f"{lead50 / 1e9:.2f} s", "median lead on the market"),
     ]
@@ -135,13 +167,20 @@ def _summary_section(data: ReportData) -> str:
         ("PnL (pUSD)", _signed(s.pnl)),
         ("max drawdown (pUSD)", (_money(s.max_drawdown), "num")),
         ("kill-switch firings", s.kill_switches),
-        ("execution anomalies", s.anomalies),
+        ("execution anomalies", _anomaly_summary(data)),
     ]
     return (
         "<h2>Summary</h2>"
         + html_cards(cards)
         + html_table("table-summary", ("metric", "value"), rows)
     )
+
+
+def _anomaly_summary(data: ReportData) -> Cell:
+    if not data.anomalies:
+        return data.summary.anomalies
+    kinds = ", ".join(f"{a.kind} {a.count}" for a in data.anomalies)
+    return f"{data.summary.anomalies} ({kinds})"
 
 
 def _equity_section(data: ReportData) -> str:
@@ -161,10 +200,13 @@ def _equity_section(data: ReportData) -> str:
     )
 
 
-def _pnl_section(kind: str, rows: Sequence[PnlRow]) -> str:
+def _pnl_section(kind: str, rows: Sequence[PnlRow], names: MarketNames) -> str:
+    def name(row: PnlRow) -> Cell:
+        return _market_cell(names, row.name) if kind == "market" else row.name
+
     uri = bar_chart(
         f"PnL per {kind}",
-        [r.name for r in rows],
+        [names.market(r.name) if kind == "market" else r.name for r in rows],
         [usd(r.pnl) for r in rows],
         unit="pUSD",
         empty_message="no fills",
@@ -173,7 +215,7 @@ def _pnl_section(kind: str, rows: Sequence[PnlRow]) -> str:
         f"table-pnl-{kind}",
         (kind, "PnL", "fills", "volume", "fees"),
         [
-            (r.name, _signed(r.pnl), r.fills, (_money(r.volume), "num"), (_money(r.fees), "num"))
+            (name(r), _signed(r.pnl), r.fills, (_money(r.volume), "num"), (_money(r.fees), "num"))
             for r in rows
         ],
     )
@@ -182,7 +224,7 @@ def _pnl_section(kind: str, rows: Sequence[PnlRow]) -> str:
     )
 
 
-def _timeline_chart(t: MatchTimeline, catch_up: int) -> tuple[str, str]:
+def _timeline_chart(t: MatchTimeline, catch_up: int, names: MarketNames) -> tuple[str, str]:
     origin = t.trigger_ns or t.acted_ns or (t.prices[0].ts_ns if t.prices else 0)
     low = origin - _WINDOW_BEFORE_S * 1_000_000_000
     high = origin + _WINDOW_AFTER_S * 1_000_000_000
@@ -237,7 +279,10 @@ def _timeline_chart(t: MatchTimeline, catch_up: int) -> tuple[str, str]:
         empty_message="no price data for this match",
     )
     lead = t.lead_ns
-    caption = f"match {t.match_id}, token {t.token_id or '—'}: " + (
+    market = names.token_market(t.token_id)
+    where = f"market {short_id(market.market_id, 10, 6)}, " if market is not None else ""
+    token = f"{names.token(t.token_id)} token" if t.token_id else "no token"
+    caption = f"match {t.match_id}, {where}{token}: " + (
         "no action, or the market never reached the catch-up price"
         if lead is None
         else f"the bot acted {lead / 1e9:.2f} s before the mid reached {_price(catch_up)}"
@@ -246,12 +291,13 @@ def _timeline_chart(t: MatchTimeline, catch_up: int) -> tuple[str, str]:
 
 
 def _timeline_section(data: ReportData) -> str:
+    names = data.names
     parts = ['<section id="truth-timeline"><h2>Truth timeline against the market</h2>']
     if not data.timelines:
         uri = line_chart("truth timeline", [], empty_message="no match in this log")
         parts.append(html_figure("plot-truth-timeline-0", uri, "no match in this log"))
     for i, t in enumerate(data.timelines):
-        uri, caption = _timeline_chart(t, data.catch_up_price)
+        uri, caption = _timeline_chart(t, data.catch_up_price, names)
         parts.append(html_figure(f"plot-truth-timeline-{i}", uri, caption))
     return "".join(parts) + "</section>"
 
@@ -261,32 +307,40 @@ def _edge_section(data: ReportData) -> str:
     note = (
         "no temporal-arbitrage intent with a known ask"
         if survival is None
-        else f"{float(survival) * 100:.1f} % of the edge seen at decision time was realized "
-        "after latency and the taker delay (edge = size × (1 − price) − taker fee, if the "
-        "truth holds)."
+        else f"{_percent(float(survival))} of the edge seen at decision time was realized "
+        "after latency and the taker delay. Edge = shares × (1 − price) − taker fee, the "
+        "profit if the truth holds; expected: the shares the order would have bought from "
+        "the book at decision time (a FAK/FOK BUY spends size × limit in pUSD, so it gets "
+        "more shares than its size when the asks are under the limit); realized: the shares "
+        "it did buy, at the fill prices. Above 100 % the book got cheaper during the delay."
     )
+    names = data.names
     rows = [
         (
-            e.intent_id,
+            Label(names.market(e.market), e.intent_id, short_id(e.market, 10, 6)),
+            _token_cell(names, e.token_id),
             _price(e.ask),
-            (fmt(e.size, 2), "num"),
+            (fmt(e.expected_size, 2), "num"),
             _signed(e.expected_edge),
             (fmt(e.filled_size, 2), "num"),
             _price(e.avg_price),
             _signed(e.realized_edge),
+            ("—" if e.survival is None else _percent(float(e.survival)), "num"),
             (_ms(e.delay_ns), "num"),
             "yes" if e.delayed else "no",
         )
         for e in data.edges
     ]
     headers = (
-        "intent",
+        "market",
+        "token",
         "ask at decision",
-        "size",
+        "expected shares",
         "expected edge",
-        "filled",
+        "filled shares",
         "avg fill",
         "realized edge",
+        "realized / expected",
         "submit→fill (ms)",
         "delayed",
     )
@@ -313,14 +367,45 @@ def _latency_section(data: ReportData) -> str:
     return "<h2>Order latency</h2>" + html_figure("plot-latency", uri, "submit → accept/reject")
 
 
+def _anomaly_section(data: ReportData) -> str:
+    names = data.names
+    rows: list[Sequence[Cell]] = []
+    for a in data.anomalies:
+        shown = a.markets[:3]
+        markets = "; ".join(names.market(m) for m in shown)
+        if len(a.markets) > len(shown):
+            markets += f" and {len(a.markets) - len(shown)} more"
+        rows.append(
+            (
+                a.kind,
+                a.count,
+                _ANOMALY_MEANING.get(a.kind, ""),
+                f"{_iso(a.first_ns)} → {_iso(a.last_ns)}",
+                Label(markets or "—", " ".join(a.markets)),
+                Label(a.detail, a.subject, short_id(a.subject, 24, 8)),
+            )
+        )
+    total = data.summary.anomalies
+    note = (
+        f"{total} updates or requests that did not fit the local state, by kind."
+        if total
+        else "none: every update fitted the local state."
+    )
+    headers = ("kind", "count", "what it means", "first → last (UTC)", "markets", "first example")
+    return f'<h2>Execution anomalies</h2><p class="note">{esc(note)}</p>' + html_table(
+        "table-anomalies", headers, rows
+    )
+
+
 def _fills_section(data: ReportData) -> str:
     shown = data.fills[-_MAX_FILL_ROWS:]
+    names = data.names
     rows = [
         (
             _iso(f.ts_ns),
             f.strategy,
-            f.market[:18],
-            f.token_id[:14],
+            _market_cell(names, f.market),
+            _token_cell(names, f.token_id),
             f.side,
             (_price(f.price), "num"),
             (fmt(f.size, 2), "num"),
@@ -355,11 +440,12 @@ def render_report(data: ReportData) -> str:
     sections = [
         _summary_section(data),
         _equity_section(data),
-        _pnl_section("market", data.per_market),
-        _pnl_section("strategy", data.per_strategy),
+        _pnl_section("market", data.per_market, data.names),
+        _pnl_section("strategy", data.per_strategy, data.names),
         _timeline_section(data),
         _edge_section(data),
         _latency_section(data),
+        _anomaly_section(data),
         _fills_section(data),
     ]
     return html_document(data.title, subtitle, sections)

@@ -20,11 +20,27 @@ whose intent asked for it) or that market's tokens.
 
 Edge survival
 -------------
-For each intent of an edge strategy (temporal arbitrage by default) the builder notes the
-best ask when the decision was taken and the *expected edge*: ``size × (1 − ask)`` minus the
-taker fee, the profit if the truth holds and the order fills at that ask. The *realized
-edge* is the same quantity over what actually filled, at the fill prices, after the venue's
-taker delay. ``edge survival = Σ realized / Σ expected``.
+The share of the temporal edge seen at decision time that survived latency and the
+venue's sports taker delay (``docs/04_PNL_SIMULATION_SAFETY_MARGINS.md`` §5). For each
+intent of an edge strategy (temporal arbitrage by default) the builder walks the book as it
+stood when the decision was taken, exactly as the venue would fill the order then: a
+marketable (FAK/FOK) BUY spends its pUSD amount ``size × limit`` on every ask under the
+limit — so at asks below the limit it buys *more* than ``size`` shares — and any other BUY
+takes at most ``size`` shares. The *expected edge* is ``Σ shares × (1 − price) − taker
+fee`` over that walk, the profit if the truth holds; the *realized edge* the same sum over
+what actually filled, at the fill prices. ``edge survival = Σ realized / Σ expected`` over
+the intents with a positive expected edge: 100 % when the book did not move, less when the
+market repriced or emptied first (a killed order realizes 0), above 100 % only if the book
+got cheaper during the delay. Both sides count shares the same way; comparing the
+intent's ``size`` (shares at the limit) with the shares a pUSD-denominated BUY receives
+would inflate it by ``limit / ask``.
+
+Names and anomalies
+-------------------
+Markets are named by the question of their mapping (the log's ``MarketDiscovered``
+events, or the ``registry`` given), tokens by the team they pay on; the ids stay in the
+data. Execution anomalies are grouped by kind with their count, time span, the markets
+they concern and a first example.
 """
 
 from __future__ import annotations
@@ -36,9 +52,12 @@ from polyloly.backtest.plots import render_report
 from polyloly.backtest.report_data import build_report_data
 from polyloly.backtest.report_model import (
     PLOT_IDS,
+    AnomalyRow,
     EdgeRow,
     EquityPoint,
     FillRow,
+    MarketName,
+    MarketNames,
     MatchTimeline,
     OrderMark,
     PnlRow,
@@ -55,9 +74,12 @@ from polyloly.storage.event_log import EventLogReader
 
 __all__ = [
     "PLOT_IDS",
+    "AnomalyRow",
     "EdgeRow",
     "EquityPoint",
     "FillRow",
+    "MarketName",
+    "MarketNames",
     "MatchTimeline",
     "OrderMark",
     "PnlRow",
@@ -83,7 +105,13 @@ def report_from_log(
     """Read an event log (files or folders) and build its :class:`ReportData`.
 
     Undecodable lines are counted and skipped: a report should not fail on one torn line.
+    The node's own events are registered first, so its ``MarketDiscovered`` lines decode
+    and name the markets even when nothing else in this process imported the node.
     """
+    # Registers MarketDiscovered and SessionStarted with the event log's decoder; imported
+    # here, not at module level, because the node sits above this package.
+    import polyloly.bot.wiring  # noqa: F401, PLC0415
+
     reader = EventLogReader(paths, strict=False)
     return build_report_data(
         reader, title=title, translators=translators, registry=registry, fee_model=fee_model

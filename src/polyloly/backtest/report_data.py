@@ -3,7 +3,9 @@
 :func:`build_report_data` feeds events in log order to a builder that applies the ledger
 events to the same :class:`~polyloly.execution.state.ExecutionState` the live engine uses
 (so the report's fills are exactly the bot's), follows the books for marks and price
-timelines, and measures the edge of each edge-strategy intent; see
+timelines, measures the edge of each edge-strategy intent, names every market by the
+mapping the log carries (an event with a ``mapping`` field, the node's
+``MarketDiscovered``) and groups execution anomalies by kind; see
 :mod:`polyloly.backtest.report` for the accounting.
 """
 
@@ -12,13 +14,16 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from polyloly.backtest.report_model import (
+    AnomalyRow,
     EdgeRow,
     EquityPoint,
     FillRow,
+    MarketName,
     MatchTimeline,
     OrderMark,
     PnlRow,
@@ -34,15 +39,21 @@ from polyloly.domain.events import (
     LastTrade,
     MarketResolved,
     PriceChanges,
+    Side,
     TickSizeChange,
     TruthDelta,
     TruthFinal,
 )
 from polyloly.domain.fees import FeeModel, PolymarketFeeModel
-from polyloly.domain.intents import MergeIntent, PlaceOrderIntent
-from polyloly.domain.markets import MarketKind, MarketRegistry
-from polyloly.domain.money import ONE, SCALE
-from polyloly.domain.orderbook import BookSet
+from polyloly.domain.intents import MergeIntent, OrderType, PlaceOrderIntent
+from polyloly.domain.markets import (
+    MarketKind,
+    MarketMapping,
+    MarketMappingError,
+    MarketRegistry,
+)
+from polyloly.domain.money import ONE, SCALE, Rounding, cost_of
+from polyloly.domain.orderbook import BookSet, OrderBook
 from polyloly.execution.engine import LEDGER_EVENTS, Translate
 from polyloly.execution.events import (
     ExecutionAnomaly,
@@ -61,6 +72,7 @@ __all__ = ["build_report_data"]
 
 _BOOK_EVENTS: Final = (BookSnapshot, PriceChanges, TickSizeChange, BookInvalidated)
 _MAX_POINTS: Final = 1_500
+_MARKETABLE: Final = frozenset({OrderType.FOK, OrderType.FAK})
 _T = TypeVar("_T")
 
 
@@ -74,6 +86,16 @@ class _Merge:
     size: int
 
 
+@dataclass(slots=True)
+class _Anomalies:
+    count: int
+    first_ns: int
+    last_ns: int
+    subject: str
+    detail: str
+    markets: dict[str, None]  # insertion-ordered set
+
+
 class _Builder:
     """Consumes events in log order; :meth:`finish` produces the :class:`ReportData`."""
 
@@ -85,7 +107,10 @@ class _Builder:
         edge_strategies: frozenset[str],
     ) -> None:
         self.translators = dict(translators)
-        self.registry = registry
+        # Without a registry the log's own market mappings make one (the backtest's case).
+        self.registry = registry if registry is not None else MarketRegistry()
+        self.learn_markets = registry is None
+        self.mappings: dict[str, MarketMapping] = {}
         self.fee_model = fee_model
         self.edge_strategies = edge_strategies
         self.state = ExecutionState()
@@ -97,6 +122,9 @@ class _Builder:
         self.truth: defaultdict[str, list[TruthMark]] = defaultdict(list)
         self.intents: dict[str, PlaceOrderIntent] = {}
         self.intent_ask: dict[str, int | None] = {}
+        self.intent_walk: dict[str, tuple[int, int]] = {}  # shares, edge at decision time
+        self.intent_market: dict[str, str] = {}
+        self.anomalies: dict[str, _Anomalies] = {}
         self.merge_strategy: dict[str, str] = {}
         self.merges: list[_Merge] = []
         self.merged_by_token: defaultdict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -130,17 +158,57 @@ class _Builder:
         elif isinstance(event, TruthDelta | TruthFinal):
             self._on_truth(event)
         elif isinstance(event, PlaceOrderIntent):
-            self.intents.setdefault(event.intent_id, event)
-            book = self.books.get(event.token_id)
-            self.intent_ask.setdefault(event.intent_id, book.best_ask_price if book else None)
+            self._on_intent(event)
         elif isinstance(event, MergeIntent):
             self.merge_strategy[event.intent_id] = event.strategy
+            self.intent_market.setdefault(event.intent_id, event.market)
         elif isinstance(event, ExecutionAnomaly):
-            self.counts["anomalies"] += 1
+            self._on_anomaly(event)
+        elif isinstance(mapping := getattr(event, "mapping", None), MarketMapping):
+            self._on_mapping(mapping)
         else:
             dirty |= self._on_ledger(event)
         if dirty:
             self._revalue(dirty, event.ts_init)
+
+    def _on_intent(self, event: PlaceOrderIntent) -> None:
+        if event.intent_id in self.intents:
+            return
+        self.intents[event.intent_id] = event
+        self.intent_market[event.intent_id] = event.market
+        book = self.books.get(event.token_id)
+        self.intent_ask[event.intent_id] = book.best_ask_price if book else None
+        if event.strategy in self.edge_strategies:
+            self.intent_walk[event.intent_id] = _decision_walk(book, event, self.fee_model)
+
+    def _on_anomaly(self, event: ExecutionAnomaly) -> None:
+        self.counts["anomalies"] += 1
+        group = self.anomalies.get(event.kind)
+        if group is None:
+            group = self.anomalies[event.kind] = _Anomalies(
+                0, event.ts_init, event.ts_init, event.subject, event.detail, {}
+            )
+        group.count += 1
+        group.last_ns = event.ts_init
+        market = self._market_of_subject(event.subject)
+        if market:
+            group.markets[market] = None
+
+    def _market_of_subject(self, subject: str) -> str:
+        """The market an anomaly is about: its subject is an intent, order or token id."""
+        if subject in self.intent_market:
+            return self.intent_market[subject]
+        record = self.state.orders.get(subject)
+        if record is not None:
+            return record.market
+        return self.state.token_market.get(subject, "")
+
+    def _on_mapping(self, mapping: MarketMapping) -> None:
+        self.mappings[mapping.market_id] = mapping
+        if self.learn_markets:
+            # A conflicting mapping still names its market; it just maps nothing.
+            with suppress(MarketMappingError):
+                self.registry.add(mapping)
 
     def _on_book(self, event: Event) -> set[str]:
         held: set[str] = set()
@@ -166,7 +234,7 @@ class _Builder:
 
     def _on_resolved(self, event: MarketResolved) -> set[str]:
         tokens = {t for t, m in self.state.token_market.items() if m == event.market}
-        mapping = self.registry.by_market(event.market) if self.registry else None
+        mapping = self.registry.by_market(event.market)
         if mapping is not None:
             tokens |= {mapping.token_a, mapping.token_b}
         tokens |= {i.token_id for i in self.intents.values() if i.market == event.market}
@@ -346,9 +414,7 @@ class _Builder:
         self, intent: PlaceOrderIntent, fills: list[FillRow], first_sent: dict[str, int]
     ) -> EdgeRow:
         ask = self.intent_ask.get(intent.intent_id)
-        expected = 0
-        if ask is not None:
-            expected = _edge(intent.size, ask, self.fee_model.taker_fee(intent.size, ask))
+        expected_size, expected = self.intent_walk.get(intent.intent_id, (0, 0))
         filled = sum(f.size for f in fills)
         realized = sum(_edge(f.size, f.price, f.fee) for f in fills)
         avg = sum(f.size * f.price for f in fills) // filled if filled else None
@@ -369,6 +435,7 @@ class _Builder:
             realized_edge=realized,
             delay_ns=delay,
             delayed=record is not None and record.order_hash in self.delayed,
+            expected_size=expected_size,
         )
 
     def finish(self, title: str, catch_up_price: int, max_timelines: int) -> ReportData:
@@ -401,7 +468,30 @@ class _Builder:
             order_latencies_ns=tuple(self.latencies),
             edges=tuple(self._edges(fills)),
             catch_up_price=catch_up_price,
+            markets=tuple(self._market_names()),
+            anomalies=tuple(self._anomaly_rows()),
         )
+
+    def _market_names(self) -> list[MarketName]:
+        mappings = {m.market_id: m for m in self.registry}
+        mappings.update(self.mappings)
+        ordered = sorted(mappings.values(), key=lambda m: m.market_id)
+        return [MarketName.from_mapping(m) for m in ordered]
+
+    def _anomaly_rows(self) -> list[AnomalyRow]:
+        rows = [
+            AnomalyRow(
+                kind=kind,
+                count=g.count,
+                first_ns=g.first_ns,
+                last_ns=g.last_ns,
+                markets=tuple(g.markets),
+                subject=g.subject,
+                detail=g.detail,
+            )
+            for kind, g in self.anomalies.items()
+        ]
+        return sorted(rows, key=lambda r: (-r.count, r.kind))
 
     # -- timelines --------------------------------------------------------------------------
 
@@ -410,12 +500,11 @@ class _Builder:
         for intent in intents:
             if intent.strategy in self.edge_strategies:
                 return intent.token_id
-        if self.registry is not None:
-            mapping = self.registry.match_market(match_id)
-            if mapping is not None and mapping.kind is MarketKind.MATCH:
-                finals = [m for m in self.truth.get(match_id, ()) if m.final]
-                winner = finals[-1].label.split(": ", 1)[1].rsplit(" ", 1)[0] if finals else ""
-                return mapping.token_for(winner) if mapping.has_team(winner) else mapping.token_a
+        mapping = self.registry.match_market(match_id)
+        if mapping is not None and mapping.kind is MarketKind.MATCH:
+            finals = [m for m in self.truth.get(match_id, ()) if m.final]
+            winner = finals[-1].label.split(": ", 1)[1].rsplit(" ", 1)[0] if finals else ""
+            return mapping.token_for(winner) if mapping.has_team(winner) else mapping.token_a
         return intents[0].token_id if intents else None
 
     def _timelines(self, fills: list[FillRow], catch_up: int) -> list[MatchTimeline]:
@@ -458,10 +547,17 @@ class _Builder:
         return out
 
     def _match_title(self, match_id: str, token: str | None) -> str:
-        mapping = self.registry.by_token(token) if self.registry and token else None
-        if mapping is not None:
-            return f"{mapping.team_a} vs {mapping.team_b} — {mapping.team_for(token or '')} token"
-        return match_id
+        mapping = self._mapping_of_token(token) if token else None
+        if mapping is None or not token:
+            return match_id
+        name = MarketName.from_mapping(mapping)
+        return f"{name.label} — {name.team_of(token) or token} token"
+
+    def _mapping_of_token(self, token: str) -> MarketMapping | None:
+        found = self.registry.by_token(token)
+        if found is not None:
+            return found
+        return next((m for m in self.mappings.values() if token in (m.token_a, m.token_b)), None)
 
 
 def _merge_share(size: int, token: str, token_ids: tuple[str, str]) -> int:
@@ -472,6 +568,35 @@ def _merge_share(size: int, token: str, token_ids: tuple[str, str]) -> int:
 
 def _edge(size: int, price: int, fee: int) -> int:
     return size * (ONE - price) // SCALE - fee
+
+
+def _decision_walk(
+    book: OrderBook | None, intent: PlaceOrderIntent, fee_model: FeeModel
+) -> tuple[int, int]:
+    """``(shares, edge)`` the intent's order would have got from ``book`` as it stands.
+
+    A marketable (FOK/FAK) BUY spends its pUSD amount, ``size × limit``, and buys as many
+    shares as that buys under the limit — more than ``size`` when the asks are lower, as
+    the venue fills it; any other BUY takes at most ``size`` shares. The edge of each
+    piece is ``shares × (1 − price) − taker fee``: what it earns if the truth holds.
+    """
+    if book is None or intent.side is not Side.BUY:
+        return 0, 0
+    budget = cost_of(intent.size, intent.price, Rounding.DOWN)
+    marketable = intent.order_type in _MARKETABLE
+    remaining = intent.size
+    shares = edge = 0
+    for price, depth in book.asks():
+        if price > intent.price or price <= 0:
+            break
+        take = min(depth, budget * SCALE // price if marketable else remaining)
+        if take <= 0:
+            break
+        shares += take
+        edge += _edge(take, price, fee_model.taker_fee(take, price))
+        budget -= cost_of(take, price, Rounding.HALF_UP)  # as the venue charges a fill
+        remaining -= take
+    return shares, edge
 
 
 def _first_at_or_above(prices: list[PricePoint], start_ns: int, level: int) -> int | None:

@@ -7,17 +7,23 @@ see :mod:`polyloly.backtest.report` for the accounting.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final
 
+from polyloly.domain.markets import MarketMapping, normalize_team
 from polyloly.domain.money import SCALE
 
 __all__ = [
     "PLOT_IDS",
+    "AnomalyRow",
     "EdgeRow",
     "EquityPoint",
     "FillRow",
+    "MarketName",
+    "MarketNames",
     "MatchTimeline",
     "OrderMark",
     "PnlRow",
@@ -25,6 +31,7 @@ __all__ = [
     "ReportData",
     "Summary",
     "TruthMark",
+    "short_id",
 ]
 
 PLOT_IDS: Final = (
@@ -35,9 +42,110 @@ PLOT_IDS: Final = (
     "truth-timeline",
     "table-edge",
     "plot-latency",
+    "table-anomalies",
     "table-fills",
 )
 """Element ids every rendered report contains (sections with their chart or table)."""
+
+# "LoL: T1 vs Gen.G (BO3) - LCK", "Dota 2: Team Spirit vs Tundra Esports - Game 1 Winner"
+_VERSUS: Final = re.compile(r"(?:^|:\s*)([^:]+?)\s+vs\.?\s+(.+?)(?:\s+\(|\s+-\s+|\?|$)")
+
+# -- names ----------------------------------------------------------------------------------
+
+
+def short_id(value: str, head: int = 6, tail: int = 4) -> str:
+    """A long id (condition id, token id, order hash) cut to ``head…tail`` for display."""
+    if len(value) <= head + tail + 1:
+        return value
+    return f"{value[:head]}…{value[-tail:]}"
+
+
+@dataclass(frozen=True, slots=True)
+class MarketName:
+    """How the report names one market: its question and the team each of its tokens pays.
+
+    Built from the market mappings the event log carries (``MarketDiscovered``) or from a
+    :class:`~polyloly.domain.markets.MarketRegistry`; ``team_a`` / ``team_b`` are the names
+    as the question spells them when it does (``Gen.G``), else the mapping's canonical ones.
+    """
+
+    market_id: str
+    question: str = ""
+    match_id: str = ""
+    team_a: str = ""
+    team_b: str = ""
+    token_a: str = ""
+    token_b: str = ""
+    game_number: int | None = None
+
+    @classmethod
+    def from_mapping(cls, mapping: MarketMapping) -> MarketName:
+        """Name a market from its mapping, with the teams spelled as its question does."""
+        shown: dict[str, str] = {}
+        found = _VERSUS.search(mapping.question)
+        if found is not None:
+            shown = {normalize_team(name): name.strip() for name in found.groups()}
+        return cls(
+            market_id=mapping.market_id,
+            question=mapping.question,
+            match_id=mapping.match_id,
+            team_a=shown.get(mapping.team_a, mapping.team_a),
+            team_b=shown.get(mapping.team_b, mapping.team_b),
+            token_a=mapping.token_a,
+            token_b=mapping.token_b,
+            game_number=mapping.game_number,
+        )
+
+    @property
+    def label(self) -> str:
+        """The question (``LoL: T1 vs Gen.G - Game 1 Winner``), else teams and game, else id."""
+        if self.question:
+            return self.question
+        if self.team_a and self.team_b:
+            what = "match" if self.game_number is None else f"Game {self.game_number}"
+            return f"{self.team_a} vs {self.team_b} — {what} winner"
+        return short_id(self.market_id)
+
+    def team_of(self, token_id: str) -> str | None:
+        """The team ``token_id`` pays out on, if it is one of this market's tokens."""
+        if token_id and token_id == self.token_a:
+            return self.team_a or None
+        if token_id and token_id == self.token_b:
+            return self.team_b or None
+        return None
+
+
+class MarketNames:
+    """Looks up readable names of markets and tokens; unknown ids show shortened."""
+
+    __slots__ = ("_by_market", "_by_token")
+
+    def __init__(self, markets: Iterable[MarketName] = ()) -> None:
+        self._by_market = {m.market_id: m for m in markets}
+        self._by_token = {t: m for m in self._by_market.values() for t in (m.token_a, m.token_b)}
+        self._by_token.pop("", None)
+
+    def get(self, market_id: str) -> MarketName | None:
+        """The name record of a market, if known."""
+        return self._by_market.get(market_id)
+
+    def market(self, market_id: str) -> str:
+        """A market's label (its question), else its shortened condition id (``?``: none)."""
+        found = self._by_market.get(market_id)
+        if found is not None:
+            return found.label
+        return short_id(market_id) if market_id else "?"
+
+    def token(self, token_id: str) -> str:
+        """The team a token pays on (``T1``), else its shortened id."""
+        found = self._by_token.get(token_id)
+        team = found.team_of(token_id) if found is not None else None
+        return team or (short_id(token_id) if token_id else "?")
+
+    def token_market(self, token_id: str) -> MarketName | None:
+        """The market a token belongs to, if known."""
+        return self._by_token.get(token_id)
+
 
 # -- the data model -------------------------------------------------------------------------
 
@@ -142,7 +250,15 @@ class MatchTimeline:
 
 @dataclass(frozen=True, slots=True)
 class EdgeRow:
-    """Expected edge of one intent at decision time against what its fills realized."""
+    """Expected edge of one intent at decision time against what its fills realized.
+
+    ``size`` is the intent's size (shares at its limit price); ``expected_size`` the shares
+    the order would have bought from the book as it stood at decision time — for a
+    marketable BUY that spends its pUSD amount (``size × limit``) this is more than
+    ``size`` whenever the asks are under the limit. ``expected_edge`` and
+    ``realized_edge`` are ``Σ shares × (1 − price) − taker fee`` over those shares and over
+    what actually filled.
+    """
 
     intent_id: str
     strategy: str
@@ -157,6 +273,27 @@ class EdgeRow:
     realized_edge: int
     delay_ns: int | None
     delayed: bool = False
+    expected_size: int = 0
+
+    @property
+    def survival(self) -> Fraction | None:
+        """``realized / expected`` edge of this intent (None when nothing was expected)."""
+        if self.expected_edge <= 0:
+            return None
+        return Fraction(self.realized_edge, self.expected_edge)
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyRow:
+    """The execution anomalies of one kind: how many, when, on which markets, an example."""
+
+    kind: str
+    count: int
+    first_ns: int
+    last_ns: int
+    markets: tuple[str, ...] = ()
+    subject: str = ""
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +330,13 @@ class ReportData:
     order_latencies_ns: tuple[int, ...] = ()
     edges: tuple[EdgeRow, ...] = ()
     catch_up_price: int = 900_000
+    markets: tuple[MarketName, ...] = ()
+    anomalies: tuple[AnomalyRow, ...] = ()
+
+    @property
+    def names(self) -> MarketNames:
+        """Readable names of this report's markets and tokens."""
+        return MarketNames(self.markets)
 
     @property
     def edge_survival(self) -> Fraction | None:
