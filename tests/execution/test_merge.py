@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from polyloly.bot.errors import RetryableError
+from polyloly.domain.events import TimerTick
 from polyloly.domain.intents import MergeIntent
 from polyloly.domain.money import SCALE
 from polyloly.execution.events import ExecutionAnomaly, MergeCompleted, MergeFailed
@@ -74,6 +75,64 @@ async def test_unconfirmed_shares_are_not_merged(make_harness: Any) -> None:
     _merge(h, 10 * SCALE)
     await h.settle()
     assert not h.sink.of(MergeCompleted)
+
+
+async def _half_settled_pair(h: Harness) -> str:
+    """20 pairs: the YES leg CONFIRMED, the NO leg still MATCHED; returns the NO trade id."""
+    yes = await h.place(token=YES, price=400_000, size=20 * SCALE)
+    no = await h.place(token=NO, price=550_000, size=20 * SCALE)
+    h.venue.fill(yes, 20 * SCALE)
+    h.venue.settle_all(TradeStatus.CONFIRMED)
+    trade = h.venue.fill(no, 20 * SCALE)
+    await h.settle()
+    return trade
+
+
+async def test_merge_waits_for_a_leg_still_settling_then_goes_through(make_harness: Any) -> None:
+    """Strategies count MATCHED fills: a merge asked before the last leg confirms waits for it."""
+    h = await make_harness()
+    trade = await _half_settled_pair(h)
+    _merge(h, 10 * SCALE)
+    await h.settle()
+    merges = h.engine.merges
+    assert merges is not None
+    assert merges.waiting == ["merge:1"]
+    assert not h.sink.of(MergeCompleted)
+    assert not h.sink.of(ExecutionAnomaly)  # waiting is not an anomaly
+    h.venue.settle(trade, TradeStatus.CONFIRMED)
+    await h.settle()
+    assert merges.waiting == []
+    assert [m.intent_id for m in h.sink.of(MergeCompleted)] == ["merge:1"]
+    assert not h.sink.of(ExecutionAnomaly)
+    h.assert_positions_match_venue()
+
+
+async def test_merge_wait_ends_in_an_anomaly_when_the_leg_fails_or_time_runs_out(
+    make_harness: Any,
+) -> None:
+    h = await make_harness()
+    trade = await _half_settled_pair(h)
+    _merge(h, 10 * SCALE, "merge:failed")
+    await h.settle()
+    h.venue.settle(trade, TradeStatus.FAILED)  # the settling leg is gone: refused at once
+    await h.settle()
+    anomalies = h.sink.of(ExecutionAnomaly)
+    assert [(a.kind, a.subject) for a in anomalies] == [("merge_insufficient", "merge:failed")]
+
+    h2 = await make_harness()
+    await _half_settled_pair(h2)
+    _merge(h2, 10 * SCALE, "merge:late")
+    await h2.settle()
+    merges = h2.engine.merges
+    assert merges is not None
+    h2.clock.advance_ns(merges.confirm_wait_ns - 1)
+    h2.publish(TimerTick(ts_event=h2.now(), ts_init=h2.now()))
+    assert merges.waiting == ["merge:late"]
+    h2.clock.advance_ns(1)
+    h2.publish(TimerTick(ts_event=h2.now(), ts_init=h2.now()))
+    assert merges.waiting == []
+    assert [a.subject for a in h2.sink.of(ExecutionAnomaly)] == ["merge:late"]
+    assert not h2.sink.of(MergeCompleted)
 
 
 async def test_transient_merge_errors_are_retried(make_harness: Any) -> None:
