@@ -115,9 +115,11 @@ def test_final_buys_the_winner_walking_the_book() -> None:
     assert intent.intent_id == "temporal_arb:0xM:tb:1"
     assert (intent.market, intent.token_id, intent.match_id) == ("0xM", "tb", "m1")
     assert intent.price == 950_000  # FAK at the cap: the limit protects us during the delay
-    # $50 buys 10 @ 0.60 then 70.8 @ 0.62 (sizes in 0.2-share lots so size × 0.95 has 2 dp).
-    assert intent.size == shares(80.8)
-    assert intent.notional == 49_896_000
+    # A FAK BUY spends up to size × limit: $50 / 0.95 = 52.63 -> 52.6 shares (0.2-share lots
+    # so size × 0.95 has 2 dp), i.e. $49.97, which the venue spends at the asks (10 @ 0.60,
+    # then ~70.9 @ 0.62). The notional is what 52.6 shares cost at them: 6 + 42.6 × 0.62.
+    assert intent.size == shares(52.6)
+    assert intent.notional == 32_412_000
     assert "taker delay 3 s" in intent.reason
     assert (intent.ts_event, intent.ts_init) == (10, 11)
     check_intent_invariants(intent, WIDE)
@@ -208,17 +210,16 @@ def test_exposure_cap_counts_the_worst_case() -> None:
         *eng.on_event(final("t1")),
         *eng.on_event(final("t1", match_id="m2")),
     ]
-    # $50 buys 100 shares (worst case $95 each); the third fits 10.4 shares into the $10 left.
-    assert [i.size for i in intents] == [shares(100), shares(100), shares(10.4)]
-    assert eng.exposure == 199_880_000
+    # Each entry may spend size × 0.95 <= $50: 52.6 shares ($49.97 worst case); four fit
+    # the $200 cap.
+    assert [i.size for i in intents] == [shares(52.6)] * 4
+    assert eng.exposure == 4 * 49_970_000
     assert eng.exposure <= WIDE.max_exposure_usdc
     # Settling frees exposure: the FAK filled only $20 of the first entry.
     eng.settle_fill(intents[0].intent_id, 20_000_000)
-    assert eng.exposure == 124_880_000
+    assert eng.exposure == 3 * 49_970_000 + 20_000_000
     eng.on_event(MarketResolved(ts_event=1, ts_init=1, market="0xG2", winning_token_id="g2a"))
-    assert eng.exposure == 29_880_000
-    (late,) = eng.on_event(snap(books, "oa", [(500_000, shares(1_000))]))
-    assert late.size == shares(100)
+    assert eng.exposure == 2 * 49_970_000 + 20_000_000
 
 
 def test_too_small_entries_are_skipped() -> None:
@@ -328,8 +329,8 @@ def test_protocol_with_a_fake_book() -> None:
     registry = MarketRegistry([MATCH])
     eng = TemporalArbEngine(TemporalArbParams(), registry, {"tb": book}.get)
     (intent,) = eng.on_event(final("geng"))
-    # $50 at 0.90 = 55.55 shares -> 55.4 (0.2-share lots for a 0.95 limit).
-    assert (intent.size, intent.notional) == (shares(55.4), 49_860_000)
+    # $50 / 0.95 (the limit: what a FAK BUY may spend) = 52.6 shares, costing 47.34 at 0.90.
+    assert (intent.size, intent.notional) == (shares(52.6), 47_340_000)
 
 
 def test_params_validation_and_config() -> None:

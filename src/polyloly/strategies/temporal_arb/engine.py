@@ -484,7 +484,11 @@ class TemporalArbEngine:
         p = self.params
         lot = size_lot(p, limit)
         depth = book.cost_to_buy(_ALL, limit)[0]
-        hi = min(depth, p.fixed_size_usdc * SCALE // best, max(room, 0) * SCALE // limit) // lot
+        # A marketable BUY spends up to size x limit (the venue fills a FAK/FOK BUY by its
+        # amount, buying more shares when the asks are cheaper): the budget bounds that, not
+        # the cost of `size` shares at today's asks.
+        budget = min(p.fixed_size_usdc, max(room, 0))
+        hi = min(depth, budget * SCALE // limit) // lot
 
         def fits(k: int) -> tuple[int, int, int] | None:
             walk = book.cost_to_buy(k * lot, limit)
