@@ -1,26 +1,30 @@
 """Benchmark 4: from a ``TruthFinal`` to the order's POST leaving the socket.
 
 The local exchange (polyloly's simulator) runs in its own process
-(:mod:`bench.exchange_proc`) with deep resting liquidity on every market. In this process
+(:mod:`bench.exchange_proc`, at a lower CPU priority) with deep resting liquidity on every
+market. In this process
 the node's ``Core`` runs on the Polymarket adapter's ports, as the live node wires it:
 ``TruthFinal`` → temporal arbitrage → the execution engine's risk gate → order manager
-(pre-signed pool, or the signer) → ``PolymarketVenue`` → ``ClobRest.post_signed``
-(py-clob-client-v2's HTTP client in a worker thread) → loopback TCP to the exchange.
+(pre-signed pool, or the signer) → ``PolymarketVenue`` (the ``POST`` body made when the
+order was signed) → ``ClobRest.post_order_body`` (L2 headers, then the adapter's keep-alive
+``httpx.AsyncClient`` on the event loop) → loopback TCP to the exchange.
 
 Each sample makes a fresh market's match live (a ``MATCH_STARTED`` report), then publishes
 its ``TruthFinal`` and measures, with ``perf_counter_ns`` from just before ``publish``:
 
 * ``in kernel`` — until ``publish`` returns: the intent, the risk decision, the order (taken
   from the pool, or signed), ``OrderSubmitted`` logged and the submit task spawned;
-* ``on the wire`` — until the socket write of the POST's last bytes returns (an
-  instrumented ``httpcore`` network backend under the library's ``httpx`` client);
+* ``on the wire`` — until the socket write of the POST's last bytes returns (the adapter's
+  order transport, instrumented: :class:`TimingTransport`);
 * ``acknowledged`` — until the venue's reply is back as ``OrderAccepted``.
 
 Two modes: ``presigned`` — temporal arbitrage in pre-sign mode with the execution layer's
 :class:`~polyloly.execution.presign.Presigner` running (it signs both outcomes' standard
 entries in a worker thread once the match is live; the sample waits until they are ready and
 the presigner is idle), and ``on_demand`` — ``PolymarketSigner`` signs when the intent is
-approved (EIP-712 in the kernel).
+approved (EIP-712 in the kernel). Either way the signer hands the order to
+``PolymarketVenue.prepare``, as :func:`~polyloly.adapters.polymarket.execution.
+execution_ports` wires it.
 
 The risk gate runs with ``require_reconciliation=False`` (a reconciliation pass would put
 REST reads on the same connection); everything else is the production path.
@@ -38,10 +42,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpcore
-import httpx
-from py_clob_client_v2.http_helpers import helpers as lib_http
-
 from bench.config import RunConfig
 from bench.report import Section, Target, fmt_ns
 from bench.stats import load_now, median, summarize
@@ -49,7 +49,8 @@ from bench.wiring import Bot, bench_params, build_bot
 from polyloly.adapters.polymarket.config import PolymarketConfig, Secret, WalletConfig
 from polyloly.adapters.polymarket.execution import PolymarketSigner, PolymarketVenue
 from polyloly.adapters.polymarket.factory import build_clob_client, build_signer
-from polyloly.adapters.polymarket.http import ClobRest
+from polyloly.adapters.polymarket.http import ORDER_KEEPALIVE_S, ClobRest
+from polyloly.adapters.polymarket.transport import Http11Transport
 from polyloly.bot.clock import LiveClock
 from polyloly.domain.events import Event, MatchEvent, MatchEventKind, TruthFinal
 from polyloly.domain.markets import MarketKind, MarketMapping
@@ -61,7 +62,7 @@ from polyloly.execution.presign import Presigner, PresignReady
 from polyloly.execution.risk_gate import GateConfig
 from polyloly.strategies.temporal_arb import TemporalArbParams
 
-__all__ = ["TimingBackend", "install_probe", "run"]
+__all__ = ["TimingTransport", "run"]
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_KEY = "0x" + "59" * 32
@@ -71,84 +72,23 @@ BENCH_KEY = "0x" + "59" * 32
 # -- the socket probe --------------------------------------------------------------------------
 
 
-class _TimedStream(httpcore.NetworkStream):
-    """A network stream that stamps the end of every write."""
+class TimingTransport(Http11Transport):
+    """The adapter's order transport, recording when each request's socket write returned.
 
-    def __init__(self, inner: httpcore.NetworkStream, probe: TimingBackend) -> None:
-        self._inner = inner
-        self._probe = probe
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, timeout)
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, timeout)
-        self._probe.last_write_ns = time.perf_counter_ns()
-        self._probe.writes += 1
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        return _TimedStream(
-            self._inner.start_tls(ssl_context, server_hostname, timeout), self._probe
-        )
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class TimingBackend(httpcore.NetworkBackend):
-    """``httpcore``'s sync backend, recording when each write to a socket returned."""
+    The request goes out in one ``transport.write``: on an idle connection asyncio sends it
+    with one ``send`` call before returning (a loopback socket takes ~1.3 kB at once), so
+    the stamp is the moment the POST's last bytes were handed to the kernel.
+    """
 
     def __init__(self) -> None:
-        self._inner = httpcore.SyncBackend()
+        super().__init__(keepalive_s=ORDER_KEEPALIVE_S)
         self.last_write_ns = 0
         self.writes = 0
 
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.NetworkStream:
-        stream = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _TimedStream(stream, self)
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Any = None
-    ) -> httpcore.NetworkStream:
-        return _TimedStream(self._inner.connect_unix_socket(path, timeout, socket_options), self)
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-def install_probe(timeout_s: float = 10.0) -> tuple[TimingBackend, httpx.Client]:
-    """Give py-clob-client-v2 an ``httpx`` client on the timing backend; return both.
-
-    Same settings as the library's own module-wide client (HTTP/2 allowed, keep-alive).
-    """
-    backend = TimingBackend()
-    client = httpx.Client(http2=True, timeout=timeout_s)
-    transport = client._transport  # the default HTTPTransport; its pool gets our backend
-    limits = httpx.Limits()
-    transport._pool = httpcore.ConnectionPool(  # type: ignore[attr-defined]
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        http1=True,
-        http2=True,
-        network_backend=backend,
-    )
-    previous: httpx.Client = lib_http._http_client
-    lib_http._http_client = client
-    previous.close()
-    return backend, client
+    def _send(self, conn: Any, data: bytes) -> None:
+        super()._send(conn, data)
+        self.last_write_ns = time.perf_counter_ns()
+        self.writes += 1
 
 
 # -- the venue port, timed ---------------------------------------------------------------------
@@ -159,7 +99,7 @@ class TimedVenue:
     """``OrderVenue`` that records when each submit's last socket write returned."""
 
     inner: PolymarketVenue
-    probe: TimingBackend
+    probe: TimingTransport
     wire_ns: dict[str, int] = field(default_factory=dict)
 
     async def submit(self, order: SignedOrder) -> SubmitResult:
@@ -253,7 +193,11 @@ class _Mode:
 
 
 def _mode(
-    mode: str, clock: LiveClock, rest: ClobRest, probe: TimingBackend, mappings: list[MarketMapping]
+    mode: str,
+    clock: LiveClock,
+    rest: ClobRest,
+    probe: TimingTransport,
+    mappings: list[MarketMapping],
 ) -> _Mode:
     """The node's core with the adapter's ports; pre-signing on or off."""
     ticks: dict[str, Callable[[str], int]] = {}
@@ -261,8 +205,8 @@ def _mode(
     def tick_of(token: str) -> int:  # the core (built below) knows each token's tick
         return ticks["core"](token)
 
-    signer = PolymarketSigner(BENCH_KEY, 137, tick_of=tick_of)
     venue = TimedVenue(PolymarketVenue(rest, clock), probe)
+    signer = PolymarketSigner(BENCH_KEY, 137, tick_of=tick_of, prepare=venue.inner.prepare)
     ports = ExecutionPorts(
         signer=signer, venue=venue, account=venue.inner, alerts=RecordingAlerts()
     )
@@ -311,10 +255,31 @@ async def _sample(run: _Mode, m: int, tokens: tuple[str, str]) -> _Sample:
 
 
 async def _measure(cfg: RunConfig, url: str, markets: list[list[str]]) -> dict[str, Any]:
-    probe, http_client = install_probe()
+    probe = TimingTransport()
     clock = LiveClock()
     config = PolymarketConfig(clob_url=url, wallet=WalletConfig(private_key=Secret(BENCH_KEY)))
-    rest = ClobRest(build_clob_client(config), build_signer(config, clock), clock)
+    rest = ClobRest(
+        build_clob_client(config),
+        build_signer(config, clock),
+        clock,
+        timeout_s=10.0,
+        order_transport=probe,
+    )
+    try:
+        out = await _measure_modes(cfg, rest, clock, probe, markets)
+    finally:
+        await rest.aclose()
+    out["order_connection"] = {"connects": probe.connects, "requests": probe.writes}
+    return out
+
+
+async def _measure_modes(
+    cfg: RunConfig,
+    rest: ClobRest,
+    clock: LiveClock,
+    probe: TimingTransport,
+    markets: list[list[str]],
+) -> dict[str, Any]:
     await rest.derive_creds()
     mappings = _mappings(markets)
     snapshots = [await rest.book(t) for _, a, b in markets for t in (a, b)]
@@ -335,7 +300,6 @@ async def _measure(cfg: RunConfig, url: str, markets: list[list[str]]) -> dict[s
         await run.bot.engine.idle()
         await run.bot.engine.stop()
         stats[mode] = run.bot.engine.presign.stats.as_dict()
-    http_client.close()
     return {"samples": results, "presign": stats}
 
 
@@ -405,6 +369,11 @@ def run(cfg: RunConfig) -> Section:
         r.wire_ns for r in samples["presigned"]
     )
     s.notes.append(f"signing on demand adds (median, on the wire): {fmt_ns(gap)}")
+    conn = out["order_connection"]
+    s.notes.append(
+        f"order connection (keep-alive HTTP/1.1): {conn['connects']} connect(s) for "
+        f"{conn['requests']} POSTs; exchange process at nice +10 (bench.exchange_proc)"
+    )
     s.notes.append(f"load average after the benchmark: {load_now()}")
     s.data = data
     return s

@@ -102,6 +102,8 @@ def test_wire_smoke(tmp_path: Path) -> None:
         assert wire["n"] > 0
         assert 0 < kernel["p50"] < wire["p50"] < ack["p50"]
     assert any("outcomes {'MATCHED'" in n for n in sec["notes"])
+    # every POST of the run went over one kept-alive connection (the instrumented transport)
+    assert any("order connection (keep-alive HTTP/1.1): 1 connect(s)" in n for n in sec["notes"])
     _targets_sane(sec)
 
 

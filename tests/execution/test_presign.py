@@ -326,6 +326,32 @@ async def test_a_game_result_takes_its_presigned_order() -> None:
 
 
 @pytest.mark.asyncio
+async def test_the_order_goes_out_before_the_presigner_runs_its_pass() -> None:
+    """A result wakes the presigner and sends an order in the same dispatch: the order's
+    submit takes the loop first (signing ahead is background work)."""
+    w = await build()
+    await w.publish(w.delta("match_started"))
+    await w.books_at({"ma": 600_000, "mb": 450_000})
+    steps: list[str] = []
+    targets = w.temporal.presign_targets
+    submit = w.venue.submit
+
+    def recording_targets() -> list[Any]:
+        steps.append("presign pass")
+        return list(targets())
+
+    async def recording_submit(order: SignedOrder) -> Any:
+        steps.append("submit")
+        return await submit(order)
+
+    w.temporal.presign_targets = recording_targets  # type: ignore[method-assign]
+    w.venue.submit = recording_submit  # type: ignore[method-assign]
+    w.kernel.publish(w.final("t1"))
+    await w.settle()
+    assert steps[:2] == ["submit", "presign pass"]
+
+
+@pytest.mark.asyncio
 async def test_each_presigned_order_is_used_once() -> None:
     w = await build()
     await w.publish(w.delta("match_started"))

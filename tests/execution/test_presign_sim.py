@@ -1,9 +1,10 @@
 """Pre-signed orders against the local exchange simulator over loopback.
 
-The real adapter signer (py-clob-client-v2's EIP-712 V2 signing, in a worker thread) signs
-both outcomes ahead; a ``TruthFinal`` then costs exactly one HTTP request — ``POST /order``
-— and no signature, and the simulator, which verifies the signature and computes the order
-hash itself, accepts the order under the hash computed locally.
+The real adapter signer (V2 EIP-712 signing, in a worker thread) signs both outcomes
+ahead; a ``TruthFinal`` then costs exactly one HTTP request — ``POST /order``, on the
+adapter's order connection — and no signature, and the simulator, which verifies the
+signature and computes the order hash itself, accepts the order under the hash computed
+locally.
 """
 
 from __future__ import annotations
@@ -173,7 +174,11 @@ async def _node(presign: bool) -> Node:
     def on_request(request: httpx.Request) -> None:  # runs in the REST worker thread
         node.requests.append((request.method, request.url.path))
 
+    async def on_order_request(request: httpx.Request) -> None:  # order posts, on the loop
+        node.requests.append((request.method, request.url.path))
+
     lib_http._http_client.event_hooks = {"request": [on_request], "response": []}
+    adapter.rest._orders.event_hooks = {"request": [on_order_request], "response": []}
     return node
 
 

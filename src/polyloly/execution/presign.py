@@ -1,7 +1,9 @@
 """Pre-signed orders: a result costs one HTTP request, not a signature.
 
-Signing a V2 order takes ≈ 4 ms of pure-Python elliptic-curve work; temporal arbitrage races
-the market to the book, so the orders a result may trigger are signed *before* the result:
+Signing a V2 order takes ≈ 0.1 ms with libsecp256k1 (≈ 1.5 ms on eth-keys' pure-Python
+backend), still a sizeable part of the budget from a result to the order on the wire;
+temporal arbitrage races the market to the book, so the orders a result may trigger are
+signed *before* the result:
 
 * :class:`Presigner` (live only) asks the strategy which orders it may send next (its
   *targets*, e.g. :meth:`~polyloly.strategies.temporal_arb.engine.TemporalArbEngine.
@@ -484,6 +486,10 @@ class Presigner:
                 if not self._wake.is_set():
                     self._quiet.set()
                 await self._wake.wait()
+                # The event that woke us may have sent an order in the same dispatch: its
+                # submit task was scheduled after our wake-up. Step behind it, so the order
+                # is written to the socket before this pass takes the loop.
+                await asyncio.sleep(0)
                 self._wake.clear()
                 try:
                     await self._pass()

@@ -10,7 +10,10 @@ simulator speaks the venue's protocol over loopback, so the same bridge serves b
   same order hash (the venue's ``orderID``); safe to call from several threads at once.
 * :class:`PolymarketVenue` — ``OrderVenue`` + ``CancelAllVenue`` + ``AccountReader`` over
   :class:`~polyloly.adapters.polymarket.http.ClobRest`. ``lookup`` falls back to the trade
-  history, because the real ``/data/order/{id}`` serves active orders only.
+  history, because the real ``/data/order/{id}`` serves active orders only. ``submit``
+  posts the order's ``POST /order`` body made when it was signed (:meth:`PolymarketVenue.
+  prepare`, which the signer calls: for a pre-signed order that is in the presigner's worker
+  thread), so a result costs the loop only the L2 headers and the write.
 * :func:`translate` — the user channel's ``pm_order_update`` / ``pm_trade_update`` events
   as the execution layer's :class:`OrderUpdate` / :class:`TradeUpdate` (give it to
   ``ExecutionEngine.add_venue_events`` and to the SQL projection).
@@ -21,9 +24,11 @@ simulator speaks the venue's protocol over loopback, so the same bridge serves b
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
-from typing import Final
+from dataclasses import dataclass
+from typing import Any, Final
 
 import httpx
 import msgspec
@@ -39,6 +44,7 @@ from polyloly.bot.clock import NS_PER_S, Clock
 from polyloly.bot.errors import (
     ConfigError,
     HaltError,
+    PolylolyError,
     RejectError,
     RetryableError,
     UnknownOutcomeError,
@@ -65,6 +71,7 @@ from polyloly.execution.ports import (
 )
 
 __all__ = [
+    "OrderBodies",
     "PolymarketSigner",
     "PolymarketVenue",
     "SimControlMerger",
@@ -202,6 +209,9 @@ class PolymarketSigner:
         The token's current tick size in micros (the market registry or book).
     neg_risk_of
         Whether the token's market is neg-risk (selects the exchange contract).
+    prepare
+        Called with every order signed (in the signing thread), e.g.
+        :meth:`PolymarketVenue.prepare` to make its ``POST`` body ahead of the send.
     """
 
     def __init__(
@@ -213,6 +223,7 @@ class PolymarketSigner:
         funder: str | None = None,
         tick_of: Callable[[str], int],
         neg_risk_of: Callable[[str], bool] = lambda _token: False,
+        prepare: Callable[[SignedOrder], object] | None = None,
     ) -> None:
         # One variable per signer: a call on another signer never sees this one's spec.
         self._spec: ContextVar[OrderSpec | None] = ContextVar(
@@ -228,6 +239,7 @@ class PolymarketSigner:
         )
         self._tick_of = tick_of
         self._neg_risk_of = neg_risk_of
+        self._prepare = prepare
         self.funder = self._signer.funder
 
     def _current(self) -> OrderSpec:
@@ -261,14 +273,75 @@ class PolymarketSigner:
             )
         finally:
             self._spec.reset(token)
-        return SignedOrder(
+        out = SignedOrder(
             order_hash=signed.order_hash, spec=spec, payload=msgspec.to_builtins(signed)
         )
+        if self._prepare is not None:
+            self._prepare(out)
+        return out
 
 
 # ---------------------------------------------------------------------------------------------
 # The venue
 # ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Body:
+    """A ``POST /order`` body and what it was made from (the payload, the API key)."""
+
+    payload: dict[str, Any]
+    owner: str
+    data: bytes
+
+
+class OrderBodies:
+    """``POST /order`` bodies by order hash, made once per order; bounded, thread-safe.
+
+    A body is used only for the very payload it was made from and the current API key, so
+    a relabelled pre-signed order (same payload) finds it and nothing else ever does.
+
+    Parameters
+    ----------
+    rest
+        Makes the bodies (:meth:`ClobRest.order_body`).
+    capacity
+        Bodies kept at most (the oldest go first: unused pre-signed orders, mostly).
+    """
+
+    def __init__(self, rest: ClobRest, capacity: int = 1_024) -> None:
+        self.rest = rest
+        self.capacity = capacity
+        self.made = 0
+        self._bodies: dict[str, _Body] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+    def body(self, order: SignedOrder) -> bytes:
+        """The order's body: the one made earlier for the same payload, else a new one."""
+        owner = self.rest.owner()
+        with self._lock:
+            kept = self._bodies.get(order.order_hash)
+        if (
+            kept is not None
+            and kept.owner == owner
+            and (kept.payload is order.payload or kept.payload == order.payload)
+        ):
+            return kept.data
+        data = self.rest.order_body(msgspec.convert(order.payload, PmSignedOrder))
+        with self._lock:
+            self.made += 1
+            self._bodies[order.order_hash] = _Body(order.payload, owner, data)
+            while len(self._bodies) > self.capacity:
+                del self._bodies[next(iter(self._bodies))]
+        return data
+
+    def forget(self, order_hash: str) -> None:
+        """Drop an order's body (it was answered: it is not needed again)."""
+        with self._lock:
+            self._bodies.pop(order_hash, None)
 
 
 class PolymarketVenue:
@@ -288,11 +361,23 @@ class PolymarketVenue:
         self.rest = rest
         self.clock = clock
         self.lookup_window_s = lookup_window_s
+        self.bodies = OrderBodies(rest)
+
+    def prepare(self, order: SignedOrder) -> None:
+        """Make the order's ``POST`` body now (the signer calls it, in its thread).
+
+        A failure here is not the signer's: :meth:`submit` makes the body again and
+        reports it as a failed submit.
+        """
+        try:
+            self.bodies.body(order)
+        except (PolylolyError, msgspec.ValidationError):
+            return
 
     async def submit(self, order: SignedOrder) -> SubmitResult:
         """Post the signed order exactly as it was logged."""
-        signed = msgspec.convert(order.payload, PmSignedOrder)
-        ack = await self.rest.post_signed(signed)
+        ack = await self.rest.post_order_body(self.bodies.body(order))
+        self.bodies.forget(order.order_hash)
         if ack.order_id != order.order_hash:
             # Our locally computed hash is how every later message is matched: if the
             # venue disagrees, nothing about this order can be tracked. Stop trading.
@@ -424,6 +509,7 @@ def execution_ports(
     wallet = adapter.config.wallet
     if wallet is None:
         raise ConfigError("polymarket.wallet: trading needs a wallet")
+    venue = PolymarketVenue(adapter.rest, clock)
     signer = PolymarketSigner(
         wallet.private_key.reveal(),
         wallet.chain_id,
@@ -431,8 +517,8 @@ def execution_ports(
         funder=wallet.funder,
         tick_of=tick_of,
         neg_risk_of=neg_risk_of,
+        prepare=venue.prepare,
     )
-    venue = PolymarketVenue(adapter.rest, clock)
     return ExecutionPorts(
         signer=signer,
         venue=venue,

@@ -107,7 +107,7 @@ class PolymarketAdapter:
         self._started = True
 
     async def stop(self) -> None:
-        """Stop every task and close the HTTP client (the venue cancels our orders 10 s
+        """Stop every task and close the HTTP clients (the venue cancels our orders 10 s
         after the last heartbeat).
 
         The sockets close concurrently; each waits at most its close timeout for the
@@ -123,6 +123,7 @@ class PolymarketAdapter:
             await asyncio.gather(*stops)
         finally:
             await self.http.aclose()
+            await self.rest.aclose()
             self._started = False
 
 
@@ -144,7 +145,7 @@ async def create_adapter(
     jitter = rand if rand is not None else random.Random().random  # noqa: S311 - jitter only
     client = build_clob_client(config)
     signer = build_signer(config, clock)
-    rest = ClobRest(client, signer, clock)
+    rest = ClobRest(client, signer, clock, timeout_s=config.http_timeout_s)
     http = httpx.AsyncClient(timeout=config.http_timeout_s)
     adapter = PolymarketAdapter(
         config=config,
@@ -159,6 +160,7 @@ async def create_adapter(
         creds = config.creds if config.creds is not None else await rest.derive_creds()
     except BaseException:
         await http.aclose()
+        await rest.aclose()
         raise
     adapter.user_ws = UserWsClient(
         config.user_ws_url,

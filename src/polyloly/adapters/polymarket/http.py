@@ -1,9 +1,20 @@
-"""The CLOB REST port over py-clob-client-v2, run off the event loop, with typed results.
+"""The CLOB REST port over py-clob-client-v2, with typed results and translated errors.
 
-py-clob-client-v2 is synchronous (httpx + local EIP-712 signing, ~3 ms), so every call runs
-in a worker thread (:func:`asyncio.to_thread`). Replies are decoded into typed structs;
-every failure is translated at this boundary into :mod:`polyloly.bot.errors` classes
-(:mod:`polyloly.adapters.polymarket.errors`).
+py-clob-client-v2 is synchronous (httpx + local EIP-712 signing), so every call except the
+order posts and the heartbeats runs in a worker thread (:func:`asyncio.to_thread`). Replies
+are decoded into typed structs; every failure is translated at this boundary into
+:mod:`polyloly.bot.errors` classes (:mod:`polyloly.adapters.polymarket.errors`).
+
+Order posts (``POST /order``, ``POST /orders``) are the latency-critical calls, so they run
+on the event loop over one long-lived keep-alive ``httpx.AsyncClient`` (HTTP/1.1, on an
+:class:`~polyloly.adapters.polymarket.transport.Http11Transport`, which writes the request
+before the sending task first yields) owned by :class:`ClobRest` (closed by
+:meth:`ClobRest.aclose`); the heartbeats use it too, which keeps its connection warm
+between results. The body is the library's exact bytes (:meth:`ClobRest.order_body`, made
+once, ideally when the order is signed); only the L2 headers, which depend on the time, are
+made at send time (:class:`L2Headers`). The request is byte-for-byte what
+``ClobClient.post_order`` sends (same body, same headers in the same order), and failures
+translate exactly as through the library (no retry here: never a blind resend).
 
 Posting does **not** use ``ClobClient.post_order``: on a reply with ``tradeIDs`` but no
 ``transactionsHashes`` that method polls ``/data/trades`` for up to 30 s inside the call.
@@ -23,6 +34,9 @@ Polymarket reference ``docs/reference/polymarket.md`` §1 (methods → endpoints
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol, TypeVar
@@ -35,12 +49,16 @@ from py_clob_client_v2.clob_types import (
     AssetType,
     BalanceAllowanceParams,
     OpenOrderParams,
-    RequestArgs,
     TradeParams,
 )
-from py_clob_client_v2.endpoints import GET_TICK_SIZE, POST_ORDER, POST_ORDERS
-from py_clob_client_v2.exceptions import PolyApiException
-from py_clob_client_v2.headers.headers import create_level_2_headers
+from py_clob_client_v2.endpoints import GET_TICK_SIZE, POST_HEARTBEAT, POST_ORDER, POST_ORDERS
+from py_clob_client_v2.headers.headers import (
+    POLY_ADDRESS,
+    POLY_API_KEY,
+    POLY_PASSPHRASE,
+    POLY_SIGNATURE,
+    POLY_TIMESTAMP,
+)
 from py_clob_client_v2.http_helpers import helpers as lib_http
 
 from polyloly.adapters.polymarket.config import ApiCredentials
@@ -48,6 +66,7 @@ from polyloly.adapters.polymarket.constants import ACCEPTED_ORDER_STATUSES, MAX_
 from polyloly.adapters.polymarket.errors import (
     ParseError,
     classify_venue_message,
+    error_for_status,
     message_of,
     translate_exception,
 )
@@ -68,7 +87,8 @@ from polyloly.adapters.polymarket.schemas.http import (
 )
 from polyloly.adapters.polymarket.schemas.user import WsUserOrder, WsUserTrade
 from polyloly.adapters.polymarket.signing import OrderSigner, OrderSpec, SignedOrder
-from polyloly.bot.clock import Clock
+from polyloly.adapters.polymarket.transport import Http11Transport
+from polyloly.bot.clock import NS_PER_S, Clock
 from polyloly.bot.errors import ConfigError, PolylolyError, RejectError, RetryableError
 from polyloly.domain.events import BookSnapshot
 
@@ -78,16 +98,22 @@ __all__ = [
     "ClobRest",
     "HeartbeatAck",
     "HeartbeatPort",
+    "L2Headers",
     "MarketReadPort",
     "OrderAck",
     "OrderPort",
     "UserRecoveryPort",
     "configure_http_transport",
+    "json_body",
+    "order_ack",
     "restore_http_transport",
 ]
 
 _T = TypeVar("_T")
 COLLATERAL: Final = "collateral"
+ORDER_KEEPALIVE_S: Final = 60.0
+"""How long an idle order connection is reused (the heartbeats use it every few seconds; a
+new connection costs a TCP and TLS handshake before the order can go out)."""
 
 
 class OrderAck(msgspec.Struct, frozen=True, kw_only=True):
@@ -227,6 +253,57 @@ def order_ack(raw: object) -> OrderAck:
     )
 
 
+def json_body(payload: object) -> bytes:
+    """``payload`` serialized exactly as py-clob-client-v2 sends it (compact JSON, UTF-8)."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class L2Headers:
+    """The L2 headers of one wallet and API key; only the timestamp changes between calls.
+
+    The same headers, values and order as py-clob-client-v2's ``create_level_2_headers``
+    followed by its ``_overload_headers`` for a POST (the library's ``request``); the HMAC
+    key is decoded once instead of on every call.
+
+    Parameters
+    ----------
+    address
+        The wallet's checksum address (``POLY_ADDRESS``).
+    creds
+        The API key, secret and passphrase.
+    """
+
+    def __init__(self, address: str, creds: ApiCreds) -> None:
+        self.creds = creds
+        self._address = address
+        self._mac = hmac.new(base64.urlsafe_b64decode(creds.api_secret), digestmod=hashlib.sha256)
+
+    def post(self, path: str, body: bytes, timestamp_s: int) -> dict[str, str]:
+        """The headers of a ``POST`` of ``body`` to ``path`` at ``timestamp_s`` (UTC s)."""
+        ts = str(timestamp_s)
+        mac = self._mac.copy()
+        mac.update(f"{ts}POST{path}".encode())
+        if body:  # the library signs the body text with ' turned into "
+            mac.update(body.replace(b"'", b'"'))
+        headers = {
+            POLY_ADDRESS: self._address,
+            POLY_SIGNATURE: base64.urlsafe_b64encode(mac.digest()).decode(),
+            POLY_TIMESTAMP: ts,
+            POLY_API_KEY: self.creds.api_key,
+            POLY_PASSPHRASE: self.creds.api_passphrase,
+        }
+        overloaded: dict[str, str] = lib_http._overload_headers(lib_http.POST, headers)
+        return overloaded
+
+
+def _decoded(response: httpx.Response) -> object:
+    """The reply as the library returns it: decoded JSON, else the text."""
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
 def _parse_balance(text: str) -> int:
     """``balance`` is an integer count of 1e-6 units; a decimal string is whole units."""
     if "." in text:
@@ -237,7 +314,7 @@ def _parse_balance(text: str) -> int:
 
 
 class ClobRest:
-    """The REST port: py-clob-client-v2 in worker threads, typed results, translated errors.
+    """The REST port: order posts on the loop, the rest of py-clob-client-v2 in threads.
 
     Parameters
     ----------
@@ -246,13 +323,50 @@ class ClobRest:
     signer
         Local order signer for the same wallet (``None`` for read-only use).
     clock
-        For ``ts_init`` of the events built from REST rows.
+        For ``ts_init`` of the events built from REST rows and the L2 header timestamps.
+    timeout_s
+        Timeout of the order posts (connect, write, read); ``None``: the timeout of the
+        library's module-wide client (:func:`configure_http_transport`) at construction.
+    order_transport
+        The order client's transport (default: an :class:`~polyloly.adapters.polymarket.
+        transport.Http11Transport` keeping its connection for ``keepalive_s``, which writes
+        the request before the task first yields); benchmarks pass an instrumented one.
+    keepalive_s
+        How long the order connection may stay idle.
+
+    Call :meth:`aclose` once at shutdown (it closes the order connection).
     """
 
-    def __init__(self, client: ClobClient, signer: OrderSigner | None, clock: Clock) -> None:
+    def __init__(
+        self,
+        client: ClobClient,
+        signer: OrderSigner | None,
+        clock: Clock,
+        *,
+        timeout_s: float | None = None,
+        order_transport: httpx.AsyncBaseTransport | None = None,
+        keepalive_s: float = ORDER_KEEPALIVE_S,
+    ) -> None:
         self._client = client
         self._signer = signer
         self._clock = clock
+        timeout = (
+            httpx.Timeout(timeout_s)
+            if timeout_s is not None
+            else lib_http._http_client.timeout  # the library's, as every other call uses
+        )
+        self._orders = httpx.AsyncClient(
+            timeout=timeout,
+            transport=order_transport or Http11Transport(keepalive_s=keepalive_s),
+        )
+        self._order_url = httpx.URL(f"{client.host}{POST_ORDER}")
+        self._heartbeat_url = httpx.URL(f"{client.host}{POST_HEARTBEAT}")
+        self._l2: L2Headers | None = None
+        self._header_order: list[str] | None = None
+
+    async def aclose(self) -> None:
+        """Close the order client and its connection (at shutdown)."""
+        await self._orders.aclose()
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -264,24 +378,64 @@ class ClobRest:
         except Exception as exc:  # every library failure is translated here
             raise translate_exception(exc, op=op, mutating=mutating) from exc
 
-    def _owner(self) -> str:
+    def owner(self) -> str:
+        """The API key orders are posted under (the body's ``owner``)."""
         creds = self._client.creds
         if creds is None:
             raise ConfigError("polymarket: API credentials are needed (derive_creds first)")
         owner: str = creds.api_key
         return owner
 
-    def _post_json(self, path: str, payload: object) -> Any:
+    def _l2_headers(self) -> L2Headers:
         client = self._client
-        if client.signer is None or client.creds is None:
+        creds = client.creds
+        if client.signer is None or creds is None:
             raise ConfigError("polymarket: posting orders needs a private key and API creds")
-        serialized = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-        headers = create_level_2_headers(
-            client.signer,
-            client.creds,
-            RequestArgs(method="POST", request_path=path, body=payload, serialized_body=serialized),
-        )
-        return lib_http.post(f"{client.host}{path}", headers=headers, data=serialized)
+        l2 = self._l2
+        if l2 is None or l2.creds is not creds:  # new credentials (derive_creds)
+            l2 = self._l2 = L2Headers(client.signer.address(), creds)
+        return l2
+
+    async def _post_l2(self, op: str, url: httpx.URL, path: str, body: bytes) -> tuple[int, object]:
+        """POST ``body`` on the order client with L2 headers made now: (status, reply).
+
+        Transport failures translate as through the library (its ``request`` wraps every
+        ``httpx.RequestError``; :func:`translate_exception` maps both the same way): these
+        are writes, so a lost reply is an :class:`~polyloly.bot.errors.UnknownOutcomeError`.
+        Nothing is ever resent here.
+        """
+        headers = self._l2_headers().post(path, body, self._clock.now_ns() // NS_PER_S)
+        try:
+            response = await self._orders.send(self._request(url, body, headers))
+        except Exception as exc:  # every transport failure is translated here
+            raise translate_exception(exc, op=op, mutating=True) from exc
+        return response.status_code, _decoded(response)
+
+    def _request(self, url: httpx.URL, body: bytes, headers: dict[str, str]) -> httpx.Request:
+        """The request ``AsyncClient.build_request`` would make, at half its cost.
+
+        The client's default headers merged with these header names give the same header
+        order every time: it is learnt from ``build_request`` once, then only the values
+        are filled in (``httpx.Request`` adds ``Host`` and ``Content-Length`` as there).
+        """
+        client = self._orders
+        order = self._header_order
+        if order is None:
+            built = client.build_request("POST", url, content=body, headers=headers)
+            skip = {b"host", b"content-length"}
+            order = [k.decode("latin-1") for k, _ in built.headers.raw if k.lower() not in skip]
+            self._header_order = order
+        defaults = client.headers
+        raw = [(k, headers[k] if k in headers else defaults[k]) for k in order]
+        timeout = {"timeout": client.timeout.as_dict()}
+        return httpx.Request("POST", url, headers=raw, content=body, extensions=timeout)
+
+    async def _post_order_json(self, op: str, url: httpx.URL, path: str, body: bytes) -> Any:
+        """:meth:`_post_l2`, any status but 200 raised as the library's would translate."""
+        status, reply = await self._post_l2(op, url, path, body)
+        if status != 200:
+            raise error_for_status(status, message_of(reply), mutating=True)
+        return reply
 
     # -- auth ----------------------------------------------------------------------------------
 
@@ -305,13 +459,21 @@ class ClobRest:
             raise ConfigError("polymarket: signing needs a wallet private key")
         return await self._call("sign_order", lambda: signer.sign(spec), mutating=False)
 
+    def order_body(self, order: SignedOrder) -> bytes:
+        """The exact ``POST /order`` body of ``order`` for this API key (make it once).
+
+        Pure CPU, safe from any thread: the signer may make it right after signing.
+        """
+        return json_body(order.to_payload(self.owner()))
+
+    async def post_order_body(self, body: bytes) -> OrderAck:
+        """Post one order given its :meth:`order_body`; returns when the venue answers."""
+        raw = await self._post_order_json("post_order", self._order_url, POST_ORDER, body)
+        return order_ack(raw)
+
     async def post_signed(self, order: SignedOrder) -> OrderAck:
         """Post one signed order; returns when the venue answers (no settlement polling)."""
-        payload = order.to_payload(self._owner())
-        raw = await self._call(
-            "post_order", lambda: self._post_json(POST_ORDER, payload), mutating=True
-        )
-        return order_ack(raw)
+        return await self.post_order_body(self.order_body(order))
 
     async def post_signed_batch(
         self, orders: Sequence[SignedOrder]
@@ -325,11 +487,10 @@ class ClobRest:
                 f"a batch holds 1..{MAX_ORDERS_PER_BATCH} orders, got {len(orders)}",
                 code="too_many_orders",
             )
-        owner = self._owner()
-        payload = [o.to_payload(owner) for o in orders]
-        raw = await self._call(
-            "post_orders", lambda: self._post_json(POST_ORDERS, payload), mutating=True
-        )
+        owner = self.owner()
+        body = json_body([o.to_payload(owner) for o in orders])
+        url = httpx.URL(f"{self._client.host}{POST_ORDERS}")
+        raw = await self._post_order_json("post_orders", url, POST_ORDERS, body)
         if not isinstance(raw, list) or len(raw) != len(orders):
             raise RetryableError("post_orders: reply does not list one result per order")
         results: list[OrderAck | PolylolyError] = []
@@ -405,7 +566,7 @@ class ClobRest:
         """Trades of this API key (all pages of ``/data/trades``), after ``after_s`` if given."""
         params = TradeParams(after=after_s) if after_s else TradeParams()
         raw = await self._call("trades", lambda: self._client.get_trades(params), mutating=False)
-        owner = self._owner()
+        owner = self.owner()
         funder = self._signer.funder if self._signer is not None else ""
         now = self._clock.now_ns()
         out: list[TradeUpdate] = []
@@ -473,27 +634,25 @@ class ClobRest:
     # -- heartbeat -----------------------------------------------------------------------------
 
     async def heartbeat(self, heartbeat_id: str) -> HeartbeatAck:
-        """Post a heartbeat with the chained id.
+        """Post a heartbeat with the chained id, on the order connection.
 
         A stale id is answered with an error carrying the id the venue expects; that is
-        adopted (``resynced``) rather than raised, so the chain recovers by itself.
+        adopted (``resynced``) rather than raised, so the chain recovers by itself. The
+        heartbeats (every few seconds) keep the order connection warm: without them it
+        would go idle between results and the next order would pay a new TCP and TLS
+        handshake.
         """
-
-        def run() -> HeartbeatAck:
-            try:
-                raw = self._client.post_heartbeat(heartbeat_id)
-            except PolyApiException as exc:
-                body = exc.error_msg
-                if (
-                    isinstance(body, dict)
-                    and body.get("heartbeat_id")
-                    and "heartbeat" in message_of(body).lower()
-                ):
-                    return HeartbeatAck(heartbeat_id=str(body["heartbeat_id"]), resynced=True)
-                raise
-            reply = _convert(raw, HeartbeatReply, "heartbeat")
-            if not reply.heartbeat_id:
-                raise RetryableError("heartbeat: reply carries no heartbeat_id")
-            return HeartbeatAck(heartbeat_id=reply.heartbeat_id, resynced=bool(reply.error_msg))
-
-        return await self._call("heartbeat", run, mutating=True)
+        body = json_body({"heartbeat_id": heartbeat_id})
+        status, reply = await self._post_l2("heartbeat", self._heartbeat_url, POST_HEARTBEAT, body)
+        if status != 200:
+            if (
+                isinstance(reply, dict)
+                and reply.get("heartbeat_id")
+                and "heartbeat" in message_of(reply).lower()
+            ):
+                return HeartbeatAck(heartbeat_id=str(reply["heartbeat_id"]), resynced=True)
+            raise error_for_status(status, message_of(reply), mutating=True)
+        ack = _convert(reply, HeartbeatReply, "heartbeat")
+        if not ack.heartbeat_id:
+            raise RetryableError("heartbeat: reply carries no heartbeat_id")
+        return HeartbeatAck(heartbeat_id=ack.heartbeat_id, resynced=bool(ack.error_msg))

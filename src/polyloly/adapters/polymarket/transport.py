@@ -1,0 +1,256 @@
+"""A keep-alive HTTP/1.1 transport for ``httpx.AsyncClient`` that writes before it yields.
+
+The order posts must leave the process in the step of the task that sends them. httpx's
+default async transport (httpcore on anyio) passes through about five event-loop iterations
+between ``client.post(...)`` and the socket write — anyio checkpoints in its locks and before
+every write — and, without ``sniffio`` installed (anyio ≥ 4.11 no longer pulls it in),
+retries a failed ``import sniffio`` four times per request (httpcore PR #1103). Each
+iteration lets every other ready callback run first: on a busy loop that is the tail of the
+latency. :class:`Http11Transport` keeps idle connections as asyncio protocols and writes the
+whole request with one synchronous ``transport.write`` before its first ``await``; only the
+reply is awaited.
+
+The request is serialized by h11 exactly as httpcore does it (same request line, the
+client's headers in order, the body as is), so the bytes are the same as through httpx's
+default transport.
+
+Scope: HTTP/1.1 over TCP (TLS for ``https``), bodies already in memory (``content=bytes``),
+replies read whole. The client's environment proxies, if any, are mounted by httpx over
+this transport and keep working. Failures are raised as the httpx exceptions httpcore maps
+them to (``ConnectError``, ``ConnectTimeout``, ``ReadTimeout``, ``ReadError``,
+``RemoteProtocolError``), so callers translate them as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Final
+
+import h11
+import httpx
+
+__all__ = ["Http11Transport"]
+
+_MAX_IDLE: Final = 4
+_DEFAULT_PORTS: Final = {b"http": 80, b"https": 443}
+
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection: h11's state machine fed by the protocol callbacks."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.h11 = h11.Connection(h11.CLIENT)
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.busy = False  # a request is out and its reply not yet read
+        self.error: Exception | None = None
+        self.idle_since = 0.0
+        self._waiter: asyncio.Future[None] | None = None
+
+    # -- protocol callbacks ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)  # noqa: S101 - a stream connection
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if not self.busy:  # unsolicited (e.g. a 408 before closing): never reuse
+            self.close()
+            return
+        self.h11.receive_data(data)
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self.closed = True
+        self._wake()
+        return False  # let asyncio close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.error = exc
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- use ------------------------------------------------------------------------------------
+
+    def reusable(self) -> bool:
+        """Open, and between requests on both sides."""
+        return (
+            not self.closed
+            and self.transport is not None
+            and not self.transport.is_closing()
+            and self.h11.our_state is h11.IDLE
+            and self.h11.their_state is h11.IDLE
+        )
+
+    def close(self, *, graceful: bool = False) -> None:
+        """Close the socket: ``graceful`` flushes and sends FIN; otherwise abort at once."""
+        self.closed = True
+        if self.transport is not None:
+            if graceful:
+                self.transport.close()
+            else:
+                self.transport.abort()
+
+    def serialize(self, request: httpx.Request) -> bytes:
+        """The request's bytes, as httpcore's HTTP/1.1 connection writes them."""
+        h = self.h11
+        try:
+            head = h.send(
+                h11.Request(
+                    method=request.method, target=request.url.raw_path, headers=request.headers.raw
+                )
+            )
+            body = request.content
+            data = h.send(h11.Data(data=body)) if body else b""
+            end = h.send(h11.EndOfMessage())
+        except h11.LocalProtocolError as exc:
+            raise httpx.LocalProtocolError(str(exc), request=request) from exc
+        self.busy = True
+        return (head or b"") + (data or b"") + (end or b"")
+
+    async def response(self, request: httpx.Request) -> tuple[h11.Response, bytes]:
+        """Read the reply to the request just written (the whole body)."""
+        head: h11.Response | None = None
+        chunks: list[bytes] = []
+        while True:
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+            if event is h11.NEED_DATA:
+                if self.closed:
+                    if self.error is not None:
+                        raise httpx.ReadError(str(self.error), request=request) from self.error
+                    self.h11.receive_data(b"")  # EOF: h11 decides what it means
+                    continue
+                self._waiter = self._loop.create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
+            elif isinstance(event, h11.Response):
+                head = event
+            elif isinstance(event, h11.Data):
+                chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                assert head is not None  # noqa: S101 - h11 orders the events
+                return head, b"".join(chunks)
+            elif isinstance(event, h11.ConnectionClosed):
+                raise httpx.RemoteProtocolError(
+                    "Server disconnected without sending a response.", request=request
+                )
+            # InformationalResponse (1xx): skip, the final response follows
+
+    def finish(self) -> bool:
+        """After a reply: ready the next cycle; False if the connection must close."""
+        h = self.h11
+        self.busy = False
+        if h.our_state is h11.DONE and h.their_state is h11.DONE:
+            h.start_next_cycle()
+            return not self.closed
+        return False
+
+
+class Http11Transport(httpx.AsyncBaseTransport):
+    """HTTP/1.1 with keep-alive; each request is written in the caller's step.
+
+    Parameters
+    ----------
+    keepalive_s
+        How long an idle connection may be reused.
+    ssl_context
+        For ``https`` (default: httpx's, with certifi's roots).
+    """
+
+    def __init__(self, *, keepalive_s: float, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.keepalive_s = keepalive_s
+        self._ssl = ssl_context
+        self._idle: list[_Connection] = []
+        self.connects = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` on an idle connection (or a new one); return the whole reply."""
+        loop = asyncio.get_running_loop()
+        timeouts = request.extensions.get("timeout", {})
+        conn = self._take_idle(loop.time()) or await self._connect(
+            loop, request, timeouts.get("connect")
+        )
+        try:
+            self._send(conn, conn.serialize(request))
+            try:
+                async with asyncio.timeout(timeouts.get("read")):
+                    head, body = await conn.response(request)
+            except TimeoutError as exc:
+                raise httpx.ReadTimeout("timed out reading the response", request=request) from exc
+        except BaseException:
+            conn.close()  # state unknown (error, timeout, cancel): never reused
+            raise
+        if conn.finish() and len(self._idle) < _MAX_IDLE:
+            conn.idle_since = loop.time()
+            self._idle.append(conn)
+        else:
+            conn.close(graceful=True)
+        return httpx.Response(
+            head.status_code,
+            headers=head.headers.raw_items(),
+            stream=httpx.ByteStream(body),
+            extensions={"http_version": b"HTTP/" + head.http_version, "reason_phrase": head.reason},
+        )
+
+    def _send(self, conn: _Connection, data: bytes) -> None:
+        """Write the request's bytes (one non-blocking write, before any ``await``)."""
+        assert conn.transport is not None  # noqa: S101 - connected
+        conn.transport.write(data)
+
+    def _take_idle(self, now: float) -> _Connection | None:
+        while self._idle:
+            # The longest idle first: periodic requests (heartbeats) then go round every
+            # idle connection and keep them all warm.
+            conn = self._idle.pop(0)
+            if conn.reusable() and now - conn.idle_since <= self.keepalive_s:
+                return conn
+            conn.close(graceful=True)
+        return None
+
+    async def _connect(
+        self, loop: asyncio.AbstractEventLoop, request: httpx.Request, limit_s: float | None
+    ) -> _Connection:
+        url = request.url
+        scheme = url.raw_scheme
+        if scheme not in _DEFAULT_PORTS:
+            raise httpx.UnsupportedProtocol(f"unsupported scheme {url.scheme!r}", request=request)
+        host = url.host
+        port = url.port or _DEFAULT_PORTS[scheme]
+        tls: ssl.SSLContext | None = None
+        if scheme == b"https":
+            if self._ssl is None:
+                self._ssl = httpx.create_ssl_context()
+            tls = self._ssl
+        try:
+            async with asyncio.timeout(limit_s):
+                _, conn = await loop.create_connection(
+                    lambda: _Connection(loop),
+                    host,
+                    port,
+                    ssl=tls,
+                    server_hostname=host if tls is not None else None,
+                )
+        except TimeoutError as exc:
+            raise httpx.ConnectTimeout(f"connecting to {host}:{port}", request=request) from exc
+        except OSError as exc:  # refused, unreachable, TLS handshake failures
+            raise httpx.ConnectError(str(exc), request=request) from exc
+        self.connects += 1
+        return conn
+
+    async def aclose(self) -> None:
+        """Close every idle connection."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close(graceful=True)
