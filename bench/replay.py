@@ -12,8 +12,9 @@ truth engine confirms a FINAL) and a ``TimerTick`` per second.
 with :func:`polyloly.bot.replay_core.core_factory` — ``EventLogReader`` decodes the file, a
 virtual clock and a discrete-event driver feed every input to the node's ``Core`` (books,
 truth engine, pair and temporal arbitrage, execution engine with risk gate, order manager,
-ledger and reconciliation) while ``PaperVenue`` (behind the latency model) mirrors every
-book into the matching engine and fills the orders. Variants:
+ledger and reconciliation) while ``PaperVenue`` (behind the latency model) follows every
+book and fills the orders in the matching engine, where it mirrors the books of the markets
+the orders are in. Variants:
 
 * ``read_decode`` — reading and decoding the log only;
 * ``replay_core`` — pre-decoded inputs through the same ``Core`` (no simulated venue: the

@@ -7,25 +7,41 @@ from pathlib import Path
 
 import pytest
 
+from polyloly.adapters.polymarket import events as pm
 from polyloly.backtest.latency import LatencyModel, LatentVenue
 from polyloly.backtest.replay import (
+    CoreFactory,
     DigestSigner,
     InertVenue,
     RecordedSigner,
+    ReplayParts,
     compare_decisions,
     replay_exact,
     replay_simulated,
 )
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S
+from polyloly.bot.app import PM_TRANSLATORS
+from polyloly.bot.clock import NS_PER_MS, NS_PER_S, Clock
+from polyloly.bot.kernel import EventSink
 from polyloly.bot.replay_core import core_factory
-from polyloly.bot.wiring import MarketDiscovered, NodeParams, SessionStarted
-from polyloly.domain.events import BookSnapshot, Event, MatchEvent, MatchEventKind, Side, TimerTick
+from polyloly.bot.wiring import Core, MarketDiscovered, NodeKernel, NodeParams, SessionStarted
+from polyloly.domain.events import (
+    BookSnapshot,
+    Event,
+    LevelChange,
+    MatchEvent,
+    MatchEventKind,
+    PriceChanges,
+    Side,
+    TimerTick,
+)
 from polyloly.domain.intents import OrderType, PlaceOrderIntent
 from polyloly.domain.markets import MarketKind, MarketMapping
 from polyloly.domain.money import SCALE
+from polyloly.execution.engine import ExecutionConfig, ExecutionPorts
 from polyloly.execution.events import OrderSubmitted
 from polyloly.execution.paper import PaperConfig, PaperVenue
 from polyloly.execution.ports import OrderSpec
+from polyloly.execution.retry import Sleep
 from polyloly.storage.event_log import EventLogWriter
 from polyloly.strategies.pair_arb import PairArbParams
 
@@ -156,3 +172,83 @@ async def test_simulated_run_trades_and_its_log_replays_exactly(tmp_path: Path) 
     assert exact.identical, exact.first_mismatch
     assert len(exact.replayed) == len(simulated.replayed)
     assert any(isinstance(e, PlaceOrderIntent) for e in exact.replayed)
+
+
+def quiet_log(folder: Path, updates: int) -> None:
+    """A session, a market with no pair gap, then ``updates`` level changes and ticks."""
+    mapping = MarketMapping(
+        match_id="lol-x", market_id=MARKET, question="LoL: A vs B - Game 1 Winner",
+        kind=MarketKind.GAME, game_number=1, team_a="a", team_b="b", token_a=YES, token_b=NO,
+    )  # fmt: skip
+    events: list[Event] = [
+        SessionStarted(ts_event=START, ts_init=START, mode="record", params=NodeParams()),
+        MarketDiscovered(ts_event=START, ts_init=START, mapping=mapping, game="lol"),
+    ]
+    t = START + NS_PER_S
+    events.extend(
+        BookSnapshot(
+            ts_event=t, ts_init=t, market=MARKET, token_id=token,
+            bids=((400_000, 100 * SCALE),), asks=((600_000, 100 * SCALE),), tick=10_000,
+        )
+        for token in (YES, NO)
+    )  # fmt: skip
+    for k in range(updates):
+        t += NS_PER_MS
+        change = LevelChange(YES if k % 2 else NO, Side.BUY, 390_000, (k % 7 + 1) * SCALE)
+        events.append(PriceChanges(ts_event=t, ts_init=t, market=MARKET, changes=(change,)))
+        if k % 1_000 == 999:
+            events.append(TimerTick(ts_event=t, ts_init=t))
+    with EventLogWriter(folder) as writer:
+        for event in events:
+            writer.append(event)
+
+
+@pytest.mark.asyncio
+async def test_simulated_replay_runs_the_event_loop_only_for_inputs_that_leave_work(
+    tmp_path: Path,
+) -> None:
+    quiet_log(tmp_path, 3_000)
+    turns = 0
+
+    async def count_loop_turns() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    probe = asyncio.create_task(count_loop_turns())
+    result = await replay_simulated([tmp_path], core_factory(), collateral=1_000 * SCALE)
+    probe.cancel()
+    assert result.inputs >= 3_000
+    assert result.replayed == []  # nothing to trade on: no venue call after start-up
+    # The start-up reconciliation's venue calls take a few turns; the book updates none.
+    assert turns < 100
+
+
+def core_sharing_its_books() -> CoreFactory:
+    """The replay core of :func:`core_factory`, also handing its book set to the replay."""
+
+    def build(clock: Clock, sink: EventSink, ports: ExecutionPorts, sleep: Sleep) -> ReplayParts:
+        kernel = NodeKernel(clock, sink)
+        core = Core(kernel)
+        engine = core.attach_engine(
+            ports,
+            sleep=sleep,
+            config=ExecutionConfig(),
+            translators=PM_TRANSLATORS,
+            resync_types=(pm.UserResync,),
+        )
+        return ReplayParts(kernel=kernel, engine=engine, registry=core.registry, books=core.books)
+
+    return build
+
+
+@pytest.mark.asyncio
+async def test_a_venue_reading_the_cores_books_fills_the_same(tmp_path: Path) -> None:
+    synthetic_log(tmp_path)
+    latency = LatencyModel(request_ms=10, reply_ms=10)  # no feed delay: the set is shared
+    own = await replay_simulated([tmp_path], core_factory(), latency=latency)
+    shared = await replay_simulated([tmp_path], core_sharing_its_books(), latency=latency)
+    assert own.fills >= 2
+    assert compare_decisions(own.replayed, shared.replayed) == (0, "")
+    assert (shared.fills, shared.equity) == (own.fills, own.equity)

@@ -9,10 +9,11 @@
   the log explains every decision.
 * **simulated** — only market data, provider reports, timers and session events are fed;
   orders go to a :class:`~polyloly.execution.paper.PaperVenue` (the matching engine of
-  ``domain/matching.py`` mirroring the recorded books) behind a
+  ``domain/matching.py`` on the recorded books, mirrored where we have orders) behind a
   :class:`~polyloly.backtest.latency.LatentVenue`: a discrete-event loop in virtual time
   delivers each input at its (delayed) time and lets the venue calls' tasks run between
-  inputs, so fills depend on the book as it stood when the order arrived.
+  inputs, so fills depend on the book as it stood when the order arrived. Inputs are
+  delivered synchronously; the event loop turns only while a venue call is running.
 
 The caller supplies the core (``factory``): the bot's wiring, built on the kernel, the
 venue ports and the sleep this module passes in, so live trading and replay share one
@@ -28,11 +29,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
-from polyloly.backtest.latency import MARKET_DATA, LatencyModel, LatentVenue
+from polyloly.backtest.latency import LatencyModel, LatentVenue
 from polyloly.backtest.replay_ports import DigestSigner, InertVenue, KeptAlerts, RecordedSigner
 from polyloly.bot.clock import Clock, VirtualClock
 from polyloly.bot.kernel import EventSink, Kernel
@@ -42,11 +43,13 @@ from polyloly.domain.events import (
     LastTrade,
     MarketResolved,
     PriceChanges,
+    TickSizeChange,
     TimerTick,
 )
 from polyloly.domain.intents import CancelIntent, MergeIntent, PlaceOrderIntent
 from polyloly.domain.markets import MarketRegistry
 from polyloly.domain.money import SCALE
+from polyloly.domain.orderbook import BookSet
 from polyloly.execution.engine import ExecutionEngine, ExecutionPorts
 from polyloly.execution.events import (
     CancelCompleted,
@@ -118,11 +121,17 @@ class ReplayMode(StrEnum):
 
 @dataclass(slots=True)
 class ReplayParts:
-    """What a core factory returns: the kernel it built, its engine and its registry."""
+    """What a core factory returns: the kernel it built, its engine and its registry.
+
+    ``books`` is the core's book set, if the factory exposes it: a simulated replay whose
+    bot sees market data without delay then lets the simulated venue read the same set
+    (each event is applied once) instead of keeping a second copy of every book.
+    """
 
     kernel: Kernel
     engine: ExecutionEngine
     registry: MarketRegistry
+    books: BookSet | None = None
 
 
 CoreFactory = Callable[[Clock, EventSink, ExecutionPorts, Sleep], ReplayParts]
@@ -305,31 +314,56 @@ class _Timers:
         self.clock = clock
         self._heap: list[tuple[int, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
-
-    @property
-    def parked(self) -> int:
-        return sum(1 for _, _, f in self._heap if not f.done())
+        self.parked = 0
+        """Sleeps not woken yet (their tasks wait for the clock, not for the loop)."""
 
     def next_due(self) -> int | None:
         while self._heap and self._heap[0][2].done():
             heapq.heappop(self._heap)
         return self._heap[0][0] if self._heap else None
 
+    def due_by(self, ts_ns: int) -> bool:
+        """Whether a parked sleep ends at or before ``ts_ns``."""
+        if not self.parked:
+            return False
+        due = self.next_due()
+        return due is not None and due <= ts_ns
+
     async def sleep(self, delay_ns: int) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         due = self.clock.now_ns() + max(0, delay_ns)
         heapq.heappush(self._heap, (due, next(self._seq), future))
-        await future
+        self.parked += 1
+        try:
+            await future
+        finally:
+            if future.cancelled():  # the sleeping task was cancelled: not woken by us
+                self.parked -= 1
 
     def wake_next(self) -> None:
         due, _, future = heapq.heappop(self._heap)
         self.clock.set_ns(due)
         if not future.done():
+            self.parked -= 1
             future.set_result(None)
 
 
+_TO_BOT: Final = 0
+_TO_VENUE: Final = 1
+_TO_BOTH: Final = 2  # the venue, then the bot at the same time (no feed delay)
+
+_Route = tuple[bool, bool, int]
+"""How the driver schedules an input type: (dropped, also to the venue, feed delay ns)."""
+
+
 class _Driver:
-    """The discrete-event loop of a simulated-venue replay."""
+    """The discrete-event loop of a simulated-venue replay.
+
+    Inputs are delivered synchronously, in (due time, arrival) order; the event loop runs
+    only when a delivery left work for it — an event in the venue's outbox, or a task (a
+    venue call) that is neither finished nor parked on a virtual timer. Most inputs (book
+    updates the bot does not trade on) cost no loop iteration at all.
+    """
 
     def __init__(
         self,
@@ -348,33 +382,88 @@ class _Driver:
         self.skip = skip
         self.latency = latency
         self.clock = timers.clock
-        self.queue: list[tuple[int, int, bool, Event]] = []  # (due, seq, to_venue, event)
+        self.tasks = parts.engine.tasks
+        self.publish = parts.kernel.publish
+        self.queue: list[tuple[int, int, int, Event]] = []  # (due, seq, target, event)
         self.seq = itertools.count()
         self.markets = 0
         self.listed: set[str] = set()
         self.inputs = 0
+        self._routes: dict[type[Event], _Route] = {}
+        self._venue: dict[type[Event], Callable[[Any], None]] = {
+            BookSnapshot: paper.on_book,
+            PriceChanges: paper.on_price_changes,
+            LastTrade: paper.on_last_trade,
+            TickSizeChange: paper.on_tick_size,
+            TimerTick: paper.on_tick,
+            MarketResolved: self._venue_resolved,
+        }
+
+    def _route(self, event: Event) -> _Route:
+        cls = type(event)
+        route = self._routes.get(cls)
+        if route is None:
+            dropped = isinstance(event, self.skip) or cls.derived
+            # The feed delay depends on the kind of input only (no jitter on feeds).
+            route = (dropped, cls in self._venue, self.latency.feed_delay_ns(event))
+            self._routes[cls] = route
+        return route
 
     def push(self, event: Event) -> None:
         """Schedule one recorded input (for the venue and/or the bot)."""
-        if isinstance(event, self.skip) or type(event).derived:
+        dropped, to_venue, delay = self._route(event)
+        if dropped:
             return
         ts = event.ts_init
-        if isinstance(event, (*MARKET_DATA, TimerTick)):
-            heapq.heappush(self.queue, (ts, next(self.seq), True, event))
-        delay = self.latency.feed_delay_ns(event)
-        heapq.heappush(self.queue, (ts + delay, next(self.seq), False, event))
+        if not to_venue:
+            heapq.heappush(self.queue, (ts + delay, next(self.seq), _TO_BOT, event))
+        elif delay == 0:
+            heapq.heappush(self.queue, (ts, next(self.seq), _TO_BOTH, event))
+        else:
+            heapq.heappush(self.queue, (ts, next(self.seq), _TO_VENUE, event))
+            heapq.heappush(self.queue, (ts + delay, next(self.seq), _TO_BOT, event))
+
+    def deliver_until(self, ts_ns: int) -> bool:
+        """Deliver what is due before ``ts_ns`` for as long as it leaves the loop no work.
+
+        Returns
+        -------
+        bool
+            ``True`` when everything due was delivered; ``False`` when a delivery left
+            work (a task to run, an event in the outbox) or a virtual timer is due first:
+            then :meth:`run_until` goes on from there.
+        """
+        queue, timers, tasks, outbox = self.queue, self.timers, self.tasks, self.outbox
+        while queue and queue[0][0] < ts_ns:
+            due = queue[0][0]
+            if timers.due_by(due):
+                return False
+            _, seq, target, event = heapq.heappop(queue)
+            self.clock.set_ns(due)
+            if target != _TO_BOT:
+                self._venue[type(event)](event)
+                if target == _TO_VENUE:
+                    if outbox or tasks.pending > timers.parked:
+                        return False
+                    continue
+                if outbox or tasks.pending > timers.parked:
+                    # The bot's copy waits until the venue's work is done (same place).
+                    heapq.heappush(queue, (due, seq, _TO_BOT, event))
+                    return False
+            self._to_bot(event, due)
+            if outbox or tasks.pending > timers.parked:
+                return False
+        return True
 
     async def run_until(self, ts_ns: int) -> None:
         """Deliver everything due before ``ts_ns`` (and the tasks' timers in between)."""
-        while self.queue and self.queue[0][0] < ts_ns:
-            due, _, to_venue, event = heapq.heappop(self.queue)
-            await self._timers_until(due)
-            self.clock.set_ns(due)
-            if to_venue:
-                self._to_venue(event)
-            else:
-                self._to_bot(event, due)
+        queue, timers = self.queue, self.timers
+        while True:
             await self.settle()
+            if queue and queue[0][0] < ts_ns and timers.due_by(queue[0][0]):
+                await self._timers_until(queue[0][0])
+            if self.deliver_until(ts_ns):
+                return
 
     async def finish(self) -> None:
         """Deliver everything left, then let the venue calls in flight complete."""
@@ -390,31 +479,20 @@ class _Driver:
             self.timers.wake_next()
             await self.settle()
 
-    def _to_venue(self, event: Event) -> None:
-        paper = self.paper
-        if isinstance(event, TimerTick):
-            paper.on_tick(event)
-        elif isinstance(event, LastTrade):
-            paper.on_last_trade(event)
-        elif isinstance(event, MarketResolved):
-            if event.market in self.listed:
-                paper.on_resolved(event)
-        elif isinstance(event, BookSnapshot):
-            paper.on_book(event)
-        elif isinstance(event, PriceChanges):
-            paper.on_price_changes(event)
+    def _venue_resolved(self, event: MarketResolved) -> None:
+        if event.market in self.listed:
+            self.paper.on_resolved(event)
 
     def _to_bot(self, event: Event, due: int) -> None:
         if event.ts_init != due:
             event = msgspec.structs.replace(event, ts_init=due)
-        self.parts.kernel.publish(event)
+        self.publish(event)
         self.inputs += 1
-        self._sync_markets()
+        if len(self.parts.registry) != self.markets:
+            self._sync_markets()
 
     def _sync_markets(self) -> None:
         registry = self.parts.registry
-        if len(registry) == self.markets:
-            return
         self.markets = len(registry)
         for mapping in registry:
             if mapping.market_id not in self.listed:
@@ -428,19 +506,23 @@ class _Driver:
                 )
 
     async def settle(self) -> None:
-        """Run tasks until each one has finished or parked on a virtual timer."""
-        tasks = self.parts.engine.tasks
+        """Run tasks until each one has finished or parked on a virtual timer.
+
+        Returns at once when there is nothing to run: the outbox is empty and every task
+        is parked. (A finished task leaves the count in a done-callback, one more loop
+        iteration later: until then it still counts as running, so the loop turns again.)
+        """
+        tasks, timers, outbox = self.tasks, self.timers, self.outbox
         for _ in range(_SETTLE_ROUNDS):
-            if self.outbox:
-                pending = self.outbox[:]
-                self.outbox.clear()
+            if outbox:
+                pending = outbox[:]
+                outbox.clear()
                 for event in pending:
-                    self.parts.kernel.publish(event)
+                    self.publish(event)
+                continue  # publishing may have filled the outbox or spawned a task
+            if tasks.pending <= timers.parked:
+                return
             await asyncio.sleep(0)
-            if not self.outbox and tasks.pending <= self.timers.parked:
-                await asyncio.sleep(0)  # done-callbacks of finished tasks
-                if not self.outbox and tasks.pending <= self.timers.parked:
-                    return
         raise RuntimeError("simulated replay: tasks neither finish nor wait")
 
 
@@ -490,6 +572,8 @@ async def replay_simulated(
         merger=venue,
     )
     parts = factory(clock, sink, ports, timers.sleep)
+    if parts.books is not None and model.market_data_ms == 0:
+        paper.books = parts.books  # the venue and the bot see each book event at once
     driver = _Driver(
         parts, paper, timers, outbox=outbox, skip=(*VENUE_INPUTS, *skip), latency=model
     )
@@ -506,7 +590,8 @@ async def replay_simulated(
                 if isinstance(event, DECISION_TYPES):
                     result.recorded.append(event)
                 continue
-            await driver.run_until(event.ts_init)
+            if not driver.deliver_until(event.ts_init):
+                await driver.run_until(event.ts_init)
             driver.push(event)
             if progress is not None and read % 1_000 == 0:
                 progress(read)

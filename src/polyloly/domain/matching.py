@@ -30,6 +30,7 @@ names are re-exported here.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from enum import StrEnum
 from typing import Final
@@ -194,6 +195,11 @@ class MatchingEngine:
         self._seen: set[str] = set()
         self._seq = 0
         self.gtd_threshold_s = gtd_threshold_s
+        # Resting GTD orders, and a min-heap of ``(expiration_s, seq, order_id)`` over them so
+        # that :meth:`expire` looks at due orders only. Entries of orders that left the book
+        # stay in the heap until they come up (or the heap is compacted).
+        self._gtd: dict[str, BookOrder] = {}
+        self._gtd_heap: list[tuple[int, int, str]] = []
 
     # -- markets ----------------------------------------------------------------------------
 
@@ -357,6 +363,7 @@ class MatchingEngine:
         order = self._orders.pop(order_id, None)
         if order is None:
             return None, ()
+        self._gtd.pop(order_id, None)
         self._side_of(order).remove(order)
         return order, self._changes({(order.token_id, order.side, order.price)})
 
@@ -388,15 +395,23 @@ class MatchingEngine:
         self._side_of(order).shrink(order, remaining)
         if remaining == 0:
             del self._orders[order_id]
+            self._gtd.pop(order_id, None)
         return order, self._changes({(order.token_id, order.side, order.price)})
 
     def expire(self, now_s: int) -> tuple[list[BookOrder], tuple[LevelChange, ...]]:
-        """Cancel every GTD order whose expiry (less the threshold) has come."""
-        due = [
-            o
-            for o in self.resting()
-            if o.order_type is OrderType.GTD and o.expiration_s - self.gtd_threshold_s <= now_s
-        ]
+        """Cancel every GTD order whose expiry (less the threshold) has come.
+
+        Only due GTD orders are looked at (they are kept in a heap by expiry), so a call
+        with nothing due costs O(1) however many orders rest. The expired orders are
+        returned in arrival order.
+        """
+        heap, gtd = self._gtd_heap, self._gtd
+        due: list[BookOrder] = []
+        while heap and heap[0][0] - self.gtd_threshold_s <= now_s:
+            order = gtd.get(heapq.heappop(heap)[2])
+            if order is not None:
+                due.append(order)
+        due.sort(key=lambda o: o.seq)
         return self._cancel_many(due)
 
     def clear_market(self, condition_id: str) -> tuple[list[BookOrder], tuple[LevelChange, ...]]:
@@ -411,6 +426,7 @@ class MatchingEngine:
         touched: set[LevelKey] = set()
         for order in orders:
             self._orders.pop(order.order_id, None)
+            self._gtd.pop(order.order_id, None)
             self._side_of(order).remove(order)
             touched.add((order.token_id, order.side, order.price))
         return orders, self._changes(touched)
@@ -434,6 +450,17 @@ class MatchingEngine:
         )
         self._orders[order.order_id] = order
         book.side_of(order).add(order)
+        if order.order_type is OrderType.GTD:
+            self._track_gtd(order)
+
+    def _track_gtd(self, order: BookOrder) -> None:
+        heap = self._gtd_heap
+        if len(heap) > 2 * len(self._gtd) + 64:
+            # Mostly orders that left the book early: rebuild from the live ones.
+            heap[:] = [(o.expiration_s, o.seq, o.order_id) for o in self._gtd.values()]
+            heapq.heapify(heap)
+        self._gtd[order.order_id] = order
+        heapq.heappush(heap, (order.expiration_s, order.seq, order.order_id))
 
     def _side_of(self, order: BookOrder) -> BookSide:
         return self._token_market[order.token_id].side_of(order)
@@ -486,6 +513,8 @@ class MatchingEngine:
             if maker.remaining == 0:
                 book.side_of(maker).pop_head(maker.price)
                 del self._orders[maker.order_id]
+                if maker.order_type is OrderType.GTD:
+                    del self._gtd[maker.order_id]
         return fills
 
     def _changes(self, touched: set[LevelKey]) -> tuple[LevelChange, ...]:

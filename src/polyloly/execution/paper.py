@@ -4,20 +4,26 @@
 (:class:`~polyloly.execution.ports.OrderVenue`, ``CancelAllVenue``, ``AccountReader``,
 ``Merger``): the order manager, risk gate and reconciliation run unchanged on top of it.
 
-It keeps a :class:`~polyloly.domain.matching.MatchingEngine` whose books mirror the live
-market: every level of the live book is one or more *synthetic* resting orders, and our
-paper orders rest among them in price-time priority.
+It follows the live market in a :class:`~polyloly.domain.orderbook.BookSet` (every token,
+one dict store per level update) and keeps a :class:`~polyloly.domain.matching.MatchingEngine`
+whose books mirror the live market **only where we have orders**: when one of our orders
+arrives at a market, every live level of its two tokens becomes a *synthetic* resting order,
+and our paper orders rest among them in price-time priority. The mirror follows every level
+update while one of our orders rests there, and is dropped once none does (a market without
+our orders cannot fill anything of ours).
 
-* **Queue position.** A paper order joins the back of its price level. A level that grows
-  adds synthetic liquidity *behind* it; a level that shrinks without a trade is assumed to
-  lose liquidity from the back (pessimistic: cancels never move us forward).
+* **Queue position.** A paper order joins the back of its price level, behind the whole
+  displayed size. A level that grows adds synthetic liquidity *behind* it; a level that
+  shrinks without a trade is assumed to lose liquidity from the back (pessimistic: cancels
+  never move us forward).
 * **Trades.** A ``last_trade_price`` print is replayed as a synthetic taker of that size
   and price, which fills whatever is ahead in the queue — our order only once the
   liquidity ahead of it is gone. A live level that would cross one of our resting orders
   trades against it the same way.
 * **Our takers.** A marketable paper order takes synthetic liquidity at book prices (the
   taker fee of the market's fee model applies); the liquidity we took stays consumed until
-  the live level shrinks by as much, so the same shares are not bought twice.
+  the live level shrinks by as much, so the same shares are not bought twice (this is
+  remembered per level whether or not the market is mirrored at the moment).
 * **Settlement.** Trades move MATCHED → MINED → CONFIRMED after configurable delays,
   driven by the clock (``TimerTick``); updates are published like the user channel.
 
@@ -28,7 +34,7 @@ are ignored.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import count
 
 import msgspec
@@ -43,6 +49,7 @@ from polyloly.domain.events import (
     MarketResolved,
     PriceChanges,
     Side,
+    TickSizeChange,
     TimerTick,
 )
 from polyloly.domain.fees import PolymarketFeeModel
@@ -53,11 +60,13 @@ from polyloly.domain.matching import (
     ERR_POST_ONLY_CROSSES,
     Fill,
     FillKind,
+    MarketBook,
     MatchingEngine,
     MatchResult,
     OrderRequest,
 )
 from polyloly.domain.money import Rounding, cost_of
+from polyloly.domain.orderbook import BookSet
 from polyloly.execution.events import OrderUpdate, TradeUpdate, UpdateSource
 from polyloly.execution.ports import (
     REJECT_DUPLICATE,
@@ -80,7 +89,12 @@ __all__ = ["PaperConfig", "PaperVenue"]
 
 _MARKET_OWNER = "market"
 _COLLATERAL = "collateral"
+_BUY = Side.BUY
+_SELL = Side.SELL
 Level = tuple[str, Side, int]
+"""One level of one token's live book: ``(token_id, side, price)``."""
+_Slot = tuple[Side, int]
+"""One level within a token: ``(side, price)``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +115,6 @@ class _PaperTrade:
     confirmed_at_ns: int
 
 
-@dataclass(slots=True)
-class _Levels:
-    """Synthetic order ids per level (oldest first) and the liquidity we consumed."""
-
-    queues: dict[Level, list[str]] = field(default_factory=dict)
-    consumed: dict[Level, int] = field(default_factory=dict)
-
-
 def _error_code(error: str) -> str:
     if "Duplicated" in error:
         return REJECT_DUPLICATE
@@ -122,20 +128,44 @@ def _error_code(error: str) -> str:
 
 
 class PaperVenue:
-    """A paper account on a matching engine mirroring live books (see the module docstring)."""
+    """A paper account on a matching engine mirroring live books (see the module docstring).
 
-    def __init__(self, clock: Clock, config: PaperConfig) -> None:
+    Parameters
+    ----------
+    clock
+        The clock (trade times, settlement delays, GTD expiry).
+    config
+        The paper account and settlement timing.
+    books
+        Where the venue reads the live market. By default its own; the node's own
+        :class:`~polyloly.domain.orderbook.BookSet` may be passed when the venue sees
+        every market-data event at the same moment as the node (live paper trading), as
+        applying an event twice leaves a book unchanged. A backtest that delays the
+        node's feed must give the venue its own.
+    """
+
+    def __init__(self, clock: Clock, config: PaperConfig, books: BookSet | None = None) -> None:
         self.clock = clock
         self.config = config
         self.engine = MatchingEngine()
+        self.books = books if books is not None else BookSet()
         self.publish: Callable[[Event], None] | None = None
         self.orders: dict[str, VenueOrder] = {}
         self.trade_log: dict[str, _PaperTrade] = {}
         self.balances_map: dict[str, int] = {_COLLATERAL: config.starting_collateral}
-        self._levels = _Levels()
-        self._ids = count(1)
+        self._synthetic_ids = count(1)
+        self._trade_ids = count(1)
         self._fee_rates: dict[str, int] = {}
         self._tokens: set[str] = set()
+        # The mirror: synthetic order ids per level (oldest first), for the tokens of the
+        # markets we have orders in only; the markets mirrored; our open orders per market.
+        self._queues: dict[str, dict[_Slot, list[str]]] = {}
+        self._mirrored: dict[str, MarketBook] = {}
+        self._open_in: dict[str, set[str]] = {}
+        # Live liquidity we took, per token and level, until the live level shrinks by as
+        # much (kept for every token: it outlives the mirror).
+        self._consumed: dict[str, dict[_Slot, int]] = {}
+        self._unsettled: dict[str, _PaperTrade] = {}
 
     # -- set-up -----------------------------------------------------------------------------
 
@@ -169,34 +199,65 @@ class PaperVenue:
         kernel.subscribe(BookSnapshot, self.on_book)
         kernel.subscribe(PriceChanges, self.on_price_changes)
         kernel.subscribe(LastTrade, self.on_last_trade)
+        kernel.subscribe(TickSizeChange, self.on_tick_size)
         kernel.subscribe(MarketResolved, self.on_resolved)
         kernel.subscribe(TimerTick, self.on_tick)
+
+    @property
+    def mirrored(self) -> tuple[str, ...]:
+        """Condition ids of the markets mirrored in the engine (where we have orders)."""
+        return tuple(self._mirrored)
 
     # -- live market data -------------------------------------------------------------------
 
     def on_book(self, event: BookSnapshot) -> None:
-        """Make the token's synthetic liquidity equal the live snapshot."""
-        if not self._listed(event.token_id):
+        """Take the live snapshot; make a mirrored token's synthetic liquidity equal it."""
+        self.books.apply(event)
+        token = event.token_id
+        queues = self._queues.get(token)
+        if queues is None:
+            consumed = self._consumed.get(token)
+            if consumed:
+                live = {(_BUY, p): s for p, s in event.bids}
+                live.update(((_SELL, p), s) for p, s in event.asks)
+                for slot in list(consumed):
+                    self._clip_consumed(token, consumed, slot, live.get(slot, 0))
             return
         targets: dict[Level, int] = {}
-        for side, levels in ((Side.BUY, event.bids), (Side.SELL, event.asks)):
+        for side, levels in ((_BUY, event.bids), (_SELL, event.asks)):
             for price, size in levels:
-                targets[(event.token_id, side, price)] = size
-        for key in [k for k in self._levels.queues if k[0] == event.token_id]:
-            targets.setdefault(key, 0)
+                targets[(token, side, price)] = size
+        for side, price in (*queues, *self._consumed.get(token, ())):
+            targets.setdefault((token, side, price), 0)
         self._apply_targets(targets)
+        self._release_idle()
 
     def on_price_changes(self, event: PriceChanges) -> None:
         """Apply level updates (shrinking levels first, so nothing crosses needlessly)."""
-        targets = {
-            (c.token_id, c.side, c.price): c.size for c in event.changes if self._listed(c.token_id)
-        }
-        self._apply_targets(targets)
+        self.books.apply(event)
+        queues, consumed = self._queues, self._consumed
+        if not queues and not consumed:
+            return
+        targets: dict[Level, int] = {}
+        for c in event.changes:
+            token = c.token_id
+            if token in queues:
+                targets[(token, c.side, c.price)] = c.size
+            elif token in consumed:
+                self._clip_consumed(token, consumed[token], (c.side, c.price), c.size)
+        if targets:
+            self._apply_targets(targets)
+            self._release_idle()
+
+    def on_tick_size(self, event: TickSizeChange) -> None:
+        """Take a live tick-size change (levels on the new grid are then valid)."""
+        self.books.apply(event)
 
     def on_last_trade(self, event: LastTrade) -> None:
-        """Replay a printed trade as a synthetic taker against the queue."""
-        if self._listed(event.token_id):
+        """Replay a printed trade as a synthetic taker against a mirrored queue."""
+        if event.token_id in self._queues:
             self._synthetic_take(event.token_id, event.side, event.price, event.size)
+            self._release_idle()
 
     def on_resolved(self, event: MarketResolved) -> None:
         """Cancel every paper order of a resolved market."""
@@ -208,17 +269,63 @@ class PaperVenue:
     def on_tick(self, _tick: TimerTick) -> None:
         """Advance trade settlement and GTD expiry."""
         now = self.clock.now_ns()
-        for trade in self.trade_log.values():
+        settled: list[str] = []
+        for trade_id, trade in self._unsettled.items():
             status = trade.report.status
             if status is TradeStatus.MATCHED and now >= trade.mined_at_ns:
                 self._set_status(trade, TradeStatus.MINED)
                 status = TradeStatus.MINED
             if status is TradeStatus.MINED and now >= trade.confirmed_at_ns:
                 self._set_status(trade, TradeStatus.CONFIRMED)
+                settled.append(trade_id)
+        for trade_id in settled:
+            del self._unsettled[trade_id]
         expired, _ = self.engine.expire(now // NS_PER_S)
         for order in expired:
             if order.order_id in self.orders:
                 self._update(order.order_id, status=VenueOrderStatus.EXPIRED)
+        if expired:
+            self._release_idle()
+
+    # -- the mirror -------------------------------------------------------------------------
+
+    def _mirror(self, book: MarketBook, first: str) -> None:
+        """Mirror a market's live levels as synthetic orders, in front of our arriving order.
+
+        ``first`` (the token our order is on) is mirrored first, so that at equal prices
+        its own liquidity has time priority over the complement's.
+        """
+        if book.condition_id in self._mirrored:
+            return
+        self._mirrored[book.condition_id] = book
+        for token in (first, book.other(first)):
+            self._queues[token] = {}
+            live = self.books.get(token)
+            if live is not None:
+                for side, levels in ((_BUY, live.bids()), (_SELL, live.asks())):
+                    for price, size in levels:
+                        self._set_level((token, side, price), size)
+
+    def _release_idle(self) -> None:
+        """Drop the mirror of every market where none of our orders rests any more."""
+        idle = [c for c in self._mirrored if not self._open_in.get(c)]
+        for condition_id in idle:
+            book = self._mirrored.pop(condition_id)
+            self.engine.clear_market(condition_id)
+            del self._queues[book.token_a], self._queues[book.token_b]
+
+    def _clip_consumed(
+        self, token: str, consumed: dict[_Slot, int], slot: _Slot, live: int
+    ) -> None:
+        """A live level shrank to ``live``: we cannot have taken more of it than that."""
+        taken = consumed.get(slot)
+        if taken is not None and live < taken:
+            if live:
+                consumed[slot] = live
+            else:
+                del consumed[slot]
+                if not consumed:
+                    del self._consumed[token]
 
     def _apply_targets(self, targets: dict[Level, int]) -> None:
         ordered = sorted(targets.items(), key=lambda kv: kv[1] - self._synthetic_size(kv[0]))
@@ -226,40 +333,53 @@ class PaperVenue:
             self._set_level(key, size)
 
     def _synthetic_size(self, key: Level) -> int:
+        token, side, price = key
         total = 0
-        for order_id in self._levels.queues.get(key, ()):
+        for order_id in self._queues[token].get((side, price), ()):
             order = self.engine.order(order_id)
             total += order.remaining if order is not None else 0
         return total
 
     def _set_level(self, key: Level, target: int) -> None:
-        consumed = min(self._levels.consumed.get(key, 0), target)
-        self._levels.consumed[key] = consumed
-        want = target - consumed
-        queue = [i for i in self._levels.queues.get(key, []) if self.engine.order(i) is not None]
-        self._levels.queues[key] = queue
+        token, side, price = key
+        slot = (side, price)
+        consumed = self._consumed.get(token)
+        taken = 0
+        if consumed is not None:
+            self._clip_consumed(token, consumed, slot, target)
+            taken = consumed.get(slot, 0)
+        want = target - taken
+        queues = self._queues[token]
+        engine = self.engine
+        queue = [i for i in queues.get(slot, ()) if engine.order(i) is not None]
+        if queue:
+            queues[slot] = queue
+        else:
+            queues.pop(slot, None)
         have = self._synthetic_size(key)
         while have > want and queue:
-            order = self.engine.order(queue[-1])
+            order = engine.order(queue[-1])
             if order is None:
                 queue.pop()
                 continue
             excess = have - want
             if order.remaining > excess:
                 # Shrink in place: the order keeps its place in the queue.
-                self.engine.reduce(order.order_id, order.remaining - excess)
+                engine.reduce(order.order_id, order.remaining - excess)
                 have = want
                 break
-            self.engine.cancel(queue.pop())
+            engine.cancel(queue.pop())
             have -= order.remaining
+        if not queue:
+            queues.pop(slot, None)
         if want > have:
             self._add_synthetic(key, want - have)
 
     def _add_synthetic(self, key: Level, size: int) -> None:
         token, side, price = key
-        opposite = self.engine.best(token, Side.SELL if side is Side.BUY else Side.BUY)
+        opposite = self.engine.best(token, _SELL if side is _BUY else _BUY)
         crosses = opposite is not None and (
-            price >= opposite if side is Side.BUY else price <= opposite
+            price >= opposite if side is _BUY else price <= opposite
         )
         if crosses:
             # Live liquidity at a price our resting order improves on: it trades with us.
@@ -267,7 +387,7 @@ class PaperVenue:
             if size <= 0:
                 return
         request = OrderRequest(
-            order_id=f"mkt-{next(self._ids)}",
+            order_id=f"mkt-{next(self._synthetic_ids)}",
             owner=_MARKET_OWNER,
             maker="0xmarket",
             token_id=token,
@@ -276,12 +396,12 @@ class PaperVenue:
             size=size,
         )
         if self.engine.rest(request).accepted:
-            self._levels.queues.setdefault(key, []).append(request.order_id)
+            self._queues[token].setdefault((side, price), []).append(request.order_id)
 
     def _synthetic_take(self, token: str, side: Side, price: int, size: int) -> int:
         """A synthetic taker (``side``) of ``size`` at ``price``; return the size it filled."""
         request = OrderRequest(
-            order_id=f"mkt-{next(self._ids)}",
+            order_id=f"mkt-{next(self._synthetic_ids)}",
             owner=_MARKET_OWNER,
             maker="0xmarket",
             token_id=token,
@@ -316,8 +436,20 @@ class PaperVenue:
             post_only=spec.post_only,
             expiration_s=spec.expiration_s,
         )
+        market = self.engine.market_of(spec.token_id) if self._listed(spec.token_id) else None
+        if market is not None:
+            self._mirror(market, spec.token_id)
+        try:
+            return self._submit(order, request, market)
+        finally:
+            self._release_idle()
+
+    def _submit(
+        self, order: SignedOrder, request: OrderRequest, market: MarketBook | None
+    ) -> SubmitResult:
+        spec = order.spec
         result = self.engine.submit(request, self.clock.now_ns() // NS_PER_S)
-        if not result.accepted:
+        if not result.accepted or market is None:
             raise RejectError(result.error, _error_code(result.error))
         status = VenueOrderStatus.LIVE if result.resting else VenueOrderStatus.MATCHED
         if spec.order_type in (OrderType.FAK, OrderType.FOK) and not result.filled:
@@ -336,6 +468,7 @@ class PaperVenue:
             order_type=spec.order_type,
             created_ns=self.clock.now_ns(),
         )
+        self._open_in.setdefault(market.condition_id, set()).add(order.order_hash)
         trade_ids = self._record_fills(result, taker_is_ours=True)
         self._update(order.order_hash, status=status)
         return SubmitResult(order_hash=order.order_hash, status=status, trade_ids=tuple(trade_ids))
@@ -365,6 +498,8 @@ class PaperVenue:
             self.engine.cancel(order_hash)
             self._update(order_hash, status=status)
             canceled.append(order_hash)
+        if canceled:
+            self._release_idle()
         return CancelResult(canceled=tuple(canceled), not_canceled=refused)
 
     # -- AccountReader and Merger ---------------------------------------------------------------
@@ -438,8 +573,9 @@ class PaperVenue:
             if not taker_is_ours and fill.maker_owner == _MARKET_OWNER:
                 continue  # the live market trading with itself
             if taker_is_ours and fill.maker_owner == _MARKET_OWNER:
-                key = (fill.maker_token, fill.maker_side, fill.maker_price)
-                self._levels.consumed[key] = self._levels.consumed.get(key, 0) + fill.size
+                consumed = self._consumed.setdefault(fill.maker_token, {})
+                slot = (fill.maker_side, fill.maker_price)
+                consumed[slot] = consumed.get(slot, 0) + fill.size
             trade_ids.append(
                 self._trade(fill, taker_is_ours=taker_is_ours, maker_is_ours=maker_is_ours)
             )
@@ -447,7 +583,7 @@ class PaperVenue:
 
     def _trade(self, fill: Fill, *, taker_is_ours: bool, maker_is_ours: bool) -> str:
         now = self.clock.now_ns()
-        trade_id = f"paper-{next(self._ids)}"
+        trade_id = f"paper-{next(self._trade_ids)}"
         if taker_is_ours:
             self._apply_taker(fill)
         if maker_is_ours:
@@ -481,9 +617,8 @@ class PaperVenue:
             last_update_ns=now,
         )
         mined = now + self.config.trade_mined_delay_ms * NS_PER_MS
-        self.trade_log[trade_id] = _PaperTrade(
-            report, mined, mined + self.config.trade_confirmed_delay_ms * NS_PER_MS
-        )
+        trade = _PaperTrade(report, mined, mined + self.config.trade_confirmed_delay_ms * NS_PER_MS)
+        self.trade_log[trade_id] = self._unsettled[trade_id] = trade
         self._send(TradeUpdate(ts_event=now, ts_init=now, report=report, source=UpdateSource.PAPER))
         return trade_id
 
@@ -524,6 +659,9 @@ class PaperVenue:
             return
         updated = msgspec.structs.replace(order, status=status, size_matched=matched)
         self.orders[order_hash] = updated
+        if not self._open(updated):
+            market = self.engine.market_of(updated.token_id).condition_id
+            self._open_in.get(market, set()).discard(order_hash)
         now = self.clock.now_ns()
         self._send(OrderUpdate(ts_event=now, ts_init=now, order=updated, source=UpdateSource.PAPER))
 
