@@ -228,6 +228,7 @@ async def test_paper_node_mirrors_books_and_reconciles_with_its_paper_account(
         assert node.core.books is node.adapter.market_ws.books
         assert node.core.engine is not None
         assert node.core.engine.gate.books is node.core.books
+        assert node.paper.books is node.core.books  # the paper venue fills against them too
     finally:
         await node.stop()
     assert gc.get_freeze_count() == 0

@@ -261,7 +261,9 @@ class TradingNode:
             self._build_presigner(core, engine)
             return
         paper = self.paper = PaperVenue(
-            self.clock, PaperConfig(starting_collateral=self.options.paper_collateral)
+            self.clock,
+            PaperConfig(starting_collateral=self.options.paper_collateral),
+            books=core.books,  # the node's one book set (fills against the books it trades on)
         )
         ports = ExecutionPorts(
             signer=DigestSigner(),

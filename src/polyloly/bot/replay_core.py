@@ -40,6 +40,6 @@ def core_factory(
         engine = core.attach_engine(
             ports, sleep=sleep, config=ExecutionConfig(), translators=table, resync_types=resync
         )
-        return ReplayParts(kernel=kernel, engine=engine, registry=core.registry)
+        return ReplayParts(kernel=kernel, engine=engine, registry=core.registry, books=core.books)
 
     return build
