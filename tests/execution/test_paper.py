@@ -60,6 +60,8 @@ class Paper:
         size: int,
         token: str = YES,
         order_type: OrderType = OrderType.GTC,
+        *,
+        notional: int | None = None,
     ) -> str:
         self.n += 1
         now = self.clock.now_ns()
@@ -74,7 +76,7 @@ class Paper:
             price=price,
             size=size,
             order_type=order_type,
-            notional=size * price // SCALE,
+            notional=size * price // SCALE if notional is None else notional,
         )
         self.kernel.publish(intent)
         await self.engine.idle()
@@ -148,6 +150,22 @@ async def test_marketable_buy_fills_at_the_ask_and_settles() -> None:
     assert all(f.status is TradeStatus.MINED for f in state.fills.values())
     p.tick(5)
     assert state.position(YES).confirmed == 100 * SCALE
+    p.assert_matches_venue()
+
+
+async def test_marketable_buy_spends_its_amount_like_the_exchange() -> None:
+    """A FAK BUY under a high limit buys what its pUSD amount buys at the asks, not its size."""
+    p = await _paper()
+    # notional: what 50 shares cost at the book (the risk gate checks the average against it)
+    order = await p.order(
+        Side.BUY, 600_000, 50 * SCALE, order_type=OrderType.FAK, notional=21 * SCALE
+    )
+    state = p.engine.state
+    bought = 30 * SCALE * SCALE // 420_000  # 50 x 0.60 = 30 pUSD at the 0.42 ask
+    assert state.position(YES).pending == bought
+    assert state.orders[order].state is OrderState.MATCHED
+    p.tick(8)
+    assert state.position(YES).confirmed == bought
     p.assert_matches_venue()
 
 

@@ -206,7 +206,8 @@ async def test_our_buy_mints_against_the_complement_bids_when_they_are_better() 
     p.book(YES, ((BID, 100 * SCALE),), ((700_000, 100 * SCALE),))
     p.book(NO, ((450_000, 30 * SCALE),), ((800_000, 100 * SCALE),))  # YES offered at 0.55
     ours, _ = await p.order(Side.BUY, 600_000, 20 * SCALE, order_type=OrderType.FAK)
-    assert p.matched(ours) == 20 * SCALE
+    # A FAK BUY spends its amount, 20 x 0.60 = 12 pUSD: at 0.55 that is 21.818181 shares.
+    assert p.matched(ours) == 12 * SCALE * SCALE // 550_000
     trades = [e.report for e in p.events if isinstance(e, TradeUpdate)]
     assert [(t.price, t.maker_legs[0].asset_id) for t in trades] == [(550_000, NO)]
     assert p.venue.mirrored == ()

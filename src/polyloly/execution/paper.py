@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import count
+from typing import Final
 
 import msgspec
 
@@ -65,7 +66,7 @@ from polyloly.domain.matching import (
     MatchResult,
     OrderRequest,
 )
-from polyloly.domain.money import Rounding, cost_of
+from polyloly.domain.money import SCALE, Rounding, cost_of
 from polyloly.domain.orderbook import BookSet
 from polyloly.execution.events import OrderUpdate, TradeUpdate, UpdateSource
 from polyloly.execution.ports import (
@@ -76,6 +77,7 @@ from polyloly.execution.ports import (
     CancelResult,
     MakerLeg,
     MergeResult,
+    OrderSpec,
     SignedOrder,
     SubmitResult,
     TradeReport,
@@ -125,6 +127,25 @@ def _error_code(error: str) -> str:
     if error == ERR_FAK_NO_MATCH:
         return "fak_no_match"
     return "rejected"
+
+
+_CENT: Final = 10_000  # pUSD micros
+_SHARE_STEP: Final = 10_000  # share micros: sizes are signed in 0.01-share steps
+
+
+def marketable_buy_amount(spec: OrderSpec) -> int:
+    """What a FAK/FOK BUY may spend (0 for any other order), as the venue applies it.
+
+    The exchange fills a marketable BUY by its signed pUSD amount — ``size × price``, the size
+    floored to 0.01 shares and the amount to whole cents (docs/reference/polymarket.md,
+    "Market BUY: maker = USD") — buying more shares when the asks are cheaper than the limit.
+    The paper venue fills it the same way as the exchange simulator does.
+    """
+    if spec.side is not Side.BUY or spec.order_type not in (OrderType.FAK, OrderType.FOK):
+        return 0
+    shares: int = spec.size // _SHARE_STEP * _SHARE_STEP
+    amount: int = shares * spec.price // SCALE // _CENT * _CENT
+    return amount
 
 
 class PaperVenue:
@@ -435,6 +456,7 @@ class PaperVenue:
             order_type=spec.order_type,
             post_only=spec.post_only,
             expiration_s=spec.expiration_s,
+            notional=marketable_buy_amount(spec),
         )
         market = self.engine.market_of(spec.token_id) if self._listed(spec.token_id) else None
         if market is not None:
