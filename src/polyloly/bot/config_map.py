@@ -153,6 +153,7 @@ def polymarket_config(settings: Settings, *, trading: bool) -> PolymarketConfig:
             ping_interval_s=pm_cfg.ws_ping_interval_s,
             pong_timeout_s=pm_cfg.ws_stale_after_s,
             max_assets_per_connection=pm_cfg.max_assets_per_connection,
+            compression=pm_cfg.ws_compression,
         ),
         heartbeat_interval_s=pm_cfg.heartbeat_interval_s,
         http_timeout_s=pm_cfg.request_timeout_s,

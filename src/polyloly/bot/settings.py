@@ -260,6 +260,7 @@ class PolymarketSettings(Section):
     ws_ping_interval_s: Seconds = 10.0
     ws_stale_after_s: Seconds = 30.0
     max_assets_per_connection: Annotated[int, Field(ge=1, le=500)] = 200
+    ws_compression: bool = False
 
 
 # The paths the esports adapters append to their hosts: a URL ending with one is refused.

@@ -265,3 +265,28 @@ async def test_tokens_are_sharded_and_subscribed_live(sim: ExchangeSimulator) ->
         )
     finally:
         await client.stop()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("compression", [False, True])
+async def test_permessage_deflate_is_offered_only_when_configured(compression: bool) -> None:
+    """Compression off by default (CPU on the hot path); on when the settings ask for it."""
+    from websockets.asyncio.server import ServerConnection, serve
+
+    offered: list[str | None] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        offered.append(ws.request.headers.get("Sec-WebSocket-Extensions") if ws.request else None)
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        config = dataclasses.replace(FAST_WS, compression=compression)
+        client = MarketWsClient(f"ws://127.0.0.1:{port}", lambda _e: None, LiveClock(), config)
+        await client.subscribe(["1"])
+        client.start()
+        try:
+            await wait_for(lambda: bool(offered))
+        finally:
+            await client.stop()
+    assert (offered[0] is not None and "permessage-deflate" in offered[0]) is compression

@@ -145,7 +145,8 @@ class WsConfig:
     ``reconnect_initial_s`` to ``reconnect_max_s`` with ``reconnect_jitter`` (0..1) of the
     delay randomised. ``resync_timeout_s``: a token waiting for a fresh snapshot longer than
     this forces its connection to reconnect. At most ``max_assets_per_connection`` tokens
-    share one market connection.
+    share one market connection. ``compression`` offers permessage-deflate (off by default:
+    inflating every frame costs CPU on the hot path, and latency matters more than bytes).
     """
 
     ping_interval_s: float = 10.0
@@ -157,6 +158,7 @@ class WsConfig:
     open_timeout_s: float = 10.0
     max_assets_per_connection: int = 500
     max_frame_bytes: int = 16 * 1024 * 1024
+    compression: bool = False
 
 
 @dataclass(frozen=True, slots=True)

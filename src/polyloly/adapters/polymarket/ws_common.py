@@ -233,6 +233,7 @@ class ReconnectingSocket:
                     ping_interval=None,  # the venue's keepalive is a text PING
                     close_timeout=min(1.0, cfg.ping_interval_s),
                     max_size=cfg.max_frame_bytes,
+                    compression="deflate" if cfg.compression else None,
                 ) as ws:
                     self._ws = ws
                     self.stats.connects += 1
