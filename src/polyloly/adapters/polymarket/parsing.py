@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
+from operator import attrgetter
 from typing import Final
 
 from polyloly.adapters.polymarket.constants import normalize_order_status, normalize_trade_status
@@ -85,6 +86,8 @@ _SIZES_MAX: Final = 1 << 16
 _PRICES: dict[str, int] = {}
 _SIZES: dict[str, int] = {"": 0}
 _HINTS: dict[str, int] = {}
+_PRICE_TEXT: Final = attrgetter("price")
+_SIZE_TEXT: Final = attrgetter("size")
 _NS_PER_MS: Final = 1_000_000
 _NS_PER_S: Final = 1_000_000_000
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -267,13 +270,17 @@ def book_levels(levels: list[WsLevel], *, descending: bool) -> tuple[Level, ...]
 
     Raises ``duplicate_level`` if a price appears twice (a snapshot lists each level once).
     """
-    prices, sizes = _PRICES.get, _SIZES.get  # the validated caches first: no call per level
-    out = {
-        prices(lv.price) or price_micros(lv.price): (
-            size if (size := sizes(lv.size)) is not None else size_micros(lv.size)
-        )
-        for lv in levels
-    }
+    # The validated caches first, every loop in C (map): a snapshot's prices all repeat, and
+    # most of its sizes did in the previous snapshot; any miss takes the checked path.
+    price_texts = list(map(_PRICE_TEXT, levels))
+    size_texts = list(map(_SIZE_TEXT, levels))
+    prices: list[int | None] = list(map(_PRICES.get, price_texts))
+    sizes: list[int | None] = list(map(_SIZES.get, size_texts))
+    if None in prices:
+        prices = list(map(price_micros, price_texts))
+    if None in sizes:
+        sizes = list(map(size_micros, size_texts))
+    out: dict[int, int] = dict(zip(prices, sizes, strict=True))  # type: ignore[arg-type]
     if len(out) != len(levels):
         seen: set[int] = set()
         for lv in levels:
@@ -282,7 +289,8 @@ def book_levels(levels: list[WsLevel], *, descending: bool) -> tuple[Level, ...]
                 raise ParseError("duplicate_level", lv.price)
             seen.add(price)
     # Prices are unique, so the (price, size) pairs sort by price alone.
-    return tuple(sorted([lv for lv in out.items() if lv[1] > 0], reverse=descending))
+    kept = out.items() if 0 not in sizes else [lv for lv in out.items() if lv[1] > 0]
+    return tuple(sorted(kept, reverse=descending))
 
 
 def book_snapshot(msg: WsBook | BookReply, ts_init: int) -> BookSnapshot:

@@ -31,6 +31,7 @@ import asyncio
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable
+from operator import itemgetter
 from typing import Final
 
 import msgspec
@@ -117,8 +118,15 @@ def decode_market_frame(data: str | bytes) -> tuple[list[MarketMessage], list[st
     return good, bad
 
 
+_LEVEL_PRICE: Final = itemgetter(0)
+
+
 def _on_grid(snap: BookSnapshot, tick: int) -> bool:
-    return all(p % tick == 0 for p, _ in snap.bids) and all(p % tick == 0 for p, _ in snap.asks)
+    """Every level's price is a multiple of ``tick`` (the loops run in C: ``map``)."""
+    off = tick.__rmod__  # price % tick
+    return not any(map(off, map(_LEVEL_PRICE, snap.bids))) and not any(
+        map(off, map(_LEVEL_PRICE, snap.asks))
+    )
 
 
 def _infer_tick(snap: BookSnapshot, stale_tick: int) -> int | None:
