@@ -121,6 +121,18 @@ def micros(text: str) -> int:
 
 
 def _micros(text: str) -> int:
+    # The venue's spelling ("134.23", "0.5", "1180"): one digit check and one int().
+    whole, _, frac = text.partition(".")
+    places = len(frac)
+    if places <= 6 and len(whole) <= _MAX_WHOLE_DIGITS:
+        digits = whole + frac
+        if digits.isdigit() and digits.isascii():
+            scaled: int = int(digits) * _POW10[6 - places]
+            return scaled
+    return _general_micros(text)
+
+
+def _general_micros(text: str) -> int:
     whole, dot, frac = text.partition(".")
     if (
         _plain_digits(whole)
