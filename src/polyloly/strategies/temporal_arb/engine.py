@@ -220,6 +220,7 @@ class TemporalArbEngine:
         self._entered: set[tuple[str, str]] = set()  # (market_id, token_id)
         self._blocked: set[str] = set()  # match ids
         self._commit: dict[str, tuple[str, int]] = {}  # intent_id -> (market_id, worst case)
+        self._committed = 0  # the sum of _commit's amounts (read on every entry decision)
         self._live: dict[str, _Live] = {}  # match id -> what the truth engine said
         self._resolved: set[str] = set()  # market ids
         self.skipped: dict[str, int] = {}
@@ -229,7 +230,7 @@ class TemporalArbEngine:
     @property
     def exposure(self) -> int:
         """Worst-case pUSD micros committed to unsettled temporal entries."""
-        return sum(amount for _, amount in self._commit.values())
+        return self._committed
 
     def armed(self) -> list[Signal]:
         """Return the armed signals, by market id."""
@@ -300,7 +301,12 @@ class TemporalArbEngine:
         """Record what an entry really cost (its FAK remainder was killed): frees the rest."""
         entry = self._commit.get(intent_id)
         if entry is not None:
-            self._commit[intent_id] = (entry[0], max(0, min(entry[1], spent_usdc)))
+            self._set_commit(intent_id, entry[0], max(0, min(entry[1], spent_usdc)))
+
+    def _set_commit(self, intent_id: str, market_id: str, amount: int) -> None:
+        old = self._commit.get(intent_id)
+        self._committed += amount - (old[1] if old is not None else 0)
+        self._commit[intent_id] = (market_id, amount)
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -362,7 +368,7 @@ class TemporalArbEngine:
         """The market paid out: disarm it and release its committed exposure."""
         self._armed.pop(e.market, None)
         for intent_id in [k for k, (m, _) in self._commit.items() if m == e.market]:
-            del self._commit[intent_id]
+            self._committed -= self._commit.pop(intent_id)[1]
         self._resolved.add(e.market)
         mapping = self.registry.by_market(e.market)
         if mapping is not None and all(
@@ -429,7 +435,7 @@ class TemporalArbEngine:
         intent = self._intent(signal, mapping, e, limit=limit, size=size, walk=walk, best=best)
         self._entered.add((signal.market_id, signal.token_id))
         self._armed.pop(signal.market_id, None)
-        self._commit[intent.intent_id] = (signal.market_id, cost_of(size, limit))
+        self._set_commit(intent.intent_id, signal.market_id, cost_of(size, limit))
         return [intent]
 
     def _plan(
