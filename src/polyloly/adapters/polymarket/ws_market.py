@@ -44,11 +44,8 @@ from polyloly.adapters.polymarket.parsing import (
     book_snapshot,
     last_trade,
     market_resolved,
-    ms_to_ns,
     optional_price,
     price_changes,
-    price_micros,
-    size_micros,
     tick_change,
 )
 from polyloly.adapters.polymarket.schemas.market import (
@@ -70,7 +67,6 @@ from polyloly.domain.events import (
     Event,
     FeedState,
     FeedStatus,
-    LevelChange,
     PriceChanges,
 )
 from polyloly.domain.money import ONE, VALID_TICKS
@@ -101,9 +97,14 @@ def decode_market_frame(data: str | bytes) -> tuple[list[MarketMessage], list[st
     try:
         msgs = _FRAME_DECODER.decode(data)
     except msgspec.DecodeError as exc:
-        first_error = exc
-    else:
-        return (msgs if isinstance(msgs, list) else [msgs]), []
+        return _salvage(data, exc)
+    return (msgs if isinstance(msgs, list) else [msgs]), []
+
+
+def _salvage(
+    data: str | bytes, first_error: msgspec.DecodeError
+) -> tuple[list[MarketMessage], list[str]]:
+    """The good elements of a frame that did not decode whole, and a reason per bad one."""
     try:
         parts = _RAW_LIST.decode(data)
     except msgspec.DecodeError:
@@ -370,8 +371,8 @@ class MarketWsClient:
             return
         try:
             decoded = _FRAME_DECODER.decode(payload)  # the common case: the frame decodes whole
-        except msgspec.DecodeError:
-            msgs, bad = decode_market_frame(payload)  # salvage the good elements of an array
+        except msgspec.DecodeError as exc:
+            msgs, bad = _salvage(payload, exc)  # the good elements of an array
             for reason in bad:
                 self._malformed(reason, len(payload))
         else:
@@ -478,75 +479,59 @@ class MarketWsClient:
             shard.awaiting[msg.asset_id] = self._deadline()
 
     def _on_price_change(self, msg: WsPriceChangeMsg) -> None:
-        entries = msg.price_changes
-        if not entries:
-            self._on_legacy_price_change(msg)
-            return
-        get = self.books.get
-        changes: list[LevelChange] = []
-        unsynced = 0
-        for ch in entries:
-            token = ch.asset_id
-            if not token:
-                raise ParseError("missing_asset", "price_change")
-            # Parsed before the sync filter: a malformed entry makes the frame malformed.
-            change = LevelChange(token, ch.side, price_micros(ch.price), size_micros(ch.size))
-            book = get(token)
-            if book is None or not book.in_sync:
-                unsynced += 1
-            else:
-                changes.append(change)
-        if unsynced:
-            self.ignored["unsynced_change"] += unsynced
-            if not changes:
-                return
-        now = self._clock.now_ns()
-        event = PriceChanges(
-            ts_event=ms_to_ns(msg.timestamp, now),
-            ts_init=now,
-            market=msg.market,
-            changes=tuple(changes),
-        )
-        touched = self.books.apply(event)
-        self._emit(event)
-        self._check_synced(entries, touched)
-
-    def _check_synced(self, entries: list[WsPriceChange], touched: tuple[str, ...]) -> None:
-        """Resync each token the frame unsynced, or whose top-of-book hint disagrees."""
-        get = self.books.get
-        # Each token's last entry carries its top of book after the whole frame.
-        last: Iterable[WsPriceChange] = entries
-        if len(entries) > 1 and (len(entries) > 2 or entries[0].asset_id == entries[1].asset_id):
-            last = {ch.asset_id: ch for ch in entries}.values()
-        verify = self._verify
-        for ch in last:
-            book = get(ch.asset_id)
-            if book is None:
-                continue
-            if not book.in_sync:
-                if ch.asset_id in touched:
-                    # A level the book refused (off grid, out of range): it unsynced itself.
-                    self._lost_sync(ch.asset_id, "rejected_level")
-            elif verify and not _top_agrees(book, ch):
-                book.invalidate()
-                self._lost_sync(ch.asset_id, "top_of_book_mismatch")
-
-    def _on_legacy_price_change(self, msg: WsPriceChangeMsg) -> None:
-        """The pre-2025-09 shape: one change at the top level, no top-of-book hints."""
+        # Parsed before the sync filter: a malformed entry makes the frame malformed.
         event = price_changes(msg, self._clock.now_ns())
+        books = self.books
+        for ch in event.changes:
+            book = books.get(ch.token_id)
+            if book is None or not book.in_sync:
+                synced = self._synced_only(event)
+                if synced is None:
+                    return
+                event = synced
+                break
+        touched = books.apply(event)
+        self._emit(event)
+        self._check_synced(msg.price_changes, touched)
+
+    def _synced_only(self, event: PriceChanges) -> PriceChanges | None:
+        """The event without the changes of tokens out of sync (counted), or ``None``."""
         books = self.books
         keep = [
             ch for ch in event.changes if (b := books.get(ch.token_id)) is not None and b.in_sync
         ]
-        if len(keep) != len(event.changes):
-            self.ignored["unsynced_change"] += len(event.changes) - len(keep)
-            return
-        touched = books.apply(event)
-        self._emit(event)
+        self.ignored["unsynced_change"] += len(event.changes) - len(keep)
+        if not keep:
+            return None
+        return PriceChanges(
+            ts_event=event.ts_event,
+            ts_init=event.ts_init,
+            market=event.market,
+            changes=tuple(keep),
+        )
+
+    def _check_synced(self, entries: list[WsPriceChange], touched: tuple[str, ...]) -> None:
+        """Resync each token the frame unsynced, or whose top-of-book hint disagrees.
+
+        ``entries`` are the frame's ``price_changes`` (empty in the legacy shape, which
+        carries no hints); each token's last entry holds its top of book after the frame.
+        """
+        get = self.books.get
         for token in touched:
-            book = books.get(token)
+            book = get(token)
             if book is not None and not book.in_sync:
+                # A level the book refused (off grid, out of range): it unsynced itself.
                 self._lost_sync(token, "rejected_level")
+        if not self._verify or not entries:
+            return
+        last: Iterable[WsPriceChange] = entries
+        if len(entries) > 1 and (len(entries) > 2 or entries[0].asset_id == entries[1].asset_id):
+            last = {ch.asset_id: ch for ch in entries}.values()
+        for ch in last:
+            book = get(ch.asset_id)
+            if book is not None and book.in_sync and not _top_agrees(book, ch):
+                book.invalidate()
+                self._lost_sync(ch.asset_id, "top_of_book_mismatch")
 
     def _lost_sync(self, token: str, reason: str) -> None:
         now = self._now()
