@@ -84,7 +84,7 @@ _SIZES_MAX: Final = 1 << 16
 # unchanged levels of the next snapshot): a miss costs a parse (~1 µs here), so the sizes'
 # cache is the large one (~8 MB when full; it is emptied, not grown).
 _PRICES: dict[str, int] = {}
-_SIZES: dict[str, int] = {"": 0}
+_SIZES: dict[str, int] = {}
 _HINTS: dict[str, int] = {}
 _PRICE_TEXT: Final = attrgetter("price")
 _SIZE_TEXT: Final = attrgetter("size")
@@ -174,8 +174,6 @@ def decimal_micros(dec: Decimal, text: str = "") -> int:
 def _remember(cache: dict[str, int], text: str, value: int, limit: int = _MICROS_CACHE_MAX) -> int:
     if len(cache) >= limit:
         cache.clear()
-        if cache is _SIZES:
-            cache[""] = 0
     cache[text] = value
     return value
 
@@ -209,6 +207,8 @@ def size_micros(text: str) -> int:
     value = _SIZES.get(text)
     if value is not None:
         return value
+    if text == "":
+        return 0
     value = _micros(text)  # not through micros(): sizes would crowd out its cache
     if value < 0:
         raise ParseError("bad_size", text[:40])
