@@ -182,3 +182,12 @@ def test_cost_and_shares() -> None:
     assert shares_for(1_000_000, 300_000) == 3_333_333
     with pytest.raises(MoneyError):
         shares_for(1, 0)
+
+
+def test_market_buy_amount_floors_shares_then_cents() -> None:
+    from polyloly.domain.money import market_buy_amount
+
+    assert market_buy_amount(52_600_000, 950_000) == 49_970_000  # 52.6 x 0.95
+    # 10.005 shares -> 10.00; x 0.333 = 3.33 (whole cents)
+    assert market_buy_amount(10_005_000, 333_000) == 3_330_000
+    assert market_buy_amount(10_000_000, 333_300) == 3_330_000  # 3.333 -> 3.33

@@ -32,6 +32,7 @@ __all__ = [
     "div_round",
     "fmt",
     "is_on_tick",
+    "market_buy_amount",
     "parse_micros",
     "round_to_tick",
     "shares_for",
@@ -183,3 +184,20 @@ def shares_for(amount: int, price: int, rounding: Rounding = Rounding.DOWN) -> i
     if price <= 0:
         raise MoneyError("price must be positive")
     return div_round(amount * SCALE, price, rounding)
+
+
+SHARE_STEP: Final = 10_000
+"""Order sizes are signed in 0.01-share steps (micro-shares)."""
+CENT: Final = 10_000
+"""A marketable BUY spends whole cents (pUSD micros)."""
+
+
+def market_buy_amount(size: int, price: int) -> int:
+    """The pUSD a marketable (FAK/FOK) BUY of ``size`` at limit ``price`` signs and may spend.
+
+    The venue fills such an order by this amount, not by its size (docs/reference/polymarket.md,
+    "Market BUY: maker = USD"): ``size × price`` with the size floored to 0.01 shares and the
+    amount floored to whole cents. Cheaper asks buy more shares for it.
+    """
+    shares = size // SHARE_STEP * SHARE_STEP
+    return shares * price // SCALE // CENT * CENT

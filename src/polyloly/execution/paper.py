@@ -36,7 +36,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import count
-from typing import Final
 
 import msgspec
 
@@ -66,7 +65,7 @@ from polyloly.domain.matching import (
     MatchResult,
     OrderRequest,
 )
-from polyloly.domain.money import SCALE, Rounding, cost_of
+from polyloly.domain.money import Rounding, cost_of, market_buy_amount
 from polyloly.domain.orderbook import BookSet
 from polyloly.execution.events import OrderUpdate, TradeUpdate, UpdateSource
 from polyloly.execution.ports import (
@@ -129,23 +128,15 @@ def _error_code(error: str) -> str:
     return "rejected"
 
 
-_CENT: Final = 10_000  # pUSD micros
-_SHARE_STEP: Final = 10_000  # share micros: sizes are signed in 0.01-share steps
-
-
 def marketable_buy_amount(spec: OrderSpec) -> int:
-    """What a FAK/FOK BUY may spend (0 for any other order), as the venue applies it.
+    """What a FAK/FOK BUY may spend (0 for any other order): the venue fills it by amount.
 
-    The exchange fills a marketable BUY by its signed pUSD amount — ``size × price``, the size
-    floored to 0.01 shares and the amount to whole cents (docs/reference/polymarket.md,
-    "Market BUY: maker = USD") — buying more shares when the asks are cheaper than the limit.
-    The paper venue fills it the same way as the exchange simulator does.
+    The paper venue fills it the same way as the exchange simulator does (see
+    :func:`~polyloly.domain.money.market_buy_amount`).
     """
     if spec.side is not Side.BUY or spec.order_type not in (OrderType.FAK, OrderType.FOK):
         return 0
-    shares: int = spec.size // _SHARE_STEP * _SHARE_STEP
-    amount: int = shares * spec.price // SCALE // _CENT * _CENT
-    return amount
+    return market_buy_amount(spec.size, spec.price)
 
 
 class PaperVenue:

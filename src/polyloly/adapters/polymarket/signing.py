@@ -71,7 +71,7 @@ from polyloly.adapters.polymarket.schemas.http import SignedOrderBody
 from polyloly.bot.errors import RejectError
 from polyloly.domain.events import Side
 from polyloly.domain.intents import OrderType
-from polyloly.domain.money import ONE, SCALE, MoneyError, validate_price
+from polyloly.domain.money import ONE, SCALE, MoneyError, market_buy_amount, validate_price
 
 __all__ = [
     "BYTES32_ZERO",
@@ -84,7 +84,6 @@ __all__ = [
 
 BYTES32_ZERO: Final = "0x" + "00" * 32
 _SHARE_STEP: Final = 10_000  # shares trade in 0.01
-_USD_STEP: Final = 10_000  # a marketable BUY spends whole cents
 _MARKET_TAKER_STEP: Final = 100  # 4 decimals
 _MARKETABLE: Final = frozenset({OrderType.FOK, OrderType.FAK})
 _SALT_BOUND: Final = 2**53  # JSON-safe integer
@@ -225,7 +224,7 @@ def order_amounts(
         raise RejectError(f"size {size} rounds to zero shares (0.01 steps)", code="min_size")
     if order_type in _MARKETABLE:
         if side is Side.BUY:
-            maker = _floor_to(shares * price // SCALE, _USD_STEP)
+            maker = market_buy_amount(shares, price)
             if maker <= 0:
                 raise RejectError("marketable BUY spends less than $0.01", code="min_size")
             taker = _floor_to(maker * SCALE // price, _MARKET_TAKER_STEP)
