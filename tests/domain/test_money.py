@@ -191,3 +191,11 @@ def test_market_buy_amount_floors_shares_then_cents() -> None:
     # 10.005 shares -> 10.00; x 0.333 = 3.33 (whole cents)
     assert market_buy_amount(10_005_000, 333_000) == 3_330_000
     assert market_buy_amount(10_000_000, 333_300) == 3_330_000  # 3.333 -> 3.33
+
+
+def test_all_on_grid() -> None:
+    from polyloly.domain.money import all_on_grid
+
+    assert all_on_grid([10_000, 990_000], 10_000)
+    assert all_on_grid([], 10_000)
+    assert not all_on_grid(iter([10_000, 15_000]), 10_000)

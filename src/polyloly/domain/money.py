@@ -18,6 +18,7 @@ Polymarket protocol reference ``docs/reference/polymarket.md`` §1 (amount math)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Final
@@ -28,6 +29,7 @@ __all__ = [
     "VALID_TICKS",
     "MoneyError",
     "Rounding",
+    "all_on_grid",
     "cost_of",
     "div_round",
     "fmt",
@@ -154,6 +156,11 @@ def tick_decimals(tick: int) -> int:
 def is_on_tick(price: int, tick: int) -> bool:
     """Return whether ``price`` is a multiple of ``tick`` inside ``[tick, 1 - tick]``."""
     return price % tick == 0 and tick <= price <= ONE - tick
+
+
+def all_on_grid(prices: Iterable[int], tick: int) -> bool:
+    """Return whether every price is a multiple of ``tick`` (the loop runs in C: ``map``)."""
+    return not any(map(tick.__rmod__, prices))  # price % tick
 
 
 def validate_price(price: int, tick: int) -> int:

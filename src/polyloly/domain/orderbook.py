@@ -34,7 +34,7 @@ from polyloly.domain.events import (
     Side,
     TickSizeChange,
 )
-from polyloly.domain.money import ONE, SCALE
+from polyloly.domain.money import ONE, SCALE, all_on_grid
 
 __all__ = ["BookSet", "BookWalk", "OrderBook"]
 
@@ -113,7 +113,7 @@ class OrderBook:
         if min(side.values()) < 0 or min(side) <= 0 or max(side) >= ONE:
             return False
         tick = self.tick
-        return tick is None or not any(map(tick.__rmod__, side))  # p % tick for every price
+        return tick is None or all_on_grid(side, tick)
 
     def _reject(self) -> None:
         self.rejected += 1

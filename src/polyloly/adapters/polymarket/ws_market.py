@@ -69,7 +69,7 @@ from polyloly.domain.events import (
     FeedStatus,
     PriceChanges,
 )
-from polyloly.domain.money import ONE, VALID_TICKS
+from polyloly.domain.money import ONE, VALID_TICKS, all_on_grid
 from polyloly.domain.orderbook import BookSet, OrderBook
 
 __all__ = ["MarketWsClient", "decode_market_frame"]
@@ -123,10 +123,8 @@ _LEVEL_PRICE: Final = itemgetter(0)
 
 
 def _on_grid(snap: BookSnapshot, tick: int) -> bool:
-    """Every level's price is a multiple of ``tick`` (the loops run in C: ``map``)."""
-    off = tick.__rmod__  # price % tick
-    return not any(map(off, map(_LEVEL_PRICE, snap.bids))) and not any(
-        map(off, map(_LEVEL_PRICE, snap.asks))
+    return all_on_grid(map(_LEVEL_PRICE, snap.bids), tick) and all_on_grid(
+        map(_LEVEL_PRICE, snap.asks), tick
     )
 
 
