@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
 
 import msgspec
 import pytest
+from tests.conftest import RecordingSink
 
 from polyloly.bot.app import feed_settings, node_params, polymarket_config
 from polyloly.bot.clock import NS_PER_S, VirtualClock
@@ -32,20 +32,6 @@ MARKET, YES, NO = "0xm1", "111", "222"
 DELAYED = "0xm2"
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def append(self, event: Event) -> None:
-        self.events.append(event)
-
-    def flush(self) -> None:
-        return None
-
-    def of(self, cls: type[Any]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, cls)]
-
-
 def mapping(
     market: str = MARKET, tokens: tuple[str, str] = (YES, NO), delay: int = 0, game: int = 1
 ) -> MarketMapping:
@@ -60,7 +46,7 @@ def mapping(
 class Rig:
     clock: VirtualClock
     kernel: NodeKernel
-    sink: Sink
+    sink: RecordingSink
     core: Core
     venue: FakeVenue
 
@@ -89,7 +75,7 @@ class Rig:
 
 async def rig(params: NodeParams) -> Rig:
     clock = VirtualClock(START)
-    sink = Sink()
+    sink = RecordingSink()
     kernel = NodeKernel(clock, sink)
     core = Core(kernel)
     venue = FakeVenue({MARKET: (YES, NO)}, collateral=1_000 * SCALE, now_ns=clock.now_ns)
@@ -259,7 +245,7 @@ def test_one_book_set_is_shared_by_the_market_client_core_and_gate() -> None:
     from polyloly.domain.orderbook import BookSet
 
     clock = VirtualClock(START)
-    kernel = NodeKernel(clock, Sink())
+    kernel = NodeKernel(clock, RecordingSink())
     client = MarketWsClient("ws://127.0.0.1:9/ws/market", kernel.publish, clock)
     core = Core(kernel, books=client.books)
     venue = FakeVenue({MARKET: (YES, NO)}, collateral=1_000 * SCALE, now_ns=clock.now_ns)

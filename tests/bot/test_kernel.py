@@ -8,6 +8,7 @@ from typing import ClassVar
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.conftest import RecordingSink
 
 from polyloly.bot.clock import LiveClock, VirtualClock
 from polyloly.bot.kernel import Kernel
@@ -24,22 +25,6 @@ from polyloly.domain.events import (
 )
 from polyloly.domain.intents import OrderType, PlaceOrderIntent, RiskDecision, intent_id_for
 from polyloly.storage.event_log import EventLogReader, EventLogWriter, encode_event
-
-
-class RecordingSink:
-    """An in-memory event sink that remembers what was appended and what was flushed."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.flushes = 0
-        self.durable = 0  # how many events were appended at the last flush
-
-    def append(self, event: Event) -> None:
-        self.events.append(event)
-
-    def flush(self) -> None:
-        self.flushes += 1
-        self.durable = len(self.events)
 
 
 class Ping(Event, frozen=True, tag="test_ping"):

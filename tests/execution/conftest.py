@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from tests.conftest import RecordingSink
 
 from polyloly.bot.clock import NS_PER_S, VirtualClock
 from polyloly.bot.kernel import Kernel
@@ -23,31 +24,11 @@ YES = "111"
 NO = "222"
 
 
-class ListSink:
-    """An event sink that remembers what was appended and what was flushed (durable)."""
-
-    def __init__(self) -> None:
-        self.appended: list[Event] = []
-        self.durable = 0
-
-    def append(self, event: Event) -> None:
-        self.appended.append(event)
-
-    def flush(self) -> None:
-        self.durable = len(self.appended)
-
-    def durable_events(self) -> list[Event]:
-        return self.appended[: self.durable]
-
-    def of(self, cls: type[Any]) -> list[Any]:
-        return [e for e in self.appended if isinstance(e, cls)]
-
-
 @dataclass
 class Harness:
     clock: VirtualClock
     kernel: Kernel
-    sink: ListSink
+    sink: RecordingSink
     venue: FakeVenue
     alerts: RecordingAlerts
     engine: ExecutionEngine
@@ -142,7 +123,7 @@ async def restart(old: Harness, *, config: ExecutionConfig | None = None) -> Har
     await old.engine.stop()
     old.venue.publish = None
     log = old.sink.durable_events()
-    sink = ListSink()
+    sink = RecordingSink()
     for event in log:
         sink.append(event)
     sink.flush()
@@ -170,7 +151,7 @@ def make_harness() -> Callable[..., Any]:
         books: bool = True,
     ) -> Harness:
         clock = VirtualClock(START_NS)
-        sink = ListSink()
+        sink = RecordingSink()
         kernel = Kernel(clock, sink)
         venue = FakeVenue({MARKET: (YES, NO)}, collateral=collateral, now_ns=clock.now_ns)
         venue.publish = kernel.publish

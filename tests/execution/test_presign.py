@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from tests.conftest import RecordingSink
 
 from polyloly.bot.clock import NS_PER_S, VirtualClock
 from polyloly.bot.errors import RejectError
@@ -61,21 +62,6 @@ STANDARD_PRICE = 950_000
 STANDARD_SIZE = 52_600_000  # $50 / 0.95 = 52.63 -> 52.6 (lot 0.2 share: × 0.95 = whole cents)
 
 
-class ListSink:
-    def __init__(self) -> None:
-        self.appended: list[Event] = []
-        self.durable = 0
-
-    def append(self, event: Event) -> None:
-        self.appended.append(event)
-
-    def flush(self) -> None:
-        self.durable = len(self.appended)
-
-    def of(self, cls: type[Any]) -> list[Any]:
-        return [e for e in self.appended if isinstance(e, cls)]
-
-
 class FlakySigner:
     """A fake signer that refuses the next ``fail`` signatures."""
 
@@ -94,7 +80,7 @@ class FlakySigner:
 class World:
     clock: VirtualClock
     kernel: Kernel
-    sink: ListSink
+    sink: RecordingSink
     venue: FakeVenue
     engine: ExecutionEngine
     books: BookSet
@@ -170,7 +156,7 @@ async def build(
     start: bool = True,
 ) -> World:
     clock = VirtualClock(START_NS)
-    sink = ListSink()
+    sink = RecordingSink()
     kernel = Kernel(clock, sink)
     venue = FakeVenue(
         {"0xM": ("ma", "mb"), "0xG1": ("g1a", "g1b")}, collateral=1_000 * SCALE, now_ns=clock.now_ns
@@ -301,7 +287,7 @@ async def test_result_takes_the_presigned_order_without_signing() -> None:
         STANDARD_PRICE, STANDARD_SIZE, OrderType.FAK,
     )  # fmt: skip
     # logged (and flushed) before the venue saw it; the ledger knows it by its hash
-    assert w.sink.appended.index(sub) < w.sink.durable
+    assert w.sink.events.index(sub) < w.sink.durable
     record = w.engine.state.order_for_client(intent.intent_id)
     assert record is not None
     assert record.order_hash == presigned.order_hash
@@ -548,7 +534,7 @@ async def test_a_lost_reply_on_a_presigned_order_still_gives_one_order() -> None
     recovered = ExecutionEngine(
         Kernel(w.clock), w.engine.ports, sleep=VirtualSleep(w.clock)
     )  # a restarted process rebuilds the order from the log
-    recovered.recover(w.sink.appended[: w.sink.durable])
+    recovered.recover(w.sink.events[: w.sink.durable])
     record = recovered.state.orders[presigned]
     assert record.signed is not None
     assert record.signed.payload == w.submitted()[0].order.payload

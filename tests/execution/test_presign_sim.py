@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 from py_clob_client_v2.http_helpers import helpers as lib_http
+from tests.conftest import RecordingSink
 
 from polyloly.adapters.polymarket.config import PolymarketConfig, Secret, WalletConfig
 from polyloly.adapters.polymarket.execution import attach_user_channel, execution_ports
@@ -51,25 +51,11 @@ KEY = "0x" + "5d" * 32
 FAST = RetryPolicy(base_delay_ms=5, max_delay_ms=50, max_attempts=6)
 
 
-class _Sink:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def append(self, event: Event) -> None:
-        self.events.append(event)
-
-    def flush(self) -> None:
-        return None
-
-    def of(self, cls: type[Any]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, cls)]
-
-
 @dataclass
 class Node:
     sim: ExchangeSimulator
     kernel: Kernel
-    sink: _Sink
+    sink: RecordingSink
     adapter: PolymarketAdapter
     engine: ExecutionEngine
     presigner: Presigner
@@ -107,7 +93,7 @@ async def _node(presign: bool) -> Node:
     )
     await sim.start()
     clock = LiveClock()
-    sink = _Sink()
+    sink = RecordingSink()
     kernel = Kernel(clock, sink)
     config = PolymarketConfig(
         clob_url=sim.http_url,

@@ -140,7 +140,7 @@ async def test_rebuilding_from_the_log_gives_the_same_state(make_harness: Any) -
     await h.venue.cancel([b])
     await h.settle()
     rebuilt = ExecutionState()
-    for event in h.sink.appended:
+    for event in h.sink.events:
         rebuilt.apply(event)
     live = h.state
     assert {k: (o.state, o.size_matched) for k, o in rebuilt.orders.items()} == {
@@ -174,5 +174,5 @@ async def test_adapter_events_are_translated_live_and_in_recovery(make_harness: 
     assert h.state.orders[order_hash].state is OrderState.CANCELED
     fresh = ExecutionEngine(h.kernel, h.engine.ports, sleep=h.sleep)
     fresh.add_venue_events(_ForeignOrder, _translate)
-    fresh.recover(h.sink.appended)
+    fresh.recover(h.sink.events)
     assert fresh.state.orders[order_hash].state is OrderState.CANCELED

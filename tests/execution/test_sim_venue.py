@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from tests.conftest import RecordingSink
 
 from polyloly.adapters.polymarket import events as pm
 from polyloly.adapters.polymarket.config import PolymarketConfig, Secret, WalletConfig
@@ -26,7 +27,7 @@ from polyloly.adapters.polymarket.execution import (
 from polyloly.adapters.polymarket.factory import PolymarketAdapter, create_adapter
 from polyloly.bot.clock import LiveClock
 from polyloly.bot.kernel import Kernel
-from polyloly.domain.events import Event, FeedState, FeedStatus, OperatorCommand, Side
+from polyloly.domain.events import FeedState, FeedStatus, OperatorCommand, Side
 from polyloly.domain.intents import CancelIntent, MergeIntent, OrderType, PlaceOrderIntent
 from polyloly.domain.money import SCALE
 from polyloly.execution.engine import ExecutionConfig, ExecutionEngine
@@ -45,25 +46,11 @@ KEY = "0x" + "4c" * 32
 FAST = RetryPolicy(base_delay_ms=5, max_delay_ms=50, max_attempts=6)
 
 
-class _Sink:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def append(self, event: Event) -> None:
-        self.events.append(event)
-
-    def flush(self) -> None:
-        return None
-
-    def of(self, cls: type[Any]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, cls)]
-
-
 @dataclass
 class Live:
     sim: ExchangeSimulator
     kernel: Kernel
-    sink: _Sink
+    sink: RecordingSink
     adapter: PolymarketAdapter
     engine: ExecutionEngine
     market: str
@@ -150,7 +137,7 @@ async def live() -> AsyncIterator[Live]:
     )
     await sim.start()
     clock = LiveClock()
-    sink = _Sink()
+    sink = RecordingSink()
     kernel = Kernel(clock, sink)
     config = PolymarketConfig(
         clob_url=sim.http_url,

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from tests.conftest import RecordingSink
 
 from polyloly.bot.clock import NS_PER_S, VirtualClock
 from polyloly.bot.kernel import Kernel
@@ -28,21 +29,10 @@ TABLES = ("orders", "trades", "positions", "daily_pnl", "projection_state")
 M, YES, NO = "0xm", "11", "22"
 
 
-class _Sink:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def append(self, event: Event) -> None:
-        self.events.append(event)
-
-    def flush(self) -> None:
-        return None
-
-
 async def _scenario() -> list[Event]:
     """A two-day trading log: fills, a failed trade, a cancel, fees, a day roll."""
     clock = VirtualClock(20_000 * NS_PER_DAY + 3_600 * NS_PER_S)
-    sink = _Sink()
+    sink = RecordingSink()
     kernel = Kernel(clock, sink)
     venue = FakeVenue({M: (YES, NO)}, now_ns=clock.now_ns)
     venue.publish = kernel.publish

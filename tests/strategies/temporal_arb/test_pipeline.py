@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+from tests.conftest import RecordingSink
 
 from polyloly.bot.clock import VirtualClock
 from polyloly.bot.kernel import Kernel
@@ -34,17 +35,6 @@ GAME1 = MarketMapping(
     match_id="lol-1", market_id="0xG1", question="Game 1 Winner", kind=MarketKind.GAME,
     game_number=1, team_a="t1", team_b="geng", token_a="g1a", token_b="g1b", seconds_delay=3,
 )  # fmt: skip
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def append(self, event: Event) -> None:
-        self.events.append(event)
-
-    def flush(self) -> None:
-        return None
 
 
 def wire(kernel: Kernel) -> None:
@@ -119,7 +109,7 @@ def script() -> list[Event]:
 
 
 def test_results_flow_to_approved_intents_and_replay_identically() -> None:
-    sink = ListSink()
+    sink = RecordingSink()
     kernel = Kernel(VirtualClock(), sink)
     wire(kernel)
     for e in script():
@@ -138,7 +128,7 @@ def test_results_flow_to_approved_intents_and_replay_identically() -> None:
     assert [d.approved for d in decisions] == [True, True], [d.reason for d in decisions]
 
     # Replay the recorded inputs: the derived events come out byte-identical.
-    replay_sink = ListSink()
+    replay_sink = RecordingSink()
     again = Kernel(VirtualClock(), replay_sink)
     wire(again)
     again.replay(sink.events)
