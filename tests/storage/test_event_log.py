@@ -215,6 +215,27 @@ def test_one_file_per_utc_day(tmp_path: Path) -> None:
     assert [e.ts_init for e in EventLogReader([day2])] == [midnight]
 
 
+def test_lines_reach_the_file_on_flush_at_a_day_change_and_past_the_buffer_cap(
+    tmp_path: Path,
+) -> None:
+    writer = EventLogWriter(tmp_path)
+    day1 = writer.path_for_day("2026-01-01")
+    writer.append(tick(DAY0))
+    writer.flush()
+    assert [e.ts_init for e in EventLogReader([day1])] == [DAY0]
+    writer.append(tick(DAY0 + 1))
+    writer.append(tick(DAY0 + NS_PER_DAY))  # the next day: day 1's pending line is written out
+    assert [e.ts_init for e in EventLogReader([day1])] == [DAY0, DAY0 + 1]
+    # Without a flush, appends stop piling up in memory once ~1 MiB is pending.
+    name = "x" * 1000
+    for n in range(1200):
+        writer.append(tick(DAY0 + NS_PER_DAY + n, name))
+    day2 = writer.path_for_day("2026-01-02")
+    assert day2.stat().st_size >= 1 << 20
+    writer.close()
+    assert len(list(EventLogReader([day2]))) == 1201
+
+
 def write_ticks(folder: Path, count: int, *, compress: bool = False, start: int = 0) -> Path:
     with EventLogWriter(folder, compress=compress) as writer:
         for n in range(start, start + count):

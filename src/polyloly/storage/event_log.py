@@ -25,6 +25,7 @@ __all__ = ["EventLogReader", "EventLogWriter", "LogDecodeError", "decode_event",
 
 _NS_PER_DAY = 86_400 * 1_000_000_000
 _CHUNK = 1 << 16
+_BUFFER_MAX = 1 << 20  # encoded bytes an append may leave unwritten before flush()
 _Output = gzip.GzipFile | BufferedWriter
 _ENCODER = msgspec.json.Encoder()
 _decoder: msgspec.json.Decoder[Any] | None = None
@@ -73,8 +74,10 @@ class EventLogWriter:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._compress = compress
         self._fsync = fsync
-        self._day: str | None = None
         self._fh: _Output | None = None
+        self._day_start = 0  # [start, end) of the open file's UTC day, ns
+        self._day_end = 0
+        self._buf = bytearray()  # encoded lines not yet handed to the file
         self.count = 0
         self.repaired: list[Path] = []
 
@@ -83,22 +86,35 @@ class EventLogWriter:
         suffix = ".jsonl.gz" if self._compress else ".jsonl"
         return self.directory / f"events-{day}{suffix}"
 
-    def _open(self, day: str) -> _Output:
+    def _open(self, ts_ns: int) -> None:
+        """Make the file of ``ts_ns``'s UTC day the open one (after writing out the buffer)."""
         if self._fh is not None:
+            self._write_buffer()
             self._fh.close()
+        day = _day_of(ts_ns)
         path = self.path_for_day(day)
         if path.exists() and _repair_tail(path):
             self.repaired.append(path)
-        fh: _Output = gzip.GzipFile(path, "ab") if self._compress else path.open("ab")
-        self._fh, self._day = fh, day
-        return fh
+        self._fh = gzip.GzipFile(path, "ab") if self._compress else path.open("ab")
+        self._day_start = ts_ns - ts_ns % _NS_PER_DAY
+        self._day_end = self._day_start + _NS_PER_DAY
 
     def append(self, event: Event) -> None:
-        """Append one event (buffered)."""
-        day = _day_of(event.ts_init)
-        fh = self._fh if day == self._day and self._fh is not None else self._open(day)
-        fh.write(_ENCODER.encode(event) + b"\n")
+        """Append one event (buffered until :meth:`flush`, or until 1 MiB is pending)."""
+        ts = event.ts_init
+        if not self._day_start <= ts < self._day_end or self._fh is None:
+            self._open(ts)
+        buf = self._buf
+        _ENCODER.encode_into(event, buf, -1)  # no intermediate bytes object
+        buf += b"\n"
         self.count += 1
+        if len(buf) >= _BUFFER_MAX:
+            self._write_buffer()
+
+    def _write_buffer(self) -> None:
+        if self._buf and self._fh is not None:
+            self._fh.write(self._buf)
+            self._buf.clear()
 
     def flush(self) -> None:
         """Flush buffered lines to the OS (and to disk with ``fsync=True``).
@@ -107,6 +123,7 @@ class EventLogWriter:
         be read back even if the process dies before :meth:`close`.
         """
         if self._fh is not None:
+            self._write_buffer()
             self._fh.flush()
             if self._fsync:
                 os.fsync(self._fh.fileno())
@@ -117,7 +134,6 @@ class EventLogWriter:
             self.flush()
             self._fh.close()
             self._fh = None
-            self._day = None
 
     def __enter__(self) -> EventLogWriter:
         return self
