@@ -8,6 +8,7 @@
     python -m bench run --only scale --quick # the scale run's 30 s mode
     python -m bench run --only scale --scale-duration-s 120
     python -m bench gen --messages 1000000   # write the stream to the cache folder
+    python -m bench profile --out hot.txt    # the hot path's call tree (pyinstrument)
 
 Results go to stdout (Markdown) and to ``--json`` (default: ``<cache>/last-run.json``).
 """
@@ -54,6 +55,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     gen.add_argument("--messages", type=int, default=1_000_000)
     gen.add_argument("--markets", type=int, default=100)
     gen.add_argument("--seed", type=int, default=7)
+    prof = sub.add_parser("profile", help="profile the hot path (pyinstrument call tree)")
+    prof.add_argument("--messages", type=int, default=300_000)
+    prof.add_argument("--markets", type=int, default=100)
+    prof.add_argument("--seed", type=int, default=7)
+    prof.add_argument("--logged", action="store_true", help="with the event log")
+    prof.add_argument("--out", type=Path, default=None, help="text report (default: cache)")
     return ap.parse_args(argv)
 
 
@@ -146,6 +153,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         spec = StreamSpec(markets=args.markets, messages=args.messages, seed=args.seed)
         stream, path = cached_stream(spec)
         print(f"{len(stream):,} frames, {stream.meta.counts} -> {path}")
+        return 0
+    if args.cmd == "profile":
+        from bench.profile import write_profile
+
+        spec = StreamSpec(markets=args.markets, messages=args.messages, seed=args.seed)
+        out = args.out or (_cache_dir() / "hotpath-profile.txt")
+        n = write_profile(spec, out, logged=args.logged)
+        print(f"profiled {n:,} frames -> {out}")
         return 0
     cfg = config_from(args)
     names = selected(args.only)
