@@ -52,6 +52,7 @@ from polyloly.adapters.polymarket.factory import build_clob_client, build_signer
 from polyloly.adapters.polymarket.http import ORDER_KEEPALIVE_S, ClobRest
 from polyloly.adapters.polymarket.transport import Http11Transport
 from polyloly.bot.clock import LiveClock
+from polyloly.bot.heap import freeze_heap
 from polyloly.domain.events import Event, MatchEvent, MatchEventKind, TruthFinal
 from polyloly.domain.markets import MarketKind, MarketMapping
 from polyloly.execution.engine import ExecutionPorts
@@ -83,12 +84,10 @@ class TimingTransport(Http11Transport):
     def __init__(self) -> None:
         super().__init__(keepalive_s=ORDER_KEEPALIVE_S)
         self.last_write_ns = 0
-        self.writes = 0
 
     def _send(self, conn: Any, data: bytes) -> None:
         super()._send(conn, data)
         self.last_write_ns = time.perf_counter_ns()
-        self.writes += 1
 
 
 # -- the venue port, timed ---------------------------------------------------------------------
@@ -269,7 +268,7 @@ async def _measure(cfg: RunConfig, url: str, markets: list[list[str]]) -> dict[s
         out = await _measure_modes(cfg, rest, clock, probe, markets)
     finally:
         await rest.aclose()
-    out["order_connection"] = {"connects": probe.connects, "requests": probe.writes}
+    out["order_connection"] = {"connects": probe.connects, "requests": probe.requests}
     return out
 
 
@@ -290,6 +289,7 @@ async def _measure_modes(
         run = _mode(mode, clock, rest, probe, mappings)
         for snap in snapshots:
             run.bot.kernel.publish(snap)
+        freeze_heap()  # as the node does once it has started
         for k in range(per_mode):
             m = index * per_mode + k
             sample = await _sample(run, m, (mappings[m].token_a, mappings[m].token_b))

@@ -160,11 +160,7 @@ async def _node(presign: bool) -> Node:
     def on_request(request: httpx.Request) -> None:  # runs in the REST worker thread
         node.requests.append((request.method, request.url.path))
 
-    async def on_order_request(request: httpx.Request) -> None:  # order posts, on the loop
-        node.requests.append((request.method, request.url.path))
-
     lib_http._http_client.event_hooks = {"request": [on_request], "response": []}
-    adapter.rest._orders.event_hooks = {"request": [on_order_request], "response": []}
     return node
 
 
@@ -201,6 +197,7 @@ async def test_a_result_costs_one_post_and_the_venue_accepts_the_presigned_order
     assert (presign.get(node.no) is not None) == mode
     signatures = node.engine.signer.calls
     node.requests.clear()
+    order_posts = node.adapter.rest.order_transport.requests
     now = node.now()
     node.truth(
         TruthFinal(
@@ -218,7 +215,9 @@ async def test_a_result_costs_one_post_and_the_venue_accepts_the_presigned_order
     assert record is not None
     assert record.id == submitted.order_hash
     assert accepted.status.value == "MATCHED"
-    assert node.requests == [("POST", "/order")]  # one HTTP request, nothing else
+    # One HTTP request, nothing else: on the order connection; none through the library.
+    assert node.adapter.rest.order_transport.requests == order_posts + 1
+    assert node.requests == []
     if mode:
         assert presigned is not None
         assert submitted.order_hash == presigned.order.order_hash

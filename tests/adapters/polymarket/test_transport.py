@@ -6,11 +6,14 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable
 
+import h11
 import httpx
 import pytest
 import pytest_asyncio
+from hypothesis import given
+from hypothesis import strategies as st
 
-from polyloly.adapters.polymarket.transport import Http11Transport
+from polyloly.adapters.polymarket.transport import Http11Transport, _request_bytes
 
 BODY = b'{"order":{"salt":1},"owner":"k"}'
 
@@ -52,7 +55,8 @@ class Server:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                value = head.lower().split(b"content-length: ")[1].split(b"\r\n")[0]
+                length = int(value.split(b",")[0])  # a repeated value: the first
                 self.requests.append(head + await reader.readexactly(length))
                 writer.write(self.reply(len(self.requests)))
                 await writer.drain()
@@ -200,3 +204,88 @@ async def test_an_idle_connection_that_talks_is_dropped(client: httpx.AsyncClien
         assert srv.connections == 2
     finally:
         await srv.stop()
+
+
+# -- write_first: the order path's bytes, written before h11 validates them -------------------
+
+_NAME = st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", min_size=1)
+_VALUE = (
+    st.text("abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=+/.,;", min_size=1)
+    .map(str.strip)
+    .filter(bool)
+)
+
+
+@given(
+    extra=st.lists(st.tuples(_NAME, _VALUE), max_size=8),
+    host_at=st.integers(0, 8),
+    body=st.binary(max_size=64),
+)
+def test_the_fast_request_bytes_are_h11s(
+    extra: list[tuple[str, str]], host_at: int, body: bytes
+) -> None:
+    headers = [
+        (n.encode(), v.encode())
+        for n, v in extra
+        if n.lower() not in ("host", "content-length", "transfer-encoding")
+    ]
+    headers.insert(min(host_at, len(headers)), (b"Host", b"127.0.0.1:8080"))
+    headers.append((b"Content-Length", str(len(body)).encode()))
+    conn = h11.Connection(h11.CLIENT)
+    head = conn.send(h11.Request(method=b"POST", target=b"/order", headers=headers))
+    data = conn.send(h11.Data(data=body)) if body else b""
+    expected = (head or b"") + (data or b"") + (conn.send(h11.EndOfMessage()) or b"")
+    assert _request_bytes(b"POST", b"/order", headers, body) == expected
+
+
+def _lines(url: str, body: bytes, **extra: bytes) -> list[tuple[bytes, bytes]]:
+    host = httpx.URL(url).netloc
+    lines = [(b"Host", host), *((k.encode(), v) for k, v in extra.items())]
+    return [*lines, (b"Content-Length", str(len(body)).encode())]
+
+
+@pytest.mark.asyncio
+async def test_write_first_posts_and_keeps_the_connection(server: Server) -> None:
+    transport = Http11Transport(keepalive_s=60)
+    url = httpx.URL(server.url)
+    try:
+        for _ in range(2):
+            reply = await transport.request(
+                b"POST", url, _lines(server.url, BODY, Poly_X=b"1"), BODY, {}, write_first=True
+            )
+            assert reply.json() == {"ok": True}
+    finally:
+        await transport.aclose()
+    tail = b"\r\nPoly_X: 1\r\nContent-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+    assert server.requests[0].endswith(tail)
+    assert server.connections == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("value", [b"1\r\nX-Injected: 1", b"a\nb", b"nul\x00"])
+async def test_write_first_refuses_a_header_line_with_a_control_character(
+    server: Server, value: bytes
+) -> None:
+    transport = Http11Transport(keepalive_s=60)
+    lines = _lines(server.url, BODY, Poly_X=value)
+    with pytest.raises(httpx.LocalProtocolError, match="illegal header line"):
+        await transport.request(b"POST", httpx.URL(server.url), lines, BODY, {}, write_first=True)
+    assert server.connections == 0  # refused before connecting, nothing written
+
+
+@pytest.mark.asyncio
+async def test_write_first_closes_the_connection_when_h11_disagrees(server: Server) -> None:
+    transport = Http11Transport(keepalive_s=60)
+    url = httpx.URL(server.url)
+    # h11 writes a repeated Content-Length value once: the bytes on the socket differ.
+    lines = [*_lines(server.url, BODY)[:-1], (b"Content-Length", b"%d,%d" % (len(BODY), len(BODY)))]
+    try:
+        with pytest.raises(httpx.LocalProtocolError, match="differ from h11's"):
+            await transport.request(b"POST", url, lines, BODY, {}, write_first=True)
+        reply = await transport.request(
+            b"POST", url, _lines(server.url, BODY), BODY, {}, write_first=True
+        )
+        assert reply.status_code == 200
+    finally:
+        await transport.aclose()
+    assert transport.connects == 2  # the connection h11 disagreed on was dropped
