@@ -21,6 +21,7 @@ Seed plan §5.2 (market registry); Polymarket reference ``docs/reference/polymar
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
@@ -58,8 +59,9 @@ class MarketMappingError(ValueError):
     """A market cannot be mapped to a match safely (unknown team, ambiguous outcome...)."""
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_team(name: str) -> str:
-    """Return the comparison form of a team name.
+    """Return the comparison form of a team name (cached: the same names recur).
 
     Rules, applied in order: Unicode NFKD decomposition with accents (combining marks)
     removed; casefold; ``- _ / \\ |`` become spaces; any other character that is not a

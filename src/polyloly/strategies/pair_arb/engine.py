@@ -126,6 +126,7 @@ class PairArbEngine:
         self.id_namespace = id_namespace
         self._markets: dict[str, _Market] = {}
         self._by_token: dict[str, tuple[str, Leg]] = {}
+        self._by_match: dict[str, list[_Market]] = {}  # match id -> its markets
         self._blocked: set[str] = set()  # match ids under a TruthAlert
         self._fps: dict[int, int] = {}  # price -> fee per share (cache; prices are discrete)
         self._caps: dict[tuple[int, int], int | None] = {}  # (target, tick) -> price cap
@@ -141,7 +142,9 @@ class PairArbEngine:
         for token in (yes_token, no_token):
             if token in self._by_token:
                 raise PairArbError(f"token {token!r} already belongs to a market")
-        self._markets[market] = _Market(market, yes_token, no_token, match_id, PairPosition())
+        st = self._markets[market] = _Market(market, yes_token, no_token, match_id, PairPosition())
+        if match_id:
+            self._by_match.setdefault(match_id, []).append(st)
         self._by_token[yes_token] = (market, Leg.YES)
         self._by_token[no_token] = (market, Leg.NO)
 
@@ -210,8 +213,8 @@ class PairArbEngine:
 
     def on_truth_final(self, event: TruthFinal) -> None:
         """The match is decided: stop pair-arb on all its markets for good."""
-        for st in self._markets.values():
-            if st.match_id and st.match_id == event.match_id and not st.stopped:
+        for st in self._by_match.get(event.match_id, ()):
+            if not st.stopped:
                 st.stopped = "truth_final"
 
     def on_truth_alert(self, event: TruthAlert) -> None:
