@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
@@ -87,7 +88,7 @@ class RawServer:
                 match = re.search(rb"\r\ncontent-length: *(\d+)", head, re.IGNORECASE)
                 body = await reader.readexactly(int(match.group(1))) if match else b""
                 method, target = head.decode("latin-1").split(" ", 2)[:2]
-                path = target.split("?", 1)[0]
+                path = urlsplit(target).path  # origin-form, or absolute-form via a proxy
                 self.requests.append(Captured(method, path, head + body))
                 status, payload = self.reply(method, path, body)
                 writer.write(
@@ -259,6 +260,27 @@ async def test_a_heartbeat_is_byte_identical_to_the_library(server: RawServer) -
     theirs, ours = server.posts()
     assert ours.path == "/v1/heartbeats"
     assert ours.raw == theirs.raw
+
+
+@pytest.mark.asyncio
+async def test_a_proxy_named_by_the_environment_carries_the_order_posts(
+    server: RawServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    signed = _signed(OrderType.FAK, salt=77)
+    rest = _rest("http://clob.invalid:8080")  # never resolved here: the proxy is asked
+    try:
+        ack = await rest.post_signed(signed)
+        assert (await rest.heartbeat("hb-1")).heartbeat_id == "hb-2"
+    finally:
+        await rest.aclose()
+    assert ack.order_id == signed.order_hash
+    order, beat = server.posts()
+    assert order.raw.startswith(b"POST http://clob.invalid:8080/order HTTP/1.1\r\n")
+    assert beat.raw.startswith(b"POST http://clob.invalid:8080/v1/heartbeats HTTP/1.1\r\n")
+    assert rest.order_transport.requests == 0  # the proxy transport carried both
 
 
 @pytest.mark.asyncio

@@ -12,9 +12,12 @@ before the sending task first yields) owned by :class:`ClobRest` (closed by
 :meth:`ClobRest.aclose`); the heartbeats use it too, which keeps its connection warm
 between results. The body is the library's exact bytes (:meth:`ClobRest.order_body`, made
 once, ideally when the order is signed); only the L2 headers, which depend on the time, are
-made at send time (:class:`L2Headers`). The request is byte-for-byte what
-``ClobClient.post_order`` sends (same body, same headers in the same order), and failures
-translate exactly as through the library (no retry here: never a blind resend).
+made at send time (:class:`L2Headers`), filled into header lines learnt once from the
+client (the post goes to the transport directly, not through ``AsyncClient.send``). The
+request is byte-for-byte what ``ClobClient.post_order`` sends (same body, same headers in
+the same order), and failures translate exactly as through the library (no retry here:
+never a blind resend). When the environment names a proxy for the CLOB host
+(``HTTPS_PROXY``…), order posts and heartbeats go through it, as the library's calls do.
 
 Posting does **not** use ``ClobClient.post_order``: on a reply with ``tradeIDs`` but no
 ``transactionsHashes`` that method polls ``/data/trades`` for up to 30 s inside the call.
@@ -38,11 +41,13 @@ import base64
 import hashlib
 import hmac
 import json
+import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol, TypeVar
 
 import httpx
 import msgspec
+import structlog
 from py_clob_client_v2 import ClobClient
 from py_clob_client_v2.clob_types import (
     ApiCreds,
@@ -108,6 +113,8 @@ __all__ = [
     "order_ack",
     "restore_http_transport",
 ]
+
+_log = structlog.get_logger(__name__)
 
 _T = TypeVar("_T")
 COLLATERAL: Final = "collateral"
@@ -313,6 +320,16 @@ def _parse_balance(text: str) -> int:
     raise RetryableError(f"balance: unexpected value {text[:40]!r}")
 
 
+def env_proxy(url: httpx.URL) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``ALL_PROXY``…, unless
+    ``NO_PROXY`` excludes its host), or ``None``: what httpx's own clients honour."""
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(url.host):
+        return None
+    return proxy
+
+
 _LENGTH: Final = "\0content-length"  # the template's key of the line the body's length fills
 
 
@@ -400,10 +417,19 @@ class ClobRest:
             if timeout_s is not None
             else lib_http._http_client.timeout  # the library's, as every other call uses
         )
-        self._transport = order_transport or Http11Transport(keepalive_s=keepalive_s)
-        self._orders = httpx.AsyncClient(timeout=timeout, transport=self._transport)
-        self._timeouts: dict[str, float | None] = timeout.as_dict()
         self._order_url = httpx.URL(f"{client.host}{POST_ORDER}")
+        self._transport = order_transport or Http11Transport(keepalive_s=keepalive_s)
+        proxy = env_proxy(self._order_url) if order_transport is None else None
+        self._direct = proxy is None
+        """Whether posts go to the order transport itself; not when the environment names a
+        proxy for the CLOB host, like the library's own client: the order client then goes
+        through httpx's proxy transport (slower to the socket, but where the user said)."""
+        if proxy is None:
+            self._orders = httpx.AsyncClient(timeout=timeout, transport=self._transport)
+        else:
+            self._orders = httpx.AsyncClient(timeout=timeout, proxy=proxy)
+            _log.warning("clob.orders_via_proxy", host=self._order_url.host)
+        self._timeouts: dict[str, float | None] = timeout.as_dict()
         self._heartbeat_url = httpx.URL(f"{client.host}{POST_HEARTBEAT}")
         self._l2: L2Headers | None = None
         self._template: _HeaderTemplate | None = None
@@ -455,14 +481,20 @@ class ClobRest:
         """
         headers = self._l2_headers().post(path, body, self._clock.now_ns() // NS_PER_S)
         try:
-            response = await self._transport.request(
-                b"POST",
-                url,
-                self._raw_headers(url, body, headers),
-                body,
-                self._timeouts,
-                write_first=True,
-            )
+            if self._direct:
+                response = await self._transport.request(
+                    b"POST",
+                    url,
+                    self._raw_headers(url, body, headers),
+                    body,
+                    self._timeouts,
+                    write_first=True,
+                )
+            else:  # through the proxy the environment names for the CLOB host
+                client = self._orders
+                response = await client.send(
+                    client.build_request("POST", url, content=body, headers=headers)
+                )
         except Exception as exc:  # every transport failure is translated here
             raise translate_exception(exc, op=op, mutating=True) from exc
         return response.status_code, _decoded(response)

@@ -12,13 +12,17 @@ reply is awaited.
 
 The request is serialized by h11 exactly as httpcore does it (same request line, the
 client's headers in order, the body as is), so the bytes are the same as through httpx's
-default transport.
+default transport. The order path skips ``httpx.Request`` and the client altogether:
+:meth:`Http11Transport.request` takes the request's parts, and with ``write_first`` writes
+them before h11's header validation runs (h11 must then agree on the bytes).
 
 Scope: HTTP/1.1 over TCP (TLS for ``https``), bodies already in memory (``content=bytes``),
-replies read whole. The client's environment proxies, if any, are mounted by httpx over
-this transport and keep working. Failures are raised as the httpx exceptions httpcore maps
-them to (``ConnectError``, ``ConnectTimeout``, ``ReadTimeout``, ``ReadError``,
-``RemoteProtocolError``), so callers translate them as before.
+replies read whole. httpx mounts no environment proxy over a transport it is given: when
+the environment names a proxy for the CLOB host, :class:`~polyloly.adapters.polymarket.http.
+ClobRest` gives its order client httpx's proxy transport instead of this one. Failures are
+raised as the httpx exceptions httpcore maps them to (``ConnectError``, ``ConnectTimeout``,
+``ReadTimeout``, ``ReadError``, ``RemoteProtocolError``), so callers translate them as
+before.
 """
 
 from __future__ import annotations
