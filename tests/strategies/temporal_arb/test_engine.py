@@ -222,6 +222,26 @@ def test_exposure_cap_counts_the_worst_case() -> None:
     assert eng.exposure == 2 * 49_970_000 + 20_000_000
 
 
+def test_a_full_exposure_cap_skips_entries_for_want_of_room() -> None:
+    # Room for three $49.97 entries and $0.09 more: less than the $1 minimum order.
+    eng, books, _ = world(replace(WIDE, max_exposure_usdc=150_000_000))
+    for token in ("ta", "tb", "g1a", "g2a", "oa"):
+        snap(books, token, [(500_000, shares(1_000))])
+    entered = [
+        *eng.on_event(game_result(game=1)),
+        *eng.on_event(game_result(game=2)),
+        *eng.on_event(final("t1")),
+    ]
+    assert len(entered) == 3
+    assert eng.on_event(final("t1", match_id="m2")) == []
+    assert eng.skipped == {"no exposure room for a minimum order": 1}
+    # A market paid out: its exposure is released and the armed signal enters on the next
+    # change of its book.
+    eng.on_event(MarketResolved(ts_event=1, ts_init=1, market="0xG2", winning_token_id="g2a"))
+    [late] = eng.on_book(("oa",), snap(books, "oa", [(500_000, shares(1_000))], t=2))
+    assert late.token_id == "oa"
+
+
 def test_too_small_entries_are_skipped() -> None:
     eng, books, _ = world()
     snap(books, "tb", [(600_000, shares(4))])  # below the 5-share market minimum

@@ -452,11 +452,15 @@ class TemporalArbEngine:
         if top is None or limit <= 0 or top[0] > limit:
             return "no ask at or under the entry cap"
         room = self.params.max_exposure_usdc - self.exposure
+        if room < self.params.min_order_usdc:
+            # Every entry costs at most the room, so none can reach the minimum order: say
+            # so without walking the book (an armed signal re-plans on each of its changes).
+            return "no exposure room for a minimum order"
         if self.params.presign:
             standard = self._standard(book, mapping, top[0], room)
             if standard is not None:
                 return limit, standard[0], standard[1], top[0]
-        size, walk = self._size(book, limit, top[0], room)
+        size, walk = self._size(book, limit, top[0], room, mapping.min_size)
         if size <= 0 or size < mapping.min_size or walk[1] < self.params.min_order_usdc:
             return "too little depth, budget or exposure room for a minimum order"
         return limit, size, walk, top[0]
@@ -485,7 +489,7 @@ class TemporalArbEngine:
         return size, walk
 
     def _size(
-        self, book: AskBook, limit: int, best: int, room: int
+        self, book: AskBook, limit: int, best: int, room: int, min_size: int
     ) -> tuple[int, tuple[int, int, int]]:
         p = self.params
         lot = size_lot(p, limit)
@@ -495,6 +499,8 @@ class TemporalArbEngine:
         # the cost of `size` shares at today's asks.
         budget = min(p.fixed_size_usdc, max(room, 0))
         hi = min(depth, budget * SCALE // limit) // lot
+        if hi * lot < min_size:
+            return 0, (0, 0, 0)  # not even the market minimum fits: no search
 
         def fits(k: int) -> tuple[int, int, int] | None:
             walk = book.cost_to_buy(k * lot, limit)
