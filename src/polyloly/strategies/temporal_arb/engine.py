@@ -451,19 +451,25 @@ class TemporalArbEngine:
         limit = entry_limit(self.params, mapping.tick)
         if top is None or limit <= 0 or top[0] > limit:
             return "no ask at or under the entry cap"
+        return self._entry(book, mapping, limit, top[0])
+
+    def _entry(
+        self, book: AskBook, mapping: MarketMapping, limit: int, best: int
+    ) -> tuple[int, int, tuple[int, int, int], int] | str:
+        """The entry at or under ``limit`` that the exposure room and the book allow now."""
         room = self.params.max_exposure_usdc - self.exposure
         if room < self.params.min_order_usdc:
             # Every entry costs at most the room, so none can reach the minimum order: say
             # so without walking the book (an armed signal re-plans on each of its changes).
             return "no exposure room for a minimum order"
         if self.params.presign:
-            standard = self._standard(book, mapping, top[0], room)
+            standard = self._standard(book, mapping, best, room)
             if standard is not None:
-                return limit, standard[0], standard[1], top[0]
-        size, walk = self._size(book, limit, top[0], room, mapping.min_size)
+                return limit, standard[0], standard[1], best
+        size, walk = self._size(book, limit, best, room, mapping.min_size)
         if size <= 0 or size < mapping.min_size or walk[1] < self.params.min_order_usdc:
             return "too little depth, budget or exposure room for a minimum order"
-        return limit, size, walk, top[0]
+        return limit, size, walk, best
 
     def _standard(
         self, book: AskBook, mapping: MarketMapping, best: int, room: int
