@@ -247,6 +247,8 @@ def test_pending_intent_blocks_until_done() -> None:
 def test_truth_final_stops_the_match_for_good() -> None:
     eng, books = setup(((45 * C, 1_000 * SH),), ((48 * C, 1_000 * SH),))
     eng.add_market("other", "o-y", "o-n", "another-match")
+    eng.add_market("game-1", "g-y", "g-n", MATCH)  # the same match's map market
+    eng.add_market("loose", "l-y", "l-n")  # a market not tied to a match
     snapshot(books, "o-y", ((45 * C, 1_000 * SH),))
     snapshot(books, "o-n", ((48 * C, 1_000 * SH),))
     final = TruthFinal(
@@ -262,6 +264,9 @@ def test_truth_final_stops_the_match_for_good() -> None:
     )
     eng.on_truth_final(final)
     assert eng.stop_reason(M) == "truth_final"
+    assert eng.stop_reason("game-1") == "truth_final"
+    assert not eng.stop_reason("other")
+    assert not eng.stop_reason("loose")
     assert eng.evaluate(M, books, 2) == []
     assert len(eng.evaluate("other", books, 2)) == 1  # other matches keep trading
     eng.on_fill(M, Y, SH, 450_000, 0)  # late fills are still accounted
