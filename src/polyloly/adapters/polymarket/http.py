@@ -320,7 +320,7 @@ def _parse_balance(text: str) -> int:
     raise RetryableError(f"balance: unexpected value {text[:40]!r}")
 
 
-def env_proxy(url: httpx.URL) -> str | None:
+def _env_proxy(url: httpx.URL) -> str | None:
     """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``ALL_PROXY``…, unless
     ``NO_PROXY`` excludes its host), or ``None``: what httpx's own clients honour."""
     proxies = urllib.request.getproxies()
@@ -419,7 +419,7 @@ class ClobRest:
         )
         self._order_url = httpx.URL(f"{client.host}{POST_ORDER}")
         self._transport = order_transport or Http11Transport(keepalive_s=keepalive_s)
-        proxy = env_proxy(self._order_url) if order_transport is None else None
+        proxy = _env_proxy(self._order_url) if order_transport is None else None
         self._direct = proxy is None
         """Whether posts go to the order transport itself; not when the environment names a
         proxy for the CLOB host, like the library's own client: the order client then goes
