@@ -9,27 +9,16 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.cli import bench_cli
 
 
 def _smoke(name: str, tmp_path: Path) -> dict[str, Any]:
     out = tmp_path / f"{name.replace(',', '-')}.json"
-    proc = subprocess.run(  # noqa: S603 - our own suite, same interpreter
-        [sys.executable, "-m", "bench", "run", "--smoke", "--only", name, "--json", str(out)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=55,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = bench_cli("run", "--smoke", "--only", name, "--json", str(out))
     assert "## Run" in proc.stdout
     doc: dict[str, Any] = json.loads(out.read_text())
     assert doc["run"]["mode"] == "smoke"
@@ -121,14 +110,7 @@ def test_scale_smoke(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("argv", [["run", "--only", "nope"]])
 def test_unknown_benchmark_is_refused(argv: list[str]) -> None:
-    proc = subprocess.run(  # noqa: S603 - our own suite, same interpreter
-        [sys.executable, "-m", "bench", *argv],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    proc = bench_cli(*argv, check=False)
     assert proc.returncode != 0
     assert "unknown benchmark" in proc.stderr
 
