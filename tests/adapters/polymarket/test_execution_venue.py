@@ -14,7 +14,8 @@ from py_clob_client_v2 import ClobClient
 from py_clob_client_v2.clob_types import ApiCreds
 
 from polyloly.adapters.polymarket.execution import OrderBodies, PolymarketSigner, PolymarketVenue
-from polyloly.adapters.polymarket.http import ClobRest, json_body
+from polyloly.adapters.polymarket.http import ClobRest
+from polyloly.adapters.polymarket.order_request import json_body
 from polyloly.adapters.polymarket.signing import SignedOrder as PmSignedOrder
 from polyloly.bot.clock import LiveClock
 from polyloly.bot.errors import ConfigError

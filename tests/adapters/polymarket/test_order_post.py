@@ -26,7 +26,8 @@ from py_clob_client_v2.order_utils.model.side import Side as LibSide
 from py_clob_client_v2.order_utils.model.signature_type_v2 import SignatureTypeV2
 
 from polyloly.adapters.polymarket.config import SignatureType
-from polyloly.adapters.polymarket.http import ClobRest, L2Headers, json_body
+from polyloly.adapters.polymarket.http import ClobRest
+from polyloly.adapters.polymarket.order_request import L2Headers, json_body
 from polyloly.adapters.polymarket.signing import OrderSigner, OrderSpec, SignedOrder
 from polyloly.bot.clock import NS_PER_S, VirtualClock
 from polyloly.bot.errors import RetryableError, UnknownOutcomeError

@@ -12,8 +12,9 @@ before the sending task first yields) owned by :class:`ClobRest` (closed by
 :meth:`ClobRest.aclose`); the heartbeats use it too, which keeps its connection warm
 between results. The body is the library's exact bytes (:meth:`ClobRest.order_body`, made
 once, ideally when the order is signed); only the L2 headers, which depend on the time, are
-made at send time (:class:`L2Headers`), filled into header lines learnt once from the
-client (the post goes to the transport directly, not through ``AsyncClient.send``). The
+made at send time, filled into header lines learnt once from the client
+(:mod:`polyloly.adapters.polymarket.order_request`); the post goes to the transport
+directly, not through ``AsyncClient.send``. The
 request is byte-for-byte what ``ClobClient.post_order`` sends (same body, same headers in
 the same order), and failures translate exactly as through the library (no retry here:
 never a blind resend). When the environment names a proxy for the CLOB host
@@ -37,11 +38,6 @@ Polymarket reference ``docs/reference/polymarket.md`` §1 (methods → endpoints
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import json
-import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol, TypeVar
 
@@ -57,13 +53,6 @@ from py_clob_client_v2.clob_types import (
     TradeParams,
 )
 from py_clob_client_v2.endpoints import GET_TICK_SIZE, POST_HEARTBEAT, POST_ORDER, POST_ORDERS
-from py_clob_client_v2.headers.headers import (
-    POLY_ADDRESS,
-    POLY_API_KEY,
-    POLY_PASSPHRASE,
-    POLY_SIGNATURE,
-    POLY_TIMESTAMP,
-)
 from py_clob_client_v2.http_helpers import helpers as lib_http
 
 from polyloly.adapters.polymarket.config import ApiCredentials
@@ -76,6 +65,12 @@ from polyloly.adapters.polymarket.errors import (
     translate_exception,
 )
 from polyloly.adapters.polymarket.events import OrderUpdate, TradeUpdate, UpdateSource
+from polyloly.adapters.polymarket.order_request import (
+    HeaderTemplate,
+    L2Headers,
+    env_proxy,
+    json_body,
+)
 from polyloly.adapters.polymarket.parsing import (
     book_snapshot,
     micros,
@@ -103,13 +98,11 @@ __all__ = [
     "ClobRest",
     "HeartbeatAck",
     "HeartbeatPort",
-    "L2Headers",
     "MarketReadPort",
     "OrderAck",
     "OrderPort",
     "UserRecoveryPort",
     "configure_http_transport",
-    "json_body",
     "order_ack",
     "restore_http_transport",
 ]
@@ -260,49 +253,6 @@ def order_ack(raw: object) -> OrderAck:
     )
 
 
-def json_body(payload: object) -> bytes:
-    """``payload`` serialized exactly as py-clob-client-v2 sends it (compact JSON, UTF-8)."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-class L2Headers:
-    """The L2 headers of one wallet and API key; only the timestamp changes between calls.
-
-    The same headers, values and order as py-clob-client-v2's ``create_level_2_headers``
-    followed by its ``_overload_headers`` for a POST (the library's ``request``); the HMAC
-    key is decoded once instead of on every call.
-
-    Parameters
-    ----------
-    address
-        The wallet's checksum address (``POLY_ADDRESS``).
-    creds
-        The API key, secret and passphrase.
-    """
-
-    def __init__(self, address: str, creds: ApiCreds) -> None:
-        self.creds = creds
-        self._address = address
-        self._mac = hmac.new(base64.urlsafe_b64decode(creds.api_secret), digestmod=hashlib.sha256)
-
-    def post(self, path: str, body: bytes, timestamp_s: int) -> dict[str, str]:
-        """The headers of a ``POST`` of ``body`` to ``path`` at ``timestamp_s`` (UTC s)."""
-        ts = str(timestamp_s)
-        mac = self._mac.copy()
-        mac.update(f"{ts}POST{path}".encode())
-        if body:  # the library signs the body text with ' turned into "
-            mac.update(body.replace(b"'", b'"'))
-        headers = {
-            POLY_ADDRESS: self._address,
-            POLY_SIGNATURE: base64.urlsafe_b64encode(mac.digest()).decode(),
-            POLY_TIMESTAMP: ts,
-            POLY_API_KEY: self.creds.api_key,
-            POLY_PASSPHRASE: self.creds.api_passphrase,
-        }
-        overloaded: dict[str, str] = lib_http._overload_headers(lib_http.POST, headers)
-        return overloaded
-
-
 def _decoded(response: httpx.Response) -> object:
     """The reply as the library returns it: decoded JSON, else the text."""
     try:
@@ -318,61 +268,6 @@ def _parse_balance(text: str) -> int:
     if text.isascii() and text.isdigit():
         return int(text)
     raise RetryableError(f"balance: unexpected value {text[:40]!r}")
-
-
-def _env_proxy(url: httpx.URL) -> str | None:
-    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``ALL_PROXY``…, unless
-    ``NO_PROXY`` excludes its host), or ``None``: what httpx's own clients honour."""
-    proxies = urllib.request.getproxies()
-    proxy = proxies.get(url.scheme) or proxies.get("all")
-    if not proxy or urllib.request.proxy_bypass(url.host):
-        return None
-    return proxy
-
-
-_LENGTH: Final = "\0content-length"  # the template's key of the line the body's length fills
-
-
-class _HeaderTemplate:
-    """The header lines of an order-client POST: fixed ones, per-call values, the length."""
-
-    __slots__ = ("_host", "_keys", "_lines")
-
-    def __init__(
-        self, host: bytes, keys: frozenset[str], lines: list[tuple[bytes, str | None, bytes]]
-    ) -> None:
-        self._host = host
-        self._keys = keys
-        self._lines = lines  # (name, key of a per-call value or None, fixed value)
-
-    @classmethod
-    def learn(
-        cls, url: httpx.URL, built: httpx.Request, headers: dict[str, str]
-    ) -> _HeaderTemplate:
-        """Read the lines of a request the client built with these per-call ``headers``."""
-        by_lower = {k.lower().encode("ascii"): k for k in headers}
-        by_lower[b"content-length"] = _LENGTH
-        lines: list[tuple[bytes, str | None, bytes]] = []
-        for name, value in built.headers.raw:
-            key = by_lower.get(name.lower())
-            lines.append((name, key, b"" if key is not None else value))
-        return cls(url.netloc, frozenset(headers), lines)
-
-    def fits(self, url: httpx.URL, headers: dict[str, str]) -> bool:
-        """Whether a POST to ``url`` with these header names has these lines."""
-        return url.netloc == self._host and headers.keys() == self._keys
-
-    def fill(self, body: bytes, headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-        """The lines of a POST of ``body`` with these per-call header values."""
-        out: list[tuple[bytes, bytes]] = []
-        for name, key, fixed in self._lines:
-            if key is None:
-                out.append((name, fixed))
-            elif key is _LENGTH:
-                out.append((name, str(len(body)).encode("ascii")))
-            else:
-                out.append((name, headers[key].encode("ascii")))
-        return out
 
 
 class ClobRest:
@@ -419,7 +314,7 @@ class ClobRest:
         )
         self._order_url = httpx.URL(f"{client.host}{POST_ORDER}")
         self._transport = order_transport or Http11Transport(keepalive_s=keepalive_s)
-        proxy = _env_proxy(self._order_url) if order_transport is None else None
+        proxy = env_proxy(self._order_url) if order_transport is None else None
         self._direct = proxy is None
         """Whether posts go to the order transport itself; not when the environment names a
         proxy for the CLOB host, like the library's own client: the order client then goes
@@ -432,7 +327,7 @@ class ClobRest:
         self._timeouts: dict[str, float | None] = timeout.as_dict()
         self._heartbeat_url = httpx.URL(f"{client.host}{POST_HEARTBEAT}")
         self._l2: L2Headers | None = None
-        self._template: _HeaderTemplate | None = None
+        self._template: HeaderTemplate | None = None
 
     @property
     def order_transport(self) -> Http11Transport:
@@ -511,7 +406,7 @@ class ClobRest:
         template = self._template
         if template is None or not template.fits(url, headers):
             built = self._orders.build_request("POST", url, content=body, headers=headers)
-            template = self._template = _HeaderTemplate.learn(url, built, headers)
+            template = self._template = HeaderTemplate.learn(url, built, headers)
         return template.fill(body, headers)
 
     async def _post_order_json(self, op: str, url: httpx.URL, path: str, body: bytes) -> Any:
