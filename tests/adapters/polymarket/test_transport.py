@@ -282,6 +282,7 @@ async def test_write_first_closes_the_connection_when_h11_disagrees(server: Serv
     try:
         with pytest.raises(httpx.LocalProtocolError, match="differ from h11's"):
             await transport.request(b"POST", url, lines, BODY, {}, write_first=True)
+        assert not transport.fast_writes  # from now on h11 serializes first
         reply = await transport.request(
             b"POST", url, _lines(server.url, BODY), BODY, {}, write_first=True
         )
@@ -289,3 +290,4 @@ async def test_write_first_closes_the_connection_when_h11_disagrees(server: Serv
     finally:
         await transport.aclose()
     assert transport.connects == 2  # the connection h11 disagreed on was dropped
+    assert transport.requests == 2

@@ -35,8 +35,11 @@ from typing import Final
 
 import h11
 import httpx
+import structlog
 
 __all__ = ["Http11Transport"]
+
+_log = structlog.get_logger(__name__)
 
 _MAX_IDLE: Final = 4
 _DEFAULT_PORTS: Final = {b"http": 80, b"https": 443}
@@ -210,7 +213,10 @@ class Http11Transport(httpx.AsyncBaseTransport):
         self._ssl = ssl_context
         self._idle: list[_Connection] = []
         self.connects = 0
-        self.requests = 0
+        self.requests = 0  # requests written (each one went out, whatever its reply)
+        self.fast_writes = True
+        """Whether ``write_first`` is honoured: turned off for good the first time h11
+        disagrees with the bytes written (every later request is serialized by h11 first)."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` on an idle connection (or a new one); return the whole reply."""
@@ -246,9 +252,11 @@ class Http11Transport(httpx.AsyncBaseTransport):
         its header validation (~50 µs on a cold cache): a header line with a control
         character (CR, LF, NUL…) is refused before anything is written, and h11 then
         serializes the same request and must produce the same bytes, else the connection
-        is closed and ``httpx.LocalProtocolError`` raised.
+        is closed, ``httpx.LocalProtocolError`` raised (the request went out: its outcome is
+        unknown) and :attr:`fast_writes` turned off.
         """
         loop = asyncio.get_running_loop()
+        write_first = write_first and self.fast_writes
         if write_first:
             _check_lines(headers, origin)
         conn = self._take_idle(loop.time()) or await self._connect(
@@ -259,13 +267,16 @@ class Http11Transport(httpx.AsyncBaseTransport):
             if write_first:
                 data = _request_bytes(method, target, headers, body)
                 self._send(conn, data)
+                self.requests += 1
                 # h11 goes past the request as if it had written it, and must agree: if
                 # not, its state no longer matches the peer's and the connection is dropped.
                 if conn.serialize(method, target, headers, body, origin) != data:
+                    self.fast_writes = False
+                    _log.error("order_transport.fast_write_mismatch", target=target.decode())
                     raise httpx.LocalProtocolError("the request bytes written differ from h11's")
             else:
                 self._send(conn, conn.serialize(method, target, headers, body, origin))
-            self.requests += 1
+                self.requests += 1
             try:
                 async with asyncio.timeout(timeouts.get("read")):
                     head, content = await conn.response(origin)
