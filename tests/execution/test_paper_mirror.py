@@ -9,14 +9,10 @@ market happened to be mirrored.
 from __future__ import annotations
 
 import pytest
+from tests.execution.paper_harness import NO, YES, M, PaperHarness
 
-from polyloly.bot.clock import NS_PER_S, VirtualClock
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import (
     BookSnapshot,
-    Event,
-    LastTrade,
-    LevelChange,
     PriceChanges,
     Side,
     TickSizeChange,
@@ -25,100 +21,20 @@ from polyloly.domain.intents import OrderType
 from polyloly.domain.money import SCALE
 from polyloly.domain.orderbook import BookSet
 from polyloly.execution.events import TradeUpdate
-from polyloly.execution.fakes import FakeSigner
-from polyloly.execution.paper import PaperConfig, PaperVenue
-from polyloly.execution.ports import OrderSpec, SubmitResult, VenueOrderStatus
+from polyloly.execution.ports import VenueOrderStatus
 
 pytestmark = pytest.mark.asyncio
 
-M, YES, NO = "0xpaper-mirror", "1", "2"
 BID, ASK = 400_000, 420_000
-Levels = tuple[tuple[int, int], ...]
 
 
-class _Paper:
-    def __init__(self, books: BookSet | None = None) -> None:
-        self.clock = VirtualClock(1_800_000_000 * NS_PER_S)
-        self.kernel = Kernel(self.clock)
-        self.events: list[Event] = []
-        self.kernel.subscribe_all(self.events.append)
-        self.venue = PaperVenue(
-            self.clock, PaperConfig(starting_collateral=1_000 * SCALE), books=books
-        )
-        self.venue.add_market(M, (YES, NO), tick=10_000, min_size=5 * SCALE)
-        self.venue.attach(self.kernel)
-        self.signer = FakeSigner()
-        self.n = 0
-
-    def book(self, token: str, bids: Levels, asks: Levels) -> None:
-        now = self.clock.now_ns()
-        self.kernel.publish(
-            BookSnapshot(
-                ts_event=now,
-                ts_init=now,
-                market=M,
-                token_id=token,
-                bids=bids,
-                asks=asks,
-                tick=10_000,
-            )
-        )
-
-    def level(self, side: Side, price: int, size: int, token: str = YES) -> None:
-        self.clock.advance_ns(1)
-        now = self.clock.now_ns()
-        change = LevelChange(token, side, price, size)
-        self.kernel.publish(PriceChanges(ts_event=now, ts_init=now, market=M, changes=(change,)))
-
-    def trade(self, side: Side, price: int, size: int) -> None:
-        now = self.clock.now_ns()
-        self.kernel.publish(
-            LastTrade(
-                ts_event=now,
-                ts_init=now,
-                market=M,
-                token_id=YES,
-                price=price,
-                size=size,
-                side=side,
-            )
-        )
-
-    async def order(
-        self,
-        side: Side,
-        price: int,
-        size: int,
-        *,
-        token: str = YES,
-        order_type: OrderType = OrderType.GTC,
-    ) -> tuple[str, SubmitResult]:
-        self.n += 1
-        spec = OrderSpec(
-            client_id=f"c{self.n}",
-            market=M,
-            token_id=token,
-            side=side,
-            price=price,
-            size=size,
-            order_type=order_type,
-            salt=self.n,
-            timestamp_ms=1,
-        )
-        signed = self.signer.sign(spec)
-        return signed.order_hash, await self.venue.submit(signed)
-
-    def matched(self, order_hash: str) -> int:
-        return self.venue.orders[order_hash].size_matched
-
-
-def _standard_books(p: _Paper) -> None:
+def _standard_books(p: PaperHarness) -> None:
     p.book(YES, ((BID, 100 * SCALE),), ((ASK, 150 * SCALE),))
     p.book(NO, ((500_000, 100 * SCALE),), ((700_000, 100 * SCALE),))
 
 
 async def test_books_are_followed_without_mirroring_a_market_we_have_no_orders_in() -> None:
-    p = _Paper()
+    p = PaperHarness()
     _standard_books(p)
     p.level(Side.BUY, BID, 30 * SCALE)
     p.level(Side.BUY, 390_000, 10 * SCALE)
@@ -131,7 +47,7 @@ async def test_books_are_followed_without_mirroring_a_market_we_have_no_orders_i
 
 
 async def test_an_order_queues_behind_the_size_displayed_when_it_arrives() -> None:
-    p = _Paper()
+    p = PaperHarness()
     _standard_books(p)
     for size in (30, 120, 70):  # the level moves while we have no order there
         p.level(Side.BUY, BID, size * SCALE)
@@ -147,7 +63,7 @@ async def test_an_order_queues_behind_the_size_displayed_when_it_arrives() -> No
 
 
 async def test_the_mirror_is_dropped_with_our_last_order_and_rebuilt_with_the_next() -> None:
-    p = _Paper()
+    p = PaperHarness()
     _standard_books(p)
     first, _ = await p.order(Side.BUY, BID, 20 * SCALE)
     await p.venue.cancel([first])
@@ -171,7 +87,7 @@ async def test_the_mirror_is_dropped_with_our_last_order_and_rebuilt_with_the_ne
 
 
 async def test_a_market_order_that_leaves_nothing_resting_does_not_keep_the_mirror() -> None:
-    p = _Paper()
+    p = PaperHarness()
     _standard_books(p)
     ours, result = await p.order(Side.BUY, ASK, 50 * SCALE, order_type=OrderType.FAK)
     assert result.status is VenueOrderStatus.MATCHED
@@ -181,7 +97,7 @@ async def test_a_market_order_that_leaves_nothing_resting_does_not_keep_the_mirr
 
 
 async def test_liquidity_we_took_stays_consumed_while_the_market_is_not_mirrored() -> None:
-    p = _Paper()
+    p = PaperHarness()
     _standard_books(p)
     await p.order(Side.BUY, ASK, 100 * SCALE, order_type=OrderType.FAK)  # 100 of the 150
     assert p.venue.mirrored == ()
@@ -202,7 +118,7 @@ async def test_liquidity_we_took_stays_consumed_while_the_market_is_not_mirrored
 
 
 async def test_our_buy_mints_against_the_complement_bids_when_they_are_better() -> None:
-    p = _Paper()
+    p = PaperHarness()
     p.book(YES, ((BID, 100 * SCALE),), ((700_000, 100 * SCALE),))
     p.book(NO, ((450_000, 30 * SCALE),), ((800_000, 100 * SCALE),))  # YES offered at 0.55
     ours, _ = await p.order(Side.BUY, 600_000, 20 * SCALE, order_type=OrderType.FAK)
@@ -215,7 +131,7 @@ async def test_our_buy_mints_against_the_complement_bids_when_they_are_better() 
 
 async def test_a_shared_book_set_is_applied_once_per_event() -> None:
     books = BookSet()
-    p = _Paper(books=books)
+    p = PaperHarness(books=books)
     p.kernel.subscribe(BookSnapshot, books.apply)  # the node applies it too
     p.kernel.subscribe(PriceChanges, books.apply)
     _standard_books(p)
@@ -227,7 +143,7 @@ async def test_a_shared_book_set_is_applied_once_per_event() -> None:
 
 
 async def test_levels_on_a_new_tick_grid_are_followed_after_a_tick_size_change() -> None:
-    p = _Paper()
+    p = PaperHarness()
     _standard_books(p)
     now = p.clock.now_ns()
     p.kernel.publish(
