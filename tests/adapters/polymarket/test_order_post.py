@@ -24,25 +24,23 @@ from py_clob_client_v2.headers.headers import create_level_2_headers
 from py_clob_client_v2.order_utils.model.order_data_v2 import SignedOrderV2
 from py_clob_client_v2.order_utils.model.side import Side as LibSide
 from py_clob_client_v2.order_utils.model.signature_type_v2 import SignatureTypeV2
+from tests.adapters.polymarket.pinned_signer import KEY, SALT, TOKEN, pinned_signer
 
 from polyloly.adapters.polymarket.config import SignatureType
 from polyloly.adapters.polymarket.http import ClobRest
 from polyloly.adapters.polymarket.order_request import L2Headers, json_body
-from polyloly.adapters.polymarket.signing import OrderSigner, OrderSpec, SignedOrder
+from polyloly.adapters.polymarket.signing import OrderSpec, SignedOrder
 from polyloly.bot.clock import NS_PER_S, VirtualClock
 from polyloly.bot.errors import RetryableError, UnknownOutcomeError
 from polyloly.domain.events import Side
 from polyloly.domain.intents import OrderType
 
-KEY = "0x" + "4c" * 32
-FUNDER = "0x" + "ab" * 20
 CREDS = ApiCreds(
     api_key="0b7f2a1e-5c4d-4e3f-9a8b-7c6d5e4f3a2b",
     api_secret="c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I=",
     api_passphrase="pass-phrase-0123456789",
 )
 SERVER_TIME_S = 1_795_577_955
-TOKEN = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
 
 
 @dataclass
@@ -142,16 +140,9 @@ def _signed(
     neg_risk: bool = False,
     sig_type: SignatureType = SignatureType.EOA,
     expiration_s: int = 0,
-    salt: int = 1_464_848_247_546,
+    salt: int = SALT,
 ) -> SignedOrder:
-    signer = OrderSigner(
-        KEY,
-        137,
-        signature_type=sig_type,
-        funder=None if sig_type is SignatureType.EOA else FUNDER,
-        now_ms=lambda: 1_795_577_955_778,
-        salt=lambda: salt,
-    )
+    signer = pinned_signer(sig_type, salt)
     spec = OrderSpec(
         token_id=TOKEN,
         side=Side.BUY,

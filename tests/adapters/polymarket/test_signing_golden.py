@@ -17,15 +17,12 @@ from hypothesis import strategies as st
 from py_clob_client_v2.order_utils.model.order_data_v2 import OrderDataV2
 from py_clob_client_v2.order_utils.model.side import Side as LibSide
 from py_clob_client_v2.order_utils.model.signature_type_v2 import SignatureTypeV2
+from tests.adapters.polymarket.pinned_signer import KEY, TOKEN, pinned_signer
 
 from polyloly.adapters.polymarket.config import SignatureType
-from polyloly.adapters.polymarket.signing import OrderSigner, OrderSpec
+from polyloly.adapters.polymarket.signing import OrderSpec
 from polyloly.domain.events import Side
 from polyloly.domain.intents import OrderType
-
-KEY = "0x" + "4c" * 32
-FUNDER = "0x" + "ab" * 20
-TOKEN = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
 
 _1271_TAIL = (
     "4f726465722875696e743235362073616c742c61646472657373206d616b65722c61646472657373207369"
@@ -81,29 +78,18 @@ GOLDEN: dict[str, tuple[SignatureType, dict[str, object], str, str]] = {
 }
 
 
-def _signer(sig_type: SignatureType, salt: int = 1_464_848_247_546) -> OrderSigner:
-    return OrderSigner(
-        KEY,
-        137,
-        signature_type=sig_type,
-        funder=None if sig_type is SignatureType.EOA else FUNDER,
-        now_ms=lambda: 1_795_577_955_778,
-        salt=lambda: salt,
-    )
-
-
 @pytest.mark.parametrize("case", list(GOLDEN))
 def test_golden_hashes_and_signatures(case: str) -> None:
     sig_type, fields, order_hash, signature = GOLDEN[case]
     spec = OrderSpec(token_id=TOKEN, **{"tick": 10_000, **fields})  # type: ignore[arg-type]
-    signed = _signer(sig_type).sign(spec)
+    signed = pinned_signer(sig_type).sign(spec)
     assert signed.order_hash == order_hash
     assert signed.body.signature == signature
 
 
 def test_signing_runs_on_libsecp256k1() -> None:
     """coincurve is a runtime dependency: eth-keys picks it over its pure-Python backend."""
-    assert isinstance(_signer(SignatureType.EOA)._key.backend, CoinCurveECCBackend)
+    assert isinstance(pinned_signer(SignatureType.EOA)._key.backend, CoinCurveECCBackend)
 
 
 def test_both_backends_give_the_same_signature() -> None:
@@ -140,7 +126,7 @@ def test_hash_and_signature_equal_the_library_builder(  # noqa: PLR0917 - hypoth
     timestamp: int,
     metadata: bytes,
 ) -> None:
-    signer = _signer(sig_type, salt)
+    signer = pinned_signer(sig_type, salt)
     builder = signer._builders[neg_risk]
     order = builder.build_order(
         OrderDataV2(
