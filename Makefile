@@ -1,20 +1,38 @@
 # polyloly — the two commands a new user needs:
 #   make demo   runs the offline demo against the local simulators
-#   make test   runs lint, type checks and the whole test suite
-# Each creates or updates .venv from pyproject.toml by itself.
+#   make test   runs the lock check, lint, type checks and the whole test suite
+# Each creates or updates .venv with exactly the locked versions in requirements/ (hashes
+# checked), installed by uv; uv itself is bootstrapped from the registry with pip, pinned.
+#   make lock     re-lock after editing pyproject.toml (keeps every pin that still fits)
+#   make upgrade  move every pin to the newest release, then run the suite
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
+LOCKS  := $(addprefix requirements/,dev.txt runtime.txt build.txt bootstrap.txt)
+# Lock for every platform, from the oldest Python the project supports; no index URL is written.
+LOCK_ARGS := --universal --python-version 3.11 --generate-hashes --quiet \
+             --custom-compile-command "make lock"
+export UV_PYTHON_DOWNLOADS := never
+export UV_NO_PROGRESS := 1
 
-.PHONY: demo test lint typecheck pytest bench bench-smoke bench-profile clean
+.PHONY: demo test lint lock-check typecheck pytest bench bench-smoke bench-profile lock upgrade clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCKS)
+	@echo "set-up: .venv with the locked dependencies (requirements/dev.txt)..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(UV) --version 2>/dev/null | grep -qF "$$(sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements/bootstrap.txt)" \
+	  || { echo "set-up: bootstrapping uv (requirements/bootstrap.txt)..."; \
+	       $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+	         --require-hashes -r requirements/bootstrap.txt 2>&1 | grep -v "^WARNING: Location" || true; }
+	@$(UV) --version >/dev/null
+	@echo "set-up: installing $$(grep -c '^[a-zA-Z].*==' requirements/dev.txt) locked packages..."
+	@$(UV) pip sync --quiet --python $(BIN)/python --require-hashes requirements/dev.txt
+	@$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+	@echo "set-up: done"
 
 demo: $(STAMP)
 	$(BIN)/polyloly demo $(ARGS)
@@ -29,7 +47,10 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest $(ARGS)
 
-test: lint typecheck pytest
+lock-check: $(STAMP)
+	$(BIN)/python scripts/check_lock.py
+
+test: lock-check lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench run $(ARGS)
@@ -39,6 +60,20 @@ bench-smoke: $(STAMP)
 
 bench-profile: $(STAMP)
 	$(BIN)/python -m bench profile $(ARGS)
+
+lock: $(STAMP)
+	$(UV) pip compile pyproject.toml requirements/tools.in requirements/build.in --extra dev -o requirements/dev.txt $(LOCK_ARGS)
+	$(UV) pip compile pyproject.toml -c requirements/dev.txt -o requirements/runtime.txt $(LOCK_ARGS)
+	$(UV) pip compile requirements/build.in -c requirements/dev.txt -o requirements/build.txt $(LOCK_ARGS)
+	$(UV) pip compile requirements/bootstrap.in -c requirements/dev.txt -o requirements/bootstrap.txt $(LOCK_ARGS)
+	$(BIN)/python scripts/check_lock.py
+
+upgrade: $(STAMP)
+	$(UV) pip compile pyproject.toml requirements/tools.in requirements/build.in --extra dev -o requirements/dev.txt $(LOCK_ARGS) --upgrade
+	$(UV) pip compile pyproject.toml -c requirements/dev.txt -o requirements/runtime.txt $(LOCK_ARGS)
+	$(UV) pip compile requirements/build.in -c requirements/dev.txt -o requirements/build.txt $(LOCK_ARGS)
+	$(UV) pip compile requirements/bootstrap.in -c requirements/dev.txt -o requirements/bootstrap.txt $(LOCK_ARGS)
+	$(MAKE) test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

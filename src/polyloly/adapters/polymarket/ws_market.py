@@ -374,7 +374,7 @@ class MarketWsClient:
             for reason in bad:
                 self._malformed(reason, len(payload))
         else:
-            if type(decoded) is not list:
+            if not isinstance(decoded, list):  # narrows the decoder's union for the checker
                 self._handle(decoded, payload)
                 return
             msgs = decoded
