@@ -13,15 +13,13 @@ from polyloly.bot.logging import reset_logging
 from polyloly.domain.events import Event
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
+REAL_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "real"
 
 
 @pytest.fixture
-def shared_fixtures() -> Path:
-    """Folder of real API payloads (``../shared/fixtures``); skips when it is absent."""
-    if not SHARED_FIXTURES.is_dir():
-        pytest.skip(f"real payload fixtures not found at {SHARED_FIXTURES} (a user's own clone)")
-    return SHARED_FIXTURES
+def real_fixtures() -> Path:
+    """Folder of real recorded API payloads (``tests/fixtures/real``, sources in its README)."""
+    return REAL_FIXTURES
 
 
 def load_fixture(folder: Path, name: str) -> Any:

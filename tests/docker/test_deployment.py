@@ -148,3 +148,21 @@ def test_docker_compose_config_if_available() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_bot_writes_to_named_volumes_it_owns() -> None:
+    compose = _yaml(DOCKER / "compose.yaml")
+    mounts = dict(v.split(":")[:2] for v in compose["services"]["bot"]["volumes"])
+    assert mounts == {"bot_data": "/app/data", "bot_reports": "/app/reports"}
+    assert {"bot_data", "bot_reports"} <= set(compose["volumes"])  # named, not bind mounts
+    text = (DOCKER / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"chown -R polyloly:polyloly /app/data", text)
+
+
+def test_the_image_installs_the_locked_versions() -> None:
+    text = (DOCKER / "Dockerfile").read_text(encoding="utf-8")
+    assert "--require-hashes --wheel-dir /wheels -r requirements/runtime.txt" in text
+    assert "--require-hashes -r /tmp/runtime.txt" in text
+    assert "--no-build-isolation" in text  # the build backend comes from requirements/build.txt
+    ignored = (REPO / ".dockerignore").read_text(encoding="utf-8").split()
+    assert {".git", ".venv", ".env", "data"} <= set(ignored)

@@ -108,8 +108,8 @@ def test_fee_model_from_config() -> None:
     assert fee_model_from_config("flat_payout", 20_000) == FlatPayoutFeeModel()
 
 
-def test_sports_fee_schedule_fixture_matches_default_rate(shared_fixtures: Path) -> None:
-    raw = load_fixture(shared_fixtures / "polymarket", "gamma_market_sports_market_money_line.json")
+def test_sports_fee_schedule_fixture_matches_default_rate(real_fixtures: Path) -> None:
+    raw = load_fixture(real_fixtures / "polymarket", "gamma_market_sports_market_money_line.json")
     schedule = raw["feeSchedule"]
     assert parse_micros(str(schedule["rate"])) == ESPORTS_TAKER_RATE
     assert schedule["exponent"] == 1

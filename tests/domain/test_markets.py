@@ -231,9 +231,9 @@ def test_registry_rejects_conflicts() -> None:
     assert len(reg) == 2
 
 
-def test_real_gamma_moneyline_maps_by_name(shared_fixtures: Path) -> None:
+def test_real_gamma_moneyline_maps_by_name(real_fixtures: Path) -> None:
     market = load_fixture(
-        shared_fixtures / "polymarket", "gamma_market_sports_market_money_line.json"
+        real_fixtures / "polymarket", "gamma_market_sports_market_money_line.json"
     )
     outcomes = json.loads(market["outcomes"])
     tokens = json.loads(market["clobTokenIds"])

@@ -367,8 +367,8 @@ def test_bookset_keeps_tick_when_snapshot_has_none() -> None:
 @pytest.mark.parametrize(
     "name", ["ws_market_book_msg.json", "ws_book_snapshot.json", "clob_book_response.json"]
 )
-def test_real_book_frames_in_either_order(shared_fixtures: Path, name: str) -> None:
-    raw = load_fixture(shared_fixtures / "polymarket", name)
+def test_real_book_frames_in_either_order(real_fixtures: Path, name: str) -> None:
+    raw = load_fixture(real_fixtures / "polymarket", name)
     b = OrderBook(raw["asset_id"], C)
     assert b.snapshot(levels(raw["bids"]), levels(raw["asks"]))
     bids, asks = levels(raw["bids"]), levels(raw["asks"])
@@ -378,8 +378,8 @@ def test_real_book_frames_in_either_order(shared_fixtures: Path, name: str) -> N
     assert b.asks() == sorted(asks)
 
 
-def test_real_deep_book_on_a_thousandth_tick(shared_fixtures: Path) -> None:
-    raw = load_fixture(shared_fixtures / "polymarket", "py_ws_book.json")
+def test_real_deep_book_on_a_thousandth_tick(real_fixtures: Path) -> None:
+    raw = load_fixture(real_fixtures / "polymarket", "py_ws_book.json")
     bids, asks = levels(raw["bids"]), levels(raw["asks"])
     b = OrderBook(raw["asset_id"], C)
     assert not b.snapshot(bids, asks)  # 0.999 is off a cent grid: refused, not guessed
@@ -392,9 +392,9 @@ def test_real_deep_book_on_a_thousandth_tick(shared_fixtures: Path) -> None:
     assert walk.amount == -(-sum(p * q for p, q in asks) // 1_000_000)
 
 
-def test_real_price_change_frame_applies(shared_fixtures: Path) -> None:
-    book_raw = load_fixture(shared_fixtures / "polymarket", "ws_book_snapshot.json")
-    pc_raw = load_fixture(shared_fixtures / "polymarket", "ws_market_price_change_msg.json")
+def test_real_price_change_frame_applies(real_fixtures: Path) -> None:
+    book_raw = load_fixture(real_fixtures / "polymarket", "ws_book_snapshot.json")
+    pc_raw = load_fixture(real_fixtures / "polymarket", "ws_market_price_change_msg.json")
     bs = BookSet()
     token = book_raw["asset_id"]
     bs.apply(snap(token, levels(book_raw["bids"]), levels(book_raw["asks"])))

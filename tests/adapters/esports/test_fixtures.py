@@ -1,4 +1,4 @@
-"""Real recorded payloads (``../shared/fixtures``) parse into the expected normalized values.
+"""Real recorded payloads (``tests/fixtures/real``) parse into the expected normalized values.
 
 The adapter-level tests serve the recorded bodies through ``httpx.MockTransport`` (a fake
 transport, not a mock of the code under test) so that the whole path — rate limiter,
@@ -71,9 +71,9 @@ def _kinds(events: list[Event]) -> list[tuple[str, int | None, str | None, int |
 # -- OpenDota ---------------------------------------------------------------------------------
 
 
-def test_opendota_live_items_keep_string_ids(shared_fixtures: Path) -> None:
+def test_opendota_live_items_keep_string_ids(real_fixtures: Path) -> None:
     top = msgspec.json.decode(
-        _read(shared_fixtures / "opendota", "toplivegames_api.json"), type=TopLiveGames
+        _read(real_fixtures / "opendota", "toplivegames_api.json"), type=TopLiveGames
     )
     assert len(top.game_list) == 10
     first = top.game_list[0]
@@ -85,9 +85,9 @@ def test_opendota_live_items_keep_string_ids(shared_fixtures: Path) -> None:
     assert all(g.team_name_radiant == "" for g in top.game_list)  # all pub games
 
 
-def test_opendota_match_result_fields(shared_fixtures: Path) -> None:
+def test_opendota_match_result_fields(real_fixtures: Path) -> None:
     match = msgspec.json.decode(
-        _read(shared_fixtures / "opendota", "3254426673_output.json"), type=OdMatch
+        _read(real_fixtures / "opendota", "3254426673_output.json"), type=OdMatch
     )
     assert match.match_id == 3254426673
     assert match.radiant_win is False
@@ -101,9 +101,9 @@ def test_opendota_match_result_fields(shared_fixtures: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_opendota_adapter_confirms_a_frozen_game_with_the_real_match(
-    shared_fixtures: Path,
+    real_fixtures: Path,
 ) -> None:
-    folder = shared_fixtures / "opendota"
+    folder = real_fixtures / "opendota"
     live_items = json.loads(_read(folder, "toplivegames_api.json"))["game_list"]
     # The recorded /live games are pubs; make the first one the recorded pro match.
     pro = dict(live_items[0], match_id="3254426673", series_id=0)
@@ -152,9 +152,9 @@ async def test_opendota_adapter_confirms_a_frozen_game_with_the_real_match(
 # -- PandaScore -------------------------------------------------------------------------------
 
 
-def test_pandascore_finished_match_snapshot(shared_fixtures: Path) -> None:
+def test_pandascore_finished_match_snapshot(real_fixtures: Path) -> None:
     match = msgspec.json.decode(
-        _read(shared_fixtures / "pandascore", "match_get.json"), type=PsMatch
+        _read(real_fixtures / "pandascore", "match_get.json"), type=PsMatch
     )
     assert (match.id, match.status, match.number_of_games, match.winner_id) == (
         1000450,
@@ -175,8 +175,8 @@ def test_pandascore_finished_match_snapshot(shared_fixtures: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_pandascore_adapter_on_real_match_and_list(shared_fixtures: Path) -> None:
-    folder = shared_fixtures / "pandascore"
+async def test_pandascore_adapter_on_real_match_and_list(real_fixtures: Path) -> None:
+    folder = real_fixtures / "pandascore"
     match_body = _read(folder, "match_get.json")
     list_body = _read(folder, "lol_matches_list.json")
 
@@ -216,18 +216,18 @@ async def test_pandascore_adapter_on_real_match_and_list(shared_fixtures: Path) 
     assert core.stats.malformed == 0
 
 
-def test_pandascore_serie_object_is_not_a_match(shared_fixtures: Path) -> None:
+def test_pandascore_serie_object_is_not_a_match(real_fixtures: Path) -> None:
     stats = FeedStats()
-    assert decode(_read(shared_fixtures / "pandascore", "series_get.json"), PsMatch, stats) is None
+    assert decode(_read(real_fixtures / "pandascore", "series_get.json"), PsMatch, stats) is None
     assert stats.malformed == 1
 
 
 # -- Liquipedia -------------------------------------------------------------------------------
 
 
-def test_lpdb_record_coerces_mixed_types(shared_fixtures: Path) -> None:
+def test_lpdb_record_coerces_mixed_types(real_fixtures: Path) -> None:
     match = msgspec.json.decode(
-        _read(shared_fixtures / "liquipedia", "lpdb_match_sample.json"), type=LpMatch
+        _read(real_fixtures / "liquipedia", "lpdb_match_sample.json"), type=LpMatch
     )
     assert match.match2id == "Wrd25KnOut_R03-M001"
     assert (match.winner, match.finished, match.bestof) == ("1", 1, 5)
@@ -241,8 +241,8 @@ def test_lpdb_record_coerces_mixed_types(shared_fixtures: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_liquipedia_adapter_confirms_only(shared_fixtures: Path) -> None:
-    record = json.loads(_read(shared_fixtures / "liquipedia", "lpdb_match_sample.json"))
+async def test_liquipedia_adapter_confirms_only(real_fixtures: Path) -> None:
+    record = json.loads(_read(real_fixtures / "liquipedia", "lpdb_match_sample.json"))
     body = json.dumps({"result": [record], "error": [], "warning": []}).encode()
     seen: list[httpx.Request] = []
 

@@ -94,8 +94,8 @@ def _to_event(msg: object) -> object:
     return msg if parse is None else parse(msg, TS)  # type: ignore[operator]
 
 
-def test_every_ws_fixture_parses(shared_fixtures: Path) -> None:
-    folder = shared_fixtures / "polymarket"
+def test_every_ws_fixture_parses(real_fixtures: Path) -> None:
+    folder = real_fixtures / "polymarket"
     files = _files(folder, "ws_*.json", "py_ws_*.json")
     assert len(files) >= 29
     for path in files:
@@ -112,8 +112,8 @@ def test_every_ws_fixture_parses(shared_fixtures: Path) -> None:
             assert _to_event(msg) is not None, path.name
 
 
-def test_every_http_fixture_parses(shared_fixtures: Path) -> None:
-    folder = shared_fixtures / "polymarket"
+def test_every_http_fixture_parses(real_fixtures: Path) -> None:
+    folder = real_fixtures / "polymarket"
     files = _files(folder, "http_*.json")
     assert {p.name for p in files} == set(HTTP)
     for path in files:
@@ -122,8 +122,8 @@ def test_every_http_fixture_parses(shared_fixtures: Path) -> None:
             _to_event(row)
 
 
-def test_every_gamma_fixture_parses(shared_fixtures: Path) -> None:
-    folder = shared_fixtures / "polymarket"
+def test_every_gamma_fixture_parses(real_fixtures: Path) -> None:
+    folder = real_fixtures / "polymarket"
     files = _files(folder, "gamma_*.json")
     assert len(files) >= 8
     for path in files:
@@ -136,8 +136,8 @@ def test_every_gamma_fixture_parses(shared_fixtures: Path) -> None:
             assert market.conditionId
 
 
-def test_book_fixture_values(shared_fixtures: Path) -> None:
-    data = (shared_fixtures / "polymarket" / "ws_market_book_msg.json").read_bytes()
+def test_book_fixture_values(real_fixtures: Path) -> None:
+    data = (real_fixtures / "polymarket" / "ws_market_book_msg.json").read_bytes()
     [msg], bad = decode_market_frame(data)
     assert not bad
     snap = _to_event(msg)
@@ -147,8 +147,8 @@ def test_book_fixture_values(shared_fixtures: Path) -> None:
     assert snap.ts_event == 1_703_875_200_000 * 1_000_000
 
 
-def test_py_ws_book_is_sorted_best_first(shared_fixtures: Path) -> None:
-    data = (shared_fixtures / "polymarket" / "py_ws_book.json").read_bytes()
+def test_py_ws_book_is_sorted_best_first(real_fixtures: Path) -> None:
+    data = (real_fixtures / "polymarket" / "py_ws_book.json").read_bytes()
     [msg], _ = decode_market_frame(data)
     snap = _to_event(msg)
     assert isinstance(snap, BookSnapshot)
@@ -159,8 +159,8 @@ def test_py_ws_book_is_sorted_best_first(shared_fixtures: Path) -> None:
     assert bids[0] < asks[0]
 
 
-def test_legacy_and_multi_asset_price_change(shared_fixtures: Path) -> None:
-    folder = shared_fixtures / "polymarket"
+def test_legacy_and_multi_asset_price_change(real_fixtures: Path) -> None:
+    folder = real_fixtures / "polymarket"
     [legacy], _ = decode_market_frame((folder / "py_ws_price_change.json").read_bytes())
     ev = _to_event(legacy)
     assert isinstance(ev, PriceChanges)
@@ -178,8 +178,8 @@ def test_legacy_and_multi_asset_price_change(shared_fixtures: Path) -> None:
     }
 
 
-def test_user_order_fixtures(shared_fixtures: Path) -> None:
-    folder = shared_fixtures / "polymarket"
+def test_user_order_fixtures(real_fixtures: Path) -> None:
+    folder = real_fixtures / "polymarket"
     fok = msgspec.json.decode(
         (folder / "ws_user_order_fok_killed.json").read_bytes(),
         type=schemas.WsUserOrder,
@@ -206,8 +206,8 @@ def test_user_order_fixtures(shared_fixtures: Path) -> None:
     assert p.original_size == 5_000_000
 
 
-def test_user_trade_fixture_maker_side(shared_fixtures: Path) -> None:
-    data = (shared_fixtures / "polymarket" / "py_ws_user_trade1.json").read_bytes()
+def test_user_trade_fixture_maker_side(real_fixtures: Path) -> None:
+    data = (real_fixtures / "polymarket" / "py_ws_user_trade1.json").read_bytes()
     [msg], _ = decode_user_frame(data)
     assert isinstance(msg, schemas.WsUserTrade)
     trade = trade_update(msg, TS, UpdateSource.WS, own_owner="3e2c94ca-8124-c4c1-c7ea-be1ea21b71fe")
@@ -221,7 +221,7 @@ def test_user_trade_fixture_maker_side(shared_fixtures: Path) -> None:
     cross = [m for m in trade.maker_orders if m.outcome == "No"]
     assert cross[0].side is Side.BUY  # complementary token: BUY against BUY mints
     iso = msgspec.json.decode(
-        (shared_fixtures / "polymarket" / "ws_user_trade.json").read_bytes(),
+        (real_fixtures / "polymarket" / "ws_user_trade.json").read_bytes(),
         type=schemas.WsUserTrade,
         strict=False,
     )
@@ -229,18 +229,18 @@ def test_user_trade_fixture_maker_side(shared_fixtures: Path) -> None:
     assert t2.match_time_ns == 1_704_067_200 * 1_000_000_000
 
 
-def test_order_reply_fixtures(shared_fixtures: Path) -> None:
-    folder = shared_fixtures / "polymarket"
+def test_order_reply_fixtures(real_fixtures: Path) -> None:
+    folder = real_fixtures / "polymarket"
     ok = order_ack(msgspec.json.decode((folder / "http_order_response_ok.json").read_bytes()))
     assert ok.order_id.startswith("0x1234")
     with pytest.raises(RejectError, match="Insufficient balance"):
         order_ack(msgspec.json.decode((folder / "http_order_response_failed.json").read_bytes()))
 
 
-def test_gamma_sports_market_maps_by_team(shared_fixtures: Path) -> None:
+def test_gamma_sports_market_maps_by_team(real_fixtures: Path) -> None:
     """The CS2 moneyline parses; a LoL copy of it maps teams to tokens by name."""
     raw = (
-        shared_fixtures / "polymarket" / "gamma_market_sports_market_money_line.json"
+        real_fixtures / "polymarket" / "gamma_market_sports_market_money_line.json"
     ).read_bytes()
     market = msgspec.json.decode(raw, type=schemas.GammaMarket)
     assert market.feeSchedule is not None

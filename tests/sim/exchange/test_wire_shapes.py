@@ -10,8 +10,8 @@ from tests.conftest import load_fixture
 from tests.sim.exchange import wire_shapes
 
 
-def test_fixture_frames_fit_the_schema(shared_fixtures: Path) -> None:
-    folder = shared_fixtures / "polymarket"
+def test_fixture_frames_fit_the_schema(real_fixtures: Path) -> None:
+    folder = real_fixtures / "polymarket"
     for name, kind in wire_shapes.FIXTURES.items():
         frame: dict[str, Any] = load_fixture(folder, name)
         wire_shapes.check(frame, kind)

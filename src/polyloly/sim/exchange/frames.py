@@ -1,7 +1,7 @@
 """The exchange's wire shapes: REST replies and WebSocket frames, as plain JSON-ready dicts.
 
 Field names, string encodings and orderings follow ``docs/reference/polymarket.md`` §1-§3
-and the recorded payloads in ``../shared/fixtures/polymarket/``: prices and sizes are
+and the recorded payloads in ``tests/fixtures/real/polymarket/``: prices and sizes are
 decimal strings, timestamps are epoch-millisecond strings on the market channel and
 second strings on the user channel, book sides run worst → best (best last), and the
 book ``hash`` is the SHA-1 of the compact JSON the client library recomputes.
