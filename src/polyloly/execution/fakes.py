@@ -29,13 +29,13 @@ from polyloly.domain.money import SCALE
 from polyloly.execution.events import OrderUpdate, TradeUpdate, UpdateSource
 from polyloly.execution.lifecycle import taker_fee
 from polyloly.execution.ports import (
-    REJECT_DUPLICATE,
     Alert,
     Balances,
     CancelResult,
     MakerLeg,
     MergeResult,
     OrderSpec,
+    RejectCode,
     SignedOrder,
     SubmitResult,
     TradeReport,
@@ -165,7 +165,9 @@ class FakeVenue:
             raise fault.error
         self.submissions += 1
         if order.order_hash in self.orders:
-            raise RejectError(f"order {order.order_hash} is invalid. Duplicated.", REJECT_DUPLICATE)
+            raise RejectError(
+                f"order {order.order_hash} is invalid. Duplicated.", RejectCode.DUPLICATE
+            )
         spec = order.spec
         venue = VenueOrder(
             order_hash=order.order_hash,
@@ -265,7 +267,7 @@ class FakeVenue:
             raise fault.error
         a, b = self.markets[condition_id]
         if min(self.balances_map.get(a, 0), self.balances_map.get(b, 0)) < size:
-            raise RejectError("not enough tokens to merge", "no_balance")
+            raise RejectError("not enough tokens to merge", RejectCode.NO_BALANCE)
         self._credit(a, -size)
         self._credit(b, -size)
         self._credit("collateral", size)
