@@ -33,7 +33,6 @@ ORDER_OK = [
     (S.SUBMITTING, S.REJECTED),
     (S.SUBMITTING, S.UNKNOWN),
     (S.UNKNOWN, S.LIVE),
-    (S.UNKNOWN, S.SUBMITTING),
     (S.LIVE, S.PARTIALLY_MATCHED),
     (S.LIVE, S.CANCELED),
     (S.DELAYED, S.LIVE),
@@ -47,13 +46,18 @@ ORDER_STALE = [
     (S.MATCHED, S.CANCELED),  # the cancel lost the race
     (S.CANCELED, S.PARTIALLY_MATCHED),
     (S.REJECTED, S.REJECTED),
+    (S.CANCELED, S.REJECTED),  # a killed FAK: the CANCELED frame beat the refusal
 ]
 ORDER_ILLEGAL = [
     (S.LIVE, S.REJECTED),
     (S.MATCHED, S.REJECTED),
     (S.REJECTED, S.LIVE),
     (S.LIVE, S.DELAYED),
-    (S.CANCELED, S.REJECTED),
+    # SUBMITTING is a first state only: a resend is a lookup, never a second submit state
+    (S.SUBMITTING, S.SUBMITTING),
+    (S.UNKNOWN, S.SUBMITTING),
+    (S.LIVE, S.SUBMITTING),
+    (S.MATCHED, S.SUBMITTING),
 ]
 
 

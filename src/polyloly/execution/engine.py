@@ -42,7 +42,6 @@ from polyloly.execution.events import (
     OrderAccepted,
     OrderClosed,
     OrderRejected,
-    OrderResubmitted,
     OrderSubmitted,
     OrderSubmitUnknown,
     OrderUpdate,
@@ -72,7 +71,6 @@ __all__ = ["LEDGER_EVENTS", "ExecutionConfig", "ExecutionEngine", "ExecutionPort
 
 LEDGER_EVENTS: tuple[type[Event], ...] = (
     OrderSubmitted,
-    OrderResubmitted,
     OrderAccepted,
     OrderRejected,
     OrderSubmitUnknown,
@@ -272,7 +270,9 @@ class ExecutionEngine:
 
     def _after(self, event: Event, fx: Effects) -> None:
         now = self.kernel.now_ns()
-        for item in fx.anomalies:
+        if fx.late_rejects:
+            self.reconciler.request()  # the venue's own account settles the contradiction
+        for item in (*fx.anomalies, *fx.late_rejects):
             self.kernel.emit(
                 ExecutionAnomaly(
                     ts_event=now,

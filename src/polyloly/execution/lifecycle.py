@@ -92,17 +92,18 @@ _ANY_VENUE_STATE = (
 def _order_table() -> dict[tuple[OrderState, OrderState], Edge]:
     table: dict[tuple[OrderState, OrderState], Edge] = {}
     ok, stale = Edge.OK, Edge.STALE
+    # SUBMITTING is only ever the first state: a resend after a lost reply or a restart
+    # (``OrderResubmitted``) is a lookup followed, if the venue has nothing, by a post of the
+    # same signed order; the order stays where it is until the venue answers.
     for src in _PRE_VENUE:
         # The user WebSocket often beats the REST reply: any venue state may come first.
         for dst in (*_ANY_VENUE_STATE, S.REJECTED, S.UNKNOWN):
             table[src, dst] = ok
-    table[S.UNKNOWN, S.SUBMITTING] = ok  # resubmitted after a lookup found nothing
     for src in (S.LIVE, S.DELAYED, S.PARTIALLY_MATCHED):
         for dst in (S.PARTIALLY_MATCHED, S.MATCHED, S.CANCELED, S.EXPIRED):
             table[src, dst] = ok
         # A submit whose reply was lost after the WebSocket already reported the order.
         table[src, S.UNKNOWN] = stale
-        table[src, S.SUBMITTING] = stale
     table[S.LIVE, S.LIVE] = ok
     table[S.DELAYED, S.DELAYED] = ok
     table[S.DELAYED, S.LIVE] = ok  # the taker delay ended and the remainder now rests
@@ -110,7 +111,7 @@ def _order_table() -> dict[tuple[OrderState, OrderState], Edge]:
     table[S.PARTIALLY_MATCHED, S.DELAYED] = stale
     for src in (S.MATCHED, S.CANCELED, S.EXPIRED):
         # Reordered frames from before the order ended: size_matched is still merged (max).
-        for dst in (S.LIVE, S.DELAYED, S.PARTIALLY_MATCHED, S.UNKNOWN, S.SUBMITTING, src):
+        for dst in (S.LIVE, S.DELAYED, S.PARTIALLY_MATCHED, S.UNKNOWN, src):
             table[src, dst] = stale
     # A cancel that lost the race to the fill: the venue answers the cancel after the order
     # already matched in full. The fill stands; the order stays MATCHED.
@@ -129,6 +130,11 @@ def _order_table() -> dict[tuple[OrderState, OrderState], Edge]:
     # CANCELED afterwards. The venue's own edge, not a contradiction: the order stays
     # REJECTED and the frame is dropped (size_matched still merges, as for every frame).
     table[S.REJECTED, S.CANCELED] = stale
+    # The same killed FAK/FOK with the frames the other way round: the user channel's
+    # CANCELED beats the REST reply's refusal (the venue publishes before it answers). The
+    # ledger applies only a kill's refusal this way (``fak_no_match``, ``fok_killed``); any
+    # other rejection of an order the venue already reported is reconciled instead.
+    table[S.CANCELED, S.REJECTED] = stale
     return table
 
 

@@ -193,11 +193,14 @@ class OrderManager:
         self._start_submit(event.order, uncertain=False)
 
     def _on_resubmitted(self, event: OrderResubmitted) -> None:
+        # Reconciliation found no trace of an order we may have sent (a lost reply, or a
+        # crash after it was logged): send the same signed order again, looking it up once
+        # more first (it may have arrived since). The order keeps its state meanwhile.
         record = self.state.orders.get(event.order_hash)
-        if record is None or record.signed is None:
+        if record is None or record.signed is None or not record.is_open:
             return
         self.kernel.flush()
-        self._start_submit(record.signed, uncertain=False)
+        self._start_submit(record.signed, uncertain=True)
 
     def resume_unknown(self, order_hash: str) -> None:
         """Resolve an order left UNKNOWN by looking it up, resending only if it is absent."""

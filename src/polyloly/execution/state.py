@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Final
 
 from polyloly.domain.events import BookSnapshot, Event, LastTrade, MarketResolved
 from polyloly.domain.fees import FeeModel
@@ -33,7 +34,6 @@ from polyloly.execution.events import (
     OrderAccepted,
     OrderClosed,
     OrderRejected,
-    OrderResubmitted,
     OrderSubmitted,
     OrderSubmitUnknown,
     OrderUpdate,
@@ -54,6 +54,7 @@ from polyloly.execution.lifecycle import (
 from polyloly.execution.pnl import DailyPnl, PnlSummary, pair_guaranteed_pnl, unrealized
 from polyloly.execution.ports import (
     Balances,
+    RejectCode,
     TradeReport,
     TradeStatus,
     VenueOrder,
@@ -88,6 +89,7 @@ class Effects:
     adopted: list[str] = field(default_factory=list)
     corrections: list[Anomaly] = field(default_factory=list)
     mismatches: list[Anomaly] = field(default_factory=list)
+    late_rejects: list[Anomaly] = field(default_factory=list)
     balances_checked: bool = False
 
 
@@ -208,11 +210,9 @@ class ExecutionState:
         elif isinstance(event, OrderAccepted):
             self._on_accepted(event, fx)
         elif isinstance(event, OrderRejected):
-            self._move(event.order_hash, OrderState.REJECTED, event.ts_init, fx, event.reason)
+            self._on_rejected(event, fx)
         elif isinstance(event, OrderSubmitUnknown):
             self._move(event.order_hash, OrderState.UNKNOWN, event.ts_init, fx, event.error)
-        elif isinstance(event, OrderResubmitted):
-            self._move(event.order_hash, OrderState.SUBMITTING, event.ts_init, fx, event.reason)
         elif isinstance(event, OrderUpdate):
             self.apply_venue_order(event.order, event.ts_init, event.source, fx)
         elif isinstance(event, TradeUpdate):
@@ -288,6 +288,24 @@ class ExecutionState:
         matched = record.size if event.status is VenueOrderStatus.MATCHED else event.size_matched
         venue = _venue_view(record, event.status, matched)
         self._apply_record(record, venue, event.ts_init, False, fx)
+
+    def _on_rejected(self, event: OrderRejected, fx: Effects) -> None:
+        """Apply a submit's refusal, unless the venue already reported the order.
+
+        The user channel can beat the REST reply; a refusal arriving after the venue told us
+        the order rests, matched or was canceled refused something else (a resend, or a
+        kill that already happened). Only a kill's refusal after its CANCELED frame is the
+        venue's normal sequence (a table edge); any other one is not applied but reported
+        in :attr:`Effects.late_rejects`, for reconciliation to read the venue's account.
+        """
+        record = self.orders.get(event.order_hash)
+        if record is not None and record.state in _VENUE_REPORTED:
+            killed = record.state is OrderState.CANCELED and event.code in _KILL_CODES
+            if not killed:
+                detail = f"{record.state.value} then rejected [{event.code}]: {event.reason}"
+                fx.late_rejects.append(Anomaly("late_reject", event.order_hash, detail))
+                return
+        self._move(event.order_hash, OrderState.REJECTED, event.ts_init, fx, event.reason)
 
     def _move(self, order_hash: str, dst: OrderState, ts_ns: int, fx: Effects, reason: str) -> None:
         record = self.orders.get(order_hash)
@@ -588,6 +606,23 @@ def _adopted(venue: VenueOrder, ts_ns: int) -> OrderRecord:
         updated_ns=ts_ns,
     )
 
+
+_VENUE_REPORTED: Final = frozenset(
+    {
+        OrderState.LIVE,
+        OrderState.DELAYED,
+        OrderState.PARTIALLY_MATCHED,
+        OrderState.MATCHED,
+        OrderState.CANCELED,
+        OrderState.EXPIRED,
+    }
+)
+"""States only the venue's own reports put an order in."""
+
+_KILL_CODES: Final = frozenset(
+    {RejectCode.FAK_NO_MATCH, RejectCode.FOK_KILLED, RejectCode.UNMATCHED}
+)
+"""Refusals of a marketable order that found nothing: the venue also reports it CANCELED."""
 
 _STATUS_RANK = {"MATCHED": 0, "RETRYING": 1, "MINED": 2, "CONFIRMED": 3, "FAILED": 3}
 
