@@ -54,9 +54,7 @@ def _ws_then_refuse(h: Harness, status: VenueOrderStatus, code: RejectCode) -> N
         )
         h.venue.orders[order.order_hash] = venue_order
         now = h.now()
-        h.publish(
-            OrderUpdate(ts_event=now, ts_init=now, order=venue_order, source=UpdateSource.WS)
-        )
+        h.publish(OrderUpdate(ts_event=now, ts_init=now, order=venue_order, source=UpdateSource.WS))
         raise RejectError(f"refused after the user channel spoke ({code})", code)
 
     h.venue.submit = submit  # type: ignore[method-assign]

@@ -27,7 +27,7 @@ from polyloly.bot.errors import PolylolyError, RejectError, UnknownOutcomeError
 from polyloly.domain.events import Event, Side
 from polyloly.domain.money import SCALE
 from polyloly.execution.events import OrderUpdate, TradeUpdate, UpdateSource
-from polyloly.execution.lifecycle import taker_fee
+from polyloly.execution.lifecycle import taker_fee, venue_notional
 from polyloly.execution.ports import (
     Alert,
     Balances,
@@ -314,9 +314,9 @@ class FakeVenue:
         report = msgspec.structs.replace(
             report, status=status, match_time_ns=now, last_update_ns=now
         )
-        notional = size * fill_price
+        notional = venue_notional(size, fill_price)  # one fill, rounded as the exchange does
         sign = 1 if order.side is Side.BUY else -1
-        cash = -((notional + SCALE - 1) // SCALE) - fee if sign > 0 else notional // SCALE - fee
+        cash = -notional - fee if sign > 0 else notional - fee
         trade = _Trade(report, {"collateral": cash, order.token_id: sign * size})
         self.trade_log[trade_id] = trade
         for asset, amount in trade.deltas.items():

@@ -115,6 +115,7 @@ class ExecutionState:
         self.trades_checkpoint_ns = 0
         self.daily = DailyPnl()
         self.merged_collateral = 0
+        self.rounding = 0  # collateral adopted from the venue as rounding differences
         self._seq = 0
         # Running totals (see the module docstring): the cash flows of counted fills after
         # the baseline (all / confirmed only), exposure per market, positions at marks.
@@ -153,7 +154,7 @@ class ExecutionState:
         """
         base = self.baseline.collateral if self.baseline is not None else 0
         cash = self._cash_confirmed if confirmed_only else self._cash
-        return base + self.merged_collateral + cash
+        return base + self.merged_collateral + self.rounding + cash
 
     def equity(self) -> int:
         """Collateral plus positions at their marks (:func:`~.pnl.equity`)."""
@@ -461,7 +462,8 @@ class ExecutionState:
         )
 
     def compare_balances(self, venue: Balances, tolerance: int = 0) -> list[Anomaly]:
-        """Every asset whose local and venue balances differ by more than ``tolerance``."""
+        """Every asset whose local and venue balances differ: collateral by more than
+        ``tolerance`` micros, a token by anything (share quantities are never rounded)."""
         out: list[Anomaly] = []
         local = self.collateral()
         if abs(local - venue.collateral) > tolerance:
@@ -471,7 +473,7 @@ class ExecutionState:
         for token in sorted(set(self.positions) | set(venue.tokens)):
             mine = self.position(token).expected
             theirs = venue.tokens.get(token, 0)
-            if abs(mine - theirs) > tolerance:
+            if mine != theirs:
                 out.append(Anomaly("balance_mismatch", token, f"local {mine} venue {theirs}"))
         return out
 
@@ -504,7 +506,15 @@ class ExecutionState:
             return
         if snap.balances_settled and self.quiescent():
             fx.balances_checked = True
-            fx.mismatches.extend(self.compare_balances(snap.balances))
+            fx.mismatches.extend(self.compare_balances(snap.balances, snap.balance_tolerance))
+            diff = snap.balances.collateral - self.collateral()
+            if diff and not fx.mismatches:
+                # Within the tolerance: a rounding difference. Take the venue's figure so
+                # differences never add up to a failed pass.
+                self.rounding += diff
+                fx.corrections.append(
+                    Anomaly("collateral_rounding", "collateral", f"{diff:+d} micros adopted")
+                )
 
     def _on_closed(self, event: OrderClosed, fx: Effects) -> None:
         record = self.orders.get(event.order_hash)
@@ -542,6 +552,7 @@ class ExecutionState:
         self.orphans.clear()
         self.baseline_costs = costs
         self.merged_collateral = 0
+        self.rounding = 0
         self.merges_by_token.clear()
         fx.tokens.update(balances.tokens)
         fx.tokens.update(self.positions)
