@@ -346,11 +346,20 @@ class Core:
         self.truth = TruthEngine(params.truth, TeamAliases(params.aliases))
         self.pair = None
         if params.pair_arb is not None:
-            self.pair = PairArbEngine(params.pair_arb, params.fees(), id_namespace=namespace)
+            self.pair = PairArbEngine(
+                params.pair_arb,
+                params.fees(),
+                id_namespace=namespace,
+                min_notional=params.risk.min_order_size,  # the gate's own limit
+            )
         self.temporal = None
         if params.temporal_arb is not None:
             self.temporal = TemporalArbEngine(
-                params.temporal_arb, self.registry, self.books.get, id_namespace=namespace
+                params.temporal_arb,
+                self.registry,
+                self.books.get,
+                id_namespace=namespace,
+                min_notional=params.risk.min_order_size,  # the gate's own limit
             )
         engine.gate.params = params.risk
         engine.gate.config = params.gate
@@ -385,7 +394,11 @@ class Core:
         if self._pair_trades(mapping):
             assert self.pair is not None  # noqa: S101  (checked by _pair_trades)
             self.pair.add_market(
-                mapping.market_id, mapping.token_a, mapping.token_b, mapping.match_id
+                mapping.market_id,
+                mapping.token_a,
+                mapping.token_b,
+                mapping.match_id,
+                min_size=mapping.min_size,
             )
             if self.feedback is not None:
                 self.feedback.seed_market(mapping.market_id)

@@ -200,6 +200,10 @@ class TemporalArbEngine:
         new session's ids cannot collide with a previous session's. It must be deterministic
         (derived from logged events) so a replay proposes the same ids. Empty keeps
         ``<strategy>:<market>:<token>:1``.
+    min_notional
+        The risk gate's minimum order notional (``RiskParams.min_order_size``, pUSD micros):
+        no entry below it (nor below ``params.min_order_usdc``) is proposed, since the gate
+        would refuse it and the signal fires only once.
     """
 
     def __init__(
@@ -210,12 +214,15 @@ class TemporalArbEngine:
         strategy: str = STRATEGY,
         *,
         id_namespace: str = "",
+        min_notional: int = 0,
     ) -> None:
         self.params = params
         self.registry = registry
         self.books = books
         self.strategy = strategy
         self.id_namespace = id_namespace
+        self.min_usdc = max(params.min_order_usdc, min_notional)
+        """The smallest entry notional the engine proposes (pUSD micros)."""
         self._armed: dict[str, Signal] = {}  # market_id -> signal
         self._entered: set[tuple[str, str]] = set()  # (market_id, token_id)
         self._blocked: set[str] = set()  # match ids
@@ -458,7 +465,7 @@ class TemporalArbEngine:
     ) -> tuple[int, int, tuple[int, int, int], int] | str:
         """The entry at or under ``limit`` that the exposure room and the book allow now."""
         room = self.params.max_exposure_usdc - self.exposure
-        if room < self.params.min_order_usdc:
+        if room < self.min_usdc:
             # Every entry costs at most the room, so none can reach the minimum order: say
             # so without walking the book (an armed signal re-plans on each of its changes).
             return "no exposure room for a minimum order"
@@ -467,7 +474,7 @@ class TemporalArbEngine:
             if standard is not None:
                 return limit, standard[0], standard[1], best
         size, walk = self._size(book, limit, best, room, mapping.min_size)
-        if size <= 0 or size < mapping.min_size or walk[1] < self.params.min_order_usdc:
+        if size <= 0 or size < mapping.min_size or walk[1] < self.min_usdc:
             return "too little depth, budget or exposure room for a minimum order"
         return limit, size, walk, best
 
@@ -484,7 +491,7 @@ class TemporalArbEngine:
             return None
         walk = book.cost_to_buy(size, limit)
         filled, cost = walk[0], walk[1]
-        if filled <= 0 or cost < p.min_order_usdc:
+        if filled <= 0 or cost < self.min_usdc:
             return None
         if p.order_type is OrderType.FOK and filled < size:
             return None  # the venue would kill it
