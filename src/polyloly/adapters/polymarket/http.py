@@ -417,11 +417,29 @@ class ClobRest:
     # -- auth ----------------------------------------------------------------------------------
 
     async def derive_creds(self) -> ApiCredentials:
-        """Create (or, if it exists, derive) this wallet's API key and start using it."""
+        """Create (or, if it exists, derive) this wallet's API key and start using it.
+
+        The library's ``create_or_derive_api_key`` swallows any failure of the create call
+        and derives instead; for a new wallet a create lost to a 5xx then reads as the
+        derive's refusal ("Could not derive api key!"), which no retry would pass. Here a
+        transient failure of either call is raised as such (:class:`RetryableError`: the
+        caller retries with backoff); only a refused create (the key exists) derives.
+        """
+        client = self._client
+
+        def create() -> ApiCreds | None:
+            try:
+                made = client.create_api_key()
+            except Exception as exc:  # every library failure is translated here
+                error = translate_exception(exc, op="create_api_key", mutating=False)
+                if isinstance(error, RetryableError):
+                    raise error from exc
+                return None  # refused: the key exists, derive it
+            return made if made.api_key else None
 
         def run() -> ApiCreds:
-            creds = self._client.create_or_derive_api_key()
-            self._client.set_api_creds(creds)
+            creds = create() or client.derive_api_key()
+            client.set_api_creds(creds)
             return creds
 
         creds = await self._call("derive_creds", run, mutating=False)
