@@ -204,16 +204,19 @@ class TradingNode:
             self.metrics.watch_presign(self.engine.presign.stats.as_dict)
         self._start_control()
         await self._start_projection(translators, recorded)
-        self._publish_session()
+        self._publish_session()  # the strategies start from the orders the log left in flight
         await self._discover()
+        if self.trading:
+            # The venue's account is read before any book or result reaches a strategy: what
+            # was in flight at a crash is resent or settled, and counted, before anything
+            # new is decided (see docs/execution.md, "Restarts").
+            await self._reconcile()
         self.adapter.start()
         if self.presigner is not None:
             self.presigner.start()
         self._watch_market_ws()
         self._start_feeds()
         self.spawn("timer", self._timer())
-        if self.trading:
-            await self._reconcile()
         freeze_heap()
         _log.info("node.started", mode=opts.mode.value, markets=len(self.discovered))
 
@@ -468,11 +471,21 @@ class TradingNode:
 
     async def _reconcile(self) -> None:
         engine = self.engine
+        reconciler = engine.reconciler
         engine.start()
-        deadline = asyncio.get_running_loop().time() + self.options.reconcile_timeout_s
-        while engine.reconciler.last_ok is None or engine.reconciler.running:
-            if asyncio.get_running_loop().time() > deadline:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.reconcile_timeout_s
+        errors = 0
+        while reconciler.last_ok is None or reconciler.running:
+            if loop.time() > deadline:
                 raise HaltError("start-up reconciliation did not finish in time")
+            if not reconciler.running and reconciler.last_ok is None:
+                # The pass could not read the venue (its own retries ran out): try again,
+                # backing off, until the deadline; a bad minute must not stop a restart.
+                errors += 1
+                await asyncio.sleep(min(0.25 * 2**errors, 5.0))
+                reconciler.request(startup=True)
+                continue
             await asyncio.sleep(0.05)
         if not engine.reconciler.last_ok:
             raise HaltError("start-up reconciliation failed: local state differs from the venue")
