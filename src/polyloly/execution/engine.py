@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import Event, MarketResolved, TimerTick
+from polyloly.domain.intents import MergeIntent, PlaceOrderIntent
 from polyloly.domain.orderbook import BookSet
 from polyloly.domain.risk import RiskParams
 from polyloly.execution.events import (
@@ -86,8 +87,11 @@ LEDGER_EVENTS: tuple[type[Event], ...] = (
     KillSwitchResumed,
     DayStarted,
     MarketResolved,
+    PlaceOrderIntent,
+    MergeIntent,
 )
-"""Event types the ledger applies (live, on recovery and in the SQL projection)."""
+"""Event types the ledger applies (live, on recovery and in the SQL projection); the
+intents only for their decision steps (:attr:`ExecutionState.last_step`)."""
 
 Translate = Callable[[Event], OrderUpdate | TradeUpdate | None]
 """Turns an adapter's own venue-update event into the execution layer's (or ``None``)."""

@@ -21,6 +21,7 @@ from typing import Final
 
 from polyloly.domain.events import BookSnapshot, Event, LastTrade, MarketResolved
 from polyloly.domain.fees import FeeModel
+from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, split_intent_id
 from polyloly.domain.money import ONE
 from polyloly.execution.aggregates import ExposureSnapshot, ExposureTotals, Marks, ValueTotals
 from polyloly.execution.events import (
@@ -112,6 +113,11 @@ class ExecutionState:
         self.baseline_costs: dict[str, int] = {}
         self.baseline_trades: set[str] = set()
         self.halted: str | None = None
+        self.last_step: dict[str, int] = {}
+        """The highest step of every decision key logged (``<strategy>:<subject>``): a
+        restarted strategy numbers its next decisions after them (:func:`~polyloly.domain.
+        intents.intent_id_for`), so a new decision never reuses an old one's id."""
+        self.resolved_markets: set[str] = set()
         self.trades_checkpoint_ns = 0
         self.daily = DailyPnl()
         self.merged_collateral = 0
@@ -241,6 +247,8 @@ class ExecutionState:
         elif isinstance(event, DayStarted):
             self.daily.day = event.day
             self.daily.start_equity = event.equity
+        elif isinstance(event, PlaceOrderIntent | MergeIntent):
+            self._on_decision(event.intent_id)
         else:
             self._on_market_data(event)
         for token in fx.tokens:
@@ -248,6 +256,13 @@ class ExecutionState:
         return fx
 
     # -- orders -----------------------------------------------------------------------------
+
+    def _on_decision(self, intent_id: str) -> None:
+        split = split_intent_id(intent_id)
+        if split is not None:
+            key, step = split
+            if step > self.last_step.get(key, 0):
+                self.last_step[key] = step
 
     def _on_submitted(self, event: OrderSubmitted, fx: Effects) -> None:
         signed = event.order
@@ -566,6 +581,7 @@ class ExecutionState:
         elif isinstance(event, LastTrade):
             self.marks[event.token_id] = event.price
         elif isinstance(event, MarketResolved):
+            self.resolved_markets.add(event.market)
             for token, market in self.token_market.items():
                 if market == event.market:
                     self.marks[token] = ONE if token == event.winning_token_id else 0

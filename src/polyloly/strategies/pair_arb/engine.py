@@ -27,6 +27,12 @@ SELLs only to unwind. The caller reports fills (:meth:`PairArbEngine.on_fill`), 
 (:meth:`PairArbEngine.on_merged`) and the end of each intent
 (:meth:`PairArbEngine.on_order_done`), and calls :meth:`PairArbEngine.on_book_change`
 after ``BookSet.apply`` and :meth:`PairArbEngine.on_timer` on timer ticks.
+
+Decisions are numbered per market: intent ids are ``pair_arb:<market>:<step>``. A restarted
+engine is told (:meth:`PairArbEngine.restore`) the last step its market's log holds and the
+intent still in flight, so it decides nothing while that order is out and numbers its next
+decision after the old ones: the same decision keeps its id, a new one never takes an
+old one's.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from typing import Final, Protocol
 
 from polyloly.domain.events import Side, TruthAlert, TruthFinal
 from polyloly.domain.fees import FeeModel
-from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, intent_id_for
+from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, decision_key, intent_id_for
 from polyloly.domain.money import SCALE, cost_of
 from polyloly.domain.orderbook import OrderBook
 from polyloly.strategies.pair_arb.math import (
@@ -106,13 +112,7 @@ class PairArbEngine:
     fee_model
         Fee model used for every decision (real Polymarket fees by default upstream).
     strategy
-        Name stamped on intents and used in intent ids.
-    id_namespace
-        Prefix of every intent id's key (``<strategy>:<namespace>:<market>:<seq>``) so that
-        the per-market sequence, which restarts at 1 in each process, cannot repeat a
-        previous session's ids. It must be deterministic (derived from logged events, such
-        as the session start) so a replay proposes the same ids. Empty keeps
-        ``<strategy>:<market>:<seq>``.
+        Name stamped on intents and used in intent ids (``<strategy>:<market>:<step>``).
     min_notional
         The risk gate's minimum order notional (``RiskParams.min_order_size``, pUSD micros):
         the engine never proposes an order below it (nor below ``params.min_order_usdc``),
@@ -126,13 +126,11 @@ class PairArbEngine:
         fee_model: FeeModel,
         strategy: str = STRATEGY,
         *,
-        id_namespace: str = "",
         min_notional: int = 0,
     ) -> None:
         self.params = params
         self.fee_model = fee_model
         self.strategy = strategy
-        self.id_namespace = id_namespace
         self.min_usdc = max(params.min_order_usdc, min_notional)
         """The smallest order notional the engine proposes (pUSD micros)."""
         self._markets: dict[str, _Market] = {}
@@ -183,6 +181,10 @@ class PairArbEngine:
             raise PairArbError(f"market {market!r} is not followed")
         return st
 
+    def follows(self, market: str) -> bool:
+        """Whether the engine follows ``market``."""
+        return market in self._markets
+
     def market_of(self, token_id: str) -> str | None:
         """The market a token belongs to, or ``None``."""
         found = self._by_token.get(token_id)
@@ -199,6 +201,21 @@ class PairArbEngine:
     def pending(self, market: str) -> str:
         """Intent id in flight for the market ("" when none)."""
         return self._get(market).pending
+
+    def decision_key(self, market: str) -> str:
+        """What the market's intent ids share before their step (``<strategy>:<market>``)."""
+        return decision_key(self.strategy, market)
+
+    def restore(self, market: str, *, last_step: int, pending: str = "") -> None:
+        """Carry on after a restart: the log's last step, and the intent still in flight.
+
+        ``pending`` blocks new decisions until :meth:`on_order_done`, as if this process
+        had sent it; the next decision is step ``last_step + 1``. Call it after
+        :meth:`add_market` and before the first evaluation.
+        """
+        st = self._get(market)
+        st.seq = max(st.seq, last_step)
+        st.pending = pending
 
     def stop_reason(self, market: str) -> str:
         """Why the market stopped for good ("" while running)."""
@@ -499,8 +516,7 @@ class PairArbEngine:
 
     def _next_id(self, st: _Market) -> str:
         st.seq += 1
-        key = f"{self.id_namespace}:{st.market}" if self.id_namespace else st.market
-        return intent_id_for(self.strategy, key, st.seq)
+        return intent_id_for(self.strategy, st.market, st.seq)
 
     def _order(self, st: _Market, plan: _Plan, ts_ns: int) -> PairIntent:
         leg, fill, side, reason = plan
