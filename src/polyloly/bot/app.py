@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 from collections.abc import Coroutine, Mapping
 from functools import partial
 from pathlib import Path
@@ -52,6 +53,7 @@ from polyloly.bot.config_map import (
     presign_config,
 )
 from polyloly.bot.control import ControlServer, ensure_token_file, token_file_for
+from polyloly.bot.crashpoints import CrashPoints
 from polyloly.bot.errors import ConfigError, HaltError
 from polyloly.bot.heap import freeze_heap
 from polyloly.bot.logging import get_logger
@@ -204,6 +206,7 @@ class TradingNode:
             self.metrics.watch_presign(self.engine.presign.stats.as_dict)
         self._start_control()
         await self._start_projection(translators, recorded)
+        self._arm_crash_point()
         self._publish_session()  # the strategies start from the orders the log left in flight
         await self._discover()
         if self.trading:
@@ -219,6 +222,17 @@ class TradingNode:
         self.spawn("timer", self._timer())
         freeze_heap()
         _log.info("node.started", mode=opts.mode.value, markets=len(self.discovered))
+
+    def _arm_crash_point(self) -> None:
+        """Tests only: ``POLYLOLY_CRASH_AT`` kills the process at a point of an order's life.
+
+        Attached after every other subscriber (see :mod:`polyloly.bot.crashpoints`).
+        """
+        crash = CrashPoints.from_env(os.environ)
+        if crash is None or self.kernel is None or not self.trading:
+            return
+        _log.warning("node.crash_point_armed", point=crash.point.value, nth=crash.nth)
+        crash.attach(self.kernel, self.engine.orders)
 
     def _has_log(self) -> bool:
         return Path(self.log_dir).is_dir() and any(Path(self.log_dir).glob("events-*.jsonl*"))

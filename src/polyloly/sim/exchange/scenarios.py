@@ -4,6 +4,9 @@
 each with its match market and its "Game 1..3 Winner" markets, the venue's esports
 parameters (0.001 tick, 5-share minimum, 0.03 taker fee, 3 s taker delay on the match
 markets while live) and synthetic traders on every market. ``empty``: nothing listed.
+``pair_edge``: the LoL Bo3 on a 0.01 tick with no traders; only its "Game 1 Winner" market has
+a book: static, deep house asks at 0.45 and 0.48 (0.93 a pair, 0.015 of fees at most), so pair
+arbitrage trades it the same way every run (crash and soak tests of the whole bot).
 
 Scenario timelines (scripted games driving the fair values) plug in through
 :class:`~polyloly.sim.exchange.traders.FairValueSource`.
@@ -15,12 +18,17 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
+from polyloly.domain.money import SCALE
 from polyloly.sim.exchange.config import Listing, SimMarket
 
 if TYPE_CHECKING:
     from polyloly.sim.exchange.server import ExchangeSimulator
 
-__all__ = ["SCENARIOS", "bo3_markets", "esports_scenario"]
+__all__ = ["PAIR_EDGE_ASKS", "SCENARIOS", "bo3_markets", "esports_scenario", "pair_edge_scenario"]
+
+PAIR_EDGE_ASKS: Final = (450_000, 480_000)
+"""The ``pair_edge`` scenario's asks on Game 1 (team a's token, team b's token)."""
+_EDGE_DEPTH: Final = 100_000 * SCALE  # shares per level: no run of a test ever moves the price
 
 
 def bo3_markets(
@@ -91,6 +99,26 @@ def esports_scenario(sim: ExchangeSimulator) -> list[Listing]:
     return listings
 
 
+def pair_edge_scenario(sim: ExchangeSimulator) -> list[Listing]:
+    """The LoL Bo3, no traders; Game 1 has static deep asks summing to 0.93 (see module)."""
+    specs = bo3_markets(
+        game="lol",
+        title="LoL",
+        team_a="T1",
+        team_b="Gen.G",
+        league="LCK",
+        event_slug="lol-t1-gen-2026-11-25",
+        start="2026-11-25T10:00:00Z",
+        end="2026-11-25T16:00:00Z",
+    )
+    listings = [sim.add_market(replace(spec, tick=10_000)) for spec in specs]
+    game1 = listings[1]
+    for token, ask in zip(game1.token_ids, PAIR_EDGE_ASKS, strict=True):
+        sim.place_resting(token, "SELL", ask, _EDGE_DEPTH, owner="house")
+        sim.place_resting(token, "BUY", ask - 50_000, _EDGE_DEPTH, owner="house")
+    return listings
+
+
 def empty_scenario(_sim: ExchangeSimulator) -> list[Listing]:
     """List nothing (tests and adapters add their own markets)."""
     return []
@@ -99,4 +127,5 @@ def empty_scenario(_sim: ExchangeSimulator) -> list[Listing]:
 SCENARIOS: Final[dict[str, Callable[[ExchangeSimulator], list[Listing]]]] = {
     "esports": esports_scenario,
     "empty": empty_scenario,
+    "pair_edge": pair_edge_scenario,
 }
