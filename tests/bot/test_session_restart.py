@@ -20,16 +20,17 @@ from polyloly.backtest.replay import replay_exact, replay_simulated
 from polyloly.bot.clock import NS_PER_S, VirtualClock
 from polyloly.bot.replay_core import core_factory
 from polyloly.bot.wiring import Core, MarketDiscovered, NodeKernel, NodeParams, SessionStarted
-from polyloly.domain.events import BookSnapshot, Event, TimerTick
+from polyloly.domain.events import BookSnapshot, Event, TimerTick, TruthDelta, TruthState
 from polyloly.domain.intents import PlaceOrderIntent, split_intent_id
 from polyloly.domain.markets import MarketKind, MarketMapping
-from polyloly.domain.money import SCALE
+from polyloly.domain.money import SCALE, cost_of
 from polyloly.execution.engine import ExecutionEngine, ExecutionPorts
 from polyloly.execution.events import ExecutionAnomaly, OrderSubmitted
 from polyloly.execution.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 from polyloly.execution.ports import SignedOrder, SubmitResult
 from polyloly.storage.event_log import EventLogWriter
 from polyloly.strategies.pair_arb import PairArbParams
+from polyloly.strategies.temporal_arb import TemporalArbParams
 
 START = 1_800_000_000 * NS_PER_S
 RESTART = START + 60 * NS_PER_S
@@ -127,7 +128,16 @@ class Node:
             )  # fmt: skip
 
 
-def _node(clock: VirtualClock, venue: FakeVenue, t: float, log: list[Event]) -> Node:
+PAIR_ONLY = NodeParams(pair_arb=PairArbParams(merge_min_pairs_shares=0))
+
+
+def _node(
+    clock: VirtualClock,
+    venue: FakeVenue,
+    t: float,
+    log: list[Event],
+    params: NodeParams = PAIR_ONLY,
+) -> Node:
     """Start a process: recover ``log``, open a session, discover the market (no books yet)."""
     sink = RecordingSink()
     for event in log:
@@ -144,7 +154,6 @@ def _node(clock: VirtualClock, venue: FakeVenue, t: float, log: list[Event]) -> 
     engine.recover(log)
     node = Node(clock, sink, kernel, core, engine, list(log))
     ts = node.at(t)
-    params = NodeParams(pair_arb=PairArbParams(merge_min_pairs_shares=0))
     kernel.publish(SessionStarted(ts_event=ts, ts_init=ts, mode="live", params=params))
     mapping = MarketMapping(
         match_id="lol-x", market_id=MARKET, question="LoL: A vs B - Game 1 Winner",
@@ -212,3 +221,42 @@ async def test_a_decision_in_flight_at_a_crash_is_placed_once_and_never_decided_
     assert nxt.token_id != leg.order.spec.token_id
     assert len(venue.orders) == 2  # one order per decision at the venue
     assert not [a for a in second.sink.of(ExecutionAnomaly) if "illegal" in a.kind]
+
+
+def _game_one_won_by_b(node: Node, t: float) -> TruthDelta:
+    ts = node.at(t)
+    return TruthDelta(
+        ts_event=ts, ts_init=ts, match_id="lol-x", state=TruthState.LIVE, change="game_result",
+        score_a=0, score_b=1, team_a="a", team_b="b", confidence=0, game_number=1,
+        game_winner="b", game_confidence=9_900,
+    )  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_a_result_entered_before_a_crash_is_not_entered_again_and_still_commits() -> None:
+    clock = VirtualClock(START)
+    venue = FakeVenue({MARKET: (YES, NO)}, collateral=1_000 * SCALE, now_ns=clock.now_ns)
+    temporal = NodeParams(temporal_arb=TemporalArbParams(max_slippage_bps=10_000))
+    first = _node(clock, venue, 0, [], temporal)
+    first.engine.start()
+    await first.engine.idle()
+    venue.ws_connected = False  # the process hears nothing more: it dies with the entry out
+    first.books(1, yes_ask=200_000, no_ask=600_000)
+    first.kernel.publish(_game_one_won_by_b(first, 2))
+    (entry,) = first.intents()
+    assert entry.intent_id == f"temporal_arb:{MARKET}:{NO}:1"
+    await first.engine.idle()
+    log = await _kill(first)
+    venue.ws_connected = True
+
+    second = _node(clock, venue, 30, log, temporal)
+    engine = second.core.temporal
+    assert engine is not None
+    assert engine.exposure == cost_of(entry.size, entry.price)  # in flight: the worst case
+    second.engine.start()
+    await second.engine.idle()
+    second.books(31, yes_ask=200_000, no_ask=600_000)
+    second.kernel.publish(_game_one_won_by_b(second, 32))  # the truth engine says it again
+    await second.engine.idle()
+    assert second.intents() == []
+    assert len(venue.orders) == 1  # one order for the one result
