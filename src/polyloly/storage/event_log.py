@@ -34,7 +34,9 @@ _NS_PER_DAY = 86_400 * 1_000_000_000
 _CHUNK = 1 << 16
 _BUFFER_MAX = 1 << 20  # encoded bytes an append may leave unwritten before flush()
 _Output = gzip.GzipFile | BufferedWriter
-_ENCODER = msgspec.json.Encoder()
+# Sets and dict keys in a fixed order: an event's line must not depend on the process's
+# hash seed (a frozenset of strings iterates differently from one process to the next).
+_ENCODER = msgspec.json.Encoder(order="deterministic")
 _decoder: msgspec.json.Decoder[Any] | None = None
 _decoder_types: tuple[type[Event], ...] = ()
 
