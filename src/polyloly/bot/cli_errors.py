@@ -80,7 +80,7 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:  # noqa: PLR0911 - one
     if _is(exc, "polyloly.storage.event_log", "EventLogError"):
         return ExitCode.BAD_INPUT, _one_line(str(exc))
     if isinstance(exc, OSError) and exc.errno in _FILE_ERRNOS and exc.filename is not None:
-        return ExitCode.BAD_INPUT, f"cannot read {exc.filename}: {exc.strerror}"
+        return ExitCode.BAD_INPUT, f"cannot use {exc.filename}: {exc.strerror}"
     if isinstance(exc, RetryableError):
         return ExitCode.UNREACHABLE, f"venue unavailable: {_one_line(str(exc))}"
     network = _network(exc)
