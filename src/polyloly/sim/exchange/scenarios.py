@@ -1,9 +1,15 @@
 """Built-in market sets for the standalone simulator (``--scenario NAME``).
 
-``esports``: a LoL Bo3 (T1 vs Gen.G, LCK) and a Dota 2 Bo3 (Team Spirit vs Tundra, DreamLeague),
+``esports``: a LoL Bo3 (T1 vs Gen.G, LCK) and a Dota 2 Bo3 (Team Spirit vs Tundra Esports,
+DreamLeague) — the teams of the ``lol_bo3_pause`` and ``dota2_bo3_2_0`` scenarios, named as
+those scenarios name them —
 each with its match market and its "Game 1..3 Winner" markets, the venue's esports
 parameters (0.001 tick, 5-share minimum, 0.03 taker fee, 3 s taker delay on the match
-markets while live) and synthetic traders on every market. ``empty``: nothing listed.
+markets while live) and synthetic traders on every market. Both series are dated from the
+simulator's clock: they start at the current minute and end six hours later, as the
+standalone esports feeds (``polyloly sim esports``) schedule the same matches from the
+moment they start, so a bot pointed at both binds each match to its markets (matching
+needs starts within 6 h). ``empty``: nothing listed.
 
 Scenario timelines (scripted games driving the fair values) plug in through
 :class:`~polyloly.sim.exchange.traders.FairValueSource`.
@@ -11,16 +17,26 @@ Scenario timelines (scripted games driving the fair values) plug in through
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
+from polyloly.bot.clock import NS_PER_S
 from polyloly.sim.exchange.config import Listing, SimMarket
+from polyloly.sim.scenarios.loader import load_scenario
 
 if TYPE_CHECKING:
     from polyloly.sim.exchange.server import ExchangeSimulator
 
 __all__ = ["SCENARIOS", "bo3_markets", "esports_scenario"]
+
+_SERIES_S: Final = 6 * 3_600
+_SERIES: Final = (
+    ("lol_bo3_pause", "LoL", "LCK", "lol-t1-gen"),
+    ("dota2_bo3_2_0", "Dota 2", "DreamLeague", "dota2-ts-tundra"),
+)
+"""The scenarios whose matches the ``esports`` market set lists: title, league, slug."""
 
 
 def bo3_markets(
@@ -64,27 +80,29 @@ def bo3_markets(
     return [match, *games]
 
 
+def _iso(unix_s: int) -> str:
+    return dt.datetime.fromtimestamp(unix_s, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def esports_scenario(sim: ExchangeSimulator) -> list[Listing]:
-    """List a LoL Bo3 and a Dota 2 Bo3 with synthetic traders on every market."""
-    specs = bo3_markets(
-        game="lol",
-        title="LoL",
-        team_a="T1",
-        team_b="Gen.G",
-        league="LCK",
-        event_slug="lol-t1-gen-2026-11-25",
-        start="2026-11-25T10:00:00Z",
-        end="2026-11-25T16:00:00Z",
-    ) + bo3_markets(
-        game="dota2",
-        title="Dota 2",
-        team_a="Team Spirit",
-        team_b="Tundra",
-        league="DreamLeague",
-        event_slug="dota2-ts-tundra-2026-11-25",
-        start="2026-11-25T14:00:00Z",
-        end="2026-11-25T20:00:00Z",
-    )
+    """List a LoL Bo3 and a Dota 2 Bo3, starting now, with synthetic traders on every market."""
+    now_s = sim.clock.now_ns() // NS_PER_S
+    start_s = now_s - now_s % 60  # the current minute
+    day = _iso(start_s)[:10]
+    start, end = _iso(start_s), _iso(start_s + _SERIES_S)
+    specs: list[SimMarket] = []
+    for name, title, league, slug in _SERIES:
+        scenario = load_scenario(name)
+        specs += bo3_markets(
+            game=scenario.game,
+            title=title,
+            team_a=scenario.team_a.name,
+            team_b=scenario.team_b.name,
+            league=league,
+            event_slug=f"{slug}-{day}",
+            start=start,
+            end=end,
+        )
     listings = [sim.add_market(spec) for spec in specs]
     for listing in listings:
         sim.add_traders(listing.condition_id)
