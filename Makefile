@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml $(LOCKS)
 	         --require-hashes -r requirements/bootstrap.txt 2>&1 | grep -v "^WARNING: Location" || true; }
 	@$(UV) --version >/dev/null
 	@echo "set-up: installing $$(grep -c '^[a-zA-Z].*==' requirements/dev.txt) locked packages..."
-	@$(UV) pip sync --quiet --python $(BIN)/python --require-hashes requirements/dev.txt
+	@$(UV) pip sync --quiet --compile-bytecode --python $(BIN)/python --require-hashes requirements/dev.txt
 	@$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 	@echo "set-up: done"

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import sys
 
-from polyloly.bot.cli_ops import app
+from polyloly.bot.cli import build_app
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run ``simulate-pnl`` with ``argv`` (default: the process arguments)."""
     args = sys.argv[1:] if argv is None else argv
-    app(["simulate-pnl", *args], prog_name="pnl_simulation.py")
+    build_app()(["simulate-pnl", *args], prog_name="pnl_simulation.py")
 
 
 if __name__ == "__main__":

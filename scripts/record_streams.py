@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import sys
 
-from polyloly.bot.cli_run import app
+from polyloly.bot.cli import build_app
 
 
 def main() -> None:
     """Run ``polyloly record`` with this script's arguments."""
-    app(["record", *sys.argv[1:]], prog_name="record_streams")
+    build_app()(["record", *sys.argv[1:]], prog_name="record_streams")
 
 
 if __name__ == "__main__":

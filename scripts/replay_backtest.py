@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import sys
 
-from polyloly.bot.cli_run import app
+from polyloly.bot.cli import build_app
 
 
 def main() -> None:
     """Run ``polyloly backtest`` with this script's arguments."""
-    app(["backtest", *sys.argv[1:]], prog_name="replay_backtest")
+    build_app()(["backtest", *sys.argv[1:]], prog_name="replay_backtest")
 
 
 if __name__ == "__main__":

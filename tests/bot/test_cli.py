@@ -9,8 +9,8 @@ import typer
 from typer.testing import CliRunner
 
 from polyloly import __version__
-from polyloly.bot.cli import CONFIG_ERROR_EXIT, app, build_app, parse_sets
-from polyloly.bot.errors import ConfigError
+from polyloly.bot.cli import app, build_app, parse_sets
+from polyloly.bot.errors import ConfigError, ExitCode
 from polyloly.bot.settings import ENV_VARS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,7 +73,7 @@ def test_config_check_env_from_environment(runner: CliRunner) -> None:
 
 def test_config_check_fails_with_lines_naming_the_key(runner: CliRunner) -> None:
     code, out, err = check(runner, "--env", "prod")
-    assert code == CONFIG_ERROR_EXIT
+    assert code == ExitCode.CONFIG
     assert "adapters.polymarket.private_key: live trading" in err
     assert "configuration OK" not in out
 
@@ -90,14 +90,14 @@ def test_config_check_reports_unknown_keys_and_bad_values(
         ["config", "check", "--config-dir", str(folder), "--env-file", str(tmp_path / "none")],
         env=clean_env(),
     )
-    assert result.exit_code == CONFIG_ERROR_EXIT
+    assert result.exit_code == ExitCode.CONFIG
     assert "risk.max_daily_loss_usdc: must be greater than 0 (got -5) [dev.yaml]" in result.stderr
     assert "risk.max_dayly: unknown key" in result.stderr
 
 
 def test_config_check_set_overrides(runner: CliRunner) -> None:
     code, _, err = check(runner, "--set", "risk.max_daily_loss_usdc=-1")
-    assert code == CONFIG_ERROR_EXIT
+    assert code == ExitCode.CONFIG
     assert "risk.max_daily_loss_usdc: must be greater than 0 (got '-1') [overrides]" in err
     code, out, _ = check(runner, "--set", "alerts.urls=[json://127.0.0.1/x]")
     assert code == 0

@@ -16,8 +16,9 @@ import pytest_asyncio
 from typer.testing import CliRunner, Result
 
 from polyloly.bot.cli import build_app
-from polyloly.bot.cli_run import REFUSED_EXIT, run_doctor
 from polyloly.bot.clock import NS_PER_S, VirtualClock
+from polyloly.bot.doctor import run_doctor
+from polyloly.bot.errors import ExitCode
 from polyloly.bot.settings import Settings, load_settings
 from polyloly.bot.wiring import MarketDiscovered, SessionStarted
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig
@@ -128,7 +129,7 @@ async def test_markets_prints_the_match_to_market_mapping(
 @pytest.mark.asyncio
 async def test_run_refuses_live_money_without_a_key(sim: ExchangeSimulator, tmp_path: Path) -> None:
     result = await cli("run", "--live-money", *args_of(sets(sim, tmp_path, key=None)))
-    assert result.exit_code == REFUSED_EXIT
+    assert result.exit_code == ExitCode.REFUSED
     assert "POLYMARKET_PRIVATE_KEY" in result.output
 
 
@@ -168,5 +169,7 @@ async def test_paper_and_record_commands(sim: ExchangeSimulator, tmp_path: Path)
 def test_backtest_rejects_bad_arguments(tmp_path: Path) -> None:
     app = build_app(MOUNTS)
     assert CliRunner().invoke(app, ["backtest", str(tmp_path), "--mode", "nope"]).exit_code == 2
-    assert CliRunner().invoke(app, ["backtest", str(tmp_path / "missing")]).exit_code == 2
+    missing = CliRunner().invoke(app, ["backtest", str(tmp_path / "missing")])
+    assert missing.exit_code == ExitCode.BAD_INPUT
+    assert "missing: no such file or folder" in missing.output
     assert CliRunner().invoke(app, ["demo", "--view", "fancy"]).exit_code == 2

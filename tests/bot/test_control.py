@@ -191,7 +191,7 @@ def _settings(tmp_path: Path) -> Settings:
         config_dir=REPO / "config",
         environ={},
         env_file=False,
-        overrides={"control.port": "0", "storage.event_log_dir": str(tmp_path / "data" / "events")},
+        overrides={"control.port": "0", "storage.data_dir": str(tmp_path / "data")},
     )
 
 

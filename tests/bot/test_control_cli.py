@@ -13,8 +13,9 @@ import pytest_asyncio
 from click.testing import Result
 from typer.testing import CliRunner
 
-from polyloly.bot.cli_ops import AUTH_EXIT, UNREACHABLE_EXIT, app
+from polyloly.bot.cli_ops import app
 from polyloly.bot.control import ControlServer, ensure_token_file
+from polyloly.bot.errors import ExitCode
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "cli-test-token-abcdefghijklmnop"  # a test token, not a real credential
@@ -83,7 +84,7 @@ async def test_host_port_and_token_come_from_the_settings(
         "--set",
         f"control.port={server.port}",
         "--set",
-        f"storage.event_log_dir={tmp_path / 'data' / 'events'}",
+        f"storage.data_dir={tmp_path / 'data'}",
     ]
     result = await invoke(["halt", *config], env={"POLYLOLY_CONTROL_TOKEN": TOKEN})
     assert result.exit_code == 0, result.output
@@ -103,7 +104,7 @@ async def test_the_token_file_next_to_the_event_log_is_used(tmp_path: Path) -> N
             "--set",
             f"control.port={server.port}",
             "--set",
-            f"storage.event_log_dir={tmp_path / 'data' / 'events'}",
+            f"storage.data_dir={tmp_path / 'data'}",
         ]
         result = await invoke(["cancel-all", *config], env={"POLYLOLY_CONTROL_TOKEN": ""})
         assert result.exit_code == 0, result.output
@@ -116,14 +117,14 @@ async def test_the_token_file_next_to_the_event_log_is_used(tmp_path: Path) -> N
 async def test_a_wrong_token_exits_3(served: tuple[ControlServer, Target]) -> None:
     server, target = served
     result = await invoke(["halt", "--url", server.url, "--token", "wrong-token-wrong-token"])
-    assert result.exit_code == AUTH_EXIT
+    assert result.exit_code == ExitCode.REFUSED
     assert target.calls == []
 
 
 @pytest.mark.asyncio
 async def test_an_unreachable_bot_exits_4() -> None:
     result = await invoke(["status", "--url", "http://127.0.0.1:9", "--token", TOKEN])
-    assert result.exit_code == UNREACHABLE_EXIT
+    assert result.exit_code == ExitCode.UNREACHABLE
     assert "unreachable" in result.output
     assert TOKEN not in result.output
 
@@ -134,7 +135,7 @@ async def test_no_token_anywhere_is_a_configuration_error(tmp_path: Path) -> Non
         "--config-dir",
         str(REPO / "config"),
         "--set",
-        f"storage.event_log_dir={tmp_path / 'nothing' / 'events'}",
+        f"storage.data_dir={tmp_path / 'nothing'}",
     ]
     result = await invoke(["status", *config], env={"POLYLOLY_CONTROL_TOKEN": ""})
     assert result.exit_code == 2

@@ -147,7 +147,7 @@ def test_unregistered_key_shaped_hex_credentials_in_urls_and_headers_are_masked(
 
 def test_standard_library_loggers_go_through_the_same_chain(capture: Any) -> None:
     stream, _, _ = capture
-    logging.getLogger("httpx").info("HTTP Request: GET https://x/y?token=%s", TOKEN)
+    logging.getLogger("httpx").info("HTTP Request: GET https://x/y?token=%s", TOKEN)  # DEBUG
     try:
         raise RuntimeError(API_SECRET)
     except RuntimeError:
@@ -155,9 +155,36 @@ def test_standard_library_loggers_go_through_the_same_chain(capture: Any) -> Non
     assert_clean(stream.getvalue())
     first, second = lines(stream)
     assert first["logger"] == "httpx"
-    assert first["level"] == "info"
+    assert first["level"] == "debug"  # a request line is chatter, not news
     assert first["timestamp"] == "2026-01-01T00:00:00.123456Z"
     assert "RuntimeError" in second["exception"]
+
+
+def test_a_logger_made_before_configuration_follows_it() -> None:
+    early = get_logger("polyloly.early")  # as modules do at import, before the CLI configures
+    stream = io.StringIO()
+    configure_logging(level="INFO", stream=stream, secrets=[API_SECRET], cache_loggers=False)
+    try:
+        early.info("made.early", detail=API_SECRET)
+    finally:
+        reset_logging()
+    (line,) = lines(stream)
+    assert (line["logger"], line["event"]) == ("polyloly.early", "made.early")
+    assert API_SECRET not in stream.getvalue()
+
+
+def test_http_request_lines_are_debug_not_info() -> None:
+    stream = io.StringIO()
+    configure_logging(level="INFO", stream=stream, redactor=Redactor(), cache_loggers=False)
+    try:
+        logging.getLogger("httpx").info('HTTP Request: GET http://127.0.0.1:1/live "200 OK"')
+        logging.getLogger("httpcore.connection").info("connect_tcp.started")
+        logging.getLogger("httpx").warning("a warning stays a warning")
+        logging.getLogger("polyloly.node").info("the bot's own INFO line stays")
+    finally:
+        reset_logging()
+    logged = [(line["logger"], line["level"]) for line in lines(stream)]
+    assert logged == [("httpx", "warning"), ("polyloly.node", "info")]
 
 
 def test_secrets_registered_after_start_are_masked(capture: Any) -> None:

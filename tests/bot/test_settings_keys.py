@@ -14,7 +14,7 @@ from polyloly.adapters.esports.config import PROVIDER_DEFAULTS
 from polyloly.bot.cli import build_app
 from polyloly.bot.config_map import execution_config, feed_settings, node_params, presign_config
 from polyloly.bot.demo import demo_options
-from polyloly.bot.errors import ConfigError
+from polyloly.bot.errors import ConfigError, ExitCode
 from polyloly.bot.settings import Settings, load_settings
 from polyloly.domain.intents import OrderType
 from polyloly.domain.money import SCALE
@@ -138,7 +138,7 @@ def test_backtest_reads_its_settings_and_options_override_them(tmp_path: Path) -
     assert simulated.exit_code == 0, simulated.output
     assert "mode simulated" in simulated.output
     exact = CliRunner().invoke(app, [*base, "--set", "backtest.mode=simulated", "--mode", "exact"])
-    assert exact.exit_code == 0, exact.output
+    assert exact.exit_code == ExitCode.NOTHING_TO_COMPARE, exact.output  # an empty log
     assert "mode exact" in exact.output
     bad_setting = CliRunner().invoke(app, [*base, "--set", "backtest.reply_ms=-5"])
     assert bad_setting.exit_code == 2

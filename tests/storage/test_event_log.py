@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import os
 import pkgutil
+import sys
 import tempfile
 from decimal import Decimal
 from enum import Enum
@@ -367,3 +370,32 @@ class Sample(msgspec.Struct):
 @given(value=strategy_for(mi.type_info(Sample)))
 def test_strategy_builder_covers_other_field_types(value: Sample) -> None:
     assert msgspec.json.decode(msgspec.json.encode(value), type=Sample) == value
+
+
+ENCODE_IN_A_FRESH_PROCESS = """
+import sys
+from polyloly.bot.wiring import NodeParams, SessionStarted
+from polyloly.domain.truth_table import TruthParams
+from polyloly.storage.event_log import encode_event
+sources = frozenset(f"source-{i}" for i in range(12))
+event = SessionStarted(
+    ts_event=1, ts_init=1, mode="paper", params=NodeParams(truth=TruthParams(confirm_only=sources))
+)
+sys.stdout.buffer.write(encode_event(event))
+"""
+
+
+@pytest.mark.asyncio
+async def test_a_line_does_not_depend_on_the_hash_seed() -> None:
+    """A set iterates in a per-process order; its line must not (replays compare bytes)."""
+    lines = []
+    for seed in ("1", "2", "3"):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", ENCODE_IN_A_FRESH_PROCESS,
+            env={**os.environ, "PYTHONHASHSEED": seed}, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
+        assert proc.returncode == 0
+        lines.append(out)
+    assert lines[0] == lines[1] == lines[2]
+    assert b"source-0" in lines[0]

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import gc
 import os
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any, Final
@@ -52,19 +52,28 @@ from polyloly.bot.config_map import (
     polymarket_config,
     presign_config,
 )
-from polyloly.bot.control import ControlServer, ensure_token_file, token_file_for
+from polyloly.bot.control import ControlServer
 from polyloly.bot.crashpoints import CrashPoints
+from polyloly.bot.datadir import data_folder
 from polyloly.bot.errors import ConfigError, HaltError
 from polyloly.bot.heap import freeze_heap
 from polyloly.bot.logging import get_logger
 from polyloly.bot.metrics import Metrics, MetricsServer
 from polyloly.bot.node_options import PM_TRANSLATORS, NodeMode, NodeOptions
+from polyloly.bot.node_report import (
+    RunTally,
+    binding_warnings,
+    node_status,
+    node_summary,
+    refusal_message,
+)
+from polyloly.bot.node_servers import start_servers
 from polyloly.bot.settings import Settings
 from polyloly.bot.wiring import Core, MarketDiscovered, NodeKernel, SessionStarted
 from polyloly.domain.events import Event, OperatorCommand, TimerTick
 from polyloly.domain.markets import MarketMapping, MarketRegistry, TeamAliases
-from polyloly.domain.money import fmt
 from polyloly.execution.engine import ExecutionEngine, ExecutionPorts, Translate
+from polyloly.execution.events import VenueSnapshot
 from polyloly.execution.paper import PaperConfig, PaperVenue
 from polyloly.execution.presign import OrderTarget, Presigner
 from polyloly.execution.retry import asyncio_sleep
@@ -87,6 +96,8 @@ __all__ = [
 _log = get_logger("polyloly.node")
 
 _PROJECTION_QUEUE: Final = 100_000
+_BINDING_CHECK_S: Final = 60.0
+"""How long after start-up a feed that answers but binds no market is reported."""
 
 
 def _feed_counters(stats: FeedStats) -> dict[str, int]:
@@ -116,7 +127,8 @@ class TradingNode:
         self.settings = settings
         self.options = options
         self.clock: Clock = clock or LiveClock()
-        self.log_dir = options.event_log_dir or settings.storage.event_log_dir
+        self.folder = data_folder(settings, options.mode.value)
+        self.log_dir = options.event_log_dir or self.folder.events
         self.writer: EventLogWriter | None = None
         self.kernel: NodeKernel | None = None
         self.core: Core | None = None
@@ -132,6 +144,12 @@ class TradingNode:
         self.discovered: list[DiscoveredMarket] = []
         self.address = ""
         self.started_ns = 0
+        self.started = False
+        self.equity_start = 0
+        self.tally = RunTally()
+        self.on_progress: Callable[[str], None] = _quiet
+        """Told each set-up step as it starts (the command line prints them)."""
+        self._snapshot: VenueSnapshot | None = None
         self._tasks: dict[asyncio.Task[None], str] = {}
         self._pending: list[Event] = []
         self._paper_markets: set[str] = set()
@@ -178,10 +196,21 @@ class TradingNode:
     # -- start ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Bring every component up; raise if the venue cannot be reconciled."""
-        opts, clock = self.options, self.clock
+        """Bring every component up; raise if the venue cannot be reconciled.
+
+        The control and metrics ports are bound first: a port that cannot be bound raises
+        :class:`~polyloly.bot.errors.PortInUseError` before anything is logged or sent.
+        """
+        opts, clock, say = self.options, self.clock, self.on_progress
         self.started_ns = clock.now_ns()
-        recorded = list(EventLogReader([self.log_dir], strict=False)) if self._has_log() else []
+        self.metrics = Metrics(clock)
+        self.metrics_server, self.control = await start_servers(
+            self.settings, opts, self.metrics, self, say
+        )
+        recorded: list[Event] = []
+        if self._has_log():
+            say(f"reading the event log {self.log_dir}")
+            recorded = list(EventLogReader([self.log_dir]))  # a corrupt line stops start-up
         self.writer = EventLogWriter(
             self.log_dir,
             compress=self.settings.storage.event_log_compress,
@@ -194,6 +223,7 @@ class TradingNode:
         pm_config = polymarket_config(self.settings, trading=opts.mode is NodeMode.LIVE)
         if opts.mode is NodeMode.LIVE and pm_config.wallet is None:
             raise ConfigError("live trading needs adapters.polymarket.private_key")
+        say(f"connecting to {pm_config.clob_url}")
         self.adapter = await create_adapter(
             pm_config, self.publish, clock, heartbeat=opts.mode is NodeMode.LIVE
         )
@@ -204,7 +234,8 @@ class TradingNode:
             assert self.metrics is not None  # noqa: S101  (observability starts first)
             self.metrics.watch_pnl(self.engine.state)
             self.metrics.watch_presign(self.engine.presign.stats.as_dict)
-        self._start_control()
+            self.kernel.subscribe(VenueSnapshot, self._keep_snapshot)
+        self.tally.attach(self.kernel)
         await self._start_projection(translators, recorded)
         self._arm_crash_point()
         self._publish_session()  # the strategies start from the orders the log left in flight
@@ -213,13 +244,18 @@ class TradingNode:
             # The venue's account is read before any book or result reaches a strategy: what
             # was in flight at a crash is resent or settled, and counted, before anything
             # new is decided (see docs/execution.md, "Restarts").
+            say("reconciling with the venue")
             await self._reconcile()
+            self.equity_start = self.engine.state.equity()
         self.adapter.start()
         if self.presigner is not None:
             self.presigner.start()
         self._watch_market_ws()
         self._start_feeds()
+        say(f"feeds: {', '.join(f.source for f in self.feeds) or 'none enabled'}")
         self.spawn("timer", self._timer())
+        self.spawn("binding-check", self._check_binding())
+        self.started = True
         freeze_heap()
         _log.info("node.started", mode=opts.mode.value, markets=len(self.discovered))
 
@@ -335,7 +371,8 @@ class TradingNode:
 
     def _start_observability(self, translators: Mapping[type[Event], Translate]) -> None:
         assert self.kernel is not None  # noqa: S101
-        metrics = self.metrics = Metrics(self.clock)
+        assert self.metrics is not None  # noqa: S101  (start creates it first)
+        metrics = self.metrics
         metrics.attach(self.kernel, translators)
         alerts = self.alerts = AppriseAlerts.from_settings(
             self.settings.alerts, on_outcome=metrics.alert_outcome
@@ -344,31 +381,13 @@ class TradingNode:
         AlertRules(alerts, self.clock).attach(self.kernel, translators)
         metrics.watch_queue("alerts", lambda: alerts.queued)
         metrics.watch_queue("projection", lambda: len(self._projection_buffer))
-        cfg = self.settings.metrics
-        if cfg.enabled or self.options.metrics_port is not None:
-            port = cfg.port if self.options.metrics_port is None else self.options.metrics_port
-            self.metrics_server = MetricsServer(metrics, cfg.host, port)
-            self.spawn("metrics-server", self.metrics_server.start())
-
-    def _start_control(self) -> None:
-        cfg = self.settings.control
-        if not cfg.enabled and self.options.control_port is None:
-            return
-        token = self.options.control_token
-        if token is None:
-            token = cfg.token.get_secret_value() if cfg.token is not None else None
-        if token is None:
-            token = ensure_token_file(token_file_for(self.settings))
-        port = cfg.port if self.options.control_port is None else self.options.control_port
-        self.control = ControlServer(self, token, cfg.host, port)
-        self.spawn("control-server", self.control.start())
 
     async def _start_projection(
         self, translators: Mapping[type[Event], Translate], recorded: list[Event]
     ) -> None:
         if not self.options.projection or self.kernel is None:
             return
-        db = Database(self.settings.storage.database_url.get_secret_value())
+        db = Database(self.folder.database_url)
         await db.migrate()
         self.projection = Projection(db, dict(translators))
         await self.projection.rebuild(recorded)
@@ -412,6 +431,7 @@ class TradingNode:
         assert self.adapter is not None  # noqa: S101
         if not self.options.discover:
             return
+        self.on_progress(f"discovering esports markets on {self.adapter.config.gamma_url}")
         registry = MarketRegistry()
         aliases = TeamAliases(node_params(self.settings).aliases)
         report = await discover_esports(self.adapter.gamma, registry, aliases, self.options.games)
@@ -502,15 +522,43 @@ class TradingNode:
                 continue
             await asyncio.sleep(0.05)
         if not engine.reconciler.last_ok:
-            raise HaltError("start-up reconciliation failed: local state differs from the venue")
+            raise HaltError(
+                refusal_message(
+                    engine.state,
+                    self._snapshot,
+                    registry=self.core.registry if self.core is not None else None,
+                    log_dir=Path(self.log_dir),
+                    mode=self.options.mode.value,
+                )
+            )
+
+    def _keep_snapshot(self, snapshot: VenueSnapshot) -> None:
+        self._snapshot = snapshot
+
+    async def _check_binding(self) -> None:
+        await asyncio.sleep(_BINDING_CHECK_S)
+        for warning in binding_warnings(self):
+            _log.warning("node.unbound", detail=warning)
+
+    def summary(self) -> list[str]:
+        """The end-of-run summary: duration, events by source, orders, fills, PnL, the log."""
+        return node_summary(self)
 
     # -- stop -------------------------------------------------------------------------------
 
     async def stop(self) -> None:
-        """Cancel our orders (live), stop every component, flush and close the log."""
-        if self.kernel is None or self._stopping:
+        """Cancel our orders (live), stop every component, flush and close the log.
+
+        A node whose start failed cancels nothing: it never traded, and the account may
+        be another bot's.
+        """
+        if self._stopping:
             return
-        if self.trading and self.options.cancel_on_stop and self.core is not None:
+        if self.kernel is None:
+            self._stopping = True
+            await self._stop_sinks()  # start failed early: release the ports it bound
+            return
+        if self.started and self.options.cancel_on_stop and self.core is not None:
             self.cancel_all()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(5.0):
@@ -571,31 +619,8 @@ class TradingNode:
 
     def status(self) -> dict[str, Any]:
         """A JSON-ready snapshot of the node."""
-        out: dict[str, Any] = {
-            "mode": self.options.mode.value,
-            "version": __version__,
-            "uptime_s": (self.clock.now_ns() - self.started_ns) // NS_PER_S,
-            "markets": len(self.discovered),
-            "events": self.kernel.published if self.kernel is not None else 0,
-        }
-        if self.core is None or self.core.engine is None:
-            return out
-        engine = self.core.engine
-        state = engine.state
-        out.update(
-            halted=state.halted,
-            reconciled=engine.reconciler.last_ok,
-            equity=fmt(state.equity(), 2),
-            daily_pnl=fmt(state.daily_pnl(), 2),
-            collateral=fmt(state.collateral(), 2),
-            open_orders=len(state.open_orders()),
-            positions={
-                token: fmt(view.expected, 2)
-                for token, view in sorted(state.positions.items())
-                if view.expected
-            },
-            feeds={name: feed.value for name, feed in sorted(engine.gate.c.feeds.items())},
-            intents=dict(self.core.intents),
-            fills=dict(self.core.feedback.fills_by_strategy) if self.core.feedback else {},
-        )
-        return out
+        return node_status(self)
+
+
+def _quiet(_text: str) -> None:
+    """The default progress sink: says nothing."""

@@ -6,28 +6,39 @@ modules expose their own ``typer.Typer`` and are mounted by adding one row to
 mounts them, so this file never grows with their code. Commands that need configuration
 reuse :data:`EnvOption`, :data:`ConfigDirOption`, :data:`SetOption` and
 :func:`settings_from_options`, so every command reads settings the same way.
+
+Every command's expected failures become one line on stderr and an
+:class:`~polyloly.bot.errors.ExitCode` (the root group catches them, see
+:mod:`polyloly.bot.cli_errors`); ``polyloly --debug …`` shows the traceback instead.
+
+Start-up stays fast: this module and the mounted ones import only typer and light modules
+at import time; what a command needs (the node, the simulators, matplotlib, the client
+library, SQLAlchemy) is imported when the command runs, so ``--help`` never loads it
+(``tests/bot/test_cli_imports.py`` checks).
 """
 
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
-from rich.console import Console
+from typer.core import TyperGroup
 
 from polyloly import __version__
-from polyloly.bot.errors import ConfigError
-from polyloly.bot.settings import Settings, load_settings, load_yaml, resolve_config_dir
+from polyloly.bot.errors import ConfigError, ExitCode
+
+if TYPE_CHECKING:
+    from polyloly.bot.settings import Settings
 
 __all__ = [
-    "CONFIG_ERROR_EXIT",
+    "EXIT_CODES_HELP",
     "MOUNTS",
     "ConfigDirOption",
     "EnvFileOption",
     "EnvOption",
+    "RootGroup",
     "SetOption",
     "app",  # noqa: F822 - provided lazily by the module __getattr__ below
     "build_app",
@@ -35,9 +46,6 @@ __all__ = [
     "parse_sets",
     "settings_from_options",
 ]
-
-CONFIG_ERROR_EXIT = 2
-"""Exit status when the configuration is invalid."""
 
 MOUNTS: dict[str, str] = {
     "+run": "polyloly.bot.cli_run:app",
@@ -89,6 +97,8 @@ def parse_sets(pairs: list[str] | None) -> dict[str, Any]:
     Values stay text, like environment variables (so ``0x…`` keys are not read as numbers),
     except ``null`` and YAML flow lists or mappings (``[a, b]``, ``{x: 1}``).
     """
+    from polyloly.bot.settings import load_yaml  # noqa: PLC0415 - lazy: keeps --help fast
+
     overrides: dict[str, Any] = {}
     for pair in pairs or ():
         key, sep, raw = pair.partition("=")
@@ -107,6 +117,8 @@ def settings_from_options(
     env_file: Path | None = None,
 ) -> Settings:
     """Load settings the way every command does (raises :class:`ConfigError`)."""
+    from polyloly.bot.settings import load_settings  # noqa: PLC0415 - lazy: keeps --help fast
+
     return load_settings(
         env=env, config_dir=config_dir, overrides=parse_sets(sets), env_file=env_file
     )
@@ -114,11 +126,10 @@ def settings_from_options(
 
 def fail_on_config_error(exc: ConfigError, header: str = "invalid configuration") -> None:
     """Print each problem on its own line to stderr and exit with status 2."""
-    err = Console(stderr=True, soft_wrap=True, highlight=False)
-    err.print(f"[bold red]{header}[/]:")
+    typer.echo(typer.style(header, fg="red", bold=True) + ":", err=True)
     for line in str(exc).splitlines():
-        err.print(f"  {line}", markup=False)
-    raise typer.Exit(CONFIG_ERROR_EXIT)
+        typer.echo(f"  {line}", err=True)
+    raise typer.Exit(ExitCode.CONFIG)
 
 
 # -- config ---------------------------------------------------------------------------------
@@ -134,16 +145,19 @@ def config_check(
     env_file: EnvFileOption = None,
 ) -> None:
     """Validate the merged configuration and print it with secrets masked."""
+    import yaml  # noqa: PLC0415 - lazy: keeps --help fast
+
+    from polyloly.bot.settings import resolve_config_dir  # noqa: PLC0415
+
     try:
         settings = settings_from_options(env, config_dir, sets, env_file)
     except ConfigError as exc:
         fail_on_config_error(exc)
         return
     folder = resolve_config_dir(config_dir, {})
-    out = Console(soft_wrap=True, highlight=False)
-    out.print(f"# polyloly {__version__}: env={settings.env}, config={folder}", markup=False)
-    out.print(yaml.safe_dump(settings.masked(), sort_keys=False).rstrip(), markup=False)
-    out.print("# configuration OK", markup=False)
+    typer.echo(f"# polyloly {__version__}: env={settings.env}, config={folder}")
+    typer.echo(yaml.safe_dump(settings.masked(), sort_keys=False).rstrip())
+    typer.echo("# configuration OK")
 
 
 # -- root -----------------------------------------------------------------------------------
@@ -155,11 +169,40 @@ def _version(value: bool) -> None:
         raise typer.Exit
 
 
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok, 1 failed, 2 configuration or usage, 3 refused, 4 unreachable, "
+    "5 data folder in use, 6 port in use, 7 bad input file, 8 nothing to compare."
+)
+
+
+class RootGroup(TyperGroup):
+    """The root command group: every command's failure becomes one line and an exit code.
+
+    Typer's own signals (``typer.Exit``, usage errors, ``Abort``) pass through; with
+    ``--debug`` (or ``POLYLOLY_DEBUG=1``) any other exception propagates with its traceback.
+    """
+
+    def invoke(self, ctx: Any) -> Any:  # typer's (vendored click) Context
+        """Run the command; report what it raised (see :func:`polyloly.bot.cli_errors.report`)."""
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            from polyloly.bot.cli_errors import report  # noqa: PLC0415 - the error path only
+
+            raise typer.Exit(report(exc)) from None
+
+
 def build_app(mounts: dict[str, str] | None = None) -> typer.Typer:
     """Build the root app and mount every ``name -> "module:attribute"`` sub-app."""
     root = typer.Typer(
         name="polyloly",
         help="polyloly: an algorithmic trader for Polymarket's esports markets.",
+        cls=RootGroup,
+        epilog=EXIT_CODES_HELP,
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_show_locals=False,  # locals may hold secrets
@@ -171,6 +214,14 @@ def build_app(mounts: dict[str, str] | None = None) -> typer.Typer:
             bool,
             typer.Option(
                 "--version", callback=_version, is_eager=True, help="Show the version and exit."
+            ),
+        ] = False,
+        debug: Annotated[
+            bool,
+            typer.Option(
+                "--debug",
+                envvar="POLYLOLY_DEBUG",
+                help="Show the full traceback of a failure (default: one line).",
             ),
         ] = False,
     ) -> None:

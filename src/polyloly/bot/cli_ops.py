@@ -8,7 +8,9 @@ event log; ``--url`` and ``--token`` override both. ``simulate-pnl`` runs the Pn
 Carlo (:mod:`polyloly.backtest.pnl_sim`) with the strategy and fee settings and writes its
 HTML/PNG report.
 
-Exit status: 0 done, 2 invalid configuration, 3 token refused, 4 API unreachable or failed.
+Exit status: 0 done, 2 invalid configuration, 3 token refused, 4 API unreachable or failed
+(:class:`~polyloly.bot.errors.ExitCode`). The control client (aiohttp) and the Monte Carlo
+(matplotlib) are imported when a command runs, never for ``--help``.
 """
 
 from __future__ import annotations
@@ -18,21 +20,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from polyloly.backtest.pnl_sim import (
-    BPS,
-    Distribution,
-    SimParams,
-    SimResult,
-    simulate,
-    write_pnl_report,
-)
 from polyloly.bot.cli import (
     ConfigDirOption,
     EnvFileOption,
@@ -41,16 +32,20 @@ from polyloly.bot.cli import (
     fail_on_config_error,
     settings_from_options,
 )
-from polyloly.bot.control import ControlAuthError, ControlClient, ControlError, token_file_for
-from polyloly.bot.errors import ConfigError
-from polyloly.bot.settings import Settings
-from polyloly.domain.money import fmt
+from polyloly.bot.errors import ConfigError, ExitCode
 
-__all__ = ["AUTH_EXIT", "UNREACHABLE_EXIT", "app", "resolve_control", "sim_params_from_settings"]
+if TYPE_CHECKING:
+    from polyloly.backtest.pnl_sim import SimParams, SimResult
+    from polyloly.bot.control import ControlClient
+    from polyloly.bot.settings import Settings
 
-AUTH_EXIT: Final = 3
+__all__ = ["app", "resolve_control", "sim_params_from_settings"]
+
+# PLC0415 (import inside a function) is intended: --help must not load aiohttp or matplotlib.
+# ruff: noqa: PLC0415
+
 _BIND_ALL: Final = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - compared against, not bound
-UNREACHABLE_EXIT: Final = 4
+_BPS: Final = 10_000
 _T = TypeVar("_T")
 
 app = typer.Typer(
@@ -96,6 +91,8 @@ def resolve_control(
         if settings.control.token is not None:
             token = settings.control.token.get_secret_value()
         else:
+            from polyloly.bot.control import token_file_for
+
             path = token_file_for(settings)
             if path.is_file():
                 token = path.read_text(encoding="utf-8").strip()
@@ -124,19 +121,22 @@ def _client(
     except ConfigError as exc:
         fail_on_config_error(exc)
         raise  # fail_on_config_error exits; this keeps the type checker informed
+    from polyloly.bot.control import ControlClient
+
     return ControlClient(base, secret)
 
 
 def _run(call: Callable[[], Awaitable[_T]]) -> _T:
-    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    from polyloly.bot.control import ControlAuthError, ControlError
+
     try:
         return asyncio.run(_await(call))
     except ControlAuthError as exc:
-        err.print(Text.assemble(("refused", "bold red"), f": {exc}"))
-        raise typer.Exit(AUTH_EXIT) from None
+        typer.echo(typer.style("refused", fg="red", bold=True) + f": {exc}", err=True)
+        raise typer.Exit(ExitCode.REFUSED) from None
     except ControlError as exc:
-        err.print(Text.assemble(("failed", "bold red"), f": {exc}"))
-        raise typer.Exit(UNREACHABLE_EXIT) from None
+        typer.echo(typer.style("failed", fg="red", bold=True) + f": {exc}", err=True)
+        raise typer.Exit(ExitCode.UNREACHABLE) from None
 
 
 async def _await(call: Callable[[], Awaitable[_T]]) -> _T:
@@ -158,6 +158,8 @@ def status_command(
         url=url, token=token, env=env, config_dir=config_dir, sets=sets, env_file=env_file
     )
     result = _run(client.status)
+    from rich.console import Console
+
     Console(soft_wrap=True).print_json(data=result)
 
 
@@ -229,7 +231,7 @@ def _percent_bps(text: str | None, name: str) -> int | None:
     except InvalidOperation as exc:
         raise typer.BadParameter(f"{text!r} is not a percentage", param_hint=name) from exc
     bps = value * 100
-    if bps != bps.to_integral_value() or not 0 <= bps <= BPS:
+    if bps != bps.to_integral_value() or not 0 <= bps <= _BPS:
         raise typer.BadParameter("must be within 0..100 with at most 2 decimals", param_hint=name)
     return int(bps)
 
@@ -240,6 +242,8 @@ def sim_params_from_settings(settings: Settings, **overrides: Any) -> SimParams:
     ``overrides`` set :class:`~polyloly.backtest.pnl_sim.SimParams` fields, or model fields
     with a ``pair_`` / ``temporal_`` prefix (``temporal_wrong_truth_bps=200``).
     """
+    from polyloly.backtest.pnl_sim import SimParams
+
     pair_cfg, temporal_cfg = settings.strategies.pair_arb, settings.strategies.temporal_arb
     base = SimParams()
     pair = replace(
@@ -268,6 +272,12 @@ def sim_params_from_settings(settings: Settings, **overrides: Any) -> SimParams:
 
 
 def _print_result(result: SimResult, page: Path | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from polyloly.backtest.pnl_sim import Distribution
+    from polyloly.domain.money import fmt
+
     out = Console(soft_wrap=True, highlight=False)
     table = Table(title="PnL per session (pUSD)")
     for column in ("strategy", "mean", "p5", "p50", "p95", "P(loss)"):
@@ -353,6 +363,8 @@ def simulate_pnl_command(
         return
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    from polyloly.backtest.pnl_sim import simulate, write_pnl_report
+
     result = simulate(params)
     page = None if no_report else write_pnl_report(result, out)
     _print_result(result, page)

@@ -133,8 +133,8 @@ class KernelControl:
 
 
 def token_file_for(settings: Settings) -> Path:
-    """Where the generated token lives: next to the event log folder (``data/control.token``)."""
-    return settings.storage.event_log_dir.parent / "control.token"
+    """Where the generated token lives: in the data folder (``data/control.token``)."""
+    return settings.storage.data_dir / "control.token"
 
 
 def ensure_token_file(path: Path) -> str:
@@ -285,7 +285,11 @@ class ControlServer:
             self.app(), access_log=None, shutdown_timeout=self.shutdown_timeout_s
         )
         await runner.setup()
-        await web.TCPSite(runner, self.host, self._port).start()
+        try:
+            await web.TCPSite(runner, self.host, self._port).start()
+        except BaseException:
+            await runner.cleanup()  # a port that cannot be bound leaves nothing behind
+            raise
         self._runner = runner
         self._port = int(runner.addresses[0][1])
 

@@ -42,9 +42,10 @@ from polyloly.adapters.polymarket.execution import SimControlMerger
 from polyloly.backtest.report import build_report_data, write_report
 from polyloly.bot.app import PM_TRANSLATORS, NodeMode, NodeOptions, TradingNode
 from polyloly.bot.clock import NS_PER_S, Clock, LiveClock
+from polyloly.bot.datadir import FolderLock
 from polyloly.bot.logging import register_secret
 from polyloly.bot.settings import DemoSettings, Settings, load_settings
-from polyloly.domain.money import ONE, fmt
+from polyloly.domain.money import ONE
 from polyloly.sim.esports import EsportsFeedServer, ScenarioFairValue, ScenarioRuntime
 from polyloly.sim.exchange import ExchangeSimulator, Listing, SimConfig
 from polyloly.sim.exchange.scenarios import bo3_markets
@@ -433,15 +434,33 @@ async def run_demo(
     options: DemoOptions,
     *,
     on_started: Callable[[TradingNode, DemoWorld], Any] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> DemoResult:
     """Run the demo to the end (see the module docstring); never raises on a bad run.
 
     ``on_started`` is called once the node is up (the live view hooks in there) and may
-    return an awaitable that is cancelled when the run ends.
+    return an awaitable that is cancelled when the run ends; ``progress`` is told each
+    set-up step. The output folder is locked for the run
+    (:class:`~polyloly.bot.datadir.FolderLock`): a second demo writing into the same
+    folder raises :class:`~polyloly.bot.errors.FolderInUseError` before it starts anything.
     """
     clock = LiveClock()
     out = _out_dir(options, clock)
-    out.mkdir(parents=True, exist_ok=True)
+    with FolderLock(out):
+        return await _run(options, out, clock, on_started, progress or _quiet)
+
+
+def _quiet(_text: str) -> None:
+    """Progress nobody listens to."""
+
+
+async def _run(
+    options: DemoOptions,
+    out: Path,
+    clock: LiveClock,
+    on_started: Callable[[TradingNode, DemoWorld], Any] | None,
+    say: Callable[[str], None],
+) -> DemoResult:
     result = DemoResult(out_dir=out, events_dir=out / "events")
     account = Account.create()
     key = account.key.hex()
@@ -452,7 +471,9 @@ async def run_demo(
     view: asyncio.Task[Any] | None = None
     t0 = clock.monotonic_ns()
     try:
+        say(f"starting the local exchange and esports feeds ({', '.join(options.scenarios)})")
         await world.start()
+        say(f"starting the bot in live mode against them (output: {out})")
         settings = demo_settings(world, out, key, options)
         node = TradingNode(
             settings,
@@ -471,6 +492,7 @@ async def run_demo(
             ),
             clock=clock,
         )
+        node.on_progress = say
         await node.start()
         result.equity_start = node.engine.state.equity()
         world.run_driver()
@@ -561,38 +583,3 @@ def _check(result: DemoResult) -> None:
             result.problems.append(f"{strategy} made no trade")
     if result.kill_switch:
         result.problems.append(f"the kill switch fired: {result.kill_switch}")
-
-
-def summary_lines(result: DemoResult) -> list[str]:
-    """The end-of-run summary, one line each."""
-    lines = [
-        f"demo finished in {result.duration_s:.1f} s (scenario speed {float(result.speed):.0f}x)",
-        f"intents: {_pairs(result.intents)}",
-        f"fills:   {_pairs(result.fills)}",
-        f"pre-signed orders: {_presign_line(result.presign)}",
-        f"PnL:     {fmt(result.pnl, 2)} pUSD (equity {fmt(result.equity_start, 2)} -> "
-        f"{fmt(result.equity_end, 2)})",
-        f"output:  {result.out_dir}",
-        f"  event log  {result.events_dir}  (replay: polyloly backtest {result.events_dir})",
-    ]
-    if result.report_path is not None:
-        lines.append(f"  report     {result.report_path}")
-    if result.metrics_path is not None:
-        lines.append(f"  metrics    {result.metrics_path}")
-    lines += [f"problem: {p}" for p in result.problems]
-    return lines
-
-
-def _presign_line(stats: dict[str, int]) -> str:
-    if not stats.get("signed") and not stats.get("hits") and not stats.get("misses"):
-        return "none"
-    reasons = {k.removeprefix("miss_"): v for k, v in stats.items() if k.startswith("miss_")}
-    why = f" ({_pairs(reasons)})" if reasons else ""
-    return (
-        f"hits {stats.get('hits', 0)}, misses {stats.get('misses', 0)}{why}, "
-        f"signed {stats.get('signed', 0)}, refreshed {stats.get('refreshes', 0)}"
-    )
-
-
-def _pairs(counts: dict[str, int]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none"

@@ -38,6 +38,7 @@ from structlog.typing import Processor
 from polyloly.bot.clock import Clock, LiveClock
 
 __all__ = [
+    "CHATTY_LOGGERS",
     "REDACTED",
     "ClockStamper",
     "Redactor",
@@ -52,6 +53,9 @@ __all__ = [
 ]
 
 REDACTED = "[redacted]"
+_GENERATION = [0]  # bumped by every (re)configuration: loggers rebind on their next line
+CHATTY_LOGGERS = frozenset({"httpx", "httpcore", "hpack", "h11", "h2", "urllib3"})
+"""Libraries whose INFO lines are per-request chatter: logged at DEBUG instead."""
 _MIN_SECRET_LEN = 6  # shorter values would mask common words and numbers
 _MAX_DEPTH = 16
 
@@ -309,6 +313,7 @@ def configure_logging(
     levelno = logging.getLevelNamesMapping().get(level.upper())
     if levelno is None:
         raise ValueError(f"unknown log level {level!r}")
+    _GENERATION[0] += 1
     redactor = _DEFAULT if redactor is None else redactor
     for secret in secrets:
         redactor.register(secret)
@@ -354,12 +359,27 @@ def configure_logging(
     )
     handler = logging.StreamHandler(out)
     handler.setFormatter(formatter)
+    handler.addFilter(_DemoteChatter(levelno))
     setattr(handler, _HANDLER_MARK, True)
     root = logging.getLogger()
     _remove_handlers(root)
     root.addHandler(handler)
     root.setLevel(levelno)
     return redactor
+
+
+class _DemoteChatter(logging.Filter):
+    """HTTP client libraries log every request at INFO ("HTTP Request: GET …"): make those
+    DEBUG, so that ``--log-level INFO`` shows the bot, not one line per poll."""
+
+    def __init__(self, threshold: int) -> None:
+        super().__init__()
+        self.threshold = threshold
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO and record.name.partition(".")[0] in CHATTY_LOGGERS:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return record.levelno >= self.threshold
 
 
 def _remove_handlers(root: logging.Logger) -> None:
@@ -384,8 +404,32 @@ def reset_logging() -> None:
     """Undo :func:`configure_logging` (structlog defaults, our root handler removed)."""
     structlog.reset_defaults()
     _remove_handlers(logging.getLogger())
+    _GENERATION[0] += 1
+
+
+class _Logger:
+    """A structlog logger bound on first use after each (re)configuration (see get_logger)."""
+
+    __slots__ = ("_bound", "_context", "_generation")
+
+    def __init__(self, context: dict[str, Any]) -> None:
+        self._context = context
+        self._bound: Any = None
+        self._generation = -1
+
+    def __getattr__(self, name: str) -> Any:
+        if self._generation != _GENERATION[0]:
+            self._bound = structlog.get_logger().bind(**self._context)
+            self._generation = _GENERATION[0]
+        return getattr(self._bound, name)
 
 
 def get_logger(name: str = "polyloly", **context: Any) -> Any:
-    """Return a structlog logger bound to ``logger=name`` and any extra context."""
-    return structlog.get_logger().bind(logger=name, **context)
+    """Return a structlog logger bound to ``logger=name`` and any extra context.
+
+    It takes the configuration in force when it logs, not the one at the time it was
+    created: modules create theirs at import, before the command line calls
+    :func:`configure_logging`, and a logger bound then would write through structlog's
+    defaults (to stdout, past the redactor).
+    """
+    return _Logger({"logger": name, **context})

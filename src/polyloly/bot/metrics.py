@@ -617,8 +617,11 @@ class MetricsServer:
         app.router.add_get("/healthz", self._health)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.shutdown_timeout_s)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self._port)
-        await site.start()
+        try:
+            await web.TCPSite(runner, self.host, self._port).start()
+        except BaseException:
+            await runner.cleanup()  # a port that cannot be bound leaves nothing behind
+            raise
         self._runner = runner
         self._port = int(runner.addresses[0][1])  # the real port when 0 was asked
 

@@ -404,14 +404,20 @@ class TeamsSettings(Section):
 
 
 class StorageSettings(Section):
-    """Event log (source of truth) and the SQL projection."""
+    """The data folder: event log (source of truth) and the SQL projection.
 
-    event_log_dir: Path = Path("data/events")
+    Each mode works in its own folder under ``data_dir`` (``live``, ``paper``, ``record``;
+    see :mod:`polyloly.bot.datadir`): ``event_log_dir`` and ``database_url`` default to
+    ``<data_dir>/<mode>/events`` and a SQLite file beside it.
+    """
+
+    data_dir: Path = Path("data")
+    event_log_dir: Path | None = None
     event_log_compress: bool = False
     event_log_fsync: bool = False
     flush_every: Count = 256
     """Inputs per log flush; decisions are flushed at once and the node flushes on each tick."""
-    database_url: DatabaseUrl = SecretStr("sqlite+aiosqlite:///data/polyloly.db")
+    database_url: DatabaseUrl | None = None
     redis_url: RedisUrl | None = None
 
 

@@ -1,28 +1,68 @@
 """``polyloly sim``: the local simulators, standalone.
 
 * ``polyloly sim exchange`` — the local Polymarket (CLOB REST, Gamma, both WebSocket
-  channels) on one loopback port (:mod:`polyloly.sim.exchange.cli`);
+  channels) on one loopback port (served by :mod:`polyloly.sim.exchange.cli`);
 * ``polyloly sim esports`` — scenario-driven provider feeds (:mod:`polyloly.sim.esports.cli`).
 
-Both print their URLs when ready and stop cleanly on SIGINT / SIGTERM.
+Both print their URLs when ready and stop cleanly on SIGINT / SIGTERM. They agree on
+dates: the exchange lists its markets as starting when it starts, and the feeds schedule
+their matches from when they start, so a bot recording both binds each match to its market
+(matching needs the same teams and starts within 6 h). A port already in use stops the
+command with one line (exit 6). The simulators are imported when a command runs, never
+for ``--help``.
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from polyloly.sim.esports import cli as esports_cli
-from polyloly.sim.exchange import cli as exchange_cli
-
 __all__ = ["app"]
+
+# PLC0415 (import inside a function) is intended: --help must not load the simulators.
+# ruff: noqa: PLC0415
 
 app = typer.Typer(
     help="Local simulators: the Polymarket exchange and the esports provider feeds.",
     no_args_is_help=True,
 )
-# The exchange module's own app is a group holding one ``exchange`` command (so that it can
-# be mounted as ``sim`` by itself); here that command joins this group directly.
-app.command("exchange", help="Serve the local Polymarket exchange (CLOB, Gamma, WebSockets).")(
-    exchange_cli.exchange
-)
-app.add_typer(esports_cli.app, name="esports")
+
+
+@app.command("exchange")
+def exchange(
+    host: Annotated[str, typer.Option(help="Interface to bind (keep it loopback).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (0 = any free port).")] = 8080,
+    scenario: Annotated[
+        str, typer.Option(help="esports (a LoL and a Dota 2 Bo3, starting now) or empty.")
+    ] = "esports",
+    seed: Annotated[int, typer.Option(help="Seed of ids, keys and synthetic traders.")] = 1,
+) -> None:
+    """Serve the local Polymarket exchange: CLOB REST, Gamma and both WebSockets, one port."""
+    import asyncio
+
+    from polyloly.sim.exchange.cli import SCENARIOS, serve
+
+    if scenario not in SCENARIOS:
+        known = ", ".join(sorted(SCENARIOS))
+        raise typer.BadParameter(f"unknown scenario {scenario!r} (one of: {known})")
+    asyncio.run(serve(host, port, scenario, seed))
+
+
+@app.command("esports")
+def esports(
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind (0 = any free port).")] = 8090,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(help="Scenario name or YAML path (repeat to serve several)."),
+    ] = None,
+    speed: Annotated[str, typer.Option(help="Scenario seconds per real second.")] = "1",
+) -> None:
+    """Serve scenario-driven OpenDota, PandaScore, GRID, Liquipedia and lolesports feeds."""
+    import asyncio
+
+    from polyloly.sim.esports.cli import checked_scenarios, serve
+
+    names = checked_scenarios(scenario or ["lol_bo3_pause"], speed)
+    asyncio.run(serve(host, port, names, speed))

@@ -21,18 +21,40 @@ import msgspec
 
 from polyloly.domain.events import Event, event_types
 
-__all__ = ["EventLogReader", "EventLogWriter", "LogDecodeError", "decode_event", "encode_event"]
+__all__ = [
+    "EventLogError",
+    "EventLogReader",
+    "EventLogWriter",
+    "LogDecodeError",
+    "decode_event",
+    "encode_event",
+]
 
 _NS_PER_DAY = 86_400 * 1_000_000_000
 _CHUNK = 1 << 16
 _BUFFER_MAX = 1 << 20  # encoded bytes an append may leave unwritten before flush()
 _Output = gzip.GzipFile | BufferedWriter
-_ENCODER = msgspec.json.Encoder()
+# Sets and dict keys in a fixed order: an event's line must not depend on the process's
+# hash seed (a frozenset of strings iterates differently from one process to the next).
+_ENCODER = msgspec.json.Encoder(order="deterministic")
 _decoder: msgspec.json.Decoder[Any] | None = None
 _decoder_types: tuple[type[Event], ...] = ()
 
 
-class LogDecodeError(ValueError):
+class EventLogError(ValueError):
+    """A log cannot be read: missing, unreadable or corrupt (the message names the file).
+
+    ``path`` is the file (or the folder given), ``line`` the 1-based line when one is to
+    blame.
+    """
+
+    def __init__(self, message: str, path: Path, line: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
+
+
+class LogDecodeError(EventLogError):
     """A log line could not be decoded (names the file and line)."""
 
 
@@ -192,7 +214,12 @@ class _Source:
         self.clean = True
 
     def __iter__(self) -> Iterator[bytes]:
-        with self.path.open("rb") as fh:
+        try:
+            fh = self.path.open("rb")
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise EventLogError(f"{self.path}: cannot read: {reason}", self.path) from exc
+        with fh:
             if self.path.suffix != ".gz":
                 while chunk := fh.read(_CHUNK):
                     yield chunk
@@ -205,7 +232,9 @@ class _Source:
                     try:
                         data = inflater.decompress(raw)
                     except zlib.error as exc:
-                        raise LogDecodeError(f"{self.path}: corrupt gzip data: {exc}") from exc
+                        raise LogDecodeError(
+                            f"{self.path}: corrupt gzip data: {exc}", self.path
+                        ) from exc
                     yield data
                     if not inflater.eof:
                         break
@@ -240,6 +269,9 @@ class EventLogReader:
         Raise :class:`LogDecodeError` on a bad line (default); otherwise count and skip it.
         A torn last line (a crash mid-write: no trailing newline) is always skipped and
         counted.
+
+    A path that does not exist raises :class:`EventLogError` at once; a file that cannot
+    be opened raises it when reached.
     """
 
     def __init__(self, paths: Iterable[Path | str], *, strict: bool = True) -> None:
@@ -251,6 +283,8 @@ class EventLogReader:
     def _expand(paths: list[Path]) -> list[Path]:
         files: list[Path] = []
         for path in paths:
+            if not path.exists():
+                raise EventLogError(f"{path}: no such file or folder", path)
             if path.is_dir():
                 files.extend(sorted(path.glob("events-*.jsonl*")))
             else:
@@ -267,7 +301,11 @@ class EventLogReader:
                     event: Event = decoder.decode(line)
                 except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                     if self.strict and complete:
-                        raise LogDecodeError(f"{path}:{number}: {exc}") from exc
+                        raise LogDecodeError(
+                            f"{path}:{number}: line {number} is not a valid event ({exc})",
+                            path,
+                            number,
+                        ) from exc
                     self.skipped += 1
                     continue
                 yield event

@@ -10,15 +10,15 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from polyloly.sim.esports.cli import app
+from polyloly.bot.cli import build_app
 
-LAUNCH = "from polyloly.sim.esports.cli import app; app()"
+LAUNCH = "from polyloly.bot.cli import build_app; build_app({'sim': 'polyloly.sim.cli:app'})()"
 
 
 @pytest.mark.asyncio
 async def test_serves_until_sigterm() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", LAUNCH, "--port", "0", "--speed", "20",
+        sys.executable, "-c", LAUNCH, "sim", "esports", "--port", "0", "--speed", "20",
         "--scenario", "lol_bo1_late_source",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
@@ -43,6 +43,7 @@ async def test_serves_until_sigterm() -> None:
 
 
 def test_unknown_scenario_exits_2() -> None:
-    result = CliRunner().invoke(app, ["--scenario", "nope"])
+    app = build_app({"sim": "polyloly.sim.cli:app"})
+    result = CliRunner().invoke(app, ["sim", "esports", "--scenario", "nope"])
     assert result.exit_code == 2
     assert "lol_bo3_pause" in result.output

@@ -16,7 +16,8 @@ async def test_standalone_exchange_serves_and_stops_on_sigterm() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        "from polyloly.sim.exchange.cli import app; app()",
+        "from polyloly.bot.cli import build_app; build_app({'sim': 'polyloly.sim.cli:app'})()",
+        "sim",
         "exchange",
         "--host",
         "127.0.0.1",

@@ -59,7 +59,7 @@ async def test_markets_have_the_recorded_shape(gamma: Any, real_fixtures: Path) 
         assert outcomes == ["T1", "Gen.G"]
         assert len(tokens) == 2
         assert [float(p) for p in json.loads(market["outcomePrices"])]
-        assert market["gameStartTime"] == "2026-11-25 10:00:00+00"
+        assert market["gameStartTime"] == "2027-01-15 08:00:00+00"  # the sim clock's minute
         assert market["feeSchedule"] == real["feeSchedule"]
     match, *games = markets
     assert (match["groupItemTitle"], match["sportsMarketType"], match["secondsDelay"]) == (
@@ -68,7 +68,7 @@ async def test_markets_have_the_recorded_shape(gamma: Any, real_fixtures: Path) 
         3,
     )
     assert [g["groupItemTitle"] for g in games] == [f"Game {n} Winner" for n in (1, 2, 3)]
-    assert [g["slug"] for g in games] == [f"lol-t1-gen-2026-11-25-game{n}" for n in (1, 2, 3)]
+    assert [g["slug"] for g in games] == [f"lol-t1-gen-2027-01-15-game{n}" for n in (1, 2, 3)]
 
 
 @pytest.mark.asyncio
@@ -78,8 +78,8 @@ async def test_events_group_a_series(gamma: Any, real_fixtures: Path) -> None:
     real_event = real["events"][0]
     events = (await client.get("/events", params={"tag_slug": "dota-2"})).json()
     (event,) = events
-    assert event["slug"] == "dota2-ts-tundra-2026-11-25"
-    assert event["title"] == "Dota 2: Team Spirit vs Tundra (BO3) - DreamLeague"
+    assert event["slug"] == "dota2-ts-tundra-2027-01-15"
+    assert event["title"] == "Dota 2: Team Spirit vs Tundra Esports (BO3) - DreamLeague"
     assert len(event["markets"]) == 4
     for key, value in event.items():
         if key in real_event and real_event[key] is not None and key != "markets":

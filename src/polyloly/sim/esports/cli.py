@@ -1,31 +1,31 @@
 """``polyloly sim esports``: serve a scenario as provider-shaped feeds on loopback.
 
-The lead mounts :data:`app` as the ``esports`` command of ``polyloly sim``::
+The command is declared in :mod:`polyloly.sim.cli`::
 
     polyloly sim esports --host 127.0.0.1 --port 8090 --scenario lol_bo3_pause --speed 10
 
-It prints the base URL of every provider when ready and stops on SIGINT/SIGTERM.
+It prints the base URL of every provider when ready and stops on SIGINT/SIGTERM. The
+scenarios start when it starts (their matches are scheduled from now).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from fractions import Fraction
-from typing import Annotated
 
 import typer
 
 from polyloly.adapters.esports.timing import AsyncioSleeper
 from polyloly.bot.clock import LiveClock
+from polyloly.bot.errors import PortInUseError
 from polyloly.sim.esports.runtime import ScenarioRuntime
 from polyloly.sim.esports.server import EsportsFeedServer
 from polyloly.sim.scenarios.loader import ScenarioError, available_scenarios, load_scenario
 
-__all__ = ["app", "serve"]
-
-app = typer.Typer(help="Local esports provider feeds driven by a scenario.")
+__all__ = ["checked_scenarios", "serve"]
 
 
 async def serve(host: str, port: int, scenario_names: list[str], speed: str) -> None:
@@ -38,7 +38,11 @@ async def serve(host: str, port: int, scenario_names: list[str], speed: str) -> 
     server = EsportsFeedServer(
         runtimes, clock=clock, sleeper=AsyncioSleeper(), host=host, port=port
     )
-    await server.start()
+    try:
+        await server.start()
+    except OSError as exc:
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        raise PortInUseError("--port", host, port, reason) from exc
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -54,18 +58,8 @@ async def serve(host: str, port: int, scenario_names: list[str], speed: str) -> 
         await server.stop()
 
 
-@app.callback(invoke_without_command=True)
-def esports(
-    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to bind (0 = any free port).")] = 8090,
-    scenario: Annotated[
-        list[str] | None,
-        typer.Option(help="Scenario name or YAML path (repeat to serve several)."),
-    ] = None,
-    speed: Annotated[str, typer.Option(help="Scenario seconds per real second.")] = "1",
-) -> None:
-    """Serve scenario-driven OpenDota, PandaScore, GRID, Liquipedia and lolesports feeds."""
-    names = scenario or ["lol_bo3_pause"]
+def checked_scenarios(names: list[str], speed: str) -> list[str]:
+    """``names`` if each loads and ``speed`` is positive; else one line and exit 2."""
     try:
         for name in names:
             load_scenario(name)
@@ -74,4 +68,4 @@ def esports(
     except (ScenarioError, ValueError, ZeroDivisionError) as exc:
         typer.echo(f"error: {exc}; shipped scenarios: {', '.join(available_scenarios())}", err=True)
         raise typer.Exit(code=2) from exc
-    asyncio.run(serve(host, port, names, speed))
+    return names
