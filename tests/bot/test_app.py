@@ -182,9 +182,19 @@ async def test_metrics_endpoint_and_live_view_of_a_running_node(
                 assert node.metrics_server is not None
                 return (await http.get(node.metrics_server.url)).text
 
+        def messages(text: str) -> float:
+            name = "polyloly_feed_messages_total"
+            line = next(x for x in text.splitlines() if x.startswith(name))
+            return float(line.rsplit(" ", 1)[1])
+
+        # start() returns once reconciled, as the sockets open: the first frames follow
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
         text = await scrape()
-        line = next(x for x in text.splitlines() if x.startswith("polyloly_feed_messages_total"))
-        assert float(line.rsplit(" ", 1)[1]) > 0
+        while messages(text) == 0 and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+            text = await scrape()
+        assert messages(text) > 0
         assert "polyloly_equity_usd 10000" in text
         # the live view renders the same node
         console = Console(record=True, width=160)

@@ -20,12 +20,14 @@ from polyloly.domain.events import BookSnapshot, Event, OperatorCommand, TimerTi
 from polyloly.domain.intents import PlaceOrderIntent, RiskDecision
 from polyloly.domain.markets import MarketKind, MarketMapping
 from polyloly.domain.money import SCALE
+from polyloly.domain.risk import RiskParams
 from polyloly.execution.engine import ExecutionPorts
 from polyloly.execution.events import OrderSubmitted, OrderUpdate, UpdateSource
 from polyloly.execution.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 from polyloly.execution.ports import TradeStatus, VenueOrderStatus
 from polyloly.storage.event_log import decode_event, encode_event
 from polyloly.strategies.pair_arb import PairArbParams
+from polyloly.strategies.temporal_arb import TemporalArbParams
 
 START = 1_800_000_000 * NS_PER_S
 MARKET, YES, NO = "0xm1", "111", "222"
@@ -274,3 +276,23 @@ def test_one_book_set_is_shared_by_the_market_client_core_and_gate() -> None:
     assert yes.best_ask == (600_000, 10 * SCALE)
     assert engine.gate.trading_state().quotes[NO].best_bid == 400_000
     assert client.in_sync(NO)
+
+
+@pytest.mark.asyncio
+async def test_strategies_read_the_gates_minimum_and_propose_nothing_it_refuses_for_size() -> None:
+    risk = RiskParams(min_order_size=12 * SCALE)
+    r = await rig(msgspec.structs.replace(PAIR, risk=risk, temporal_arb=TemporalArbParams()))
+    assert r.core.pair is not None
+    assert r.core.temporal is not None
+    gate = r.core.engine.gate if r.core.engine is not None else None
+    assert gate is not None
+    assert r.core.pair.min_usdc == r.core.temporal.min_usdc == gate.params.min_order_size
+    for k in range(20):  # edges of every size come and go
+        r.books(1 + k, 420_000 + 10_000 * (k % 4), 500_000 + 10_000 * (k % 3))
+        r.tick(1.5 + k)
+        await r.core.engine.idle()
+    intents = r.sink.of(PlaceOrderIntent)
+    assert intents
+    assert all(i.notional >= 12 * SCALE for i in intents)
+    refused = [d.reason for d in r.sink.of(RiskDecision) if not d.approved]
+    assert not [x for x in refused if "min order size" in x]

@@ -20,6 +20,7 @@ from polyloly.bot.control import (
     KernelControl,
     ensure_token_file,
 )
+from polyloly.bot.errors import ConfigError
 from polyloly.bot.kernel import Kernel
 from polyloly.bot.settings import Settings, load_settings
 from polyloly.domain.events import OperatorCommand
@@ -152,7 +153,8 @@ async def test_an_unreachable_api_is_a_control_error() -> None:
 
 
 def test_short_tokens_are_refused() -> None:
-    with pytest.raises(ValueError, match="16"):
+    # A configuration error naming the key (one line at start-up), never a traceback.
+    with pytest.raises(ConfigError, match=r"^control\.token: needs at least 16 characters$"):
         ControlServer(FakeTarget(), "short")
 
 

@@ -401,6 +401,7 @@ _LIVE = {"bot": {"paper_trading": False}}
             "control.token: needs at least 16 characters when control.host is 0.0.0.0",
         ),
         ({"control": {"port": 9108}}, "control.port: is also metrics.port (9108)"),
+        ({"control": {"token": "short"}}, "control.token: needs at least 16 characters"),
     ],
 )
 def test_invariants_name_the_key(overrides: dict[str, Any], expected: str, tmp_path: Path) -> None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from polyloly.domain.events import Side
+from polyloly.domain.fees import PolymarketFeeModel
 from polyloly.domain.intents import OrderType
+from polyloly.domain.matching import MatchingEngine, OrderRequest
+from polyloly.domain.money import SCALE
 from polyloly.execution.lifecycle import (
     OPEN_ORDER_STATES,
     Edge,
@@ -33,7 +37,6 @@ ORDER_OK = [
     (S.SUBMITTING, S.REJECTED),
     (S.SUBMITTING, S.UNKNOWN),
     (S.UNKNOWN, S.LIVE),
-    (S.UNKNOWN, S.SUBMITTING),
     (S.LIVE, S.PARTIALLY_MATCHED),
     (S.LIVE, S.CANCELED),
     (S.DELAYED, S.LIVE),
@@ -47,13 +50,18 @@ ORDER_STALE = [
     (S.MATCHED, S.CANCELED),  # the cancel lost the race
     (S.CANCELED, S.PARTIALLY_MATCHED),
     (S.REJECTED, S.REJECTED),
+    (S.CANCELED, S.REJECTED),  # a killed FAK: the CANCELED frame beat the refusal
 ]
 ORDER_ILLEGAL = [
     (S.LIVE, S.REJECTED),
     (S.MATCHED, S.REJECTED),
     (S.REJECTED, S.LIVE),
     (S.LIVE, S.DELAYED),
-    (S.CANCELED, S.REJECTED),
+    # SUBMITTING is a first state only: a resend is a lookup, never a second submit state
+    (S.SUBMITTING, S.SUBMITTING),
+    (S.UNKNOWN, S.SUBMITTING),
+    (S.LIVE, S.SUBMITTING),
+    (S.MATCHED, S.SUBMITTING),
 ]
 
 
@@ -232,3 +240,61 @@ def test_report_of_unknown_orders_is_parked() -> None:
     fills, unknown = fills_from_report(report, {}, 1)
     assert fills == []
     assert unknown == ["x", "y"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    makers=st.lists(
+        st.tuples(
+            st.booleans(),  # on the other token (a mint match)
+            st.integers(30, 60),  # price in cents
+            st.integers(1, 3_000_000),  # size in share-micros (odd sizes: FAK BUYs by amount)
+        ),
+        min_size=1,
+        max_size=30,
+    ).filter(lambda ms: sum(size for _, _, size in ms) >= 2 * SCALE),  # a marketable BUY >= $1
+)
+def test_a_trades_cash_and_fee_are_the_exchanges_sum_over_its_fills(
+    makers: list[tuple[bool, int, int]],
+) -> None:
+    # The exchange settles each fill on its own (cash half up, or the rest of the pair in a
+    # mint; each fee floored): the ledger must add up the same roundings, not round a
+    # trade's total once (a 1-micro difference used to stop the bot for good).
+    engine = MatchingEngine()
+    engine.add_market("m", "yes", "no", tick=10_000, min_size=0, fee_model=PolymarketFeeModel())
+    for n, (other, cents, size) in enumerate(makers):
+        token, side, price = ("no", Side.BUY, 100 - cents) if other else ("yes", Side.SELL, cents)
+        engine.rest(
+            OrderRequest(
+                order_id=f"mk{n}", owner="mm", maker="0xmm", token_id=token, side=side,
+                price=price * 10_000, size=size,
+            )
+        )  # fmt: skip
+    total = sum(size for _, _, size in makers)
+    result = engine.submit(
+        OrderRequest(
+            order_id="ours", owner="us", maker="0xus", token_id="yes", side=Side.BUY,
+            price=610_000, size=total,
+        )
+    )  # fmt: skip
+    assert result.filled == total
+    ours = _record()
+    ours.order_hash, ours.size = "ours", total
+    by_price: dict[int, list[Any]] = {}
+    for fill in result.fills:  # the venue groups a taker's fills into one trade per price
+        by_price.setdefault(fill.price, []).append(fill)
+    for price, group in by_price.items():
+        report = TradeReport(
+            trade_id=f"t{price}", market="m", asset_id="yes", side=Side.BUY, price=price,
+            size=sum(f.size for f in group), status=T.MATCHED, taker_order_id="ours",
+            fee_rate_bps=300,
+            maker_legs=tuple(
+                MakerLeg(order_id=f.maker_order_id, asset_id=f.maker_token, price=f.maker_price,
+                         matched_amount=f.size)
+                for f in group
+            ),
+        )  # fmt: skip
+        (fill,), _ = fills_from_report(report, {"ours": ours}, 1)
+        assert fill.cash == sum(f.taker_cash for f in group)
+        assert fill.fee == sum(f.fee for f in group)
+        assert fill.cash_flow() == -sum(f.taker_cash + f.fee for f in group)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from polyloly.bot.clock import NS_PER_MS, NS_PER_S
+from polyloly.bot.crashpoints import CrashPoint, CrashPoints
 from polyloly.bot.errors import BackOffError, RejectError, RetryableError, UnknownOutcomeError
 from polyloly.domain.events import Side
 from polyloly.domain.intents import CancelIntent
@@ -322,3 +323,19 @@ async def test_sell_realizes_pnl(make_harness: Any) -> None:
     assert pos.realized == 750_000  # 15 × (0.45 − 0.40)
     assert pos.cost == 2 * SCALE
     h.assert_positions_match_venue()
+
+
+async def test_crash_points_fire_at_the_nth_order_to_reach_them(make_harness: Any) -> None:
+    h = await make_harness()
+    kills: list[int] = []
+    armed = CrashPoints(CrashPoint.AFTER_POST, nth=2, kill=lambda: kills.append(armed.seen))
+    armed.attach(h.kernel, h.engine.orders)
+    for _ in range(3):
+        await h.place(size=20 * SCALE)
+    assert kills == [2]
+    replies: list[int] = []
+    on_reply = CrashPoints(CrashPoint.AFTER_REPLY, kill=lambda: replies.append(1))
+    on_reply.attach(h.kernel, h.engine.orders)
+    await h.place(size=20 * SCALE)
+    assert replies == [1]
+    assert h.sink.of(OrderAccepted)  # the outcome was appended before the point fired

@@ -176,3 +176,15 @@ async def test_adapter_events_are_translated_live_and_in_recovery(make_harness: 
     fresh.add_venue_events(_ForeignOrder, _translate)
     fresh.recover(h.sink.events)
     assert fresh.state.orders[order_hash].state is OrderState.CANCELED
+
+
+async def test_the_ledger_keeps_every_decisions_last_step(make_harness: Any) -> None:
+    h = await make_harness()
+    for step in (1, 2, 5, 3):
+        h.publish(h.intent(intent_id=f"pair_arb:0xm:{step}", size=20 * SCALE))
+    h.publish(h.intent(intent_id="temporal_arb:0xm:tok:1", size=20 * SCALE))
+    await h.settle()
+    assert h.state.last_step["pair_arb:0xm"] == 5
+    assert h.state.last_step["temporal_arb:0xm:tok"] == 1
+    h2 = await restart(h)  # refused or not, logged decisions are remembered from the log
+    assert h2.state.last_step == h.state.last_step

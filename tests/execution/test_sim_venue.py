@@ -31,7 +31,12 @@ from polyloly.domain.events import FeedState, FeedStatus, OperatorCommand, Side
 from polyloly.domain.intents import CancelIntent, MergeIntent, OrderType, PlaceOrderIntent
 from polyloly.domain.money import SCALE
 from polyloly.execution.engine import ExecutionConfig, ExecutionEngine
-from polyloly.execution.events import KillSwitchFired, MergeCompleted, OrderAccepted
+from polyloly.execution.events import (
+    KillSwitchFired,
+    MergeCompleted,
+    OrderAccepted,
+    ReconciliationCorrection,
+)
 from polyloly.execution.fakes import RecordingAlerts
 from polyloly.execution.lifecycle import OrderState
 from polyloly.execution.order_manager import OrderManagerConfig
@@ -308,3 +313,33 @@ async def test_merge_through_the_simulator(live: Live) -> None:
     await live.until(lambda: bool(live.sink.of(MergeCompleted)))
     assert live.engine.state.position(live.yes).expected == 0
     live.assert_matches_sim()
+
+
+async def test_many_small_fills_round_as_the_exchange(live: Live) -> None:
+    # 40 small asks of odd sizes under our limit, at two prices: one FAK BUY takes them all
+    # in two trades of 20 fills each. The exchange rounds each fill's cash half up and
+    # floors each fill's fee; the ledger must do the same, or collateral drifts by micros
+    # and every later reconciliation pass fails (a 1-micro difference once stopped the bot).
+    for k in range(40):
+        live.sim.place_resting(live.yes, "SELL", 360_000 + (k % 2) * 10_000, 510_001 + 7_919 * k)
+    order = await live.place(live.yes, Side.BUY, 380_000, 30 * SCALE, OrderType.FAK)
+    await live.until(lambda: live.engine.state.orders[order].state is OrderState.MATCHED)
+    await live.settle()
+    fills = [f for f in live.engine.state.fills.values() if f.order_hash == order]
+    assert len(fills) == 2
+    assert len({leg for t in live.sim.trades() for leg in t.maker_orders}) >= 40
+    # Our resting bid, hit by many small sells of odd sizes (one trade each).
+    bid = await live.place(live.yes, Side.BUY, 370_000, 30 * SCALE)
+    for k in range(25):
+        live.sim.submit(live.yes, "SELL", 370_000, 1_000_003 + 3_331 * k, order_type=OrderType.FAK)
+    await live.until(lambda: live.engine.state.orders[bid].size_matched > 25 * SCALE)
+    await live.settle()
+    live.assert_matches_sim()
+    live.engine.reconciler.request()
+    await live.until(lambda: not live.engine.reconciler.running)
+    assert live.engine.reconciler.last_ok is True
+    assert not [
+        c
+        for c in live.sink.of(ReconciliationCorrection)
+        if c.kind in ("balance_mismatch", "collateral_rounding")
+    ]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 from collections.abc import Callable, Coroutine, Mapping
 from functools import partial
 from pathlib import Path
@@ -52,6 +53,7 @@ from polyloly.bot.config_map import (
     presign_config,
 )
 from polyloly.bot.control import ControlServer
+from polyloly.bot.crashpoints import CrashPoints
 from polyloly.bot.datadir import data_folder
 from polyloly.bot.errors import ConfigError, HaltError
 from polyloly.bot.heap import freeze_heap
@@ -235,8 +237,16 @@ class TradingNode:
             self.kernel.subscribe(VenueSnapshot, self._keep_snapshot)
         self.tally.attach(self.kernel)
         await self._start_projection(translators, recorded)
-        self._publish_session()
+        self._arm_crash_point()
+        self._publish_session()  # the strategies start from the orders the log left in flight
         await self._discover()
+        if self.trading:
+            # The venue's account is read before any book or result reaches a strategy: what
+            # was in flight at a crash is resent or settled, and counted, before anything
+            # new is decided (see docs/execution.md, "Restarts").
+            say("reconciling with the venue")
+            await self._reconcile()
+            self.equity_start = self.engine.state.equity()
         self.adapter.start()
         if self.presigner is not None:
             self.presigner.start()
@@ -245,13 +255,20 @@ class TradingNode:
         say(f"feeds: {', '.join(f.source for f in self.feeds) or 'none enabled'}")
         self.spawn("timer", self._timer())
         self.spawn("binding-check", self._check_binding())
-        if self.trading:
-            say("reconciling with the venue")
-            await self._reconcile()
-            self.equity_start = self.engine.state.equity()
         self.started = True
         freeze_heap()
         _log.info("node.started", mode=opts.mode.value, markets=len(self.discovered))
+
+    def _arm_crash_point(self) -> None:
+        """Tests only: ``POLYLOLY_CRASH_AT`` kills the process at a point of an order's life.
+
+        Attached after every other subscriber (see :mod:`polyloly.bot.crashpoints`).
+        """
+        crash = CrashPoints.from_env(os.environ)
+        if crash is None or self.kernel is None or not self.trading:
+            return
+        _log.warning("node.crash_point_armed", point=crash.point.value, nth=crash.nth)
+        crash.attach(self.kernel, self.engine.orders)
 
     def _has_log(self) -> bool:
         return Path(self.log_dir).is_dir() and any(Path(self.log_dir).glob("events-*.jsonl*"))
@@ -488,11 +505,21 @@ class TradingNode:
 
     async def _reconcile(self) -> None:
         engine = self.engine
+        reconciler = engine.reconciler
         engine.start()
-        deadline = asyncio.get_running_loop().time() + self.options.reconcile_timeout_s
-        while engine.reconciler.last_ok is None or engine.reconciler.running:
-            if asyncio.get_running_loop().time() > deadline:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.reconcile_timeout_s
+        errors = 0
+        while reconciler.last_ok is None or reconciler.running:
+            if loop.time() > deadline:
                 raise HaltError("start-up reconciliation did not finish in time")
+            if not reconciler.running and reconciler.last_ok is None:
+                # The pass could not read the venue (its own retries ran out): try again,
+                # backing off, until the deadline; a bad minute must not stop a restart.
+                errors += 1
+                await asyncio.sleep(min(0.25 * 2**errors, 5.0))
+                reconciler.request(startup=True)
+                continue
             await asyncio.sleep(0.05)
         if not engine.reconciler.last_ok:
             raise HaltError(

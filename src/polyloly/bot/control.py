@@ -33,7 +33,8 @@ from typing import Any, Final, Protocol
 import aiohttp
 from aiohttp import web
 
-from polyloly.bot.errors import PolylolyError
+from polyloly.bot.errors import ConfigError, PolylolyError
+from polyloly.bot.invariants import CONTROL_TOKEN_MIN
 from polyloly.bot.kernel import Kernel
 from polyloly.bot.logging import get_logger, redact, redact_text, register_secret
 from polyloly.bot.settings import Settings
@@ -54,7 +55,6 @@ __all__ = [
 _log = get_logger("polyloly.control")
 _MAX_BODY: Final = 16 * 1024
 _MAX_REASON: Final = 500
-_MIN_TOKEN: Final = 16
 SHUTDOWN_TIMEOUT_S: Final = 1.0
 """Longest wait for requests in progress when the server stops."""
 
@@ -143,7 +143,7 @@ def ensure_token_file(path: Path) -> str:
         token = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         token = ""
-    if len(token) >= _MIN_TOKEN:
+    if len(token) >= CONTROL_TOKEN_MIN:
         register_secret(token)
         return token
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,8 +192,8 @@ class ControlServer:
         *,
         shutdown_timeout_s: float = SHUTDOWN_TIMEOUT_S,
     ) -> None:
-        if len(token) < _MIN_TOKEN:
-            raise ValueError(f"the control token needs at least {_MIN_TOKEN} characters")
+        if len(token) < CONTROL_TOKEN_MIN:
+            raise ConfigError(f"control.token: needs at least {CONTROL_TOKEN_MIN} characters")
         register_secret(token)
         self.target = target
         self.host = host

@@ -4,6 +4,12 @@
 every timer tick, and tells the pair-arbitrage engine about its fills and merges (in
 ledger order, once each; a fill whose trade later FAILED makes the pair position be
 rebuilt from what still counts) and both strategies about their finished orders.
+
+After a restart it also carries the strategies on from the ledger the node recovered from
+its log (:meth:`StrategyFeedback.recover`, :meth:`StrategyFeedback.seed_market`): every
+order still in flight is watched as if this process had sent it, the pair engine of its
+market waits for it, temporal arbitrage counts what its entries commit and never enters
+the same result twice, and decision steps carry on after the log's.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from polyloly.execution.events import (
     TradeUpdate,
     VenueSnapshot,
 )
+from polyloly.execution.lifecycle import OrderRecord
 from polyloly.execution.state import ExecutionState
 from polyloly.strategies.pair_arb import Leg, PairArbEngine, PairPosition
 from polyloly.strategies.temporal_arb import TemporalArbEngine
@@ -100,6 +107,7 @@ class StrategyFeedback:
         self._seen = len(state.fills)
         self._reported: dict[tuple[str, str], str] = {}
         self._journals: dict[str, _PairJournal] = {}
+        self._pair_in_flight: dict[str, str] = {}  # market -> a recovered order's intent id
         self.fills_by_strategy: dict[str, int] = {}
 
     # -- inputs ---------------------------------------------------------------------------
@@ -161,8 +169,36 @@ class StrategyFeedback:
 
     # -- seeding (restart) -------------------------------------------------------------------
 
+    def recover(self) -> None:
+        """Carry the strategies on from the orders in the ledger (a new session).
+
+        Every strategy order still in flight — open, or final while the venue reported
+        more matched than has arrived as fills — is watched as if this session had sent it
+        (its end frees the strategy, as always). Temporal arbitrage learns every result it
+        entered and what each still commits (the worst case of one in flight, the cost of
+        what a finished one bought); pair arbitrage gets its share per market in
+        :meth:`seed_market`, when the market is followed.
+        """
+        entries: list[tuple[str, str, str, int]] = []
+        for record in self.state.orders.values():
+            if record.strategy not in (PAIR_ARB, TEMPORAL_ARB) or not record.client_id:
+                continue
+            in_flight = self._in_flight(record)
+            if in_flight and record.client_id not in self.watched:
+                self.watched[record.client_id] = _Watch(
+                    record.client_id, record.strategy, record.market
+                )
+                if record.strategy == PAIR_ARB:
+                    self._pair_in_flight[record.market] = record.client_id
+            if record.strategy == TEMPORAL_ARB:
+                committed = cost_of(record.size, record.price) if in_flight else self._spent(record)
+                entries.append((record.client_id, record.market, record.token_id, committed))
+        if self.temporal is not None:
+            self.temporal.restore(entries, self.state.resolved_markets)
+
     def seed_market(self, market: str) -> None:
-        """Give the pair engine the position its earlier orders in ``market`` built."""
+        """Give the pair engine the position, the step and the intent in flight its
+        earlier orders in ``market`` left."""
         if self.pair is None:
             return
         journal = self._journal(market)
@@ -173,6 +209,27 @@ class StrategyFeedback:
                 self._reported[key] = market
         if journal.entries:
             self.pair.set_position(market, self._fold(journal))
+        last_step = self.state.last_step.get(self.pair.decision_key(market), 0)
+        self.pair.restore(market, last_step=last_step, pending=self._pair_in_flight.get(market, ""))
+
+    def _in_flight(self, record: OrderRecord) -> bool:
+        """Whether an order may still change: open, or matched shares not all arrived."""
+        if record.is_open:
+            return True
+        arrived = sum(
+            f.size
+            for f in self.state.fills_by_token.get(record.token_id, ())
+            if f.order_hash == record.order_hash
+        )
+        return arrived < record.size_matched
+
+    def _spent(self, record: OrderRecord) -> int:
+        """What an order's counted fills cost (limit price math, rounded up)."""
+        return sum(
+            cost_of(f.size, f.price, Rounding.UP)
+            for f in self.state.fills_by_token.get(record.token_id, ())
+            if f.order_hash == record.order_hash and f.counts
+        )
 
     # -- internals --------------------------------------------------------------------------
 
@@ -253,13 +310,15 @@ class StrategyFeedback:
         filled = sum(f.size for f in mine)
         expected = record.size_matched if watch.expected is None else watch.expected
         if filled >= expected or ts_ns - watch.final_since >= self.grace_ns:
-            spent = sum(cost_of(f.size, f.price, Rounding.UP) for f in mine if f.counts)
-            self._finish(watch, spent=spent)
+            self._finish(watch, spent=self._spent(record))
 
     def _finish(self, watch: _Watch, spent: int = 0) -> None:
         self.watched.pop(watch.intent_id, None)
         if watch.strategy == PAIR_ARB and self.pair is not None:
-            if self.pair.pending(watch.market) == watch.intent_id:
+            if (
+                self.pair.follows(watch.market)
+                and self.pair.pending(watch.market) == watch.intent_id
+            ):
                 self.pair.on_order_done(watch.market)
         elif watch.strategy == TEMPORAL_ARB and self.temporal is not None:
             self.temporal.settle_fill(watch.intent_id, spent)

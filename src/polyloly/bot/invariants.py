@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretStr
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from polyloly.bot.settings import Settings
 
 __all__ = [
+    "CONTROL_TOKEN_MIN",
     "INVARIANTS",
     "check_control_auth",
     "check_live_trading_credentials",
@@ -32,6 +33,9 @@ __all__ = [
     "check_team_aliases",
     "check_truth_thresholds",
 ]
+
+CONTROL_TOKEN_MIN: Final = 16
+"""Shortest control API bearer token accepted (characters)."""
 
 
 def _get(s: Settings, path: str) -> Any:
@@ -205,12 +209,19 @@ def check_offline_is_loopback(s: Settings) -> list[Violation]:
 
 
 def check_control_auth(s: Settings) -> list[Violation]:
-    """A control API reachable from other hosts needs a long token."""
+    """A configured control token is long enough; one reachable from other hosts is required."""
     c = s.control
-    if not c.enabled or _is_loopback(c.host):
+    if not c.enabled:
         return []
-    if c.token is None or len(c.token.get_secret_value()) < 16:
-        return [("control.token", f"needs at least 16 characters when control.host is {c.host}")]
+    if c.token is not None and len(c.token.get_secret_value()) < CONTROL_TOKEN_MIN:
+        return [("control.token", f"needs at least {CONTROL_TOKEN_MIN} characters")]
+    if c.token is None and not _is_loopback(c.host):
+        return [
+            (
+                "control.token",
+                f"needs at least {CONTROL_TOKEN_MIN} characters when control.host is {c.host}",
+            )
+        ]
     return []
 
 

@@ -80,7 +80,6 @@ __all__ = [
     "NodeParams",
     "SessionStarted",
     "StrategyFeedback",
-    "session_namespace",
 ]
 
 _log = get_logger("polyloly.wiring")
@@ -132,25 +131,6 @@ class SessionStarted(Event, frozen=True, tag="session_started"):
     params: NodeParams
     version: str = ""
     address: str = ""  # the funder address orders are signed for (public)
-
-
-_BASE36: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def session_namespace(session: SessionStarted) -> str:
-    """The strategies' intent-id namespace of a session: its ``ts_init`` in base 36.
-
-    A restarted node logs a new ``SessionStarted`` (a later ``ts_init``), so its intent ids
-    never repeat the previous session's; a replay re-reads the same event, so they match.
-    """
-    n = session.ts_init
-    if n <= 0:
-        return "0"
-    digits: list[str] = []
-    while n:
-        n, rem = divmod(n, 36)
-        digits.append(_BASE36[rem])
-    return "".join(reversed(digits))
 
 
 @register_event
@@ -323,11 +303,14 @@ class Core:
         for cls in (*FEEDBACK_EVENTS, *foreign):
             k.subscribe(cls, self._on_execution)
 
-    def configure(self, params: NodeParams, namespace: str = "") -> None:
+    def configure(self, params: NodeParams) -> None:
         """Start fresh strategies and truth engine with ``params`` (a new session).
 
-        ``namespace`` goes into every intent id the strategies make (see
-        :func:`session_namespace`); every callable in :attr:`on_configure` runs last.
+        The strategies carry on from the orders the execution ledger holds (a restarted
+        node has recovered it from the log): results already entered, the pair step and
+        the intent still in flight of each market, what those orders commit
+        (:meth:`StrategyFeedback.recover`; a market's pair state when it is discovered).
+        Every callable in :attr:`on_configure` runs last.
         """
         engine = self.engine
         if engine is None:
@@ -346,11 +329,18 @@ class Core:
         self.truth = TruthEngine(params.truth, TeamAliases(params.aliases))
         self.pair = None
         if params.pair_arb is not None:
-            self.pair = PairArbEngine(params.pair_arb, params.fees(), id_namespace=namespace)
+            self.pair = PairArbEngine(
+                params.pair_arb,
+                params.fees(),
+                min_notional=params.risk.min_order_size,  # the gate's own limit
+            )
         self.temporal = None
         if params.temporal_arb is not None:
             self.temporal = TemporalArbEngine(
-                params.temporal_arb, self.registry, self.books.get, id_namespace=namespace
+                params.temporal_arb,
+                self.registry,
+                self.books.get,
+                min_notional=params.risk.min_order_size,  # the gate's own limit
             )
         engine.gate.params = params.risk
         engine.gate.config = params.gate
@@ -361,6 +351,7 @@ class Core:
             leg_of=self.leg_of,
             grace_ns=params.order_grace_s * NS_PER_S,
         )
+        self.feedback.recover()
         for listener in self.on_configure:
             listener(params)
 
@@ -373,7 +364,7 @@ class Core:
 
     def _on_session(self, event: SessionStarted) -> None:
         self.session = event
-        self.configure(event.params, session_namespace(event))
+        self.configure(event.params)
 
     def _on_market(self, event: MarketDiscovered) -> None:
         mapping = event.mapping
@@ -385,7 +376,11 @@ class Core:
         if self._pair_trades(mapping):
             assert self.pair is not None  # noqa: S101  (checked by _pair_trades)
             self.pair.add_market(
-                mapping.market_id, mapping.token_a, mapping.token_b, mapping.match_id
+                mapping.market_id,
+                mapping.token_a,
+                mapping.token_b,
+                mapping.match_id,
+                min_size=mapping.min_size,
             )
             if self.feedback is not None:
                 self.feedback.seed_market(mapping.market_id)

@@ -19,7 +19,9 @@ __all__ = [
     "OrderType",
     "PlaceOrderIntent",
     "RiskDecision",
+    "decision_key",
     "intent_id_for",
+    "split_intent_id",
 ]
 
 
@@ -32,9 +34,31 @@ class OrderType(StrEnum):
     FAK = "FAK"
 
 
+def decision_key(strategy: str, key: str) -> str:
+    """What a strategy's decisions about one subject share: ``<strategy>:<key>``.
+
+    ``key`` names the subject (pair arbitrage: the market; temporal arbitrage: the market
+    and the winner's token, one result); with a step it makes an intent id.
+    """
+    return f"{strategy}:{key}"
+
+
 def intent_id_for(strategy: str, key: str, seq: int) -> str:
-    """Build a deterministic intent id (the same inputs always give the same id)."""
-    return f"{strategy}:{key}:{seq}"
+    """Build a deterministic intent id ``<strategy>:<key>:<step>``.
+
+    The same decision — strategy, subject, step — always gets the same id, in a replay and
+    after a restart, so the order manager recognises it (one order per intent id) however
+    often it is derived again.
+    """
+    return f"{decision_key(strategy, key)}:{seq}"
+
+
+def split_intent_id(intent_id: str) -> tuple[str, int] | None:
+    """``(decision key, step)`` of an id made by :func:`intent_id_for`, else ``None``."""
+    key, sep, step = intent_id.rpartition(":")
+    if not sep or not key or not step.isdigit():
+        return None
+    return key, int(step)
 
 
 @register_event

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import Event, MarketResolved, TimerTick
+from polyloly.domain.intents import MergeIntent, PlaceOrderIntent
 from polyloly.domain.orderbook import BookSet
 from polyloly.domain.risk import RiskParams
 from polyloly.execution.events import (
@@ -42,7 +43,6 @@ from polyloly.execution.events import (
     OrderAccepted,
     OrderClosed,
     OrderRejected,
-    OrderResubmitted,
     OrderSubmitted,
     OrderSubmitUnknown,
     OrderUpdate,
@@ -72,7 +72,6 @@ __all__ = ["LEDGER_EVENTS", "ExecutionConfig", "ExecutionEngine", "ExecutionPort
 
 LEDGER_EVENTS: tuple[type[Event], ...] = (
     OrderSubmitted,
-    OrderResubmitted,
     OrderAccepted,
     OrderRejected,
     OrderSubmitUnknown,
@@ -88,8 +87,11 @@ LEDGER_EVENTS: tuple[type[Event], ...] = (
     KillSwitchResumed,
     DayStarted,
     MarketResolved,
+    PlaceOrderIntent,
+    MergeIntent,
 )
-"""Event types the ledger applies (live, on recovery and in the SQL projection)."""
+"""Event types the ledger applies (live, on recovery and in the SQL projection); the
+intents only for their decision steps (:attr:`ExecutionState.last_step`)."""
 
 Translate = Callable[[Event], OrderUpdate | TradeUpdate | None]
 """Turns an adapter's own venue-update event into the execution layer's (or ``None``)."""
@@ -272,7 +274,9 @@ class ExecutionEngine:
 
     def _after(self, event: Event, fx: Effects) -> None:
         now = self.kernel.now_ns()
-        for item in fx.anomalies:
+        if fx.late_rejects:
+            self.reconciler.request()  # the venue's own account settles the contradiction
+        for item in (*fx.anomalies, *fx.late_rejects):
             self.kernel.emit(
                 ExecutionAnomaly(
                     ts_event=now,

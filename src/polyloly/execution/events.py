@@ -254,6 +254,7 @@ class VenueSnapshot(Event, frozen=True, tag="venue_snapshot"):
     trades_after_ns: int
     balances_settled: bool = True  # no trade landed between reading trades and balances
     startup: bool = False
+    balance_tolerance: int = 0  # collateral micros a rounding difference may reach (adopted)
 
 
 @register_event

@@ -27,15 +27,15 @@ from polyloly.bot.errors import PolylolyError, RejectError, UnknownOutcomeError
 from polyloly.domain.events import Event, Side
 from polyloly.domain.money import SCALE
 from polyloly.execution.events import OrderUpdate, TradeUpdate, UpdateSource
-from polyloly.execution.lifecycle import taker_fee
+from polyloly.execution.lifecycle import taker_fee, venue_notional
 from polyloly.execution.ports import (
-    REJECT_DUPLICATE,
     Alert,
     Balances,
     CancelResult,
     MakerLeg,
     MergeResult,
     OrderSpec,
+    RejectCode,
     SignedOrder,
     SubmitResult,
     TradeReport,
@@ -165,7 +165,9 @@ class FakeVenue:
             raise fault.error
         self.submissions += 1
         if order.order_hash in self.orders:
-            raise RejectError(f"order {order.order_hash} is invalid. Duplicated.", REJECT_DUPLICATE)
+            raise RejectError(
+                f"order {order.order_hash} is invalid. Duplicated.", RejectCode.DUPLICATE
+            )
         spec = order.spec
         venue = VenueOrder(
             order_hash=order.order_hash,
@@ -265,7 +267,7 @@ class FakeVenue:
             raise fault.error
         a, b = self.markets[condition_id]
         if min(self.balances_map.get(a, 0), self.balances_map.get(b, 0)) < size:
-            raise RejectError("not enough tokens to merge", "no_balance")
+            raise RejectError("not enough tokens to merge", RejectCode.NO_BALANCE)
         self._credit(a, -size)
         self._credit(b, -size)
         self._credit("collateral", size)
@@ -312,9 +314,9 @@ class FakeVenue:
         report = msgspec.structs.replace(
             report, status=status, match_time_ns=now, last_update_ns=now
         )
-        notional = size * fill_price
+        notional = venue_notional(size, fill_price)  # one fill, rounded as the exchange does
         sign = 1 if order.side is Side.BUY else -1
-        cash = -((notional + SCALE - 1) // SCALE) - fee if sign > 0 else notional // SCALE - fee
+        cash = -notional - fee if sign > 0 else notional - fee
         trade = _Trade(report, {"collateral": cash, order.token_id: sign * size})
         self.trade_log[trade_id] = trade
         for asset, amount in trade.deltas.items():

@@ -21,8 +21,9 @@ from typing import Final
 from polyloly.domain.events import Side
 from polyloly.domain.fees import PolymarketFeeModel
 from polyloly.domain.intents import OrderType
-from polyloly.domain.money import SCALE
+from polyloly.domain.money import SCALE, Rounding, cost_of
 from polyloly.execution.ports import (
+    MakerLeg,
     SignedOrder,
     TradeReport,
     TraderSide,
@@ -39,11 +40,13 @@ __all__ = [
     "IllegalTransitionError",
     "OrderRecord",
     "OrderState",
+    "fill_cash",
     "fills_from_report",
     "order_edge",
     "state_for_venue",
     "taker_fee",
     "trade_edge",
+    "venue_notional",
 ]
 
 
@@ -92,17 +95,18 @@ _ANY_VENUE_STATE = (
 def _order_table() -> dict[tuple[OrderState, OrderState], Edge]:
     table: dict[tuple[OrderState, OrderState], Edge] = {}
     ok, stale = Edge.OK, Edge.STALE
+    # SUBMITTING is only ever the first state: a resend after a lost reply or a restart
+    # (``OrderResubmitted``) is a lookup followed, if the venue has nothing, by a post of the
+    # same signed order; the order stays where it is until the venue answers.
     for src in _PRE_VENUE:
         # The user WebSocket often beats the REST reply: any venue state may come first.
         for dst in (*_ANY_VENUE_STATE, S.REJECTED, S.UNKNOWN):
             table[src, dst] = ok
-    table[S.UNKNOWN, S.SUBMITTING] = ok  # resubmitted after a lookup found nothing
     for src in (S.LIVE, S.DELAYED, S.PARTIALLY_MATCHED):
         for dst in (S.PARTIALLY_MATCHED, S.MATCHED, S.CANCELED, S.EXPIRED):
             table[src, dst] = ok
         # A submit whose reply was lost after the WebSocket already reported the order.
         table[src, S.UNKNOWN] = stale
-        table[src, S.SUBMITTING] = stale
     table[S.LIVE, S.LIVE] = ok
     table[S.DELAYED, S.DELAYED] = ok
     table[S.DELAYED, S.LIVE] = ok  # the taker delay ended and the remainder now rests
@@ -110,7 +114,7 @@ def _order_table() -> dict[tuple[OrderState, OrderState], Edge]:
     table[S.PARTIALLY_MATCHED, S.DELAYED] = stale
     for src in (S.MATCHED, S.CANCELED, S.EXPIRED):
         # Reordered frames from before the order ended: size_matched is still merged (max).
-        for dst in (S.LIVE, S.DELAYED, S.PARTIALLY_MATCHED, S.UNKNOWN, S.SUBMITTING, src):
+        for dst in (S.LIVE, S.DELAYED, S.PARTIALLY_MATCHED, S.UNKNOWN, src):
             table[src, dst] = stale
     # A cancel that lost the race to the fill: the venue answers the cancel after the order
     # already matched in full. The fill stands; the order stays MATCHED.
@@ -129,6 +133,11 @@ def _order_table() -> dict[tuple[OrderState, OrderState], Edge]:
     # CANCELED afterwards. The venue's own edge, not a contradiction: the order stays
     # REJECTED and the frame is dropped (size_matched still merges, as for every frame).
     table[S.REJECTED, S.CANCELED] = stale
+    # The same killed FAK/FOK with the frames the other way round: the user channel's
+    # CANCELED beats the REST reply's refusal (the venue publishes before it answers). The
+    # ledger applies only a kill's refusal this way (``fak_no_match``, ``fok_killed``); any
+    # other rejection of an order the venue already reported is reconciled instead.
+    table[S.CANCELED, S.REJECTED] = stale
     return table
 
 
@@ -281,6 +290,14 @@ class Fill:
     status: TradeStatus
     seq: int
     match_time_ns: int = 0
+    cash: int = -1
+    """pUSD-micros the trade moves for ``size`` at ``price`` (before the fee), summed over the
+    venue's own fills and rounded as it rounds each (:func:`fill_cash`); ``-1``: one fill
+    of ``size`` (:func:`venue_notional`)."""
+
+    def __post_init__(self) -> None:
+        if self.cash < 0:
+            self.cash = venue_notional(self.size, self.price)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -302,19 +319,61 @@ class Fill:
         return self.size if self.side is Side.BUY else -self.size
 
     def cash_flow(self) -> int:
-        """pUSD-micros the fill adds to (SELL) or removes from (BUY) collateral, fee included.
-
-        The notional is rounded in the venue's favour (up for a buy, down for a sell).
-        """
-        notional = self.size * self.price
+        """pUSD-micros the fill adds to (SELL) or removes from (BUY) collateral, fee included."""
         if self.side is Side.BUY:
-            return (-notional) // SCALE - self.fee  # floor of the negative = -ceil
-        return notional // SCALE - self.fee
+            return -self.cash - self.fee
+        return self.cash - self.fee
 
 
 def taker_fee(size: int, price: int, fee_rate_bps: int) -> int:
     """Polymarket's taker fee for ``size`` at ``price`` with a rate in basis points."""
     return PolymarketFeeModel(rate=fee_rate_bps * 100).taker_fee(size, price)
+
+
+def venue_notional(size: int, price: int) -> int:
+    """pUSD the venue moves for one fill of ``size`` at ``price``: rounded half up.
+
+    The exchange settles every fill (one taker order against one maker order) on its own,
+    so a trade of several fills is the sum of several roundings, not one rounding of the
+    total (``sim/exchange`` settles exactly so; see ``domain/matching.py``).
+    """
+    return cost_of(size, price, Rounding.HALF_UP)
+
+
+def fill_cash(size: int, price: int, other_price: int | None) -> int:
+    """pUSD one venue fill moves for the side at ``price`` (before the fee).
+
+    ``other_price`` is the counterparty order's price when it is on the *other* outcome
+    token (a mint or merge match): the pair is worth exactly ``size``, the order at
+    ``other_price`` gets its share rounded down and this side the rest. ``None`` for a
+    complementary fill (both orders on one token), rounded half up.
+    """
+    if other_price is None:
+        return venue_notional(size, price)
+    return size - size * other_price // SCALE
+
+
+def _taker_parts(report: TradeReport) -> list[tuple[int, int]]:
+    """``(size, cash)`` of each venue fill of the report's taker order.
+
+    One per maker leg (the venue lists every maker order the taker met); when the legs do
+    not add up to the trade's size (a row that lists none), the trade is one fill.
+    """
+    legs = report.maker_legs
+    if not legs or sum(leg.matched_amount for leg in legs) != report.size:
+        return [(report.size, venue_notional(report.size, report.price))]
+    parts = []
+    for leg in legs:
+        other = leg.price if leg.asset_id and leg.asset_id != report.asset_id else None
+        parts.append((leg.matched_amount, fill_cash(leg.matched_amount, report.price, other)))
+    return parts
+
+
+def _maker_cash(report: TradeReport, leg: MakerLeg) -> int:
+    """pUSD our maker order's fill moves: half up, or rounded down in a mint/merge match."""
+    if leg.asset_id and leg.asset_id != report.asset_id:
+        return leg.matched_amount * leg.price // SCALE
+    return venue_notional(leg.matched_amount, leg.price)
 
 
 def fills_from_report(
@@ -331,9 +390,12 @@ def fills_from_report(
     fills: list[Fill] = []
     taker = orders.get(report.taker_order_id)
     if taker is not None:
+        parts = _taker_parts(report)
         fee = report.fee if report.fee is not None else 0
         if report.fee is None and report.fee_rate_bps:
-            fee = taker_fee(report.size, report.price, report.fee_rate_bps)
+            # The venue charges each fill its own fee (floored), never above its cash.
+            bps = report.fee_rate_bps
+            fee = sum(min(taker_fee(size, report.price, bps), cash) for size, cash in parts)
         fills.append(
             _fill(
                 report,
@@ -343,6 +405,7 @@ def fills_from_report(
                 fee=fee,
                 liquidity=TraderSide.TAKER,
                 seq=seq,
+                cash=sum(cash for _, cash in parts),
             )
         )
     for leg in report.maker_legs:
@@ -357,6 +420,7 @@ def fills_from_report(
                     fee=0,
                     liquidity=TraderSide.MAKER,
                     seq=seq,
+                    cash=_maker_cash(report, leg),
                 )
             )
     if fills:
@@ -373,6 +437,7 @@ def _fill(
     fee: int,
     liquidity: TraderSide,
     seq: int,
+    cash: int,
 ) -> Fill:
     return Fill(
         trade_id=report.trade_id,
@@ -387,4 +452,5 @@ def _fill(
         status=report.status,
         seq=seq,
         match_time_ns=report.match_time_ns,
+        cash=cash,
     )

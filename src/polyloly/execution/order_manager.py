@@ -135,6 +135,11 @@ class OrderManager:
         self.inflight: set[str] = set()
         self.cancel_sent: set[str] = set()
         self.duplicates = 0
+        self.on_point: Callable[[str, str], None] | None = None
+        """Test-only probe, ``(point, order hash)``: called as each submit task starts
+        (``before_post``, the order is logged and flushed) and once the venue answered
+        (``after_post``, nothing of the answer handled); :mod:`polyloly.bot.crashpoints`
+        uses it to kill the process there."""
 
     def attach(self) -> None:
         """Subscribe to the kernel (after the ledger, so state is current in handlers)."""
@@ -193,11 +198,14 @@ class OrderManager:
         self._start_submit(event.order, uncertain=False)
 
     def _on_resubmitted(self, event: OrderResubmitted) -> None:
+        # Reconciliation found no trace of an order we may have sent (a lost reply, or a
+        # crash after it was logged): send the same signed order again, looking it up once
+        # more first (it may have arrived since). The order keeps its state meanwhile.
         record = self.state.orders.get(event.order_hash)
-        if record is None or record.signed is None:
+        if record is None or record.signed is None or not record.is_open:
             return
         self.kernel.flush()
-        self._start_submit(record.signed, uncertain=False)
+        self._start_submit(record.signed, uncertain=True)
 
     def resume_unknown(self, order_hash: str) -> None:
         """Resolve an order left UNKNOWN by looking it up, resending only if it is absent."""
@@ -213,6 +221,9 @@ class OrderManager:
         self.tasks.spawn(f"submit:{order.order_hash}", self._submit(order, uncertain))
 
     async def _submit(self, order: SignedOrder, uncertain: bool) -> None:
+        probe = self.on_point
+        if probe is not None:
+            probe("before_post", order.order_hash)
         try:
             outcome = await submit_with_retry(
                 self.venue,
@@ -224,6 +235,8 @@ class OrderManager:
             )
         finally:
             self.inflight.discard(order.order_hash)
+        if probe is not None:
+            probe("after_post", order.order_hash)
         self.kernel.publish(self._outcome_event(order, outcome))
 
     def _outcome_event(self, order: SignedOrder, outcome: SubmitOutcome) -> Event:

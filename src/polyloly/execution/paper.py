@@ -69,14 +69,12 @@ from polyloly.domain.money import Rounding, cost_of, market_buy_amount
 from polyloly.domain.orderbook import BookSet
 from polyloly.execution.events import OrderUpdate, TradeUpdate, UpdateSource
 from polyloly.execution.ports import (
-    REJECT_DUPLICATE,
-    REJECT_NO_BALANCE,
-    REJECT_POST_ONLY_CROSSES,
     Balances,
     CancelResult,
     MakerLeg,
     MergeResult,
     OrderSpec,
+    RejectCode,
     SignedOrder,
     SubmitResult,
     TradeReport,
@@ -116,16 +114,16 @@ class _PaperTrade:
     confirmed_at_ns: int
 
 
-def _error_code(error: str) -> str:
+def _error_code(error: str) -> RejectCode:
     if "Duplicated" in error:
-        return REJECT_DUPLICATE
+        return RejectCode.DUPLICATE
     if error == ERR_POST_ONLY_CROSSES:
-        return REJECT_POST_ONLY_CROSSES
+        return RejectCode.POST_ONLY_CROSSES
     if error == ERR_FOK_NOT_FILLED:
-        return "fok_killed"
+        return RejectCode.FOK_KILLED
     if error == ERR_FAK_NO_MATCH:
-        return "fak_no_match"
-    return "rejected"
+        return RejectCode.FAK_NO_MATCH
+    return RejectCode.REJECTED
 
 
 def marketable_buy_amount(spec: OrderSpec) -> int:
@@ -434,7 +432,9 @@ class PaperVenue:
         """Match a paper order against the mirrored book; rest what is left (GTC/GTD)."""
         spec = order.spec
         if order.order_hash in self.orders:
-            raise RejectError(f"order {order.order_hash} is invalid. Duplicated.", REJECT_DUPLICATE)
+            raise RejectError(
+                f"order {order.order_hash} is invalid. Duplicated.", RejectCode.DUPLICATE
+            )
         self._check_funds(spec.token_id, spec.side, spec.price, spec.size)
         request = OrderRequest(
             order_id=order.order_hash,
@@ -541,7 +541,7 @@ class PaperVenue:
         book = self.engine.market(condition_id)
         for token in (book.token_a, book.token_b):
             if self._free(token) < size:
-                raise RejectError("not enough balance / allowance", REJECT_NO_BALANCE)
+                raise RejectError("not enough balance / allowance", RejectCode.NO_BALANCE)
         self._credit(book.token_a, -size)
         self._credit(book.token_b, -size)
         self._credit(_COLLATERAL, size)
@@ -577,7 +577,7 @@ class PaperVenue:
         else:
             need, asset = size, token
         if self._free(asset) < need:
-            raise RejectError("not enough balance / allowance", REJECT_NO_BALANCE)
+            raise RejectError("not enough balance / allowance", RejectCode.NO_BALANCE)
 
     def _record_fills(self, result: MatchResult, *, taker_is_ours: bool) -> list[str]:
         trade_ids: list[str] = []

@@ -14,8 +14,10 @@ Error contract (every async method)
 Implementations translate vendor failures into :mod:`polyloly.bot.errors`:
 
 * :class:`~polyloly.bot.errors.RejectError` — the venue refused the request as sent
-  (bad price, no balance). ``code`` is one of the ``REJECT_*`` constants when it applies;
-  a duplicate order must use :data:`REJECT_DUPLICATE` (the order already exists).
+  (bad price, no balance). ``code`` is a :class:`RejectCode`: adapters map every venue
+  error string onto one (a test checks each adapter's table), and the execution layer
+  branches on the code, never on the text. A duplicate order must be
+  :attr:`RejectCode.DUPLICATE` (the order already exists: look it up).
 * :class:`~polyloly.bot.errors.BackOffError` — 429 or a cancel-only 503: the request did not
   take effect; wait (``retry_after_s``) and retry.
 * :class:`~polyloly.bot.errors.UnknownOutcomeError` — timeout or lost reply on a write: it may
@@ -29,7 +31,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 import msgspec
 
@@ -37,9 +39,6 @@ from polyloly.domain.events import Side
 from polyloly.domain.intents import OrderType
 
 __all__ = [
-    "REJECT_DUPLICATE",
-    "REJECT_NO_BALANCE",
-    "REJECT_POST_ONLY_CROSSES",
     "AccountReader",
     "Alert",
     "AlertLevel",
@@ -53,6 +52,7 @@ __all__ = [
     "OrderSigner",
     "OrderSpec",
     "OrderVenue",
+    "RejectCode",
     "SignedOrder",
     "SubmitResult",
     "TradeReport",
@@ -63,14 +63,43 @@ __all__ = [
     "deterministic_salt",
 ]
 
-REJECT_DUPLICATE: Final = "duplicate"
-"""``RejectError.code`` for "order … is invalid. Duplicated." — the order is already there."""
 
-REJECT_NO_BALANCE: Final = "no_balance"
-"""``RejectError.code`` for "not enough balance / allowance"."""
+class RejectCode(StrEnum):
+    """Why a venue refused a request: the stable ``RejectError.code`` values.
 
-REJECT_POST_ONLY_CROSSES: Final = "post_only_crosses"
-"""``RejectError.code`` for "invalid post-only order: order crosses book"."""
+    One shared vocabulary for every venue implementation (the Polymarket adapter's error
+    table, the paper venue, the fakes) and every reader (the submit retry, the risk gate's
+    benign rejects, metrics). Compare with these members, never with literal strings.
+    """
+
+    # validity
+    POST_ONLY_CROSSES = "post_only_crosses"  # "invalid post-only order: order crosses book"
+    TICK_SIZE = "tick_size"  # "… breaks minimum tick size rule: …"
+    MIN_SIZE = "min_size"  # "… lower than the minimum: …"
+    DUPLICATE = "duplicate"  # "order … is invalid. Duplicated.": the venue has this order
+    # funds / state
+    NO_BALANCE = "no_balance"  # "not enough balance / allowance"
+    NONCE = "nonce"
+    EXPIRATION = "expiration"
+    MARKET_NOT_READY = "market_not_ready"
+    # marketable orders
+    FOK_KILLED = "fok_killed"  # "… FOK orders are fully filled or killed."
+    FAK_NO_MATCH = "fak_no_match"  # "no orders found to match with FAK order …"
+    UNMATCHED = "unmatched"  # a reply with status "unmatched": a killed FOK/FAK
+    PRECISION = "precision"  # "… max accuracy of N decimals …"
+    MIN_MARKETABLE_AMOUNT = "min_marketable_amount"  # a marketable BUY under $1
+    # payload
+    INVALID_PAYLOAD = "invalid_payload"
+    OWNER_MISMATCH = "owner_mismatch"
+    CLOSED_ONLY = "closed_only"
+    TOO_MANY_ORDERS = "too_many_orders"
+    INVALID_HEARTBEAT_ID = "invalid_heartbeat_id"
+    # other
+    NOT_FOUND = "not_found"  # any 404
+    CLIENT_VALIDATION = "client_validation"  # refused by the client library before sending
+    MERGE_REFUSED = "merge_refused"
+    BACKOFF_EXHAUSTED = "backoff_exhausted"  # every attempt was a 429 / cancel-only 503
+    REJECTED = "rejected"  # any other refusal
 
 
 def deterministic_salt(client_id: str) -> int:

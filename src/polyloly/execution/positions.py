@@ -75,9 +75,9 @@ class _Acc:
     fees: int = 0
     oversold: int = 0
 
-    def buy(self, size: int, price: int, fee: int) -> None:
+    def buy(self, size: int, cash: int, fee: int) -> None:
         self.qty += size
-        self.cost += -((-size * price) // SCALE) + fee  # the venue rounds a buy's cost up
+        self.cost += cash + fee  # what the venue took, rounded as it rounds each fill
         self.fees += fee
 
     def dispose(self, size: int, proceeds: int) -> None:
@@ -114,10 +114,10 @@ def fold_position(
             confirmed -= entry.size
             continue
         if entry.side is Side.BUY:
-            acc.buy(entry.size, entry.price, entry.fee)
+            acc.buy(entry.size, entry.cash, entry.fee)
         else:
             acc.fees += entry.fee
-            acc.dispose(entry.size, entry.size * entry.price // SCALE - entry.fee)
+            acc.dispose(entry.size, entry.cash - entry.fee)
         if entry.confirmed:
             confirmed += entry.signed_qty()
         else:

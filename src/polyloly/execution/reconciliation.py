@@ -60,12 +60,19 @@ class ReconcileConfig:
     trades_overlap_s
         Trades are re-read from this long before the last checkpoint (late status changes).
     balance_tolerance
-        Largest balance difference (micros) accepted without failing the pass.
+        Largest collateral difference (pUSD micros) taken for a rounding difference: the
+        ledger rounds each fill as the exchange does, so it should be 0; a venue that rounds
+        a fill or a fee a micro differently is absorbed instead of failing every pass for
+        good. A difference within it is adopted (the ledger takes the venue's collateral,
+        logged as a ``collateral_rounding`` correction), so it never accumulates; a larger
+        one fails the pass. Token balances are exact (no rounding): compared with no
+        tolerance. Default 0.01 pUSD: below any real fill (the smallest order is 5 shares
+        at one tick), above many fills' rounding (1 micro of notional and 10 of fee each).
     """
 
     interval_s: int = 30
     trades_overlap_s: int = 600
-    balance_tolerance: int = 0
+    balance_tolerance: int = 10_000
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(max_attempts=4))
 
 
@@ -188,6 +195,7 @@ class Reconciler:
             trades_after_ns=after,
             balances_settled=_trade_keys(first) == _trade_keys(second),
             startup=startup,
+            balance_tolerance=self.config.balance_tolerance,
         )
 
     # -- acting (called by the engine after the ledger applied the snapshot) ---------------

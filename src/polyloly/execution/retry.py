@@ -23,8 +23,8 @@ from typing import TypeVar
 from polyloly.bot.clock import NS_PER_MS, NS_PER_S
 from polyloly.bot.errors import BackOffError, RejectError, RetryableError
 from polyloly.execution.ports import (
-    REJECT_DUPLICATE,
     OrderVenue,
+    RejectCode,
     SignedOrder,
     SubmitResult,
     VenueOrder,
@@ -176,7 +176,7 @@ async def submit_with_retry(
             result = await venue.submit(order)
             return SubmitOutcome(SubmitKind.ACCEPTED, attempt, result=result)
         except RejectError as exc:
-            if exc.code != REJECT_DUPLICATE:
+            if exc.code != RejectCode.DUPLICATE:
                 return SubmitOutcome(SubmitKind.REJECTED, attempt, reason=str(exc), code=exc.code)
             # The venue already has this exact order (an earlier attempt got through):
             # find it rather than report a reject.
@@ -199,4 +199,6 @@ async def submit_with_retry(
         await sleep(_hinted(policy, attempt, error, rand))
     if uncertain:
         return SubmitOutcome(SubmitKind.UNKNOWN, attempt, reason=last_error)
-    return SubmitOutcome(SubmitKind.REJECTED, attempt, reason=last_error, code="backoff_exhausted")
+    return SubmitOutcome(
+        SubmitKind.REJECTED, attempt, reason=last_error, code=RejectCode.BACKOFF_EXHAUSTED
+    )

@@ -54,14 +54,20 @@ from polyloly.execution.events import (
     ReconciliationCompleted,
     ReconciliationError,
 )
-from polyloly.execution.ports import Alert, AlertLevel, AlertPort
+from polyloly.execution.ports import Alert, AlertLevel, AlertPort, RejectCode
 from polyloly.execution.state import ExecutionState
 from polyloly.execution.tasks import TaskOwner
 
 __all__ = ["BENIGN_REJECT_CODES", "GateConfig", "RiskGate"]
 
-BENIGN_REJECT_CODES = frozenset(
-    {"post_only_crosses", "fok_killed", "fak_no_match", "duplicate", "duplicated"}
+BENIGN_REJECT_CODES: Final = frozenset(
+    {
+        RejectCode.POST_ONLY_CROSSES,
+        RejectCode.FOK_KILLED,
+        RejectCode.FAK_NO_MATCH,
+        RejectCode.UNMATCHED,
+        RejectCode.DUPLICATE,
+    }
 )
 """Reject codes that are a normal market outcome, not an execution error."""
 

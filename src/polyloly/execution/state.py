@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Final
 
 from polyloly.domain.events import BookSnapshot, Event, LastTrade, MarketResolved
 from polyloly.domain.fees import FeeModel
+from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, split_intent_id
 from polyloly.domain.money import ONE
 from polyloly.execution.aggregates import ExposureSnapshot, ExposureTotals, Marks, ValueTotals
 from polyloly.execution.events import (
@@ -33,7 +35,6 @@ from polyloly.execution.events import (
     OrderAccepted,
     OrderClosed,
     OrderRejected,
-    OrderResubmitted,
     OrderSubmitted,
     OrderSubmitUnknown,
     OrderUpdate,
@@ -54,6 +55,7 @@ from polyloly.execution.lifecycle import (
 from polyloly.execution.pnl import DailyPnl, PnlSummary, pair_guaranteed_pnl, unrealized
 from polyloly.execution.ports import (
     Balances,
+    RejectCode,
     TradeReport,
     TradeStatus,
     VenueOrder,
@@ -88,6 +90,7 @@ class Effects:
     adopted: list[str] = field(default_factory=list)
     corrections: list[Anomaly] = field(default_factory=list)
     mismatches: list[Anomaly] = field(default_factory=list)
+    late_rejects: list[Anomaly] = field(default_factory=list)
     balances_checked: bool = False
 
 
@@ -110,9 +113,15 @@ class ExecutionState:
         self.baseline_costs: dict[str, int] = {}
         self.baseline_trades: set[str] = set()
         self.halted: str | None = None
+        self.last_step: dict[str, int] = {}
+        """The highest step of every decision key logged (``<strategy>:<subject>``): a
+        restarted strategy numbers its next decisions after them (:func:`~polyloly.domain.
+        intents.intent_id_for`), so a new decision never reuses an old one's id."""
+        self.resolved_markets: set[str] = set()
         self.trades_checkpoint_ns = 0
         self.daily = DailyPnl()
         self.merged_collateral = 0
+        self.rounding = 0  # collateral adopted from the venue as rounding differences
         self._seq = 0
         # Running totals (see the module docstring): the cash flows of counted fills after
         # the baseline (all / confirmed only), exposure per market, positions at marks.
@@ -151,7 +160,7 @@ class ExecutionState:
         """
         base = self.baseline.collateral if self.baseline is not None else 0
         cash = self._cash_confirmed if confirmed_only else self._cash
-        return base + self.merged_collateral + cash
+        return base + self.merged_collateral + self.rounding + cash
 
     def equity(self) -> int:
         """Collateral plus positions at their marks (:func:`~.pnl.equity`)."""
@@ -208,11 +217,9 @@ class ExecutionState:
         elif isinstance(event, OrderAccepted):
             self._on_accepted(event, fx)
         elif isinstance(event, OrderRejected):
-            self._move(event.order_hash, OrderState.REJECTED, event.ts_init, fx, event.reason)
+            self._on_rejected(event, fx)
         elif isinstance(event, OrderSubmitUnknown):
             self._move(event.order_hash, OrderState.UNKNOWN, event.ts_init, fx, event.error)
-        elif isinstance(event, OrderResubmitted):
-            self._move(event.order_hash, OrderState.SUBMITTING, event.ts_init, fx, event.reason)
         elif isinstance(event, OrderUpdate):
             self.apply_venue_order(event.order, event.ts_init, event.source, fx)
         elif isinstance(event, TradeUpdate):
@@ -240,6 +247,8 @@ class ExecutionState:
         elif isinstance(event, DayStarted):
             self.daily.day = event.day
             self.daily.start_equity = event.equity
+        elif isinstance(event, PlaceOrderIntent | MergeIntent):
+            self._on_decision(event.intent_id)
         else:
             self._on_market_data(event)
         for token in fx.tokens:
@@ -247,6 +256,13 @@ class ExecutionState:
         return fx
 
     # -- orders -----------------------------------------------------------------------------
+
+    def _on_decision(self, intent_id: str) -> None:
+        split = split_intent_id(intent_id)
+        if split is not None:
+            key, step = split
+            if step > self.last_step.get(key, 0):
+                self.last_step[key] = step
 
     def _on_submitted(self, event: OrderSubmitted, fx: Effects) -> None:
         signed = event.order
@@ -288,6 +304,24 @@ class ExecutionState:
         matched = record.size if event.status is VenueOrderStatus.MATCHED else event.size_matched
         venue = _venue_view(record, event.status, matched)
         self._apply_record(record, venue, event.ts_init, False, fx)
+
+    def _on_rejected(self, event: OrderRejected, fx: Effects) -> None:
+        """Apply a submit's refusal, unless the venue already reported the order.
+
+        The user channel can beat the REST reply; a refusal arriving after the venue told us
+        the order rests, matched or was canceled refused something else (a resend, or a
+        kill that already happened). Only a kill's refusal after its CANCELED frame is the
+        venue's normal sequence (a table edge); any other one is not applied but reported
+        in :attr:`Effects.late_rejects`, for reconciliation to read the venue's account.
+        """
+        record = self.orders.get(event.order_hash)
+        if record is not None and record.state in _VENUE_REPORTED:
+            killed = record.state is OrderState.CANCELED and event.code in _KILL_CODES
+            if not killed:
+                detail = f"{record.state.value} then rejected [{event.code}]: {event.reason}"
+                fx.late_rejects.append(Anomaly("late_reject", event.order_hash, detail))
+                return
+        self._move(event.order_hash, OrderState.REJECTED, event.ts_init, fx, event.reason)
 
     def _move(self, order_hash: str, dst: OrderState, ts_ns: int, fx: Effects, reason: str) -> None:
         record = self.orders.get(order_hash)
@@ -443,7 +477,8 @@ class ExecutionState:
         )
 
     def compare_balances(self, venue: Balances, tolerance: int = 0) -> list[Anomaly]:
-        """Every asset whose local and venue balances differ by more than ``tolerance``."""
+        """Every asset whose local and venue balances differ: collateral by more than
+        ``tolerance`` micros, a token by anything (share quantities are never rounded)."""
         out: list[Anomaly] = []
         local = self.collateral()
         if abs(local - venue.collateral) > tolerance:
@@ -453,7 +488,7 @@ class ExecutionState:
         for token in sorted(set(self.positions) | set(venue.tokens)):
             mine = self.position(token).expected
             theirs = venue.tokens.get(token, 0)
-            if abs(mine - theirs) > tolerance:
+            if mine != theirs:
                 out.append(Anomaly("balance_mismatch", token, f"local {mine} venue {theirs}"))
         return out
 
@@ -486,7 +521,15 @@ class ExecutionState:
             return
         if snap.balances_settled and self.quiescent():
             fx.balances_checked = True
-            fx.mismatches.extend(self.compare_balances(snap.balances))
+            fx.mismatches.extend(self.compare_balances(snap.balances, snap.balance_tolerance))
+            diff = snap.balances.collateral - self.collateral()
+            if diff and not fx.mismatches:
+                # Within the tolerance: a rounding difference. Take the venue's figure so
+                # differences never add up to a failed pass.
+                self.rounding += diff
+                fx.corrections.append(
+                    Anomaly("collateral_rounding", "collateral", f"{diff:+d} micros adopted")
+                )
 
     def _on_closed(self, event: OrderClosed, fx: Effects) -> None:
         record = self.orders.get(event.order_hash)
@@ -524,6 +567,7 @@ class ExecutionState:
         self.orphans.clear()
         self.baseline_costs = costs
         self.merged_collateral = 0
+        self.rounding = 0
         self.merges_by_token.clear()
         fx.tokens.update(balances.tokens)
         fx.tokens.update(self.positions)
@@ -537,6 +581,7 @@ class ExecutionState:
         elif isinstance(event, LastTrade):
             self.marks[event.token_id] = event.price
         elif isinstance(event, MarketResolved):
+            self.resolved_markets.add(event.market)
             for token, market in self.token_market.items():
                 if market == event.market:
                     self.marks[token] = ONE if token == event.winning_token_id else 0
@@ -588,6 +633,23 @@ def _adopted(venue: VenueOrder, ts_ns: int) -> OrderRecord:
         updated_ns=ts_ns,
     )
 
+
+_VENUE_REPORTED: Final = frozenset(
+    {
+        OrderState.LIVE,
+        OrderState.DELAYED,
+        OrderState.PARTIALLY_MATCHED,
+        OrderState.MATCHED,
+        OrderState.CANCELED,
+        OrderState.EXPIRED,
+    }
+)
+"""States only the venue's own reports put an order in."""
+
+_KILL_CODES: Final = frozenset(
+    {RejectCode.FAK_NO_MATCH, RejectCode.FOK_KILLED, RejectCode.UNMATCHED}
+)
+"""Refusals of a marketable order that found nothing: the venue also reports it CANCELED."""
 
 _STATUS_RANK = {"MATCHED": 0, "RETRYING": 1, "MINED": 2, "CONFIRMED": 3, "FAILED": 3}
 

@@ -10,6 +10,7 @@ from polyloly.adapters.polymarket.errors import (
     VENUE_ERROR_RULES,
     classify_venue_message,
     error_for_status,
+    refused_order_error,
     translate_exception,
 )
 from polyloly.bot.errors import (
@@ -20,6 +21,8 @@ from polyloly.bot.errors import (
     RetryableError,
     UnknownOutcomeError,
 )
+from polyloly.execution.ports import RejectCode
+from polyloly.execution.risk_gate import BENIGN_REJECT_CODES
 
 # (status, exact venue string from docs/reference/polymarket.md §4, class, code)
 REFERENCE_TABLE = [
@@ -31,8 +34,8 @@ REFERENCE_TABLE = [
         "tick_size",
     ),
     (400, "order 0xabc is invalid. Size (1) lower than the minimum: 5", RejectError, "min_size"),
-    (400, "order 0xabc is invalid. Duplicated.", RejectError, "duplicated"),
-    (400, "not enough balance / allowance", RejectError, "balance"),
+    (400, "order 0xabc is invalid. Duplicated.", RejectError, "duplicate"),
+    (400, "not enough balance / allowance", RejectError, "no_balance"),
     (400, "invalid nonce", RejectError, "nonce"),
     (400, "invalid expiration", RejectError, "expiration"),
     (400, "the market is not yet ready to process new orders", RejectError, "market_not_ready"),
@@ -75,6 +78,7 @@ REFERENCE_TABLE = [
     (401, "Invalid L1 Request headers", HaltError, None),
     (503, "Trading is currently cancel-only. Please try again later.", BackOffError, None),
     (429, "Too Many Requests", BackOffError, None),
+    (425, "Too Early", BackOffError, None),
     (404, "order not found", RejectError, "not_found"),
 ]
 
@@ -114,6 +118,39 @@ def test_every_rule_is_exercised() -> None:
         assert rule is not None
         assert rule.code == code
     assert covered <= codes | set(extras)
+
+
+def test_every_reject_rule_speaks_the_execution_layers_codes() -> None:
+    # The execution layer branches on RejectCode members (the submit retry looks a
+    # DUPLICATE up; the risk gate counts benign rejects apart): a rule with any other code
+    # would fall through those branches, as "duplicated" once did (a filled order ended
+    # REJECTED).
+    for rule in VENUE_ERROR_RULES:
+        if rule.kind is RejectError:
+            assert rule.code in set(RejectCode), rule
+    produced = {rule.code for rule in VENUE_ERROR_RULES if rule.kind is RejectError}
+    produced |= {RejectCode.NOT_FOUND, RejectCode.REJECTED, RejectCode.UNMATCHED}
+    assert RejectCode.DUPLICATE in produced
+    assert produced >= BENIGN_REJECT_CODES
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "kind", "code"),
+    [
+        ("order 0xabc is invalid. Duplicated.", "", RejectError, RejectCode.DUPLICATE),
+        ("order not accepted (status unmatched)", "unmatched", RejectError, RejectCode.UNMATCHED),
+        ("order not accepted (status weird)", "weird", RejectError, RejectCode.REJECTED),
+        ("Trading is currently cancel-only", "", BackOffError, None),
+    ],
+)
+def test_refused_order_replies(
+    text: str, status: str, kind: type[Exception], code: RejectCode | None
+) -> None:
+    err = refused_order_error(text, status)
+    assert type(err) is kind
+    if code is not None:
+        assert isinstance(err, RejectError)
+        assert err.code == code
 
 
 @pytest.mark.parametrize(

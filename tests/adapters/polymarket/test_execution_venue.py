@@ -22,6 +22,7 @@ from polyloly.bot.errors import ConfigError
 from polyloly.domain.events import Side
 from polyloly.domain.intents import OrderType
 from polyloly.execution.ports import OrderSpec, SignedOrder, VenueOrderStatus
+from polyloly.execution.retry import RetryPolicy, SubmitKind, asyncio_sleep, submit_with_retry
 from polyloly.sim.exchange import ExchangeSimulator, SimMarket
 
 from .conftest import TEST_KEY, make_rest
@@ -127,3 +128,26 @@ async def test_a_body_that_cannot_be_made_fails_the_submit_not_the_signature() -
             await venue.submit(signed)
     finally:
         await rest.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_duplicated_reject_is_looked_up_not_reported(sim: ExchangeSimulator) -> None:
+    # The venue answers a second post of an order it already has with "order … is invalid.
+    # Duplicated.": the submit must find the order (it filled), never end it REJECTED.
+    listing = sim.add_market(SimMarket(question="LoL: A vs B", outcomes=("A", "B"), slug="a-b"))
+    token = listing.token_ids[0]
+    sim.place_resting(token, Side.SELL, 500_000, 50_000_000, owner="mm-1")
+    rest = await make_rest(sim)
+    venue = PolymarketVenue(rest, LiveClock())
+    signer = PolymarketSigner(TEST_KEY, 137, tick_of=lambda _t: 10_000, prepare=venue.prepare)
+    signed = signer.sign(msgspec.structs.replace(_spec(), token_id=token))
+    fast = RetryPolicy(base_delay_ms=1, max_delay_ms=5, max_attempts=3)
+    try:
+        first = await submit_with_retry(venue, signed, fast, asyncio_sleep)
+        again = await submit_with_retry(venue, signed, fast, asyncio_sleep)
+    finally:
+        await rest.aclose()
+    assert first.kind is SubmitKind.ACCEPTED
+    assert again.kind is SubmitKind.FOUND, again
+    assert again.found is not None
+    assert again.found.status is VenueOrderStatus.MATCHED

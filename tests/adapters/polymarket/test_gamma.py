@@ -12,6 +12,7 @@ from polyloly.adapters.polymarket.gamma import (
     parse_title,
 )
 from polyloly.domain.markets import MarketKind, MarketRegistry, TeamAliases
+from polyloly.execution.retry import RetryPolicy
 from polyloly.sim.exchange import ExchangeSimulator, SimMarket
 
 
@@ -141,3 +142,25 @@ async def test_unmappable_outcomes_are_skipped(sim: ExchangeSimulator) -> None:
         report = await discover_esports(GammaClient(sim.gamma_url, http), registry)
     assert len(registry) == 0
     assert report.skipped["team_mapping"] == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("status", [500, 502, 503, 425, 429])
+async def test_discovery_retries_a_venue_having_a_bad_moment(
+    sim: ExchangeSimulator, status: int
+) -> None:
+    # A restarted node discovers its markets first: one bad reply must not stop it.
+    _add(
+        sim,
+        question="LoL: T1 vs Gen.G (BO3) - LCK",
+        outcomes=("T1", "Gen.G"),
+        game="lol",
+        slug="lol-t1-2026-11-25",
+        event_slug="lol-t1-2026-11-25",
+    )
+    sim.faults.http_errors(status, 2, path_prefix="/gamma")
+    fast = RetryPolicy(base_delay_ms=1, max_delay_ms=4, max_attempts=4)
+    registry = MarketRegistry()
+    async with httpx.AsyncClient() as http:
+        await discover_esports(GammaClient(sim.gamma_url, http, retry=fast), registry)
+    assert len(registry) == 1

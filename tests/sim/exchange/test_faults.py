@@ -127,3 +127,29 @@ async def test_control_api(env: Env) -> None:
         assert env.market.tick == 1_000
         async with session.get(f"{url}/sim/markets") as resp:
             assert (await resp.json())[0]["token_ids"] == list(env.market.token_ids)
+
+
+async def test_the_orders_a_client_placed_are_listed_in_arrival_order(env: Env) -> None:
+    # The exchange's own record of a client's orders, for out-of-process crash and soak tests.
+    def place() -> tuple[str, list[str]]:
+        c = env.client()
+        first = c.create_and_post_order(
+            OrderArgsV2(token_id=env.yes, price=0.3, size=5, side="BUY")
+        )
+        second = c.create_and_post_order(
+            OrderArgsV2(token_id=env.no, price=0.2, size=6, side="BUY")
+        )
+        return c.get_address(), [first["orderID"], second["orderID"]]
+
+    address, ids = await asyncio.to_thread(place)
+    async with aiohttp.ClientSession() as session:
+        url = f"{env.sim.http_url}/sim/orders"
+        async with session.get(url, params={"address": address.lower()}) as resp:
+            listed = await resp.json()
+        async with session.get(url, params={"address": "0x" + "00" * 20}) as resp:
+            assert await resp.json() == []
+    assert [o["id"] for o in listed] == ids
+    assert [(o["asset_id"], o["side"], o["price"], o["original_size"]) for o in listed] == [
+        (env.yes, "BUY", "0.3", "5"),
+        (env.no, "BUY", "0.2", "6"),
+    ]

@@ -83,3 +83,32 @@ def test_the_gap_is_seeded_and_reproducible() -> None:
 def test_bad_gap_options_are_refused(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
         MarketMaker(owner="mm", condition_id="0x1", **{field: value})
+
+
+@pytest.mark.parametrize("value", [0, 20_000, 30_000, 500_000, 970_000, 980_000, ONE])
+@pytest.mark.parametrize("gap_probability", [0.0, 1.0])
+def test_the_maker_quotes_at_the_random_walks_clamps(value: int, gap_probability: float) -> None:
+    # The random walk stops at 2 % and 98 %: there the raw quotes (value ± spread, the gap
+    # ask) fall below 0 or above 1. They used to raise MoneyError and end the maker loop for
+    # good; they are clamped onto the book's [tick, 1 - tick] instead.
+    clock = VirtualClock(START)
+    fair = StaticFairValue(default=value)
+    sim = ExchangeSimulator(SimConfig(seed=3), clock=clock, fair_value=fair)
+    spec = bo3_markets(
+        game="lol", title="LoL", team_a="A", team_b="B", league="L",
+        event_slug="e", start="", end="",
+    )[0]  # fmt: skip
+    listing = sim.add_market(replace(spec, tick=TICK))
+    sim.add_traders(
+        listing.condition_id, takers=0, lag_ms=0, spread=60_000, gap_probability=gap_probability
+    )
+    placed = 0
+    for _ in range(3):
+        clock.advance_ns(1_000 * NS_PER_MS)
+        placed += sim.run_due()
+    assert placed > 0
+    for token in listing.token_ids:
+        bids, asks = sim.book(token)
+        assert all(TICK <= price <= ONE - TICK for price, _ in (*bids, *asks))
+        if bids and asks:
+            assert bids[0][0] < asks[0][0]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from polyloly.domain.events import BookSnapshot, Side, TruthAlert, TruthFinal
 from polyloly.domain.fees import FeeModel, FlatPayoutFeeModel, PolymarketFeeModel
@@ -459,3 +461,84 @@ def test_stuck_clock_resets_when_the_leg_can_be_closed() -> None:
     sell = eng.evaluate(M, books, 122)
     assert len(sell) == 1
     assert sell[0].reason == "unwind_stuck_leg"
+
+
+# -- the gate's minimum ---------------------------------------------------------------------------
+
+
+def test_a_gap_under_the_gates_minimum_is_closed_by_a_pair_step_not_refused() -> None:
+    # 8 NO shares short at 0.48 is a $3.84 order: above the venue's $1 minimum, below the
+    # risk gate's $5. It used to be proposed alone on every book change and refused every
+    # time; now the engine reads the gate's limit and closes the gap with a pair step.
+    eng = PairArbEngine(PairArbParams(merge_min_pairs_shares=0), REAL, min_notional=5 * SH)
+    eng.add_market(M, Y, N, MATCH)
+    books = BookSet()
+    snapshot(books, Y, ((45 * C, 1_000 * SH),))
+    snapshot(books, N, ((48 * C, 1_000 * SH),))
+    eng.set_position(
+        M, PairPosition(q_yes=18 * SH, q_no=10 * SH, cost_yes=8_100_000, cost_no=4_800_000)
+    )
+    out = eng.evaluate(M, books, 1)
+    assert len(out) == 1
+    o = out[0]
+    assert isinstance(o, PlaceOrderIntent)
+    assert (o.token_id, o.reason) == (N, "pair_open")
+    assert o.notional >= 5 * SH
+    # Without the gate's limit the same books give the $3.84 close the gate refuses.
+    loose, _ = setup(((45 * C, 1_000 * SH),), ((48 * C, 1_000 * SH),))
+    loose.set_position(M, eng.position(M))
+    (small,) = loose.evaluate(M, books, 1)
+    assert isinstance(small, PlaceOrderIntent)
+    assert (small.reason, small.notional) == ("pair_close", 3_840_000)
+
+
+def test_the_markets_minimum_size_is_respected() -> None:
+    eng = PairArbEngine(PairArbParams(merge_min_pairs_shares=0), REAL)
+    eng.add_market(M, Y, N, MATCH, min_size=15 * SH)
+    books = BookSet()
+    snapshot(books, Y, ((45 * C, 1_000 * SH),))
+    snapshot(books, N, ((48 * C, 1_000 * SH),))
+    # a 10-share gap: an order for the venue's usual 5, not for this market's 15
+    eng.set_position(
+        M, PairPosition(q_yes=20 * SH, q_no=10 * SH, cost_yes=9_000_000, cost_no=4_800_000)
+    )
+    (o,) = eng.evaluate(M, books, 1)
+    assert isinstance(o, PlaceOrderIntent)
+    assert o.reason == "pair_open"
+    assert o.size >= 15 * SH
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    gap=st.integers(0, 40 * SH),
+    ask_yes=st.integers(30, 60),
+    ask_no=st.integers(30, 60),
+    depth=st.integers(1, 400),
+    min_usdc=st.integers(1, 20),
+    min_shares=st.integers(0, 20),
+)
+def test_no_intent_is_ever_below_the_gates_or_the_markets_minimum(
+    *, gap: int, ask_yes: int, ask_no: int, depth: int, min_usdc: int, min_shares: int
+) -> None:
+    eng = PairArbEngine(
+        PairArbParams(merge_min_pairs_shares=0, stuck_leg_timeout_ns=1),
+        REAL,
+        min_notional=min_usdc * SH,
+    )
+    eng.add_market(M, Y, N, MATCH, min_size=min_shares * SH)
+    books = BookSet()
+    snapshot(books, Y, ((ask_yes * C, depth * SH),), bids=(((ask_yes - 2) * C, depth * SH),))
+    snapshot(books, N, ((ask_no * C, depth * SH),), bids=(((ask_no - 2) * C, depth * SH),))
+    base = 10 * SH
+    eng.set_position(
+        M,
+        PairPosition(
+            q_yes=base + gap, q_no=base, cost_yes=(base + gap) * 45 // 100, cost_no=base * 48 // 100
+        ),
+    )
+    for t in (1, 10**12):  # a fresh evaluation, then one past the stuck-leg timeout
+        for intent in eng.evaluate(M, books, t):
+            if isinstance(intent, PlaceOrderIntent):
+                assert intent.notional >= min_usdc * SH
+                assert intent.size >= max(min_shares * SH, eng.params.min_order_shares)
+            eng.on_order_done(M)

@@ -249,6 +249,24 @@ def test_too_small_entries_are_skipped() -> None:
     assert eng.skipped == {"too little depth, budget or exposure room for a minimum order": 1}
 
 
+def test_an_entry_under_the_gates_minimum_is_not_proposed_and_stays_armed() -> None:
+    # 6 shares at 0.60 is a $3.60 entry: above the strategy's own $1 minimum, below the
+    # risk gate's $5. The gate would refuse it and the signal fires once: not proposed.
+    registry = MarketRegistry([MATCH, GAME1, GAME2, OTHER])
+    books = BookSet()
+    eng = TemporalArbEngine(WIDE, registry, books.get, min_notional=5 * SCALE)
+    snap(books, "tb", [(600_000, shares(6))])
+    assert eng.on_event(final("geng")) == []
+    assert eng.armed()  # still armed: more depth may come
+    (intent,) = eng.on_event(snap(books, "tb", [(600_000, shares(20))], t=2))
+    assert intent.notional >= 5 * SCALE
+    assert world()[0].on_event(final("geng")) == []  # (no book there: nothing)
+    loose, loose_books, _ = world()
+    snap(loose_books, "tb", [(600_000, shares(6))])
+    (small,) = loose.on_event(final("geng"))
+    assert small.notional == 3_600_000  # what the gate used to refuse
+
+
 # -- blocks and filters --------------------------------------------------------------------------
 
 

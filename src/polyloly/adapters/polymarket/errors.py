@@ -5,7 +5,7 @@ venue's error strings are matched here once, in a table; each rule carries a sta
 ``code`` so the execution layer can tell a duplicate from a tick violation without
 parsing messages.
 
-* 429 → :class:`BackOffError`; 503 cancel-only → :class:`BackOffError`.
+* 429, 425 (too early) → :class:`BackOffError`; 503 cancel-only → :class:`BackOffError`.
 * 5xx / connect failures / timeouts before sending → :class:`RetryableError`.
 * Reply lost after the request may have reached the venue (read timeout, dropped
   connection, gateway 502/504 on a write) → :class:`UnknownOutcomeError`.
@@ -38,6 +38,7 @@ from polyloly.bot.errors import (
     RetryableError,
     UnknownOutcomeError,
 )
+from polyloly.execution.ports import RejectCode
 
 __all__ = [
     "VENUE_ERROR_RULES",
@@ -46,6 +47,7 @@ __all__ = [
     "classify_venue_message",
     "error_for_status",
     "message_of",
+    "refused_order_error",
     "translate_exception",
 ]
 
@@ -60,7 +62,11 @@ class ParseError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class VenueErrorRule:
-    """One venue error string: a case-insensitive pattern, a stable code, the error class."""
+    """One venue error string: a case-insensitive pattern, a stable code, the error class.
+
+    A :class:`RejectError` rule's code is a :class:`~polyloly.execution.ports.RejectCode`
+    (what the execution layer branches on); other kinds carry a code for the message only.
+    """
 
     pattern: re.Pattern[str]
     code: str
@@ -71,28 +77,32 @@ def _rule(pattern: str, code: str, kind: type[PolylolyError]) -> VenueErrorRule:
     return VenueErrorRule(re.compile(pattern, re.IGNORECASE), code, kind)
 
 
+def _reject(pattern: str, code: RejectCode) -> VenueErrorRule:
+    return _rule(pattern, code, RejectError)
+
+
 VENUE_ERROR_RULES: Final = (
     # validity
-    _rule(r"invalid post-only order: order crosses book", "post_only_crosses", RejectError),
-    _rule(r"breaks minimum tick size rule", "tick_size", RejectError),
-    _rule(r"lower than the minimum", "min_size", RejectError),
-    _rule(r"is invalid\. duplicated", "duplicated", RejectError),
+    _reject(r"invalid post-only order: order crosses book", RejectCode.POST_ONLY_CROSSES),
+    _reject(r"breaks minimum tick size rule", RejectCode.TICK_SIZE),
+    _reject(r"lower than the minimum", RejectCode.MIN_SIZE),
+    _reject(r"is invalid\. duplicated", RejectCode.DUPLICATE),
     # funds / state
-    _rule(r"not enough balance\s*/\s*allowance", "balance", RejectError),
-    _rule(r"invalid nonce", "nonce", RejectError),
-    _rule(r"invalid expiration", "expiration", RejectError),
-    _rule(r"market is not yet ready to process new orders", "market_not_ready", RejectError),
+    _reject(r"not enough balance\s*/\s*allowance", RejectCode.NO_BALANCE),
+    _reject(r"invalid nonce", RejectCode.NONCE),
+    _reject(r"invalid expiration", RejectCode.EXPIRATION),
+    _reject(r"market is not yet ready to process new orders", RejectCode.MARKET_NOT_READY),
     # FOK / FAK
-    _rule(r"FOK orders are fully filled or killed", "fok_killed", RejectError),
-    _rule(r"FAK orders are partially filled or killed", "fak_no_match", RejectError),
-    _rule(r"max accuracy of \d+ decimals", "precision", RejectError),
-    _rule(r"invalid amount for a marketable BUY order", "min_marketable_amount", RejectError),
+    _reject(r"FOK orders are fully filled or killed", RejectCode.FOK_KILLED),
+    _reject(r"FAK orders are partially filled or killed", RejectCode.FAK_NO_MATCH),
+    _reject(r"max accuracy of \d+ decimals", RejectCode.PRECISION),
+    _reject(r"invalid amount for a marketable BUY order", RejectCode.MIN_MARKETABLE_AMOUNT),
     # payload
-    _rule(r"invalid order payload", "invalid_payload", RejectError),
-    _rule(r"order owner has to be the owner of the API KEY", "owner_mismatch", RejectError),
-    _rule(r"address in closed only mode", "closed_only", RejectError),
-    _rule(r"too many orders in payload", "too_many_orders", RejectError),
-    _rule(r"invalid heartbeat id", "invalid_heartbeat_id", RejectError),
+    _reject(r"invalid order payload", RejectCode.INVALID_PAYLOAD),
+    _reject(r"order owner has to be the owner of the API KEY", RejectCode.OWNER_MISMATCH),
+    _reject(r"address in closed only mode", RejectCode.CLOSED_ONLY),
+    _reject(r"too many orders in payload", RejectCode.TOO_MANY_ORDERS),
+    _reject(r"invalid heartbeat id", RejectCode.INVALID_HEARTBEAT_ID),
     # global
     _rule(r"unauthorized|invalid api key", "unauthorized", HaltError),
     _rule(r"invalid L1 request headers", "invalid_l1_headers", HaltError),
@@ -100,7 +110,7 @@ VENUE_ERROR_RULES: Final = (
     _rule(r"trading is currently cancel-only", "cancel_only", BackOffError),
     _rule(r"too many requests", "rate_limited", BackOffError),
     _rule(r"order_version_mismatch", "version_mismatch", RetryableError),
-    _rule(r"not found", "not_found", RejectError),
+    _reject(r"not found", RejectCode.NOT_FOUND),
 )
 """Every error string of the reference's error table (and a few seen in the field)."""
 
@@ -127,6 +137,19 @@ def classify_venue_message(message: str) -> VenueErrorRule | None:
     return None
 
 
+_REFUSED_STATUSES: Final = {"unmatched": RejectCode.UNMATCHED}
+"""``POST /order`` reply statuses that refuse the order without an error text."""
+
+
+def refused_order_error(text: str, status: str) -> PolylolyError:
+    """The error of an order reply that did not accept the order (``success`` false, an
+    ``errorMsg``, or a refusing ``status``): the matching rule, else a plain reject."""
+    rule = classify_venue_message(text)
+    if rule is not None:
+        return _make(rule.kind, text, rule.code)
+    return RejectError(text, code=_REFUSED_STATUSES.get(status.lower(), RejectCode.REJECTED))
+
+
 def message_of(body: object) -> str:
     """Extract the error text from a decoded error body (``{"error": …}``) or raw text."""
     if isinstance(body, Mapping):
@@ -144,7 +167,8 @@ def error_for_status(status: int, message: str, *, mutating: bool) -> PolylolyEr
     """Translate an HTTP status plus the venue message into a polyloly error."""
     text = f"HTTP {status}: {message}" if message else f"HTTP {status}"
     rule = classify_venue_message(message) if message else None
-    if status == 429:
+    if status in (425, 429):
+        # 425 Too Early: the venue would not process the request yet (it took no effect).
         return BackOffError(text)
     if status == 503:
         return BackOffError(text)
@@ -157,8 +181,8 @@ def error_for_status(status: int, message: str, *, mutating: bool) -> PolylolyEr
     if rule is not None:
         return _make(rule.kind, text, rule.code)
     if status == 404:
-        return RejectError(text, code="not_found")
-    return RejectError(text, code="rejected")
+        return RejectError(text, code=RejectCode.NOT_FOUND)
+    return RejectError(text, code=RejectCode.REJECTED)
 
 
 def _lost_reply(exc: BaseException | None, op: str, *, mutating: bool) -> PolylolyError:
@@ -206,9 +230,9 @@ def translate_exception(exc: BaseException, *, op: str, mutating: bool) -> Polyl
         rule = classify_venue_message(msg)
         if rule is not None:
             return _make(rule.kind, f"{op}: {msg}", rule.code)
-        return RejectError(f"{op}: {msg}", code="client_validation")
+        return RejectError(f"{op}: {msg}", code=RejectCode.CLIENT_VALIDATION)
     if isinstance(exc, ValueError):
-        return RejectError(f"{op}: {exc}", code="client_validation")
+        return RejectError(f"{op}: {exc}", code=RejectCode.CLIENT_VALIDATION)
     text = f"{op}: unexpected {type(exc).__name__}: {exc}"
     return UnknownOutcomeError(text) if mutating else RetryableError(text)
 

@@ -61,6 +61,7 @@ from polyloly.execution.ports import (
     Merger,
     MergeResult,
     OrderSpec,
+    RejectCode,
     SignedOrder,
     SubmitResult,
     TradeReport,
@@ -396,7 +397,7 @@ class PolymarketVenue:
         try:
             update = await self.rest.get_order(order_hash)
         except RejectError as exc:
-            if exc.code != "not_found":
+            if exc.code != RejectCode.NOT_FOUND:
                 raise
             update = None
         if update is not None:
@@ -487,7 +488,7 @@ class SimControlMerger:
             except ValueError:
                 ok = False
         if not ok:
-            raise RejectError(f"merge refused: {reply.text[:200]}", code="merge_refused")
+            raise RejectError(f"merge refused: {reply.text[:200]}", code=RejectCode.MERGE_REFUSED)
         return MergeResult(condition_id=condition_id, size=size, transaction_hash="sim")
 
 

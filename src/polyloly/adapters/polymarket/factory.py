@@ -35,8 +35,19 @@ from polyloly.adapters.polymarket.ws_market import MarketWsClient
 from polyloly.adapters.polymarket.ws_user import UserWsClient
 from polyloly.bot.clock import NS_PER_MS, Clock
 from polyloly.domain.events import Event
+from polyloly.execution.retry import RetryPolicy, Sleep, asyncio_sleep, call_with_retry
 
-__all__ = ["PolymarketAdapter", "build_clob_client", "build_signer", "create_adapter"]
+__all__ = [
+    "AUTH_RETRY",
+    "PolymarketAdapter",
+    "build_clob_client",
+    "build_signer",
+    "create_adapter",
+]
+
+AUTH_RETRY = RetryPolicy(base_delay_ms=500, max_delay_ms=8_000, max_attempts=6)
+"""Deriving the API key at start-up: a 5xx, 425 or 429 is retried with backoff (~16 s in all),
+as every other venue call is; a refusal (bad key, wrong wallet) is not."""
 
 
 def build_clob_client(config: PolymarketConfig) -> ClobClient:
@@ -134,11 +145,14 @@ async def create_adapter(
     *,
     rand: Callable[[], float] | None = None,
     heartbeat: bool = True,
+    auth_retry: RetryPolicy = AUTH_RETRY,
+    sleep: Sleep = asyncio_sleep,
 ) -> PolymarketAdapter:
     """Validate ``config`` and build the adapter.
 
-    With a wallet but no credentials, the API key is created or derived first (L1 call).
-    The user channel and the heartbeat exist only with a wallet.
+    With a wallet but no credentials, the API key is created or derived first (L1 call,
+    retried with ``auth_retry`` on transient failures, waiting with ``sleep``). The user
+    channel and the heartbeat exist only with a wallet.
     """
     validate_config(config)
     configure_http_transport(config.http_timeout_s).close()
@@ -157,7 +171,9 @@ async def create_adapter(
     if config.wallet is None or signer is None:
         return adapter
     try:
-        creds = config.creds if config.creds is not None else await rest.derive_creds()
+        creds = config.creds
+        if creds is None:
+            creds = await call_with_retry(rest.derive_creds, auth_retry, sleep)
     except BaseException:
         await http.aclose()
         await rest.aclose()

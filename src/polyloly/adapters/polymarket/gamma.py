@@ -55,8 +55,10 @@ from polyloly.domain.markets import (
     TeamAliases,
     map_outcomes_to_tokens,
 )
+from polyloly.execution.retry import RetryPolicy, Sleep, asyncio_sleep, call_with_retry
 
 __all__ = [
+    "GAMMA_RETRY",
     "DiscoveredMarket",
     "DiscoveryReport",
     "GammaClient",
@@ -289,6 +291,10 @@ def _event_is_game(event: GammaEvent, game: EsportsGame) -> bool:
     return info is not None and info.game == game.code
 
 
+GAMMA_RETRY: Final = RetryPolicy(base_delay_ms=250, max_delay_ms=4_000, max_attempts=6)
+"""Backoff of Gamma reads (about 8 s in all before giving up)."""
+
+
 class _Wrapped(msgspec.Struct, frozen=True):
     data: list[GammaEvent] = []
 
@@ -304,14 +310,30 @@ class GammaClient:
         A shared ``httpx.AsyncClient`` (the caller owns and closes it).
     page_limit
         Page size (Gamma caps it at 100).
+    retry, sleep
+        Each page read is retried on transient failures (5xx, 425, 429, timeouts) with this
+        backoff, as every other venue read is: a restart must not fail on one bad reply.
     """
 
-    def __init__(self, base_url: str, http: httpx.AsyncClient, page_limit: int = GAMMA_MAX_LIMIT):
+    def __init__(
+        self,
+        base_url: str,
+        http: httpx.AsyncClient,
+        page_limit: int = GAMMA_MAX_LIMIT,
+        *,
+        retry: RetryPolicy = GAMMA_RETRY,
+        sleep: Sleep = asyncio_sleep,
+    ):
         self._base = base_url.rstrip("/")
         self._http = http
         self._limit = max(1, min(page_limit, GAMMA_MAX_LIMIT))
+        self._retry = retry
+        self._sleep = sleep
 
     async def _get(self, path: str, params: Mapping[str, str | int]) -> bytes:
+        return await call_with_retry(lambda: self._get_once(path, params), self._retry, self._sleep)
+
+    async def _get_once(self, path: str, params: Mapping[str, str | int]) -> bytes:
         try:
             resp = await self._http.get(f"{self._base}{path}", params=dict(params))
         except Exception as exc:  # translated at the boundary

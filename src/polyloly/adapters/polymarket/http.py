@@ -59,9 +59,9 @@ from polyloly.adapters.polymarket.config import ApiCredentials
 from polyloly.adapters.polymarket.constants import ACCEPTED_ORDER_STATUSES, MAX_ORDERS_PER_BATCH
 from polyloly.adapters.polymarket.errors import (
     ParseError,
-    classify_venue_message,
     error_for_status,
     message_of,
+    refused_order_error,
     translate_exception,
 )
 from polyloly.adapters.polymarket.events import OrderUpdate, TradeUpdate, UpdateSource
@@ -91,6 +91,7 @@ from polyloly.adapters.polymarket.transport import Http11Transport
 from polyloly.bot.clock import NS_PER_S, Clock
 from polyloly.bot.errors import ConfigError, PolylolyError, RejectError, RetryableError
 from polyloly.domain.events import BookSnapshot
+from polyloly.execution.ports import RejectCode
 
 __all__ = [
     "Balances",
@@ -234,10 +235,7 @@ def order_ack(raw: object) -> OrderAck:
     refused_status = bool(status) and status not in ACCEPTED_ORDER_STATUSES
     if not reply.success or error or not reply.orderID or refused_status:
         text = error or f"order not accepted (status {reply.status or 'none'})"
-        rule = classify_venue_message(text)
-        if rule is not None and rule.kind is not RejectError:
-            raise rule.kind(f"[{rule.code}] {text}")
-        raise RejectError(text, code=rule.code if rule else (status or "rejected"))
+        raise refused_order_error(text, status)
     try:
         making = micros(reply.makingAmount) if reply.makingAmount else 0
         taking = micros(reply.takingAmount) if reply.takingAmount else 0
@@ -419,11 +417,29 @@ class ClobRest:
     # -- auth ----------------------------------------------------------------------------------
 
     async def derive_creds(self) -> ApiCredentials:
-        """Create (or, if it exists, derive) this wallet's API key and start using it."""
+        """Create (or, if it exists, derive) this wallet's API key and start using it.
+
+        The library's ``create_or_derive_api_key`` swallows any failure of the create call
+        and derives instead; for a new wallet a create lost to a 5xx then reads as the
+        derive's refusal ("Could not derive api key!"), which no retry would pass. Here a
+        transient failure of either call is raised as such (:class:`RetryableError`: the
+        caller retries with backoff); only a refused create (the key exists) derives.
+        """
+        client = self._client
+
+        def create() -> ApiCreds | None:
+            try:
+                made = client.create_api_key()
+            except Exception as exc:  # every library failure is translated here
+                error = translate_exception(exc, op="create_api_key", mutating=False)
+                if isinstance(error, RetryableError):
+                    raise error from exc
+                return None  # refused: the key exists, derive it
+            return made if made.api_key else None
 
         def run() -> ApiCreds:
-            creds = self._client.create_or_derive_api_key()
-            self._client.set_api_creds(creds)
+            creds = create() or client.derive_api_key()
+            client.set_api_creds(creds)
             return creds
 
         creds = await self._call("derive_creds", run, mutating=False)
@@ -464,7 +480,7 @@ class ClobRest:
         if not 0 < len(orders) <= MAX_ORDERS_PER_BATCH:
             raise RejectError(
                 f"a batch holds 1..{MAX_ORDERS_PER_BATCH} orders, got {len(orders)}",
-                code="too_many_orders",
+                code=RejectCode.TOO_MANY_ORDERS,
             )
         owner = self.owner()
         body = json_body([o.to_payload(owner) for o in orders])
@@ -526,7 +542,7 @@ class ClobRest:
                 "get_order", lambda: self._client.get_order(order_id), mutating=False
             )
         except RejectError as exc:
-            if exc.code == "not_found":
+            if exc.code == RejectCode.NOT_FOUND:
                 return None
             raise
         if not raw:

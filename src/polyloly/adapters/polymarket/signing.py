@@ -72,6 +72,7 @@ from polyloly.bot.errors import RejectError
 from polyloly.domain.events import Side
 from polyloly.domain.intents import OrderType
 from polyloly.domain.money import ONE, SCALE, MoneyError, market_buy_amount, validate_price
+from polyloly.execution.ports import RejectCode
 
 __all__ = [
     "BYTES32_ZERO",
@@ -218,15 +219,17 @@ def order_amounts(
     try:
         validate_price(price, tick)
     except MoneyError as exc:
-        raise RejectError(str(exc), code="tick_size") from exc
+        raise RejectError(str(exc), code=RejectCode.TICK_SIZE) from exc
     shares = _floor_to(size, _SHARE_STEP)
     if shares <= 0:
-        raise RejectError(f"size {size} rounds to zero shares (0.01 steps)", code="min_size")
+        raise RejectError(
+            f"size {size} rounds to zero shares (0.01 steps)", code=RejectCode.MIN_SIZE
+        )
     if order_type in _MARKETABLE:
         if side is Side.BUY:
             maker = market_buy_amount(shares, price)
             if maker <= 0:
-                raise RejectError("marketable BUY spends less than $0.01", code="min_size")
+                raise RejectError("marketable BUY spends less than $0.01", code=RejectCode.MIN_SIZE)
             taker = _floor_to(maker * SCALE // price, _MARKET_TAKER_STEP)
             return maker, taker, shares
         taker = _floor_to(shares * price // SCALE, _MARKET_TAKER_STEP)
@@ -318,11 +321,13 @@ class OrderSigner:
     def sign(self, spec: OrderSpec) -> SignedOrder:
         """Compute amounts, sign, and hash one order (CPU only, ~0.1 ms with coincurve)."""
         if spec.order_type in _MARKETABLE and spec.post_only:
-            raise RejectError("post_only is only valid for GTC/GTD orders", code="invalid_payload")
+            raise RejectError(
+                "post_only is only valid for GTC/GTD orders", code=RejectCode.INVALID_PAYLOAD
+            )
         if spec.order_type is not OrderType.GTD and spec.expiration_s:
-            raise RejectError("expiration is only valid for GTD orders", code="expiration")
+            raise RejectError("expiration is only valid for GTD orders", code=RejectCode.EXPIRATION)
         if not 0 < spec.price < ONE:
-            raise RejectError(f"price {spec.price} outside (0, 1)", code="tick_size")
+            raise RejectError(f"price {spec.price} outside (0, 1)", code=RejectCode.TICK_SIZE)
         maker, taker, shares = order_amounts(
             spec.side, spec.price, spec.size, spec.tick, spec.order_type
         )

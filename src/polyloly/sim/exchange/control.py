@@ -16,6 +16,9 @@ Amounts are decimal strings, as on the venue (``"10"`` shares, ``"0.52"``).
 ``DELETE /sim/resting`` ``{"order_id"}``
 ``POST /sim/allowance`` ``{"address", "asset_type", "amount"}``
 ``GET /sim/balances``   ``?address=`` → every balance in micro-units
+``GET /sim/orders``     ``?address=`` → every order the exchange accepted from that maker
+                        address, in arrival order (``/data/order`` shape, open or not): the
+                        exchange's own record of what a client placed (crash and soak tests)
 ``GET /sim/markets``    the listed markets' ids
 ======================  ===============================================================
 """
@@ -30,7 +33,7 @@ from aiohttp import web
 
 from polyloly.domain.events import Side
 from polyloly.domain.money import MoneyError, parse_micros
-from polyloly.sim.exchange.frames import num
+from polyloly.sim.exchange.frames import num, rest_order
 
 if TYPE_CHECKING:
     from polyloly.sim.exchange.server import ExchangeSimulator
@@ -82,6 +85,7 @@ class SimControl:
             web.delete("/sim/resting", self.resting_delete),
             web.post("/sim/allowance", self.allowance),
             web.get("/sim/balances", self.balances),
+            web.get("/sim/orders", self.orders),
             web.get("/sim/markets", self.markets),
         ]
 
@@ -196,6 +200,17 @@ class SimControl:
     async def balances(self, request: web.Request) -> web.Response:
         """Every balance of an address."""
         return web.json_response(_balances(self.sim, request.query.get("address", "")))
+
+    async def orders(self, request: web.Request) -> web.Response:
+        """Every order accepted from a maker address, in arrival order."""
+        address = request.query.get("address", "").lower()
+        return web.json_response(
+            [
+                rest_order(record)
+                for record in self.sim.venue.orders.values()
+                if address and record.maker_address.lower() == address
+            ]
+        )
 
     async def markets(self, _request: web.Request) -> web.Response:
         """The listed markets' ids."""

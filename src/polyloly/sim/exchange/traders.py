@@ -97,6 +97,16 @@ class RandomWalkFairValue:
         return path[index]
 
 
+def _quote_price(raw: int, tick: int, rounding: Rounding) -> int:
+    """A quote's price on the tick grid within ``[tick, 1 - tick]``.
+
+    Near the fair value's 2 % / 98 % bounds a quote ``value ± spread / 2`` (or the gap ask,
+    ``1 - ask - gap``) falls below 0 or above 1: it is clamped to the book's edge (where
+    it may cross the maker's own other side and be skipped), never an error.
+    """
+    return round_to_tick(min(max(raw, 0), ONE), tick, rounding)
+
+
 @dataclass
 class MarketMaker:
     """Quotes both tokens of one market around a lagged fair value.
@@ -141,18 +151,19 @@ class MarketMaker:
         a, b = listing.token_ids
         gap = rng.random() < self.gap_probability
         placed = 0
+        half = self.spread // 2
         for level in range(self.levels):
             widen = level * tick
-            ask_a = round_to_tick(value + self.spread // 2 + widen, tick, Rounding.UP)
-            ask_b = round_to_tick(ONE - value + self.spread // 2 + widen, tick, Rounding.UP)
-            bid_b = round_to_tick(ONE - value - self.spread // 2 - widen, tick, Rounding.DOWN)
+            ask_a = _quote_price(value + half + widen, tick, Rounding.UP)
+            ask_b = _quote_price(ONE - value + half + widen, tick, Rounding.UP)
+            bid_b = _quote_price(ONE - value - half - widen, tick, Rounding.DOWN)
             if gap and level == 0:
                 # Leave a pair of asks under $1: the second token's ask is set from the
                 # first one's complement minus gap_ticks ticks (a stale or careless quote).
-                ask_b = round_to_tick(ONE - ask_a - self.gap_ticks * tick, tick, Rounding.DOWN)
+                ask_b = _quote_price(ONE - ask_a - self.gap_ticks * tick, tick, Rounding.DOWN)
                 bid_b = max(tick, min(bid_b, ask_b - tick))
             quotes = (
-                (a, Side.BUY, round_to_tick(value - self.spread // 2 - widen, tick, Rounding.DOWN)),
+                (a, Side.BUY, _quote_price(value - half - widen, tick, Rounding.DOWN)),
                 (a, Side.SELL, ask_a),
                 (b, Side.BUY, bid_b),
                 (b, Side.SELL, ask_b),

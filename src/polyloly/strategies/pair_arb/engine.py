@@ -27,6 +27,12 @@ SELLs only to unwind. The caller reports fills (:meth:`PairArbEngine.on_fill`), 
 (:meth:`PairArbEngine.on_merged`) and the end of each intent
 (:meth:`PairArbEngine.on_order_done`), and calls :meth:`PairArbEngine.on_book_change`
 after ``BookSet.apply`` and :meth:`PairArbEngine.on_timer` on timer ticks.
+
+Decisions are numbered per market: intent ids are ``pair_arb:<market>:<step>``. A restarted
+engine is told (:meth:`PairArbEngine.restore`) the last step its market's log holds and the
+intent still in flight, so it decides nothing while that order is out and numbers its next
+decision after the old ones: the same decision keeps its id, a new one never takes an
+old one's.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from typing import Final, Protocol
 
 from polyloly.domain.events import Side, TruthAlert, TruthFinal
 from polyloly.domain.fees import FeeModel
-from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, intent_id_for
+from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, decision_key, intent_id_for
 from polyloly.domain.money import SCALE, cost_of
 from polyloly.domain.orderbook import OrderBook
 from polyloly.strategies.pair_arb.math import (
@@ -91,6 +97,9 @@ class _Market:
     stopped: str = ""  # why trading stopped for good ("" = running)
     seq: int = 0
     stuck_since: int = -1  # ts (ns) since the lagging leg could not be bought; -1 = not
+    min_shares: int = (
+        0  # the smallest order size: the params' and the market's, whichever is larger
+    )
 
 
 class PairArbEngine:
@@ -103,13 +112,12 @@ class PairArbEngine:
     fee_model
         Fee model used for every decision (real Polymarket fees by default upstream).
     strategy
-        Name stamped on intents and used in intent ids.
-    id_namespace
-        Prefix of every intent id's key (``<strategy>:<namespace>:<market>:<seq>``) so that
-        the per-market sequence, which restarts at 1 in each process, cannot repeat a
-        previous session's ids. It must be deterministic (derived from logged events, such
-        as the session start) so a replay proposes the same ids. Empty keeps
-        ``<strategy>:<market>:<seq>``.
+        Name stamped on intents and used in intent ids (``<strategy>:<market>:<step>``).
+    min_notional
+        The risk gate's minimum order notional (``RiskParams.min_order_size``, pUSD micros):
+        the engine never proposes an order below it (nor below ``params.min_order_usdc``),
+        so a step the gate would refuse for its size is never emitted (it was, on every
+        book change, while a small leg gap waited).
     """
 
     def __init__(
@@ -118,12 +126,13 @@ class PairArbEngine:
         fee_model: FeeModel,
         strategy: str = STRATEGY,
         *,
-        id_namespace: str = "",
+        min_notional: int = 0,
     ) -> None:
         self.params = params
         self.fee_model = fee_model
         self.strategy = strategy
-        self.id_namespace = id_namespace
+        self.min_usdc = max(params.min_order_usdc, min_notional)
+        """The smallest order notional the engine proposes (pUSD micros)."""
         self._markets: dict[str, _Market] = {}
         self._by_token: dict[str, tuple[str, Leg]] = {}
         self._by_match: dict[str, list[_Market]] = {}  # match id -> its markets
@@ -133,8 +142,19 @@ class PairArbEngine:
 
     # -- registry --------------------------------------------------------------------------------
 
-    def add_market(self, market: str, yes_token: str, no_token: str, match_id: str = "") -> None:
-        """Follow a binary market: ``yes_token`` pays if outcome 0 wins, ``no_token`` else."""
+    def add_market(
+        self,
+        market: str,
+        yes_token: str,
+        no_token: str,
+        match_id: str = "",
+        *,
+        min_size: int = 0,
+    ) -> None:
+        """Follow a binary market: ``yes_token`` pays if outcome 0 wins, ``no_token`` else.
+
+        ``min_size`` is the market's minimum order size (share micros, ``orderMinSize``).
+        """
         if not market or not yes_token or not no_token or yes_token == no_token:
             raise PairArbError("a market needs an id and two different token ids")
         if market in self._markets:
@@ -142,7 +162,14 @@ class PairArbEngine:
         for token in (yes_token, no_token):
             if token in self._by_token:
                 raise PairArbError(f"token {token!r} already belongs to a market")
-        st = self._markets[market] = _Market(market, yes_token, no_token, match_id, PairPosition())
+        st = self._markets[market] = _Market(
+            market,
+            yes_token,
+            no_token,
+            match_id,
+            PairPosition(),
+            min_shares=max(self.params.min_order_shares, min_size),
+        )
         if match_id:
             self._by_match.setdefault(match_id, []).append(st)
         self._by_token[yes_token] = (market, Leg.YES)
@@ -153,6 +180,10 @@ class PairArbEngine:
         if st is None:
             raise PairArbError(f"market {market!r} is not followed")
         return st
+
+    def follows(self, market: str) -> bool:
+        """Whether the engine follows ``market``."""
+        return market in self._markets
 
     def market_of(self, token_id: str) -> str | None:
         """The market a token belongs to, or ``None``."""
@@ -170,6 +201,21 @@ class PairArbEngine:
     def pending(self, market: str) -> str:
         """Intent id in flight for the market ("" when none)."""
         return self._get(market).pending
+
+    def decision_key(self, market: str) -> str:
+        """What the market's intent ids share before their step (``<strategy>:<market>``)."""
+        return decision_key(self.strategy, market)
+
+    def restore(self, market: str, *, last_step: int, pending: str = "") -> None:
+        """Carry on after a restart: the log's last step, and the intent still in flight.
+
+        ``pending`` blocks new decisions until :meth:`on_order_done`, as if this process
+        had sent it; the next decision is step ``last_step + 1``. Call it after
+        :meth:`add_market` and before the first evaluation.
+        """
+        st = self._get(market)
+        st.seq = max(st.seq, last_step)
+        st.pending = pending
 
     def stop_reason(self, market: str) -> str:
         """Why the market stopped for good ("" while running)."""
@@ -320,11 +366,11 @@ class PairArbEngine:
     def _plan(self, st: _Market, yes: OrderBook, no: OrderBook, ts_ns: int) -> _Plan | None:
         pos = st.position
         lag = pos.lagging
-        if lag is None or self._dust(pos, lag, yes if lag is Leg.YES else no):
+        if lag is None or self._dust(st, lag, yes if lag is Leg.YES else no):
             st.stuck_since = -1
-            opened = self._plan_open(pos, yes, no)
+            opened = self._plan_open(st, yes, no)
             return None if opened is None else (*opened, Side.BUY, "pair_open")
-        fill = self._plan_close(pos, lag, yes if lag is Leg.YES else no)
+        fill = self._plan_close(st, lag, yes if lag is Leg.YES else no)
         if fill is not None:
             st.stuck_since = -1
             return lag, fill, Side.BUY, "pair_close"
@@ -337,11 +383,11 @@ class PairArbEngine:
         if not timeout or ts_ns - st.stuck_since < timeout:
             return None
         lead = lag.other
-        sold = self._plan_unwind(pos, lead, yes if lead is Leg.YES else no)
+        sold = self._plan_unwind(st, lead, yes if lead is Leg.YES else no)
         return None if sold is None else (lead, sold, Side.SELL, "unwind_stuck_leg")
 
-    def _plan_unwind(self, pos: PairPosition, lead: Leg, book: OrderBook) -> LegFill | None:
-        p = self.params
+    def _plan_unwind(self, st: _Market, lead: Leg, book: OrderBook) -> LegFill | None:
+        p, pos = self.params, st.position
         avg = pos.basis(lead) * SCALE // pos.shares(lead)
         floor = max(avg - p.unwind_max_discount, book.tick or _FINEST_GRID)
         shares = abs(pos.gap)
@@ -349,18 +395,17 @@ class PairArbEngine:
             fill = sell_fill(book.bid_levels_for(shares, floor), self.fee_model)
             lotted = fill.shares - fill.shares % order_lot(fill.price, p)
             if lotted == fill.shares:
-                return fill if lotted >= max(p.min_order_shares, 1) else None
+                return fill if lotted >= 1 and self._orderable(st, fill) else None
             shares = lotted
         return None
 
-    def _dust(self, pos: PairPosition, lag: Leg, book: OrderBook) -> bool:
+    def _dust(self, st: _Market, lag: Leg, book: OrderBook) -> bool:
         """A gap too small to be an order of its own is closed by the next pair step."""
-        gap = abs(pos.gap)
-        p = self.params
-        if gap < p.min_order_shares:
+        gap = abs(st.position.gap)
+        if gap < st.min_shares:
             return True
         ask = book.best_ask_price
-        return ask is not None and cost_of(gap, ask) < p.min_order_usdc
+        return ask is not None and cost_of(gap, ask) < self.min_usdc
 
     def _walk(self, book: OrderBook, shares: int, price_cap: int) -> LegFill | None:
         """Price a buy of up to ``shares`` under ``price_cap``, size snapped to the order lot."""
@@ -372,9 +417,9 @@ class PairArbEngine:
             shares = lotted
         return None
 
-    def _orderable(self, fill: LegFill) -> bool:
-        p = self.params
-        return fill.shares >= p.min_order_shares and fill.cost >= p.min_order_usdc
+    def _orderable(self, st: _Market, fill: LegFill) -> bool:
+        """Whether the venue and the risk gate take an order this size (shares, notional)."""
+        return fill.shares >= st.min_shares and fill.cost >= self.min_usdc
 
     def _close_cap(self, pos: PairPosition, lag: Leg, book: OrderBook) -> int | None:
         """Walk cap for the lagging leg: each new share's price + fee plus the leading
@@ -389,7 +434,8 @@ class PairArbEngine:
             return None
         return self._price_cap(target, book.tick)
 
-    def _plan_close(self, pos: PairPosition, lag: Leg, book: OrderBook) -> LegFill | None:
+    def _plan_close(self, st: _Market, lag: Leg, book: OrderBook) -> LegFill | None:
+        pos = st.position
         price_cap = self._close_cap(pos, lag, book)
         if price_cap is None:
             return None
@@ -397,7 +443,7 @@ class PairArbEngine:
         size = min(book.shares_for_budget(max(budget, 0), price_cap)[0], abs(pos.gap))
         for _ in range(self.params.max_shrink_steps + 1):
             fill = self._walk(book, size, price_cap)
-            if fill is None or not self._orderable(fill):
+            if fill is None or not self._orderable(st, fill):
                 return None
             ok, reason = should_buy_more(pos, lag, fill, self.params, self.fee_model)
             if ok:
@@ -423,9 +469,8 @@ class PairArbEngine:
             return None
         return cap_y, cap_n
 
-    def _plan_open(
-        self, pos: PairPosition, yes: OrderBook, no: OrderBook
-    ) -> tuple[Leg, LegFill] | None:
+    def _plan_open(self, st: _Market, yes: OrderBook, no: OrderBook) -> tuple[Leg, LegFill] | None:
+        pos = st.position
         caps = self._open_caps(yes, no)
         if caps is None:
             return None
@@ -438,7 +483,9 @@ class PairArbEngine:
         first = pos.lagging or (Leg.YES if depth_y <= depth_n else Leg.NO)
         for _ in range(p.max_shrink_steps + 1):
             fills = self._pair_walk(yes, no, size, cap_y, cap_n)
-            if fills is None or not (self._orderable(fills[0]) and self._orderable(fills[1])):
+            if fills is None or not (
+                self._orderable(st, fills[0]) and self._orderable(st, fills[1])
+            ):
                 return None
             fy, fn = fills
             ok, reason = should_buy_pair(
@@ -469,8 +516,7 @@ class PairArbEngine:
 
     def _next_id(self, st: _Market) -> str:
         st.seq += 1
-        key = f"{self.id_namespace}:{st.market}" if self.id_namespace else st.market
-        return intent_id_for(self.strategy, key, st.seq)
+        return intent_id_for(self.strategy, st.market, st.seq)
 
     def _order(self, st: _Market, plan: _Plan, ts_ns: int) -> PairIntent:
         leg, fill, side, reason = plan

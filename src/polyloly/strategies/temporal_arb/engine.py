@@ -39,11 +39,11 @@ at or under ``max_entry_price``, this engine buys it with one FAK order:
   match is FINAL with no armed signal left, the match is blocked or the market resolved,
   none.
 
-Intent ids are deterministic (``temporal_arb:<market>:<token>:1``), so a replay or a restart
-that sees the same result proposes the same order id and the order manager deduplicates it.
-With an ``id_namespace`` they are ``temporal_arb:<namespace>:<market>:<token>:1``: unique per
-session (the namespace comes from a logged event, so a replay of the session still proposes
-the same ids).
+Intent ids are deterministic (``temporal_arb:<market>:<token>:1``: one entry per result),
+so a replay or a restart that sees the same result proposes the same id and the order
+manager sends it at most once. A restarted engine is told (:meth:`TemporalArbEngine.
+restore`) which results it already entered and what they commit, so it neither enters
+them again nor forgets their exposure.
 """
 
 from __future__ import annotations
@@ -194,12 +194,11 @@ class TemporalArbEngine:
         Book lookup by token id; the books must already reflect a book event when
         :meth:`on_event` sees it (subscribe the book set first).
     strategy
-        Strategy name used in intents and their ids.
-    id_namespace
-        Prefix of every intent id's key (``<strategy>:<namespace>:<market>:<token>:1``), so a
-        new session's ids cannot collide with a previous session's. It must be deterministic
-        (derived from logged events) so a replay proposes the same ids. Empty keeps
-        ``<strategy>:<market>:<token>:1``.
+        Strategy name used in intents and their ids (``<strategy>:<market>:<token>:1``).
+    min_notional
+        The risk gate's minimum order notional (``RiskParams.min_order_size``, pUSD micros):
+        no entry below it (nor below ``params.min_order_usdc``) is proposed, since the gate
+        would refuse it and the signal fires only once.
     """
 
     def __init__(
@@ -209,13 +208,14 @@ class TemporalArbEngine:
         books: BookLookup,
         strategy: str = STRATEGY,
         *,
-        id_namespace: str = "",
+        min_notional: int = 0,
     ) -> None:
         self.params = params
         self.registry = registry
         self.books = books
         self.strategy = strategy
-        self.id_namespace = id_namespace
+        self.min_usdc = max(params.min_order_usdc, min_notional)
+        """The smallest entry notional the engine proposes (pUSD micros)."""
         self._armed: dict[str, Signal] = {}  # market_id -> signal
         self._entered: set[tuple[str, str]] = set()  # (market_id, token_id)
         self._blocked: set[str] = set()  # match ids
@@ -296,6 +296,22 @@ class TemporalArbEngine:
         if not mapping.has_team(winner):
             return ()
         return (mapping.token_for(winner),)  # known, not yet confident enough to trade
+
+    def restore(
+        self, entries: Iterable[tuple[str, str, str, int]], resolved: Iterable[str] = ()
+    ) -> None:
+        """Carry on after a restart from the orders the log holds.
+
+        ``entries`` are ``(intent id, market, token, committed)``: each result entered before
+        (it is not entered again) and what it still commits (the worst case of an order in
+        flight, what a finished one spent; 0 for a market paid out). ``resolved`` are markets
+        already paid out. Call it before the first event.
+        """
+        self._resolved.update(resolved)
+        for intent_id, market_id, token_id, committed in entries:
+            self._entered.add((market_id, token_id))
+            if committed > 0 and market_id not in self._resolved:
+                self._set_commit(intent_id, market_id, committed)
 
     def settle_fill(self, intent_id: str, spent_usdc: int) -> None:
         """Record what an entry really cost (its FAK remainder was killed): frees the rest."""
@@ -458,7 +474,7 @@ class TemporalArbEngine:
     ) -> tuple[int, int, tuple[int, int, int], int] | str:
         """The entry at or under ``limit`` that the exposure room and the book allow now."""
         room = self.params.max_exposure_usdc - self.exposure
-        if room < self.params.min_order_usdc:
+        if room < self.min_usdc:
             # Every entry costs at most the room, so none can reach the minimum order: say
             # so without walking the book (an armed signal re-plans on each of its changes).
             return "no exposure room for a minimum order"
@@ -467,7 +483,7 @@ class TemporalArbEngine:
             if standard is not None:
                 return limit, standard[0], standard[1], best
         size, walk = self._size(book, limit, best, room, mapping.min_size)
-        if size <= 0 or size < mapping.min_size or walk[1] < self.params.min_order_usdc:
+        if size <= 0 or size < mapping.min_size or walk[1] < self.min_usdc:
             return "too little depth, budget or exposure room for a minimum order"
         return limit, size, walk, best
 
@@ -484,7 +500,7 @@ class TemporalArbEngine:
             return None
         walk = book.cost_to_buy(size, limit)
         filled, cost = walk[0], walk[1]
-        if filled <= 0 or cost < p.min_order_usdc:
+        if filled <= 0 or cost < self.min_usdc:
             return None
         if p.order_type is OrderType.FOK and filled < size:
             return None  # the venue would kill it
@@ -529,9 +545,9 @@ class TemporalArbEngine:
                 lo, best_walk = mid, walk
         return lo * lot, best_walk
 
-    def _id_key(self, signal: Signal) -> str:
-        key = f"{signal.market_id}:{signal.token_id}"
-        return f"{self.id_namespace}:{key}" if self.id_namespace else key
+    @staticmethod
+    def _id_key(signal: Signal) -> str:
+        return f"{signal.market_id}:{signal.token_id}"
 
     def _intent(
         self,
