@@ -29,6 +29,7 @@ import httpx
 import msgspec
 from py_clob_client_v2.exceptions import PolyApiException, PolyException
 
+from polyloly.adapters.polymarket.schemas.http import HeartbeatMismatch
 from polyloly.bot.errors import (
     BackOffError,
     ConfigError,
@@ -40,11 +41,13 @@ from polyloly.bot.errors import (
 )
 
 __all__ = [
+    "HEARTBEAT_MISMATCH",
     "VENUE_ERROR_RULES",
     "ParseError",
     "VenueErrorRule",
     "classify_venue_message",
     "error_for_status",
+    "heartbeat_expected_id",
     "message_of",
     "translate_exception",
 ]
@@ -65,6 +68,10 @@ class VenueErrorRule:
     pattern: re.Pattern[str]
     code: str
     kind: type[PolylolyError]
+
+
+HEARTBEAT_MISMATCH: Final = "invalid_heartbeat_id"
+"""The code of the venue's refusal of a heartbeat id (its reply carries the id expected)."""
 
 
 def _rule(pattern: str, code: str, kind: type[PolylolyError]) -> VenueErrorRule:
@@ -92,7 +99,7 @@ VENUE_ERROR_RULES: Final = (
     _rule(r"order owner has to be the owner of the API KEY", "owner_mismatch", RejectError),
     _rule(r"address in closed only mode", "closed_only", RejectError),
     _rule(r"too many orders in payload", "too_many_orders", RejectError),
-    _rule(r"invalid heartbeat id", "invalid_heartbeat_id", RejectError),
+    _rule(r"invalid heartbeat id", HEARTBEAT_MISMATCH, RejectError),
     # global
     _rule(r"unauthorized|invalid api key", "unauthorized", HaltError),
     _rule(r"invalid L1 request headers", "invalid_l1_headers", HaltError),
@@ -138,6 +145,21 @@ def message_of(body: object) -> str:
     if isinstance(body, bytes):
         return body.decode("utf-8", "replace")
     return "" if body is None else str(body)
+
+
+def heartbeat_expected_id(body: object) -> str | None:
+    """The id a ``POST /v1/heartbeats`` refusal says the venue expects, else ``None``.
+
+    The refusal is HTTP 400 ``{"error_msg": "Invalid Heartbeat ID", "heartbeat_id": …}``
+    (the official SDK's ``OrderHeartbeatMismatchResponse``); ``""`` means the venue holds
+    no chain for the key. Any other body is not that refusal.
+    """
+    try:
+        refusal = msgspec.convert(body, HeartbeatMismatch)
+    except msgspec.ValidationError:
+        return None
+    rule = classify_venue_message(refusal.error_msg)
+    return refusal.heartbeat_id if rule is not None and rule.code == HEARTBEAT_MISMATCH else None
 
 
 def error_for_status(status: int, message: str, *, mutating: bool) -> PolylolyError:  # noqa: PLR0911 - one return per status class

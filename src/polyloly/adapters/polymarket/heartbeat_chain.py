@@ -105,16 +105,22 @@ class HeartbeatTiming:
         interval_s: float = 5.0,
         window_s: float = 10.0,
         attempt_timeout_s: float = 2.0,
-        retry_initial_s: float = 0.25,
-        retry_max_s: float = 2.0,
+        retry_initial_s: float | None = None,
+        retry_max_s: float | None = None,
     ) -> HeartbeatTiming:
-        """The schedule from seconds (settings are in seconds)."""
+        """The schedule from seconds (settings are in seconds).
+
+        The back-off, unless given, scales with the schedule: it starts at a twentieth of
+        the interval and grows to a fifth of the window (0.25 s and 2 s for the venue's).
+        """
+        initial = interval_s / 20 if retry_initial_s is None else retry_initial_s
+        most = window_s / 5 if retry_max_s is None else retry_max_s
         return cls(
             interval_ns=round(interval_s * _NS_PER_S),
             window_ns=round(window_s * _NS_PER_S),
             attempt_timeout_ns=round(attempt_timeout_s * _NS_PER_S),
-            retry_initial_ns=round(retry_initial_s * _NS_PER_S),
-            retry_max_ns=round(retry_max_s * _NS_PER_S),
+            retry_initial_ns=round(initial * _NS_PER_S),
+            retry_max_ns=round(most * _NS_PER_S),
         )
 
 
