@@ -254,6 +254,7 @@ class VenueSnapshot(Event, frozen=True, tag="venue_snapshot"):
     trades_after_ns: int
     balances_settled: bool = True  # no trade landed between reading trades and balances
     startup: bool = False
+    started_ns: int = 0  # when the pass began reading (0 in logs written before this field)
 
 
 @register_event
@@ -329,7 +330,9 @@ class KillSwitchFired(Event, frozen=True, tag="kill_switch_fired"):
 
 @register_event
 class KillSwitchResumed(Event, frozen=True, tag="kill_switch_resumed"):
-    """An operator resumed trading after a halt."""
+    """Trading resumed after a halt: an operator's ``resume``, or by itself once the feed
+    fault that halted it healed and a reconciliation pass begun after that succeeded
+    (``reason`` starts with ``auto:``)."""
 
     reason: str
 

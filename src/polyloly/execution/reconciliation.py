@@ -188,6 +188,7 @@ class Reconciler:
             trades_after_ns=after,
             balances_settled=_trade_keys(first) == _trade_keys(second),
             startup=startup,
+            started_ns=self.last_started_ns or now,
         )
 
     # -- acting (called by the engine after the ledger applied the snapshot) ---------------
