@@ -155,6 +155,16 @@ def test_no_chain_within_one_window_of_starting_is_unarmed() -> None:
     assert chain.apply(Accepted("a"), 111 * S, 111 * S).health is Health.OK
 
 
+def test_a_chain_learnt_of_but_never_beaten_is_unarmed_after_a_window() -> None:
+    """Our first beat counted but its reply was lost; every resend of the id we learn is
+    lost too: that chain runs out a window after we started at the latest."""
+    chain = HeartbeatChain(T, start_ns=0)
+    chain.apply(Lost("reply lost"), 0, 10 * MS)
+    assert chain.apply(Mismatch("x"), S, S).health is Health.STARTING
+    chain.apply(Lost("timeout"), S, 3 * S)
+    assert chain.apply(Mismatch(""), 10 * S, 10 * S).health is Health.UNARMED
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -228,7 +238,8 @@ class Fault:
 FAILING = ("drop", "reply_lost", "throttle")
 NOT_VALID = (*FAILING, "rotate")
 """Attempts that are not a valid beat (a rotation makes the attempt meet the mismatch)."""
-latency = st.integers(1 * MS, 100 * MS)
+MAX_LATENCY_NS = 100 * MS
+latency = st.integers(1 * MS, MAX_LATENCY_NS)
 took = st.integers(1 * MS, T.attempt_timeout_ns)
 faults = st.one_of(
     st.builds(Fault, st.just("ok"), latency, st.just(0)),
@@ -283,9 +294,14 @@ def _drive(fault_list: list[Fault]) -> Run:
         run.now_ns, run.last_ns = now + step.delay_ns, now
         if step.changed and step.health is Health.MISSED:
             run.misses_declared.append(now)
-            # Really missed: the venue dropped our chain, or it took a beat whose reply we
-            # never had (we cannot know that; the next beat's mismatch tells, and heals).
-            assert not run.venue.alive(now) or run.venue.last_ns > run.seen_valid_ns
+            # Really missed: the venue dropped our chain, or will within one network latency
+            # (our window runs from the send, the venue's from the receipt), or it took a
+            # beat whose reply we never had (we cannot know; the next refusal tells, heals).
+            assert (
+                not run.venue.alive(now)
+                or now + MAX_LATENCY_NS > run.venue.last_ns + T.window_ns
+                or run.venue.last_ns > run.seen_valid_ns
+            )
             if isinstance(outcome, Lost):  # by the clock: a whole window after a valid send
                 assert deadline_before is not None
                 assert now >= deadline_before

@@ -28,9 +28,10 @@ Health
     ``STARTING`` until the first valid beat; ``OK`` while the chain is inside its window
     (retries in progress included: the orders are still protected); ``MISSED`` once the
     window is really missed — an attempt lost at or after ``last valid send + window`` (the
-    venue received that beat no earlier than it was sent, so its own deadline is no
-    earlier), or the venue's refusal carrying ``""`` after the chain had started (it holds
-    no chain for us: it cancelled our orders); ``UNARMED`` when no chain could be started
+    venue received that beat no earlier than it was sent, so the bot never believes in a
+    chain the venue has dropped, and calls the miss at most one network latency before the
+    venue acts on it), or the venue's refusal carrying ``""`` after the chain had started
+    (it holds no chain for us: it cancelled our orders); ``UNARMED`` when no chain could be started
     within one window (the dead-man switch is off). A valid beat returns to ``OK``.
 
 A mismatch carrying a non-empty id is proof the venue still holds our chain: a reply was
@@ -257,6 +258,7 @@ class HeartbeatChain:
                 # valid beat counted (its reply was lost), so the venue's window runs at
                 # least from the first of them.
                 self.last_valid_ns = max(self.last_valid_ns, self.first_unanswered_ns)
+        self._unarmed_after_a_window(now_ns)
         self.first_unanswered_ns = None
         self.heartbeat_id = outcome.expected_id
         self.adopted_in_row += 1
@@ -274,9 +276,14 @@ class HeartbeatChain:
         deadline = self.deadline_ns
         if self.health is Health.OK and deadline is not None and now_ns >= deadline:
             self._missed()
-        elif self.health is Health.STARTING and now_ns - self.start_ns >= self.timing.window_ns:
-            self.health = Health.UNARMED
+        self._unarmed_after_a_window(now_ns)
         return self._backoff(now_ns, outcome.retry_after_ns)
+
+    def _unarmed_after_a_window(self, now_ns: int) -> None:
+        # No valid beat a whole window after starting: whatever chain the venue may hold
+        # for the key (one whose reply was lost, a previous process's) is past its window.
+        if self.health is Health.STARTING and now_ns - self.start_ns >= self.timing.window_ns:
+            self.health = Health.UNARMED
 
     def _missed(self) -> None:
         self.stats.window_missed += 1
