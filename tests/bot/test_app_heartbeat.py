@@ -89,7 +89,7 @@ async def test_a_live_node_recovers_lost_and_refused_beats_and_exports_them(
         fired: list[KillSwitchFired] = []
         node.kernel.subscribe(KillSwitchFired, fired.append)
         await until(lambda: heartbeat.stats.ok >= 1, "the chain")
-        sim.faults.lose_heartbeat_replies(1)
+        sim.faults.lose_next_heartbeat_reply(1)
         sim.faults.http_errors(503, 1, "/v1/heartbeats")
         await until(
             lambda: heartbeat.stats.id_adopted >= 1 and heartbeat.stats.retried >= 2,

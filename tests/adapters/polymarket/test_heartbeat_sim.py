@@ -8,7 +8,7 @@ cancelled the resting orders) and healed without a restart.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 import pytest_asyncio
@@ -68,28 +68,39 @@ async def test_lost_and_refused_beats_are_recovered_without_a_health_change(
     try:
         await wait_for(lambda: loop.stats.ok >= 2, what="a running chain")
         faults = sim.faults
-        faults.lose_heartbeat_replies(2)  # the beat counts, the reply is lost
-        faults.http_errors(500, 1, HEARTBEATS)
-        faults.http_errors(425, 1, HEARTBEATS)
-        faults.http_errors(429, 1, HEARTBEATS)
-        faults.http_timeouts(1, HEARTBEATS)  # hangs past the attempt's timeout
-        faults.delay_heartbeat_replies(1, seconds=0.8)  # counts, answered too late
-        faults.heartbeat_mismatch(1)  # the chain moved on behind our back
-        ok_before = loop.stats.ok
+        # Two bursts, each well inside the window (both at once would leave little margin
+        # on a loaded machine): beats that never reach the venue, then beats that count but
+        # whose reply is lost or late, and a chain moved on behind our back.
+        bursts: list[Callable[[], object]] = [
+            lambda: (
+                faults.http_errors(500, 1, HEARTBEATS),
+                faults.http_errors(425, 1, HEARTBEATS),
+                faults.http_errors(429, 1, HEARTBEATS),
+                faults.http_timeouts(1, HEARTBEATS),  # hangs past the attempt's timeout
+            ),
+            lambda: (
+                faults.lose_next_heartbeat_reply(2),  # the beat counts, the reply is lost
+                faults.delay_next_heartbeat_reply(1, seconds=0.8),  # counts, answered late
+                faults.heartbeat_mismatch(1),
+            ),
+        ]
+        for arm in bursts:
+            arm()
+            ok_before = loop.stats.ok
 
-        def consumed() -> bool:
-            state = faults.state()
-            idle = not state["http"] and not any(
-                state[k]
-                for k in (
-                    "lost_heartbeat_replies",
-                    "delayed_heartbeat_replies",
-                    "heartbeat_mismatches",
+            def consumed(ok_before: int = ok_before) -> bool:
+                state = faults.state()
+                idle = not state["http"] and not any(
+                    state[k]
+                    for k in (
+                        "lose_heartbeat_replies",
+                        "delay_heartbeat_replies",
+                        "heartbeat_mismatches",
+                    )
                 )
-            )
-            return idle and loop.stats.ok >= ok_before + 3
+                return idle and loop.stats.ok >= ok_before + 2
 
-        await wait_for(consumed, timeout_s=20, what="every fault met and the chain beating")
+            await wait_for(consumed, timeout_s=20, what="the faults met and the chain beating")
     finally:
         await loop.stop()
     assert sim.venue.heartbeats.counts["expired"] == 0
@@ -112,7 +123,7 @@ async def test_a_refused_id_is_adopted_within_one_beat(
     sim.faults.heartbeat_mismatch(1)
     assert await loop.beat() > TIMING.interval_ns // 2  # accepted: the next in an interval
     assert dict(chains.counts) == {"ok": 2, "rotated": 1, "mismatch": 1}
-    sim.faults.lose_heartbeat_replies(1)
+    sim.faults.lose_next_heartbeat_reply(1)
     assert await loop.beat() < TIMING.interval_ns // 2  # lost: a retry soon
     assert await loop.beat() > TIMING.interval_ns // 2  # refused, adopted, accepted: one beat
     assert dict(chains.counts) == {"ok": 4, "rotated": 1, "mismatch": 2}

@@ -127,7 +127,7 @@ async def test_a_lost_reply_rotates_the_chain_and_the_next_beat_learns_the_new_i
     client = await asyncio.to_thread(env.client)
     owner = client.creds.api_key  # type: ignore[union-attr]
     _, first = await beat(client, "")
-    env.sim.faults.lose_heartbeat_replies(1)
+    env.sim.faults.lose_next_heartbeat_reply(1)
     status, _ = await beat(client, first["heartbeat_id"])
     assert status is None  # connection dropped: no reply
     rotated = env.sim.venue.heartbeats.expected(owner)
@@ -140,7 +140,7 @@ async def test_a_delayed_reply_arrives_late_and_the_beat_counted(env: Env) -> No
     client = await asyncio.to_thread(env.client)
     owner = client.creds.api_key  # type: ignore[union-attr]
     _, first = await beat(client, "")
-    env.sim.faults.delay_heartbeat_replies(1, seconds=0.5)
+    env.sim.faults.delay_next_heartbeat_reply(1, seconds=0.5)
     previous = lib_http._http_client
     lib_http._http_client = httpx.Client(timeout=0.1)  # the client gives up first
     try:
@@ -150,7 +150,7 @@ async def test_a_delayed_reply_arrives_late_and_the_beat_counted(env: Env) -> No
         lib_http._http_client = previous
     assert status is None
     assert env.sim.venue.heartbeats.expected(owner) != first["heartbeat_id"]
-    env.sim.faults.delay_heartbeat_replies(1, seconds=0.05)
+    env.sim.faults.delay_next_heartbeat_reply(1, seconds=0.05)
     status, reply = await beat(client, str(env.sim.venue.heartbeats.expected(owner)))
     assert status == 200  # a patient client gets the late reply
     assert reply["heartbeat_id"] == env.sim.venue.heartbeats.expected(owner)
@@ -174,14 +174,14 @@ async def test_injected_mismatch_carries_the_new_expected_id(env: Env) -> None:
 async def test_heartbeat_faults_over_the_control_api(env: Env) -> None:
     async with httpx.AsyncClient(base_url=env.sim.http_url) as http:
         for action in (
-            {"action": "lose_heartbeat_replies", "count": 2},
-            {"action": "delay_heartbeat_replies", "count": 1, "seconds": 0.2},
+            {"action": "lose_next_heartbeat_reply", "count": 2},
+            {"action": "delay_next_heartbeat_reply", "count": 1, "seconds": 0.2},
             {"action": "heartbeat_mismatch", "count": 3},
         ):
             assert (await http.post("/sim/faults", json=action)).status_code == 200
         state = (await http.get("/sim/faults")).json()
-        assert state["lost_heartbeat_replies"] == 2
-        assert state["delayed_heartbeat_replies"] == 1
+        assert state["lose_heartbeat_replies"] == 2
+        assert state["delay_heartbeat_replies"] == 1
         assert state["heartbeat_mismatches"] == 3
         state = (await http.delete("/sim/faults")).json()
-        assert state["lost_heartbeat_replies"] == state["heartbeat_mismatches"] == 0
+        assert state["lose_heartbeat_replies"] == state["heartbeat_mismatches"] == 0

@@ -82,8 +82,8 @@ class Faults:
         self.http: list[HttpFault] = []
         self.lose_order_replies = 0
         self.hang_s = 60.0
-        self.lost_heartbeat_replies = 0
-        self.delayed_heartbeat_replies = 0
+        self.lose_heartbeat_replies = 0
+        self.delay_heartbeat_replies = 0
         self.heartbeat_delay_s = 0.0
         self.heartbeat_mismatches = 0
 
@@ -153,13 +153,18 @@ class Faults:
 
     # -- heartbeats -------------------------------------------------------------------------
 
-    def lose_heartbeat_replies(self, count: int = 1) -> None:
-        """Judge the next ``count`` beats (a valid one rotates the chain), drop the reply."""
-        self.lost_heartbeat_replies += count
+    def lose_next_heartbeat_reply(self, count: int = 1) -> None:
+        """Take the next heartbeat(s) (the id rotates) but drop the connection unanswered.
 
-    def delay_heartbeat_replies(self, count: int = 1, seconds: float = 1.0) -> None:
-        """Judge the next ``count`` beats, then hold each reply ``seconds`` (wall time)."""
-        self.delayed_heartbeat_replies += count
+        The client keeps the id it sent; its next beat is refused with ``Invalid Heartbeat
+        ID`` (the reply names the id expected).
+        """
+        self.lose_heartbeat_replies += count
+
+    def delay_next_heartbeat_reply(self, count: int = 1, seconds: float = 1.0) -> None:
+        """Take the next heartbeat(s) (the id rotates), then hold each reply ``seconds``
+        (wall time): a client that gives up first is in the lost reply's place."""
+        self.delay_heartbeat_replies += count
         self.heartbeat_delay_s = seconds
 
     def heartbeat_mismatch(self, count: int = 1) -> None:
@@ -178,15 +183,19 @@ class Faults:
             return True
         return False
 
-    def take_heartbeat_reply(self) -> tuple[bool, float]:
-        """What happens to an accepted beat's reply: ``(lost, delay_s)``."""
-        if self.lost_heartbeat_replies > 0:
-            self.lost_heartbeat_replies -= 1
-            return True, 0.0
-        if self.delayed_heartbeat_replies > 0:
-            self.delayed_heartbeat_replies -= 1
-            return False, self.heartbeat_delay_s
-        return False, 0.0
+    def take_lost_heartbeat_reply(self) -> bool:
+        """Consume one lost-heartbeat-reply injection."""
+        if self.lose_heartbeat_replies > 0:
+            self.lose_heartbeat_replies -= 1
+            return True
+        return False
+
+    def take_heartbeat_delay(self) -> float:
+        """Consume one delayed-heartbeat-reply injection: seconds to hold the reply (0: none)."""
+        if self.delay_heartbeat_replies > 0:
+            self.delay_heartbeat_replies -= 1
+            return self.heartbeat_delay_s
+        return 0.0
 
     # -- trades -----------------------------------------------------------------------------
 
@@ -211,7 +220,7 @@ class Faults:
         self.duplicate = self.reorder = self.malform = 0
         self.http = []
         self.lose_order_replies = 0
-        self.lost_heartbeat_replies = self.delayed_heartbeat_replies = 0
+        self.lose_heartbeat_replies = self.delay_heartbeat_replies = 0
         self.heartbeat_mismatches = 0
         self._clear_trades()
 
@@ -234,8 +243,8 @@ class Faults:
             "http_errors": self.http_errors,
             "http_timeouts": self.http_timeouts,
             "lose_next_order_reply": self.lose_next_order_reply,
-            "lose_heartbeat_replies": self.lose_heartbeat_replies,
-            "delay_heartbeat_replies": self.delay_heartbeat_replies,
+            "lose_next_heartbeat_reply": self.lose_next_heartbeat_reply,
+            "delay_next_heartbeat_reply": self.delay_next_heartbeat_reply,
             "heartbeat_mismatch": self.heartbeat_mismatch,
             "fail_trade": self.fail_trade,
             "fail_next_trades": self.fail_next_trades,
@@ -262,7 +271,7 @@ class Faults:
                 for f in self.http
             ],
             "lose_order_replies": self.lose_order_replies,
-            "lost_heartbeat_replies": self.lost_heartbeat_replies,
-            "delayed_heartbeat_replies": self.delayed_heartbeat_replies,
+            "lose_heartbeat_replies": self.lose_heartbeat_replies,
+            "delay_heartbeat_replies": self.delay_heartbeat_replies,
             "heartbeat_mismatches": self.heartbeat_mismatches,
         }

@@ -533,11 +533,12 @@ class ClobRest:
             lambda: venue.heartbeats.rotate(owner, venue.clock.now_ns())
         )
         status, reply = venue.heartbeat(owner, heartbeat_id)
-        lost, delay_s = self.faults.take_heartbeat_reply()
-        if lost:
-            if request.transport is not None:
-                request.transport.abort()  # the beat counted; the client never hears of it
+        if self.faults.take_lost_heartbeat_reply():
+            transport = request.transport
+            if transport is not None:
+                transport.abort()  # the id rotated; the client never hears the new one
             return web.Response(status=status)
+        delay_s = self.faults.take_heartbeat_delay()
         if delay_s > 0:
             await asyncio.sleep(delay_s)
         return web.json_response(reply, status=status)
