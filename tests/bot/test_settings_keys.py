@@ -66,6 +66,16 @@ def test_the_demo_overlay_ticks_faster() -> None:
             "presign_max_age_s (45 >= 45)",
         ),
         ({"strategies.temporal_arb.order_type": "GTC"}, "strategies.temporal_arb.order_type"),
+        (
+            {"adapters.polymarket.heartbeat_interval_s": 10},
+            "adapters.polymarket.heartbeat_interval_s: must be < "
+            "adapters.polymarket.heartbeat_window_s (10.0 >= 10.0)",
+        ),
+        (
+            {"adapters.polymarket.heartbeat_attempt_timeout_s": 6},
+            "adapters.polymarket.heartbeat_attempt_timeout_s: must be <= half of "
+            "adapters.polymarket.heartbeat_window_s (6.0 > 5)",
+        ),
         ({"strategies.temporal_arb.presign_max_age_s": 0}, "presign_max_age_s"),
         ({"bot.tick_interval_s": 0}, "bot.tick_interval_s"),
         ({"backtest.mode": "nope"}, "backtest.mode"),

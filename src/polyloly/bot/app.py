@@ -228,6 +228,8 @@ class TradingNode:
             pm_config, self.publish, clock, heartbeat=opts.mode is NodeMode.LIVE
         )
         self._start_observability(translators)
+        if self.adapter.heartbeat is not None and self.metrics is not None:
+            self.metrics.watch_heartbeat(self.adapter.heartbeat.stats.as_dict)
         if self.trading:
             self._build_core(translators)
             self.engine.recover(recorded)

@@ -156,6 +156,8 @@ def polymarket_config(settings: Settings, *, trading: bool) -> PolymarketConfig:
             compression=pm_cfg.ws_compression,
         ),
         heartbeat_interval_s=pm_cfg.heartbeat_interval_s,
+        heartbeat_attempt_timeout_s=pm_cfg.heartbeat_attempt_timeout_s,
+        heartbeat_window_s=pm_cfg.heartbeat_window_s,
         http_timeout_s=pm_cfg.request_timeout_s,
     )
 

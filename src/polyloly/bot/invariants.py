@@ -23,6 +23,7 @@ __all__ = [
     "CONTROL_TOKEN_MIN",
     "INVARIANTS",
     "check_control_auth",
+    "check_heartbeat_schedule",
     "check_live_trading_credentials",
     "check_offline_is_loopback",
     "check_ports_distinct",
@@ -121,6 +122,27 @@ def check_presign_ages(s: Settings) -> list[Violation]:
         f"({ta.presign_refresh_s} >= {ta.presign_max_age_s})"
     )
     return [("strategies.temporal_arb.presign_refresh_s", rule)]
+
+
+def check_heartbeat_schedule(s: Settings) -> list[Violation]:
+    """Beats come often enough, and an attempt gives up soon enough, to hold the window.
+
+    The venue cancels every order after ``heartbeat_window_s`` without a valid beat; a lost
+    one is retried inside it, so one attempt may take at most half of it.
+    """
+    pm, p = s.adapters.polymarket, "adapters.polymarket."
+    window = pm.heartbeat_window_s
+    out: list[Violation] = []
+    if pm.heartbeat_interval_s >= window:
+        rule = f"must be < {p}heartbeat_window_s ({pm.heartbeat_interval_s} >= {window})"
+        out.append((p + "heartbeat_interval_s", rule))
+    if pm.heartbeat_attempt_timeout_s > window / 2:
+        rule = (
+            f"must be <= half of {p}heartbeat_window_s "
+            f"({pm.heartbeat_attempt_timeout_s} > {window / 2:g})"
+        )
+        out.append((p + "heartbeat_attempt_timeout_s", rule))
+    return out
 
 
 def check_truth_thresholds(s: Settings) -> list[Violation]:
@@ -238,6 +260,7 @@ INVARIANTS: tuple[Callable[[Settings], list[Violation]], ...] = (
     check_strategies_within_risk,
     check_live_trading_credentials,
     check_presign_ages,
+    check_heartbeat_schedule,
     check_truth_thresholds,
     check_providers,
     check_team_aliases,

@@ -11,8 +11,9 @@ orders (placed, rejected, submit→answer latency), trades (status counts, fills
 
 Values that live elsewhere are read when Prometheus scrapes: an adapter's own counters
 (:meth:`Metrics.watch_feed`), a queue's depth (:meth:`Metrics.watch_queue`), the
-ledger's equity and daily PnL (:meth:`Metrics.watch_pnl`) and the pre-signed order pool's
-counters (:meth:`Metrics.watch_presign`). Feed staleness is the time since the feed's last
+ledger's equity and daily PnL (:meth:`Metrics.watch_pnl`), the pre-signed order pool's
+counters (:meth:`Metrics.watch_presign`) and the venue heartbeat's outcomes
+(:meth:`Metrics.watch_heartbeat`). Feed staleness is the time since the feed's last
 message, by the injected clock.
 
 :class:`MetricsServer` serves ``GET /metrics`` (and ``GET /healthz``) with aiohttp on
@@ -69,9 +70,11 @@ from polyloly.execution.events import (
 )
 
 __all__ = [
+    "HEARTBEAT_OUTCOMES",
     "METRIC_NAMES",
     "SHUTDOWN_TIMEOUT_S",
     "FeedCounters",
+    "HeartbeatCounters",
     "Metrics",
     "MetricsServer",
     "PnlSource",
@@ -132,6 +135,7 @@ METRIC_NAMES: Final = frozenset(
         "polyloly_presign_discarded_total",
         "polyloly_presign_signed_total",
         "polyloly_presign_sign_failures_total",
+        "polyloly_heartbeats_total",
     }
 )
 """Every metric family this module exports (histograms add ``_bucket``/``_sum``/``_count``)."""
@@ -152,6 +156,12 @@ _PRESIGN: Final = (
     ("sign_failures", "Signatures ahead that failed (signed on demand instead)."),
 )
 _MISS_PREFIX: Final = "miss_"
+HeartbeatCounters = Mapping[str, int]
+"""The venue heartbeat's counters (``HeartbeatStats.as_dict()``)."""
+HEARTBEAT_OUTCOMES: Final = ("ok", "retried", "id_adopted", "window_missed", "chains_started")
+"""``polyloly_heartbeats_total{outcome}``: valid beats; lost attempts retried (timeout, 5xx,
+425, 429, dropped connection); refused ids adopted; windows missed (the venue cancelled every
+order); chains started (the first, and one after each miss)."""
 
 
 class PnlSource(Protocol):
@@ -180,8 +190,10 @@ class _Lru(OrderedDict[str, _V]):
             self.popitem(last=False)
 
 
-def _read(read: Callable[[], _V], default: _V, what: str) -> _V:
-    """Call a watched source; a broken one must not break the whole scrape."""
+def _read(read: Callable[[], _V] | None, default: _V, what: str) -> _V:
+    """Call a watched source (if any); a broken one must not break the whole scrape."""
+    if read is None:
+        return default
     try:
         return read()
     except Exception as exc:  # any failure of someone else's callback
@@ -204,6 +216,14 @@ class _Scraped:
         yield GaugeMetricFamily(f"{_NS}_equity_usd", "")
         yield GaugeMetricFamily(f"{_NS}_daily_pnl_usd", "")
         yield from self._presign_families(None)
+        yield self._heartbeat_family(None)
+
+    def _heartbeat_family(self, counters: HeartbeatCounters | None) -> Metric:
+        family = CounterMetricFamily(f"{_NS}_heartbeats", "Heartbeat outcomes.", labels=["outcome"])
+        if counters is not None:
+            for outcome in HEARTBEAT_OUTCOMES:
+                family.add_metric([outcome], counters.get(outcome, 0))
+        return family
 
     def _presign_families(self, counters: PresignCounters | None) -> Iterator[Metric]:
         """The pool's counters (families without samples when nothing is watched)."""
@@ -275,10 +295,9 @@ class _Scraped:
                 yield GaugeMetricFamily(
                     f"{_NS}_daily_pnl_usd", "PnL since the UTC day began (pUSD).", _usd(daily)
                 )
-        presign: PresignCounters | None = None
-        if m._presign is not None:  # a broken source exports no samples (not zeros)
-            presign = _read(m._presign, None, "presign")
-        yield from self._presign_families(presign)
+        # A broken or missing source exports no samples (not zeros).
+        yield from self._presign_families(_read(m._presign, None, "presign"))
+        yield self._heartbeat_family(_read(m._heartbeat, None, "heartbeat"))
 
 
 class Metrics:
@@ -309,6 +328,7 @@ class Metrics:
         self._queues: dict[str, Callable[[], int]] = {}
         self._pnl: PnlSource | None = None
         self._presign: Callable[[], PresignCounters] | None = None
+        self._heartbeat: Callable[[], HeartbeatCounters] | None = None
         self._order_strategy: _Lru[str] = _Lru()
         self._order_sent: _Lru[int] = _Lru()
         self._trades_seen: _Lru[str] = _Lru()
@@ -437,6 +457,13 @@ class Metrics:
         ``read`` is e.g. ``engine.presign.stats.as_dict`` (an ``ExecutionEngine``'s pool).
         """
         self._presign = read
+
+    def watch_heartbeat(self, read: Callable[[], HeartbeatCounters]) -> None:
+        """Export the venue heartbeat's outcome counters, read at each scrape.
+
+        ``read`` is e.g. ``adapter.heartbeat.stats.as_dict`` (a ``HeartbeatLoop``'s).
+        """
+        self._heartbeat = read
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

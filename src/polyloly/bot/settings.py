@@ -257,6 +257,8 @@ class PolymarketSettings(Section):
     api_passphrase: SecretStr | None = None
     request_timeout_s: Seconds = 10.0
     heartbeat_interval_s: Seconds = 5.0
+    heartbeat_attempt_timeout_s: Seconds = 2.0
+    heartbeat_window_s: Seconds = 10.0
     ws_ping_interval_s: Seconds = 10.0
     ws_stale_after_s: Seconds = 30.0
     max_assets_per_connection: Annotated[int, Field(ge=1, le=500)] = 200

@@ -173,6 +173,7 @@ class ExecutionEngine:
             sleep=sleep,
             config=cfg.reconcile,
         )
+        self.gate.request_reconcile = self.reconciler.request  # a healed feed halt's pass
         self.merges: MergeManager | None = None
         if ports.merger is not None:
             self.merges = MergeManager(

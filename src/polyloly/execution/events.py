@@ -255,6 +255,7 @@ class VenueSnapshot(Event, frozen=True, tag="venue_snapshot"):
     balances_settled: bool = True  # no trade landed between reading trades and balances
     startup: bool = False
     balance_tolerance: int = 0  # collateral micros a rounding difference may reach (adopted)
+    started_ns: int = 0  # when the pass began reading (0 in logs written before this field)
 
 
 @register_event
@@ -330,7 +331,9 @@ class KillSwitchFired(Event, frozen=True, tag="kill_switch_fired"):
 
 @register_event
 class KillSwitchResumed(Event, frozen=True, tag="kill_switch_resumed"):
-    """An operator resumed trading after a halt."""
+    """Trading resumed after a halt: an operator's ``resume``, or by itself once the feed
+    fault that halted it healed and a reconciliation pass begun after that succeeded
+    (``reason`` starts with ``auto:``)."""
 
     reason: str
 

@@ -196,6 +196,7 @@ class Reconciler:
             balances_settled=_trade_keys(first) == _trade_keys(second),
             startup=startup,
             balance_tolerance=self.config.balance_tolerance,
+            started_ns=self.last_started_ns or now,
         )
 
     # -- acting (called by the engine after the ledger applied the snapshot) ---------------

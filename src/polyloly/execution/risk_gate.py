@@ -15,13 +15,22 @@ The kill switch evaluates :func:`polyloly.domain.risk.kill_switch_reasons` whene
 its inputs moves — a ``FeedStatus``, a fill or position change, an execution error, an
 operator command, a ``TimerTick`` — so a condition fires within one event of becoming
 true. Firing emits :class:`KillSwitchFired` (the order manager cancels everything), sends
-an alert, and latches: new intents are refused until an operator's ``resume``
-(``OperatorCommand``), and the latch survives a restart (it is rebuilt from the log).
+an alert, and latches: new intents are refused, and the latch survives a restart (it is
+rebuilt from the log).
+
+Who clears it depends on what fired it. A halt caused by a feed fault (``exchange_feed``,
+``esports_feed``: a socket down, the venue heartbeat's window missed, a silent provider)
+clears by itself: once every feed is OK again the gate asks for a reconciliation pass, and
+when a pass *begun after that* succeeds with no kill-switch condition left, it emits
+:class:`KillSwitchResumed` (reason ``auto: …``). Every other halt — daily loss, execution
+errors, an operator's ``halt`` — waits for an operator's ``resume`` (``OperatorCommand``).
+Both decisions read only logged events (``FeedStatus``, ``TimerTick``, ``VenueSnapshot``'s
+``started_ns``, ``ReconciliationCompleted``), so a replay takes them again identically.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
@@ -53,12 +62,13 @@ from polyloly.execution.events import (
     OrderSubmitUnknown,
     ReconciliationCompleted,
     ReconciliationError,
+    VenueSnapshot,
 )
 from polyloly.execution.ports import Alert, AlertLevel, AlertPort, RejectCode
 from polyloly.execution.state import ExecutionState
 from polyloly.execution.tasks import TaskOwner
 
-__all__ = ["BENIGN_REJECT_CODES", "GateConfig", "RiskGate"]
+__all__ = ["BENIGN_REJECT_CODES", "FEED_CONDITIONS", "GateConfig", "RiskGate"]
 
 BENIGN_REJECT_CODES: Final = frozenset(
     {
@@ -70,6 +80,9 @@ BENIGN_REJECT_CODES: Final = frozenset(
     }
 )
 """Reject codes that are a normal market outcome, not an execution error."""
+
+FEED_CONDITIONS = frozenset({"exchange_feed", "esports_feed"})
+"""Kill-switch conditions that clear by themselves once the feeds heal and a pass succeeds."""
 
 _ERROR_ANOMALIES = frozenset({"signing_failed", "task_crashed"})
 _NO_QUOTES: Final = MappingProxyType[str, Quote]({})
@@ -89,11 +102,15 @@ class GateConfig:
         stale exchange feed even without a ``FeedStatus`` (0 disables it).
     require_reconciliation
         Refuse new intents until a reconciliation pass has succeeded.
+    auto_resume_feed_halts
+        Clear a halt caused by a feed fault once every feed is OK and a reconciliation
+        pass begun after that succeeded (off: every halt waits for an operator).
     """
 
     exchange_source_prefixes: tuple[str, ...] = ("polymarket", "exchange", "clob", "paper")
     exchange_silence_s: int = 0
     require_reconciliation: bool = True
+    auto_resume_feed_halts: bool = True
 
 
 @dataclass(slots=True)
@@ -103,6 +120,10 @@ class _Counters:
     feeds: dict[str, FeedState] = field(default_factory=dict)
     last_market_data_ns: int | None = None
     reconciled: bool = False
+    passes: int = 0  # reconciliation passes completed, ok or not
+    pass_started_ns: int = 0  # when the pass whose snapshot was applied last began
+    healed_ns: int | None = None  # feeds all OK again while halted by a feed fault
+    heal_asked: bool = False  # a pass was asked for since
 
 
 class RiskGate:
@@ -134,6 +155,8 @@ class RiskGate:
         self.c = _Counters()
         self.fired = 0
         self.enabled = True
+        self.request_reconcile: Callable[[], object] | None = None
+        """Starts a reconciliation pass (the engine plugs its reconciler in)."""
 
     def attach(self) -> None:
         """Subscribe to intents, market data, feeds, execution outcomes and operator input."""
@@ -151,6 +174,7 @@ class RiskGate:
         for err in (OrderRejected, OrderSubmitUnknown, CancelFailed, ReconciliationError):
             k.subscribe(err, self._on_exec_error)
         k.subscribe(ExecutionAnomaly, self._on_anomaly)
+        k.subscribe(VenueSnapshot, self._on_snapshot)
         k.subscribe(ReconciliationCompleted, self._on_reconciled)
 
     # -- the state the rules see ------------------------------------------------------------
@@ -257,9 +281,14 @@ class RiskGate:
 
     def _on_feed(self, event: FeedStatus) -> None:
         self.c.feeds[event.source] = event.state
+        if event.state is FeedState.OK:
+            self._feeds_healed(event.ts_init)
+        else:
+            self.c.healed_ns = None
         self.evaluate()
 
-    def _on_tick(self, _tick: TimerTick) -> None:
+    def _on_tick(self, tick: TimerTick) -> None:
+        self._feeds_healed(tick.ts_init)  # e.g. market data back after a silence
         self.evaluate()
 
     def _on_accepted(self, _event: OrderAccepted) -> None:
@@ -276,11 +305,17 @@ class RiskGate:
             self.c.consecutive_errors += 1
             self.evaluate()
 
+    def _on_snapshot(self, event: VenueSnapshot) -> None:
+        self.c.pass_started_ns = event.started_ns
+
     def _on_reconciled(self, event: ReconciliationCompleted) -> None:
         was = self.c.reconciled
         self.c.reconciled = event.ok
+        self.c.passes += 1
         if was and not event.ok:
             self._alert(AlertLevel.CRITICAL, "reconciliation failed", event.reason)
+        if event.ok:
+            self._auto_resume()
 
     def _on_operator(self, command: OperatorCommand) -> None:
         if command.command == "halt":
@@ -321,16 +356,65 @@ class RiskGate:
 
     def resume(self, reason: str) -> bool:
         """Clear the latch (an operator's decision); return whether trading was halted."""
-        if self.state.halted is None:
-            self.c.manual_halt = False
-            return False
         self.c.manual_halt = False
+        if self.state.halted is None:
+            return False
         self.c.consecutive_errors = 0
+        self._clear(reason)
+        return True
+
+    def _clear(self, reason: str) -> None:
+        self.c.healed_ns = None
         now = self.kernel.now_ns()
         self.kernel.emit(KillSwitchResumed(ts_event=now, ts_init=now, reason=reason))
         self.state.halted = None
         self._alert(AlertLevel.INFO, "trading resumed", reason)
+
+    # -- clearing a feed halt by itself -----------------------------------------------------
+
+    def _feed_halt(self) -> str | None:
+        """The condition of the latched halt if a feed fault caused it (else ``None``)."""
+        halted = self.state.halted
+        if halted is None or not self.config.auto_resume_feed_halts:
+            return None
+        condition = halted.partition(":")[0]  # the ledger keeps "condition: reason"
+        return condition if condition in FEED_CONDITIONS else None
+
+    def _feeds_healed(self, ts_ns: int) -> None:
+        """While halted by a feed fault: once every feed is OK, ask for a fresh pass."""
+        if self.c.healed_ns is not None or self._feed_halt() is None:
+            return
+        exchange, esports = self._feed_states()
+        if exchange is not FeedState.OK or any(f is not FeedState.OK for f in esports.values()):
+            return
+        self.c.healed_ns = ts_ns
+        # Before the start-up pass has finished, that pass (or, if it began before the
+        # heal, one asked for when it ends) does; after it, a pass starts now or right
+        # after the one running.
+        self.c.heal_asked = bool(self.c.passes) and self._ask_reconcile()
+
+    def _ask_reconcile(self) -> bool:
+        if self.request_reconcile is None:
+            return False
+        self.request_reconcile()
         return True
+
+    def _auto_resume(self) -> None:
+        """A pass succeeded: clear a healed feed halt if the pass began after the heal."""
+        healed = self.c.healed_ns
+        condition = self._feed_halt()
+        if healed is None or condition is None:
+            return
+        if self.c.pass_started_ns < healed:  # it read the venue before the feeds healed
+            if not self.c.heal_asked:
+                self.c.heal_asked = self._ask_reconcile()
+            return
+        reasons = kill_switch_reasons(self._trading_state(_NO_QUOTES), self.params)
+        if reasons:  # something else is wrong now: an operator decides
+            self.c.healed_ns = None
+            self._alert(AlertLevel.WARNING, "kill switch held", "; ".join(reasons))
+            return
+        self._clear(f"auto: {condition.replace('_', ' ')} healthy again, venue reconciled")
 
     def _alert(self, level: AlertLevel, title: str, body: str) -> None:
         alert = Alert(level=level, title=title, body=body, ts_ns=self.kernel.now_ns())

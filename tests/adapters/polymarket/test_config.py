@@ -12,10 +12,12 @@ from polyloly.adapters.polymarket.config import (
     WalletConfig,
     WsConfig,
     config_from_env,
+    heartbeat_timing,
     signer_address,
     validate_config,
     validate_wallet,
 )
+from polyloly.adapters.polymarket.heartbeat_chain import HeartbeatTiming
 from polyloly.bot.errors import ConfigError
 
 KEY = "0x" + "4c" * 32
@@ -84,12 +86,40 @@ def test_bad_key_message_does_not_leak_it() -> None:
         PolymarketConfig(ws=WsConfig(max_assets_per_connection=501)),
         PolymarketConfig(ws=WsConfig(reconnect_jitter=2)),
         PolymarketConfig(heartbeat_interval_s=10),
+        PolymarketConfig(heartbeat_attempt_timeout_s=6),
+        PolymarketConfig(heartbeat_window_s=0),
+        PolymarketConfig(heartbeat_window_s=4, heartbeat_interval_s=5),
         PolymarketConfig(gamma_page_limit=500),
     ],
 )
 def test_bad_configs(cfg: PolymarketConfig) -> None:
     with pytest.raises(ConfigError):
         validate_config(cfg)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"heartbeat_interval_s": 12}, "polymarket.heartbeat_interval_s"),
+        ({"heartbeat_attempt_timeout_s": 0}, "polymarket.heartbeat_attempt_timeout_s"),
+        ({"heartbeat_window_s": -1}, "polymarket.heartbeat_window_s"),
+    ],
+)
+def test_a_heartbeat_schedule_that_cannot_hold_names_its_key(
+    overrides: dict[str, float], key: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"^{key}: "):
+        validate_config(PolymarketConfig(**overrides))  # type: ignore[arg-type]
+
+
+def test_the_heartbeat_schedule_scales_with_a_test_venues_window() -> None:
+    timing = heartbeat_timing(
+        PolymarketConfig(
+            heartbeat_interval_s=0.5, heartbeat_window_s=2.0, heartbeat_attempt_timeout_s=0.4
+        )
+    )
+    assert (timing.retry_initial_ns, timing.retry_max_ns) == (25_000_000, 400_000_000)
+    assert heartbeat_timing(PolymarketConfig()) == HeartbeatTiming()
 
 
 def test_defaults_are_valid() -> None:

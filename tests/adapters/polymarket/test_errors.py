@@ -10,6 +10,7 @@ from polyloly.adapters.polymarket.errors import (
     VENUE_ERROR_RULES,
     classify_venue_message,
     error_for_status,
+    heartbeat_expected_id,
     refused_order_error,
     translate_exception,
 )
@@ -216,3 +217,21 @@ def test_client_side_failures() -> None:
     assert (
         type(translate_exception(RuntimeError("?"), op="x", mutating=True)) is UnknownOutcomeError
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"error_msg": "Invalid Heartbeat ID", "heartbeat_id": "hb-7"}, "hb-7"),
+        ({"error_msg": "Invalid Heartbeat ID", "heartbeat_id": ""}, ""),  # no chain: start anew
+        ({"error_msg": "invalid heartbeat id", "heartbeat_id": "hb-7"}, "hb-7"),
+        ({"error_msg": "Invalid Heartbeat ID"}, None),  # no id to adopt
+        ({"error_msg": "Invalid Heartbeat ID", "heartbeat_id": 7}, None),
+        ({"error_msg": "Invalid order payload", "heartbeat_id": "hb-7"}, None),
+        ({"error": "Invalid Heartbeat ID", "heartbeat_id": "hb-7"}, None),
+        ("Invalid Heartbeat ID", None),
+        (None, None),
+    ],
+)
+def test_the_heartbeat_refusal_and_the_id_it_carries(body: object, expected: str | None) -> None:
+    assert heartbeat_expected_id(body) == expected

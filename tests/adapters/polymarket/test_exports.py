@@ -22,6 +22,7 @@ def test_module_all_lists_are_importable() -> None:
         "factory",
         "gamma",
         "heartbeat",
+        "heartbeat_chain",
         "http",
         "parsing",
         "signing",

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from polyloly.adapters.polymarket.heartbeat import HeartbeatLoop
+from polyloly.adapters.polymarket.heartbeat_chain import HeartbeatTiming
 from polyloly.adapters.polymarket.http import HeartbeatAck
 from polyloly.bot.clock import VirtualClock
 from polyloly.domain.events import Event
@@ -35,7 +36,7 @@ class SlowToDiePort:
 async def test_stop_propagates_the_callers_cancellation() -> None:
     port = SlowToDiePort()
     events: list[Event] = []
-    loop = HeartbeatLoop(port, events.append, VirtualClock(10**18), interval_s=5)
+    loop = HeartbeatLoop(port, events.append, VirtualClock(10**18), HeartbeatTiming())
     loop.start()
     await port.entered.wait()
     stopper = asyncio.create_task(loop.stop())
@@ -54,7 +55,7 @@ async def test_stop_propagates_the_callers_cancellation() -> None:
 @pytest.mark.asyncio
 async def test_stop_inside_a_timeout_raises_timeout() -> None:
     port = SlowToDiePort()
-    loop = HeartbeatLoop(port, lambda _e: None, VirtualClock(10**18), interval_s=5)
+    loop = HeartbeatLoop(port, lambda _e: None, VirtualClock(10**18), HeartbeatTiming())
     loop.start()
     await port.entered.wait()
     with pytest.raises(TimeoutError):
@@ -69,7 +70,7 @@ async def test_stop_inside_a_timeout_raises_timeout() -> None:
 async def test_stop_without_start_and_twice_is_harmless() -> None:
     port = SlowToDiePort()
     port.release.set()
-    loop = HeartbeatLoop(port, lambda _e: None, VirtualClock(10**18), interval_s=5)
+    loop = HeartbeatLoop(port, lambda _e: None, VirtualClock(10**18), HeartbeatTiming())
     await loop.stop()
     loop.start()
     await port.entered.wait()

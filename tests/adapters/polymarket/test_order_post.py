@@ -248,7 +248,7 @@ async def test_a_heartbeat_is_byte_identical_to_the_library(server: RawServer) -
         ack = await rest.heartbeat("hb-1")
     finally:
         await rest.aclose()
-    assert (ack.heartbeat_id, ack.resynced) == ("hb-2", False)
+    assert (ack.heartbeat_id, ack.accepted) == ("hb-2", True)
     theirs, ours = server.posts()
     assert ours.path == "/v1/heartbeats"
     assert ours.raw == theirs.raw

@@ -10,7 +10,7 @@ from polyloly.adapters.polymarket.config import (
     SignatureType,
 )
 from polyloly.adapters.polymarket.events import OrderStatus, TradeStatus
-from polyloly.adapters.polymarket.http import ClobRest
+from polyloly.adapters.polymarket.http import ClobRest, HeartbeatAck
 from polyloly.adapters.polymarket.signing import OrderSpec
 from polyloly.bot.errors import (
     BackOffError,
@@ -193,15 +193,21 @@ async def test_every_wallet_type_trades(
 @pytest.mark.asyncio
 async def test_heartbeat_chain(sim: ExchangeSimulator) -> None:
     rest = await _rest(sim)
+    # No chain yet: a made-up id is refused with the id expected, "" (start a chain).
+    assert await rest.heartbeat("made-up") == HeartbeatAck(heartbeat_id="", accepted=False)
     first = await rest.heartbeat("")
+    assert first.accepted
     assert first.heartbeat_id
-    assert not first.resynced
     second = await rest.heartbeat(first.heartbeat_id)
-    assert second.heartbeat_id
-    assert not second.resynced
-    stale = await rest.heartbeat("not-the-current-id")
-    assert stale.resynced
-    assert stale.heartbeat_id
+    assert second.accepted
+    assert second.heartbeat_id not in ("", first.heartbeat_id)
+    # A stale id is an answer, not an error: the id expected comes back to be adopted.
+    stale = await rest.heartbeat(first.heartbeat_id)
+    assert stale == HeartbeatAck(heartbeat_id=second.heartbeat_id, accepted=False)
     third = await rest.heartbeat(stale.heartbeat_id)
-    assert not third.resynced
+    assert third.accepted
+    # Other failures are raised, translated: a 503 is retryable, never a refusal to adopt.
+    sim.faults.http_errors(503, path_prefix="/v1/heartbeats")
+    with pytest.raises(BackOffError):
+        await rest.heartbeat(third.heartbeat_id)
     await asyncio.sleep(0)

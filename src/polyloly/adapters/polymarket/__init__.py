@@ -14,7 +14,8 @@ Modules (STYLE.md §8 adapter shape):
 ``ws_market``   books over sharded market-channel connections
 ``ws_user``     order/trade updates with REST catch-up after reconnects
 ``gamma``       LoL / Dota 2 market discovery into a ``MarketRegistry``
-``heartbeat``   the dead-man switch loop
+``heartbeat_chain``  the heartbeat chain's pure state machine (ids, schedule, window)
+``heartbeat``   the dead-man switch loop over it
 ``factory``     wiring from one ``PolymarketConfig``
 
 Names are re-exported lazily so that importing one module (e.g. ``events`` to decode an

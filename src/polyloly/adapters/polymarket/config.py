@@ -35,6 +35,8 @@ from typing import Final
 
 from eth_account import Account
 
+from polyloly.adapters.polymarket.constants import HEARTBEAT_TIMEOUT_S
+from polyloly.adapters.polymarket.heartbeat_chain import HeartbeatTiming
 from polyloly.bot.errors import ConfigError
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "WalletConfig",
     "WsConfig",
     "config_from_env",
+    "heartbeat_timing",
     "signer_address",
     "validate_config",
     "validate_wallet",
@@ -53,6 +56,10 @@ __all__ = [
 _ADDRESS_RE: Final = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _PRIVATE_KEY_RE: Final = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 _REDACTED: Final = "**********"
+_TIMING_KEYS: Final = {
+    "interval": "heartbeat_interval_s",
+    "attempt_timeout": "heartbeat_attempt_timeout_s",
+}
 
 
 class Secret:
@@ -173,6 +180,8 @@ class PolymarketConfig:
     creds: ApiCredentials | None = None
     ws: WsConfig = field(default_factory=WsConfig)
     heartbeat_interval_s: float = 5.0
+    heartbeat_attempt_timeout_s: float = 2.0
+    heartbeat_window_s: float = HEARTBEAT_TIMEOUT_S
     http_timeout_s: float = 10.0
     gamma_page_limit: int = 100
     user_resync_lookback_s: int = 120
@@ -249,17 +258,33 @@ def validate_config(config: PolymarketConfig) -> None:
     """Check URLs, intervals and the wallet; raise :class:`ConfigError` naming the key."""
     _validate_urls(config)
     _validate_ws(config.ws)
-    if not 0 < config.heartbeat_interval_s < 10:
-        raise ConfigError(
-            "polymarket.heartbeat_interval_s: must be within (0, 10) s; the venue cancels "
-            "every order after 10 s without a heartbeat"
-        )
+    heartbeat_timing(config)
     if config.http_timeout_s <= 0:
         raise ConfigError("polymarket.http_timeout_s: must be > 0")
     if not 1 <= config.gamma_page_limit <= 100:
         raise ConfigError("polymarket.gamma_page_limit: must be within [1, 100]")
     if config.wallet is not None:
         validate_wallet(config.wallet)
+
+
+def heartbeat_timing(config: PolymarketConfig) -> HeartbeatTiming:
+    """The heartbeat schedule of ``config``; raise :class:`ConfigError` naming the key."""
+    window = config.heartbeat_window_s
+    if not window > 0:
+        raise ConfigError("polymarket.heartbeat_window_s: must be > 0 (the venue's is 10 s)")
+    try:
+        return HeartbeatTiming.from_seconds(
+            interval_s=config.heartbeat_interval_s,
+            window_s=window,
+            attempt_timeout_s=config.heartbeat_attempt_timeout_s,
+        )
+    except ValueError as exc:
+        field, _, rule = str(exc).partition(": ")
+        key = _TIMING_KEYS.get(field, "heartbeat_window_s")
+        raise ConfigError(
+            f"polymarket.{key}: {rule} (the venue cancels every order after {window:g} s "
+            "without a valid heartbeat)"
+        ) from exc
 
 
 def config_from_env(

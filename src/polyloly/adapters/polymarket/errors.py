@@ -29,6 +29,7 @@ import httpx
 import msgspec
 from py_clob_client_v2.exceptions import PolyApiException, PolyException
 
+from polyloly.adapters.polymarket.schemas.http import HeartbeatMismatch
 from polyloly.bot.errors import (
     BackOffError,
     ConfigError,
@@ -46,6 +47,7 @@ __all__ = [
     "VenueErrorRule",
     "classify_venue_message",
     "error_for_status",
+    "heartbeat_expected_id",
     "message_of",
     "refused_order_error",
     "translate_exception",
@@ -161,6 +163,23 @@ def message_of(body: object) -> str:
     if isinstance(body, bytes):
         return body.decode("utf-8", "replace")
     return "" if body is None else str(body)
+
+
+def heartbeat_expected_id(body: object) -> str | None:
+    """The id a ``POST /v1/heartbeats`` refusal says the venue expects, else ``None``.
+
+    The refusal is HTTP 400 ``{"error_msg": "Invalid Heartbeat ID", "heartbeat_id": …}``
+    (the official SDK's ``OrderHeartbeatMismatchResponse``); ``""`` means the venue holds
+    no chain for the key. Any other body is not that refusal.
+    """
+    try:
+        refusal = msgspec.convert(body, HeartbeatMismatch)
+    except msgspec.ValidationError:
+        return None
+    rule = classify_venue_message(refusal.error_msg)
+    if rule is None or rule.code != RejectCode.INVALID_HEARTBEAT_ID:
+        return None
+    return refusal.heartbeat_id
 
 
 def error_for_status(status: int, message: str, *, mutating: bool) -> PolylolyError:  # noqa: PLR0911 - one return per status class

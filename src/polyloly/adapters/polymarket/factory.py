@@ -24,6 +24,7 @@ from py_clob_client_v2.clob_types import ApiCreds
 
 from polyloly.adapters.polymarket.config import (
     PolymarketConfig,
+    heartbeat_timing,
     validate_config,
     validate_wallet,
 )
@@ -190,5 +191,5 @@ async def create_adapter(
         lookback_s=config.user_resync_lookback_s,
     )
     if heartbeat:
-        adapter.heartbeat = HeartbeatLoop(rest, publish, clock, config.heartbeat_interval_s)
+        adapter.heartbeat = HeartbeatLoop(rest, publish, clock, heartbeat_timing(config))
     return adapter

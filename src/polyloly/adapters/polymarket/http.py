@@ -60,6 +60,7 @@ from polyloly.adapters.polymarket.constants import ACCEPTED_ORDER_STATUSES, MAX_
 from polyloly.adapters.polymarket.errors import (
     ParseError,
     error_for_status,
+    heartbeat_expected_id,
     message_of,
     refused_order_error,
     translate_exception,
@@ -136,10 +137,15 @@ class CancelAck(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class HeartbeatAck(msgspec.Struct, frozen=True, kw_only=True):
-    """The id to send with the next heartbeat; ``resynced`` if ours was rejected as stale."""
+    """The venue's answer to one heartbeat.
+
+    ``accepted``: the beat counted and ``heartbeat_id`` is the id to send next. Otherwise
+    the venue refused the id sent (``Invalid Heartbeat ID``: the beat did not count) and
+    ``heartbeat_id`` is the one it expects (``""``: it holds no chain for the key).
+    """
 
     heartbeat_id: str
-    resynced: bool = False
+    accepted: bool = True
 
 
 class Balances(msgspec.Struct, frozen=True, kw_only=True):
@@ -181,7 +187,7 @@ class HeartbeatPort(Protocol):
     """The dead-man switch endpoint."""
 
     async def heartbeat(self, heartbeat_id: str) -> HeartbeatAck:
-        """Post one heartbeat with the chained id; return the next id."""
+        """Post one heartbeat with the chained id; the venue's answer (raise if none)."""
         ...
 
 
@@ -631,23 +637,23 @@ class ClobRest:
     async def heartbeat(self, heartbeat_id: str) -> HeartbeatAck:
         """Post a heartbeat with the chained id, on the order connection.
 
-        A stale id is answered with an error carrying the id the venue expects; that is
-        adopted (``resynced``) rather than raised, so the chain recovers by itself. The
-        heartbeats (every few seconds) keep the order connection warm: without them it
-        would go idle between results and the next order would pay a new TCP and TLS
-        handshake.
+        The venue's refusal of the id (HTTP 400 ``Invalid Heartbeat ID`` with the id it
+        expects, possibly ``""``) is an answer, not an error: it is returned
+        (``accepted=False``) for the caller to adopt, as the official SDK's
+        ``OrderHeartbeatMismatchError`` hands it over. Any other failure is raised,
+        translated. The heartbeats (every few seconds) keep the order connection warm:
+        without them it would go idle between results and the next order would pay a new
+        TCP and TLS handshake.
         """
         body = json_body({"heartbeat_id": heartbeat_id})
         status, reply = await self._post_l2("heartbeat", self._heartbeat_url, POST_HEARTBEAT, body)
+        if status == 400:
+            expected = heartbeat_expected_id(reply)
+            if expected is not None:
+                return HeartbeatAck(heartbeat_id=expected, accepted=False)
         if status != 200:
-            if (
-                isinstance(reply, dict)
-                and reply.get("heartbeat_id")
-                and "heartbeat" in message_of(reply).lower()
-            ):
-                return HeartbeatAck(heartbeat_id=str(reply["heartbeat_id"]), resynced=True)
             raise error_for_status(status, message_of(reply), mutating=True)
         ack = _convert(reply, HeartbeatReply, "heartbeat")
         if not ack.heartbeat_id:
             raise RetryableError("heartbeat: reply carries no heartbeat_id")
-        return HeartbeatAck(heartbeat_id=ack.heartbeat_id, resynced=bool(ack.error_msg))
+        return HeartbeatAck(heartbeat_id=ack.heartbeat_id)

@@ -62,7 +62,8 @@ class SimConfig:
     chain_id
         Selects the signing domain (137 Polygon, 80002 Amoy).
     heartbeat_timeout_s
-        Once a key has sent a heartbeat, this long without one cancels all its orders.
+        Once a key's heartbeat chain has started, this long without a valid beat cancels
+        all its orders and drops the chain (10 s on the venue; tests may shorten it).
     trade_mined_delay_ms, trade_confirmed_delay_ms
         MATCHED → MINED and MINED → CONFIRMED delays of every trade.
     auth_window_s
@@ -85,7 +86,7 @@ class SimConfig:
     starting_balance: int = 10_000 * ONE
     starting_allowance: int = MAX_UINT256
     chain_id: int = 137
-    heartbeat_timeout_s: int = 10
+    heartbeat_timeout_s: float = 10.0
     trade_mined_delay_ms: int = 2_000
     trade_confirmed_delay_ms: int = 5_000
     auth_window_s: int = 300

@@ -3,8 +3,13 @@
 One :class:`Faults` object per simulator, driven in-process (``sim.faults.…``) or over
 HTTP (``POST /sim/faults {"action": …}``, ``DELETE /sim/faults`` clears). WebSocket
 faults act in the hub's writers (drop, stall, duplicate, reorder, malform); HTTP faults
-act in a middleware (error statuses, hangs, a lost order reply); trade faults act on the
-trade lifecycle (a matched trade fails and is reversed, or goes through RETRYING).
+act in a middleware (error statuses, hangs, a lost order reply); heartbeat faults act in
+the ``POST /v1/heartbeats`` handler (a reply lost or late after the beat was accepted, a
+chain advanced behind the client's back so its beat meets the mismatch); trade faults act
+on the trade lifecycle (a matched trade fails and is reversed, or goes through RETRYING).
+
+Error statuses and hangs aimed at heartbeats use ``http_errors`` / ``http_timeouts`` with
+``path_prefix="/v1/heartbeats"``: those never reach the venue (the beat does not count).
 """
 
 from __future__ import annotations
@@ -77,6 +82,10 @@ class Faults:
         self.http: list[HttpFault] = []
         self.lose_order_replies = 0
         self.hang_s = 60.0
+        self.lose_heartbeat_replies = 0
+        self.delay_heartbeat_replies = 0
+        self.heartbeat_delay_s = 0.0
+        self.heartbeat_mismatches = 0
 
     # -- WebSocket --------------------------------------------------------------------------
 
@@ -142,6 +151,52 @@ class Faults:
             return True
         return False
 
+    # -- heartbeats -------------------------------------------------------------------------
+
+    def lose_next_heartbeat_reply(self, count: int = 1) -> None:
+        """Take the next heartbeat(s) (the id rotates) but drop the connection unanswered.
+
+        The client keeps the id it sent; its next beat is refused with ``Invalid Heartbeat
+        ID`` (the reply names the id expected).
+        """
+        self.lose_heartbeat_replies += count
+
+    def delay_next_heartbeat_reply(self, count: int = 1, seconds: float = 1.0) -> None:
+        """Take the next heartbeat(s) (the id rotates), then hold each reply ``seconds``
+        (wall time): a client that gives up first is in the lost reply's place."""
+        self.delay_heartbeat_replies += count
+        self.heartbeat_delay_s = seconds
+
+    def heartbeat_mismatch(self, count: int = 1) -> None:
+        """Advance the next ``count`` live chains before their beat is judged.
+
+        As if a beat whose reply was lost (or a second process with the same key) had been
+        accepted: the client's beat is refused with ``Invalid Heartbeat ID`` and the new
+        expected id. A key without a live chain is left alone (the fault stays armed).
+        """
+        self.heartbeat_mismatches += count
+
+    def take_heartbeat_mismatch(self, rotate: Callable[[], bool]) -> bool:
+        """Consume one armed mismatch if ``rotate`` advanced a live chain."""
+        if self.heartbeat_mismatches > 0 and rotate():
+            self.heartbeat_mismatches -= 1
+            return True
+        return False
+
+    def take_lost_heartbeat_reply(self) -> bool:
+        """Consume one lost-heartbeat-reply injection."""
+        if self.lose_heartbeat_replies > 0:
+            self.lose_heartbeat_replies -= 1
+            return True
+        return False
+
+    def take_heartbeat_delay(self) -> float:
+        """Consume one delayed-heartbeat-reply injection: seconds to hold the reply (0: none)."""
+        if self.delay_heartbeat_replies > 0:
+            self.delay_heartbeat_replies -= 1
+            return self.heartbeat_delay_s
+        return 0.0
+
     # -- trades -----------------------------------------------------------------------------
 
     def fail_trade(self, trade_id: str) -> bool:
@@ -165,6 +220,8 @@ class Faults:
         self.duplicate = self.reorder = self.malform = 0
         self.http = []
         self.lose_order_replies = 0
+        self.lose_heartbeat_replies = self.delay_heartbeat_replies = 0
+        self.heartbeat_mismatches = 0
         self._clear_trades()
 
     def apply(self, command: dict[str, Any]) -> None:
@@ -186,6 +243,9 @@ class Faults:
             "http_errors": self.http_errors,
             "http_timeouts": self.http_timeouts,
             "lose_next_order_reply": self.lose_next_order_reply,
+            "lose_next_heartbeat_reply": self.lose_next_heartbeat_reply,
+            "delay_next_heartbeat_reply": self.delay_next_heartbeat_reply,
+            "heartbeat_mismatch": self.heartbeat_mismatch,
             "fail_trade": self.fail_trade,
             "fail_next_trades": self.fail_next_trades,
             "retry_next_trades": self.retry_next_trades,
@@ -211,4 +271,7 @@ class Faults:
                 for f in self.http
             ],
             "lose_order_replies": self.lose_order_replies,
+            "lose_heartbeat_replies": self.lose_heartbeat_replies,
+            "delay_heartbeat_replies": self.delay_heartbeat_replies,
+            "heartbeat_mismatches": self.heartbeat_mismatches,
         }

@@ -9,6 +9,7 @@ or ``Invalid L1 Request headers``, 404 for unknown markets and orders. Cursor pa
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -523,11 +524,23 @@ class ClobRest:
         )
 
     async def heartbeat(self, request: web.Request) -> web.Response:
-        """``POST /v1/heartbeats {"heartbeat_id"}`` (L2)."""
+        """``POST /v1/heartbeats {"heartbeat_id"}`` (L2), with the heartbeat faults."""
         creds, raw = await self._l2(request)
         body = await self._body(raw)
         heartbeat_id = str(body.get("heartbeat_id", "")) if isinstance(body, dict) else ""
-        status, reply = self.venue.heartbeat(creds.api_key, heartbeat_id)
+        venue, owner = self.venue, creds.api_key
+        self.faults.take_heartbeat_mismatch(
+            lambda: venue.heartbeats.rotate(owner, venue.clock.now_ns())
+        )
+        status, reply = venue.heartbeat(owner, heartbeat_id)
+        if self.faults.take_lost_heartbeat_reply():
+            transport = request.transport
+            if transport is not None:
+                transport.abort()  # the id rotated; the client never hears the new one
+            return web.Response(status=status)
+        delay_s = self.faults.take_heartbeat_delay()
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
         return web.json_response(reply, status=status)
 
     async def order_scoring(self, request: web.Request) -> web.Response:

@@ -14,7 +14,6 @@ heartbeats) run when :meth:`Venue.run_due` is called.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Final
 
 from polyloly.bot.clock import NS_PER_MS, NS_PER_S, Clock
@@ -40,6 +39,7 @@ from polyloly.sim.exchange.auth import (
 from polyloly.sim.exchange.config import CHAIN_CONTRACTS, IdFactory, Listing, SimConfig, SimMarket
 from polyloly.sim.exchange.feeds import FeedSink, Publisher
 from polyloly.sim.exchange.frames import Json, num
+from polyloly.sim.exchange.heartbeats import HeartbeatChains
 from polyloly.sim.exchange.lifecycle import Timers, TradeLifecycle
 from polyloly.sim.exchange.orders import (
     ERR_INVALID_PAYLOAD,
@@ -63,15 +63,8 @@ ERR_BALANCE: Final = "not enough balance / allowance"
 ERR_OWNER: Final = "the order owner has to be the owner of the API KEY"
 ERR_SIGNER: Final = "the order signer address has to be the address of the API KEY"
 ERR_SIGNATURE: Final = "invalid signature"
-ERR_HEARTBEAT: Final = "Invalid Heartbeat ID"
 NOT_CANCELED: Final = "already canceled or matched"
 _MARKET_TYPES: Final = frozenset({OrderType.FOK, OrderType.FAK})
-
-
-@dataclass(slots=True)
-class _Heartbeat:
-    expected: str
-    last_ns: int
 
 
 class Venue:
@@ -101,7 +94,7 @@ class Venue:
         self.settlement = Settlement(self)
         self.contracts = CHAIN_CONTRACTS[config.chain_id]
         self._delayed: dict[str, OrderRequest] = {}
-        self._heartbeats: dict[str, _Heartbeat] = {}
+        self.heartbeats = HeartbeatChains(config.heartbeat_timeout_s, self.ids.uuid, self._expired)
         self._events: dict[str, str] = {}
         self.funders: dict[str, str] = {}  # signer EOA (lower) -> funder address
         self.house: dict[str, str] = {}  # synthetic owner -> address
@@ -528,13 +521,7 @@ class Venue:
             self._closed(expired, "CANCELED")
             self._publish_changes(changes)
             done += len(expired)
-        timeout_ns = self.config.heartbeat_timeout_s * NS_PER_S
-        for owner, beat in list(self._heartbeats.items()):
-            if now_ns - beat.last_ns > timeout_ns:
-                del self._heartbeats[owner]
-                self.cancel(owner, self.open_order_ids(owner))
-                done += 1
-        return done
+        return done + self.heartbeats.expire_due(now_ns)
 
     def _publish_changes(self, changes: tuple[LevelChange, ...]) -> None:
         by_market: dict[str, list[LevelChange]] = {}
@@ -543,16 +530,14 @@ class Venue:
         for condition_id, items in by_market.items():
             self.publisher.level_changes(self.listings[condition_id], tuple(items), "")
 
+    def _expired(self, owner: str) -> None:
+        """A key's heartbeat chain expired: the venue cancels every open order of the key."""
+        self.cancel(owner, self.open_order_ids(owner))
+
     def heartbeat(self, owner: str, heartbeat_id: str) -> tuple[int, Json]:
-        """Handle ``POST /v1/heartbeats``: rotate the id, or refuse a stale one."""
-        beat = self._heartbeats.get(owner)
-        if beat is not None and heartbeat_id != beat.expected:
-            return 400, {"error_msg": ERR_HEARTBEAT, "heartbeat_id": beat.expected}
-        if beat is None and heartbeat_id:
-            return 400, {"error_msg": ERR_HEARTBEAT, "heartbeat_id": ""}
-        new_id = self.ids.uuid()
-        self._heartbeats[owner] = _Heartbeat(new_id, self.clock.now_ns())
-        return 200, {"heartbeat_id": new_id}
+        """Handle ``POST /v1/heartbeats``: rotate the id, or refuse any other with the id
+        expected (see :mod:`~polyloly.sim.exchange.heartbeats`)."""
+        return self.heartbeats.beat(owner, heartbeat_id, self.clock.now_ns())
 
     # -- failures ---------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ __all__ = [
     "CancelReply",
     "ErrorReply",
     "FeeRateReply",
+    "HeartbeatMismatch",
     "HeartbeatReply",
     "OrderReply",
     "Page",
@@ -96,10 +97,20 @@ class FeeRateReply(msgspec.Struct, frozen=True):
 
 
 class HeartbeatReply(msgspec.Struct, frozen=True):
-    """``POST /v1/heartbeats``: the id to send next (``error_msg`` on a mismatch)."""
+    """``POST /v1/heartbeats`` 200: the id to send next."""
 
     heartbeat_id: str = ""
-    error_msg: str | None = None
+
+
+class HeartbeatMismatch(msgspec.Struct, frozen=True):
+    """``POST /v1/heartbeats`` 400 ``Invalid Heartbeat ID``: the beat did not count, and
+    ``heartbeat_id`` is the id the venue expects (``""``: it holds no chain for the key).
+
+    References: the official SDK's ``OrderHeartbeatMismatchResponse`` (polymarket-client).
+    """
+
+    error_msg: str
+    heartbeat_id: str
 
 
 class ApiKeyReply(msgspec.Struct, frozen=True):
