@@ -3,8 +3,9 @@
 One :class:`Faults` object per simulator, driven in-process (``sim.faults.…``) or over
 HTTP (``POST /sim/faults {"action": …}``, ``DELETE /sim/faults`` clears). WebSocket
 faults act in the hub's writers (drop, stall, duplicate, reorder, malform); HTTP faults
-act in a middleware (error statuses, hangs, a lost order reply); trade faults act on the
-trade lifecycle (a matched trade fails and is reversed, or goes through RETRYING).
+act in a middleware (error statuses, hangs) or in a handler (a lost order or heartbeat
+reply); trade faults act on the trade lifecycle (a matched trade fails and is reversed, or
+goes through RETRYING).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class Faults:
         self.malform = 0
         self.http: list[HttpFault] = []
         self.lose_order_replies = 0
+        self.lose_heartbeat_replies = 0
         self.hang_s = 60.0
 
     # -- WebSocket --------------------------------------------------------------------------
@@ -126,6 +128,14 @@ class Faults:
         """Accept the next order(s) but drop the connection instead of replying."""
         self.lose_order_replies += count
 
+    def lose_next_heartbeat_reply(self, count: int = 1) -> None:
+        """Take the next heartbeat(s) (the id rotates) but drop the connection unanswered.
+
+        The client keeps the id it sent; its next beat is refused with ``Invalid Heartbeat
+        ID`` (the reply names the id expected).
+        """
+        self.lose_heartbeat_replies += count
+
     def take_http(self, path: str) -> HttpFault | None:
         """Consume the first HTTP fault matching ``path``, if any."""
         for fault in self.http:
@@ -139,6 +149,13 @@ class Faults:
         """Consume one lost-reply injection."""
         if self.lose_order_replies > 0:
             self.lose_order_replies -= 1
+            return True
+        return False
+
+    def take_lost_heartbeat_reply(self) -> bool:
+        """Consume one lost-heartbeat-reply injection."""
+        if self.lose_heartbeat_replies > 0:
+            self.lose_heartbeat_replies -= 1
             return True
         return False
 
@@ -165,6 +182,7 @@ class Faults:
         self.duplicate = self.reorder = self.malform = 0
         self.http = []
         self.lose_order_replies = 0
+        self.lose_heartbeat_replies = 0
         self._clear_trades()
 
     def apply(self, command: dict[str, Any]) -> None:
@@ -186,6 +204,7 @@ class Faults:
             "http_errors": self.http_errors,
             "http_timeouts": self.http_timeouts,
             "lose_next_order_reply": self.lose_next_order_reply,
+            "lose_next_heartbeat_reply": self.lose_next_heartbeat_reply,
             "fail_trade": self.fail_trade,
             "fail_next_trades": self.fail_next_trades,
             "retry_next_trades": self.retry_next_trades,
@@ -211,4 +230,5 @@ class Faults:
                 for f in self.http
             ],
             "lose_order_replies": self.lose_order_replies,
+            "lose_heartbeat_replies": self.lose_heartbeat_replies,
         }

@@ -528,6 +528,11 @@ class ClobRest:
         body = await self._body(raw)
         heartbeat_id = str(body.get("heartbeat_id", "")) if isinstance(body, dict) else ""
         status, reply = self.venue.heartbeat(creds.api_key, heartbeat_id)
+        if self.faults.take_lost_heartbeat_reply():
+            transport = request.transport
+            if transport is not None:
+                transport.abort()  # the id rotated; the client never hears the new one
+            return web.Response(status=status)
         return web.json_response(reply, status=status)
 
     async def order_scoring(self, request: web.Request) -> web.Response:
