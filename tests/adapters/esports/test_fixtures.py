@@ -153,9 +153,7 @@ async def test_opendota_adapter_confirms_a_frozen_game_with_the_real_match(
 
 
 def test_pandascore_finished_match_snapshot(real_fixtures: Path) -> None:
-    match = msgspec.json.decode(
-        _read(real_fixtures / "pandascore", "match_get.json"), type=PsMatch
-    )
+    match = msgspec.json.decode(_read(real_fixtures / "pandascore", "match_get.json"), type=PsMatch)
     assert (match.id, match.status, match.number_of_games, match.winner_id) == (
         1000450,
         "finished",

@@ -239,9 +239,7 @@ def test_order_reply_fixtures(real_fixtures: Path) -> None:
 
 def test_gamma_sports_market_maps_by_team(real_fixtures: Path) -> None:
     """The CS2 moneyline parses; a LoL copy of it maps teams to tokens by name."""
-    raw = (
-        real_fixtures / "polymarket" / "gamma_market_sports_market_money_line.json"
-    ).read_bytes()
+    raw = (real_fixtures / "polymarket" / "gamma_market_sports_market_money_line.json").read_bytes()
     market = msgspec.json.decode(raw, type=schemas.GammaMarket)
     assert market.feeSchedule is not None
     assert market.secondsDelay == 3

@@ -47,9 +47,7 @@ async def gamma() -> Any:
 @pytest.mark.asyncio
 async def test_markets_have_the_recorded_shape(gamma: Any, real_fixtures: Path) -> None:
     _sim, client = gamma
-    real = load_fixture(
-        real_fixtures / "polymarket", "gamma_market_sports_market_money_line.json"
-    )
+    real = load_fixture(real_fixtures / "polymarket", "gamma_market_sports_market_money_line.json")
     markets = (await client.get("/markets", params={"tag_slug": "league-of-legends"})).json()
     assert len(markets) == 4
     for market in markets:
@@ -76,9 +74,7 @@ async def test_markets_have_the_recorded_shape(gamma: Any, real_fixtures: Path) 
 @pytest.mark.asyncio
 async def test_events_group_a_series(gamma: Any, real_fixtures: Path) -> None:
     _sim, client = gamma
-    real = load_fixture(
-        real_fixtures / "polymarket", "gamma_market_sports_market_money_line.json"
-    )
+    real = load_fixture(real_fixtures / "polymarket", "gamma_market_sports_market_money_line.json")
     real_event = real["events"][0]
     events = (await client.get("/events", params={"tag_slug": "dota-2"})).json()
     (event,) = events
