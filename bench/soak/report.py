@@ -54,6 +54,20 @@ def _ms(values: list[float]) -> str:
     return f"{statistics.median(values):,.0f} / {max(values):,.0f}"
 
 
+def _halted_share(r: SeedResult) -> str:
+    op = r.operator
+    if op is None or not op.polls:
+        return "–"
+    return f"{100 * op.halted_polls / op.polls:.0f} %"
+
+
+def _stuck(r: SeedResult) -> str:
+    if r.operator is None or not r.operator.stuck:
+        return "0"
+    names = sorted({s.feed.removeprefix("polymarket.") for s in r.operator.stuck})
+    return f"{len(r.operator.stuck)} ({', '.join(names)})"
+
+
 def _kills(r: SeedResult) -> int:
     return sum(r.kills.values())
 
@@ -147,6 +161,13 @@ def rows(results: Sequence[SeedResult], fuzz: FuzzResult | None) -> list[Row]:
             "  halts cleared by the bot / by the operator",
             results,
             lambda r: f"{r.halts.resumed_by_itself} / {r.halts.resumed_by_operator}",
+        ),
+        _info("  halted, share of the bot's uptime", results, _halted_share),
+        Row(
+            "✗ feeds stuck down (the operator restarted the bot)",
+            [_stuck(r) for r in results],
+            f"{_sum(results, lambda r: len(r.operator.stuck) if r.operator else 0)}",
+            any(r.operator and r.operator.stuck for r in results),
         ),
         Row(
             "✗ secrets found in files (files scanned)",
@@ -250,7 +271,14 @@ def _seed_json(r: SeedResult) -> dict[str, Any]:
             }
             for s in r.sessions
         ],
-        "resumes_sent": r.resumes_sent,
+        "operator": None
+        if r.operator is None
+        else {
+            "polls": r.operator.polls,
+            "halted_polls": r.operator.halted_polls,
+            "resumes": r.operator.resumes,
+            "stuck": [[f.feed, f.state, round(f.down_s, 1)] for f in r.operator.stuck],
+        },
         "orders": r.orders,
         "fills": r.fills,
         "unlogged_orders": d.unlogged,

@@ -6,8 +6,8 @@ Timeline of :func:`run_seed`:
    bot (``polyloly run --live-money``, :class:`~bench.soak.botproc.BotProcess`);
 2. over the scenarios' games it injects the planned faults, SIGKILLs the bot at the planned
    moments (half timed on an order) and restarts it after a short pause (a start that
-   fails is retried), and acts as the operator: a bot halted for ``hold_s`` is resumed
-   over its control API (a halt it clears by itself is counted as such);
+   fails is retried), and acts as the operator (:mod:`bench.soak.operator`): a halted bot
+   is resumed over its control API, a bot whose feed stays down is restarted;
 3. once every market is resolved it clears the faults, waits until every trade of the bot
    is final on the exchange, stops the bot with SIGTERM, starts it once more — its start-up
    reconciliation is the final reconcile — and stops it again;
@@ -48,9 +48,10 @@ from bench.soak.botproc import BotProcess, Session, bot_command
 from bench.soak.chaos import FaultInjector, KillSpec, plan_faults, plan_kills
 from bench.soak.config import SoakConfig
 from bench.soak.leaks import Leak, scan_for_secrets
+from bench.soak.operator import Operator
 from bench.soak.records import read_bot_log
 from polyloly.bot.clock import NS_PER_S, LiveClock
-from polyloly.bot.control import ControlClient, ControlError
+from polyloly.bot.control import ControlClient
 from polyloly.storage.event_log import EventLogReader
 
 __all__ = ["SeedResult", "run_seed"]
@@ -68,7 +69,7 @@ class SeedResult:
     faults: dict[str, int] = field(default_factory=dict)
     kills: dict[str, int] = field(default_factory=dict)
     sessions: list[Session] = field(default_factory=list)
-    resumes_sent: int = 0
+    operator: Operator | None = None
     orders: int = 0
     fills: int = 0
     final_reconcile: str = "not run"
@@ -110,7 +111,7 @@ class _Run:
         self.journal = (out / "journal.jsonl").open("a", encoding="utf-8")
         self.result = SeedResult(seed=seed, out_dir=out)
         self.stopping = asyncio.Event()
-        self.restarting = False
+        self.lifecycle = asyncio.Lock()  # one kill, restart or operator restart at a time
 
     def note(self, what: str, **fields: Any) -> None:
         row = {"ts_ns": self.clock.now_ns(), "what": what, **fields}
@@ -139,43 +140,55 @@ class _Run:
     # -- kills ----------------------------------------------------------------------------
 
     async def kill_loop(self, bot: BotProcess, world: Any, plan: list[KillSpec]) -> None:
-        t0 = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        t0 = up = loop.time()
         for spec in plan:
-            delay = t0 + spec.at_s - asyncio.get_running_loop().time()
+            delay = max(t0 + spec.at_s, up + self.cfg.min_uptime_s) - loop.time()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), max(delay, 0.0))
             if self.stopping.is_set():
                 return
             if not bot.running:
-                continue  # a failed restart: nothing to kill (the run ends below)
+                continue  # being restarted by the operator, or a failed restart
+            victim = bot.current
             mode = await self.kill(bot, world, spec.mode)
+            if not mode:
+                continue  # it was down already (the operator's restart): no kill
             self.result.kills[mode] = self.result.kills.get(mode, 0) + 1
-            await bot.reap()
-            self.restarting = True
-            await asyncio.sleep(self.rng.uniform(*self.cfg.restart_delay_s))
-            up = await self.start_bot(bot)
-            self.restarting = False
-            if not up:
+            async with self.lifecycle:
+                if bot.current is not victim:
+                    up = loop.time()
+                    continue  # the operator restarted it in between: it is up again
+                await bot.reap()
+                await asyncio.sleep(self.rng.uniform(*self.cfg.restart_delay_s))
+                started = await self.start_bot(bot)
+            up = loop.time()
+            if not started:
                 self.result.aborted = "the bot did not restart"
                 self.stopping.set()
                 return
 
     async def kill(self, bot: BotProcess, world: Any, mode: str) -> str:
-        """SIGKILL the bot as ``mode`` says; the mode it was really killed by."""
-        if mode == "random":
-            bot.kill(mode)
-            self.note("kill", mode=mode)
-            return mode
+        """SIGKILL the bot as ``mode`` says; the mode it was really killed by ("": none).
+
+        A kill timed on an order waits for one (the operator keeps resuming a halted bot
+        meanwhile); it never strikes while the operator is restarting the bot.
+        """
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
 
         def now(_order_id: str = "") -> None:
-            if not done.is_set() and bot.kill(mode):
+            if not done.is_set() and not self.lifecycle.locked() and bot.kill(mode):
                 done.set()
 
         def later(_order_id: str) -> None:
             loop.call_later(self.rng.uniform(0.002, 0.05), now)
 
+        if mode == "random":
+            async with self.lifecycle:
+                killed = bot.kill(mode)
+            self.note("kill", mode=mode, killed=killed)
+            return mode if killed else ""
         hook = {"post": now, "reply": later}.get(mode)
         tail: asyncio.Task[None] | None = None
         if hook is not None:
@@ -194,7 +207,9 @@ class _Run:
                     await tail
         if not done.is_set():
             mode = f"{mode}-no-order"  # no order came in time: a random kill after all
-            bot.kill(mode)
+            async with self.lifecycle:
+                if not bot.kill(mode):
+                    return ""
         self.note("kill", mode=mode)
         return mode
 
@@ -229,28 +244,24 @@ class _Run:
             self.note("fault", kind=record.kind, args=record.args)
             self.result.faults[spec.kind] = self.result.faults.get(spec.kind, 0) + 1
 
-    async def operator_loop(self, bot: BotProcess, client: ControlClient) -> None:
-        halted_since: int | None = None
+    async def operator_loop(self, bot: BotProcess, op: Operator) -> None:
         while not self.stopping.is_set():
-            await asyncio.sleep(1.0)
-            if self.restarting or not bot.running:
-                halted_since = None
+            await asyncio.sleep(0.5)
+            if self.lifecycle.locked() or not bot.running:
+                op.reset()
                 continue
-            try:
-                status = await client.status()
-            except ControlError:
+            stuck = await op.poll()
+            if stuck is None:
                 continue
-            if not status.get("halted"):
-                halted_since = None
-                continue
-            now = self.clock.now_ns()
-            halted_since = halted_since or now
-            if now - halted_since >= self.cfg.hold_s * NS_PER_S:
-                with contextlib.suppress(ControlError):
-                    await client.resume()
-                    self.result.resumes_sent += 1
-                    self.note("resume", halted=str(status.get("halted"))[:200])
-                halted_since = None
+            async with self.lifecycle:
+                self.note(
+                    "operator restart", feed=stuck.feed, state=stuck.state, down_s=stuck.down_s
+                )
+                await bot.terminate()
+                if not await self.start_bot(bot):
+                    self.result.aborted = "the bot did not restart"
+                    self.stopping.set()
+            op.reset()
 
 
 async def run_seed(cfg: SoakConfig, seed: int, out: Path) -> SeedResult:
@@ -286,10 +297,11 @@ async def run_seed(cfg: SoakConfig, seed: int, out: Path) -> SeedResult:
             # orders come while the games are played: kills timed on one need them
             kills = plan_kills(run.rng, run.rng.randint(*cfg.kills), span_s * 0.8)
             client = ControlClient(f"http://127.0.0.1:{port}", token, timeout_s=3.0)
+            op = Operator(client, clock, injector.records, cfg.hold_s, cfg.stuck_s)
             tasks = [
                 asyncio.create_task(run.fault_loop(injector, span_s)),
                 asyncio.create_task(run.kill_loop(bot, world, kills)),
-                asyncio.create_task(run.operator_loop(bot, client)),
+                asyncio.create_task(run.operator_loop(bot, op)),
             ]
             deadline = world.demo.end_ns + 30 * NS_PER_S
             while True:  # polled: "done" is the scenario's clock, not an event
@@ -298,6 +310,7 @@ async def run_seed(cfg: SoakConfig, seed: int, out: Path) -> SeedResult:
                 await asyncio.sleep(0.2)
             run.stopping.set()
             await asyncio.gather(*tasks, return_exceptions=True)
+            result.operator = op
             injector.clear()
             run.note("faults cleared")
             await _final(run, bot, world)
