@@ -7,24 +7,24 @@ journal), returning counts and the details that back them:
 * **orders the log never knew** — an order of the bot's on the exchange with no
   ``OrderSubmitted`` in its log (the log-before-send rule broken: nothing could dedupe it);
 * **duplicate orders** — one decision on the exchange more than once, where it took effect
-  more than once (both orders traded):
+  more than once (both orders traded), by the decision's identity:
 
-  - *same intent*: two exchange orders for one intent id;
+  - *decision key*: two orders whose intents carry the same ``decision_key`` (a key stable
+    across restarts: strategy, market, step) — read when the bot logs one;
   - *temporal decision*: ``temporal_arb`` decides at most once per (market, token): its
     intent id is ``temporal_arb:<session>:<market>:<token>:1``, a second intent of a session
     is dropped, so two orders of one (market, token) are the decision made again after a
     restart;
-  - *after a restart*: an order in flight when the bot was SIGKILLed (sent, outcome not in
-    the log) that traded, whose strategy's next traded order on that market, sent after
-    the kill, has the same token, side, price and size (the issue's duplicate: the
-    strategy, not knowing the first was in flight, decides it again). Pair arbitrage
-    repeats identical legs all the time (open, close, open, close …), so the rule looks
-    at the *next* traded order only: a strategy that counted the first order moves on to
-    the other leg; :func:`same_params_baseline` counts how often the rule would fire with
-    no kill at all (it is 0 when the rule is sound);
+  - *same intent*: two exchange orders for one intent id;
 
-  an order in flight at a kill that never traded, repeated after the restart, is listed
-  as a *re-decision* (no doubled exposure), not counted;
+* **repeats after a restart** (measured, not judged) — an order in flight when the bot was
+  SIGKILLed (sent, outcome not in the log) that traded, whose strategy's next traded order
+  on that market, sent after the kill, has the same token, side, price and size: the
+  issue's symptom of a strategy deciding again what it did not know was in flight. Without
+  a decision key it cannot be told from a legitimate next step: pair arbitrage repeats
+  identical legs (two opens in a row, several closes after a restart), so
+  :func:`same_params_baseline` counts the same pattern with no kill in between, and an
+  in-flight order that never traded, repeated, is a *re-decision*;
 * **lost fills** — the bot's part of an exchange trade that did not fail, missing from the
   ledger (or counted at another size); **ghost fills** — a fill the ledger counts that the
   exchange failed or never had;
@@ -66,15 +66,16 @@ class DuplicateAudit:
     """Duplicate orders (see module docstring); ``duplicates`` holds the repeated hashes."""
 
     unlogged: list[str] = field(default_factory=list)
-    same_intent: list[str] = field(default_factory=list)
+    decision: list[str] = field(default_factory=list)
     temporal: list[str] = field(default_factory=list)
+    same_intent: list[str] = field(default_factory=list)
     after_restart: list[tuple[str, str]] = field(default_factory=list)  # (in flight, repeat)
     redecided: list[tuple[str, str]] = field(default_factory=list)  # repeats that did not fill
 
     @property
     def duplicates(self) -> set[str]:
         """Every exchange order that repeats a decision already placed (counted once)."""
-        return {*self.same_intent, *self.temporal, *(b for _, b in self.after_restart)}
+        return {*self.decision, *self.temporal, *self.same_intent}
 
 
 def audit_duplicates(view: BotView, ex: ExchangeRecords, kills_ns: Sequence[int]) -> DuplicateAudit:
@@ -83,15 +84,20 @@ def audit_duplicates(view: BotView, ex: ExchangeRecords, kills_ns: Sequence[int]
     mine = {h: view.orders[h] for h in ex.orders if h in view.orders}
     out.unlogged = sorted(h for h in ex.orders if h not in view.orders)
     by_intent: defaultdict[str, list[BotOrder]] = defaultdict(list)
+    by_decision: defaultdict[str, list[BotOrder]] = defaultdict(list)
     by_temporal: defaultdict[tuple[str, str], list[BotOrder]] = defaultdict(list)
     for order in mine.values():
         by_intent[order.client_id].append(order)
+        if order.decision:
+            by_decision[order.decision].append(order)
         if order.strategy == TEMPORAL:
             by_temporal[(order.market, order.token_id)].append(order)
-    for group in by_intent.values():
-        out.same_intent += _repeats(group, ex.orders)
+    for group in by_decision.values():
+        out.decision += _repeats(group, ex.orders)
     for group in by_temporal.values():
         out.temporal += _repeats(group, ex.orders)
+    for group in by_intent.values():
+        out.same_intent += _repeats(group, ex.orders)
     filled = _filled_by_market(mine, ex)
     kills = sorted(kills_ns)
     for k, kill in enumerate(kills):
@@ -140,12 +146,12 @@ def _repeats(group: list[BotOrder], orders: dict[str, ExchangeOrder]) -> list[st
 
 
 def same_params_baseline(view: BotView, ex: ExchangeRecords, kills_ns: Sequence[int]) -> int:
-    """How often, with no kill in between, the after-restart rule would fire anyway.
+    """How often, with no kill in between, the repeat-after-a-restart pattern occurs anyway.
 
     Counts, within each stretch between two kills, a traded order whose strategy's next
     traded order on that market has the same token, side, price and size: the rate at
-    which the strategies make such a repeat on their own, i.e. how far the after-restart
-    check could mistake a new decision for a repeat (reported beside it, never counted).
+    which the strategies make such a repeat on their own (reported beside the repeats after
+    a restart, to judge them by).
     """
     kills = sorted(kills_ns)
     mine = {h: view.orders[h] for h in ex.orders if h in view.orders}

@@ -107,6 +107,7 @@ class BotOrder:
     price: int
     size: int
     ts_ns: int
+    decision: str = ""  # the intent's stable decision key, when the bot logs one
 
     @property
     def params(self) -> tuple[str, str, str, str, int, int]:
@@ -172,6 +173,12 @@ def _in_flight(state: ExecutionState) -> frozenset[str]:
     return frozenset(h for h, o in state.orders.items() if o.state in _IN_FLIGHT)
 
 
+def _decision_key(intent: PlaceOrderIntent | None) -> str:
+    """``strategy|key`` when the intent carries a ``decision_key`` (stable across restarts)."""
+    key = getattr(intent, "decision_key", "") if intent is not None else ""
+    return f"{intent.strategy}|{key}" if intent is not None and key else ""
+
+
 def _note(view: BotView, event: Event, intents: dict[str, PlaceOrderIntent]) -> None:
     if isinstance(event, PlaceOrderIntent):
         intents[event.intent_id] = event
@@ -190,6 +197,7 @@ def _note(view: BotView, event: Event, intents: dict[str, PlaceOrderIntent]) -> 
                 price=spec.price,
                 size=spec.size,
                 ts_ns=event.ts_init,
+                decision=_decision_key(intent),
             ),
         )
     elif isinstance(event, KillSwitchFired):

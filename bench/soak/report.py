@@ -114,22 +114,26 @@ def rows(results: Sequence[SeedResult], fuzz: FuzzResult | None) -> list[Row]:
             lambda r: len(r.duplicates.duplicates),
         ),
         Row(
-            "  of which: after a restart / temporal / same intent",
+            "  of which: decision key / temporal / same intent",
             [
-                f"{len(r.duplicates.after_restart)} / {len(r.duplicates.temporal)}"
+                f"{len(r.duplicates.decision)} / {len(r.duplicates.temporal)}"
                 f" / {len(r.duplicates.same_intent)}"
                 for r in results
             ],
             "",
             None,
         ),
-        _count_row(
-            "  re-decided after a restart, one unfilled",
-            results,
-            lambda r: len(r.duplicates.redecided),
+        Row(
+            "  same order again after a restart (no key: not judged)",
+            [f"{len(r.duplicates.after_restart)} (baseline {r.baseline_repeats})" for r in results],
+            f"{_sum(results, lambda r: len(r.duplicates.after_restart))}"
+            f" (baseline {_sum(results, lambda r: r.baseline_repeats)})",
+            None,
         ),
         _count_row(
-            "  same-params repeats with no kill between", results, lambda r: r.baseline_repeats
+            "  in flight at a kill, unfilled, re-decided",
+            results,
+            lambda r: len(r.duplicates.redecided),
         ),
         _count_row(
             "✗ lost fills (missing or wrong size)",
@@ -248,6 +252,15 @@ def _fuzz_json(fuzz: FuzzResult) -> dict[str, Any]:
     return {name: getattr(fuzz, name) for name in fuzz.__slots__}
 
 
+def _last_line(path: Path) -> str:
+    """The last line a failed start wrote (its error)."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    return next((ln.strip() for ln in reversed(lines) if ln.strip()), "")[:300]
+
+
 def _seed_json(r: SeedResult) -> dict[str, Any]:
     d = r.duplicates
     return {
@@ -265,6 +278,7 @@ def _seed_json(r: SeedResult) -> dict[str, Any]:
                 "kill_mode": s.kill_mode,
                 "exit_code": s.exit_code,
                 "log": s.log.name,
+                "error": "" if s.ready else _last_line(s.log),
                 "startup_s": None
                 if s.ready_ns is None
                 else round((s.ready_ns - s.started_ns) / 1e9, 2),
@@ -283,9 +297,10 @@ def _seed_json(r: SeedResult) -> dict[str, Any]:
         "fills": r.fills,
         "unlogged_orders": d.unlogged,
         "duplicates": {
-            "after_restart": d.after_restart,
+            "decision_key": d.decision,
             "temporal": d.temporal,
             "same_intent": d.same_intent,
+            "after_restart": d.after_restart,
             "redecided": d.redecided,
             "baseline_repeats": r.baseline_repeats,
         },

@@ -309,7 +309,10 @@ async def run_seed(cfg: SoakConfig, seed: int, out: Path) -> SeedResult:
                     break
                 await asyncio.sleep(0.2)
             run.stopping.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+                if isinstance(outcome, Exception):  # a harness bug: say so, never hide it
+                    result.aborted = f"harness error: {type(outcome).__name__}: {outcome}"
+                    run.note("harness error", error=repr(outcome))
             result.operator = op
             injector.clear()
             run.note("faults cleared")
@@ -321,6 +324,9 @@ async def run_seed(cfg: SoakConfig, seed: int, out: Path) -> SeedResult:
         leak_secrets = {"private key": key, "control token": token, **world.secrets()}
         await world.stop()
         run.journal.close()
+    (out / "exchange.json").write_text(
+        json.dumps(asdict(records), indent=1, sort_keys=True), encoding="utf-8"
+    )
     _audit(run, records, injector, leak_secrets)
     result.duration_s = (clock.monotonic_ns() - t_start) / NS_PER_S
     return result

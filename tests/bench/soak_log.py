@@ -29,6 +29,13 @@ from polyloly.execution.ports import (
     VenueOrderStatus,
 )
 
+
+class KeyedIntent(PlaceOrderIntent, frozen=True, tag="test_keyed_intent"):
+    """An intent with a stable decision key, as a bot that logs one would write it."""
+
+    decision_key: str = ""
+
+
 MARKET = "0xmarket"
 YES, NO = "111", "222"
 START = 1_000 * ONE
@@ -70,8 +77,13 @@ class Story:
         strategy: str = "pair_arb",
         session: str = "s1",
         logged: bool = True,
+        decision: str = "",
     ) -> str:
-        """The bot decides and sends an order (logged unless ``logged`` is False)."""
+        """The bot decides and sends an order (logged unless ``logged`` is False).
+
+        ``decision`` is the intent's stable decision key (none by default, as on a bot
+        that logs none).
+        """
         self._n += 1
         intent_id = f"{strategy}:{session}:{MARKET}:{self._n}"
         if strategy == "temporal_arb":
@@ -89,8 +101,10 @@ class Story:
             timestamp_ms=ts // 1_000_000,
         )
         if logged:
+            intent_type = KeyedIntent if decision else PlaceOrderIntent
+            keyed = {"decision_key": decision} if decision else {}
             self.events.append(
-                PlaceOrderIntent(
+                intent_type(
                     ts_event=ts,
                     ts_init=ts,
                     intent_id=intent_id,
@@ -102,6 +116,7 @@ class Story:
                     size=size,
                     order_type=OrderType.FAK,
                     notional=size * price // ONE,
+                    **keyed,
                 )
             )
             self.events.append(

@@ -63,8 +63,12 @@ def test_an_order_in_flight_at_a_kill_is_the_bots_view_at_that_moment() -> None:
     assert view.in_flight_at_kill == [frozenset({silent})]
 
 
-def test_the_decision_made_again_after_a_restart_is_a_duplicate() -> None:
-    """The issue's case: killed right after the post, the strategy buys the same leg again."""
+def test_the_same_order_again_after_a_restart_is_reported_not_judged() -> None:
+    """The issue's symptom: killed right after the post, the same leg is bought again.
+
+    Without a decision key it cannot be told from a legitimate next step (see the next
+    test), so it is a repeat, listed with the baseline, and no duplicate.
+    """
     story = Story()
     first = story.send(10 * S, token=YES)  # sent; the reply never reached the log
     kill = 10 * S + 5_000_000
@@ -74,7 +78,36 @@ def test_the_decision_made_again_after_a_restart_is_a_duplicate() -> None:
     view = read_bot_log(story.events, [kill])
     dup = audit_duplicates(view, story.exchange, [kill])
     assert dup.after_restart == [(first, again)]
+    assert not dup.duplicates
+
+
+def test_one_decision_key_filled_twice_is_a_duplicate() -> None:
+    """With a decision key logged, the same repeat is judged: one decision, two orders."""
+    story = Story()
+    first = story.send(10 * S, token=YES, decision="M:step-7")
+    kill = 10 * S + 5_000_000
+    story.fill(first, 14 * S, logged=False)
+    again = story.send(15 * S, token=YES, session="s2", decision="M:step-7")
+    story.fill(again, 16 * S)
+    story.fill(story.send(17 * S, token=YES, session="s2", decision="M:step-8"), 18 * S)
+    view = read_bot_log(story.events, [kill])
+    dup = audit_duplicates(view, story.exchange, [kill])
+    assert dup.decision == [again]
     assert dup.duplicates == {again}
+
+
+def test_a_legitimate_next_step_with_the_same_parameters_is_no_duplicate() -> None:
+    """Pair arbitrage may open the same leg twice in a row: a new step, a new key."""
+    story = Story()
+    first = story.send(10 * S, token=YES, decision="M:step-1")
+    kill = 11 * S
+    story.fill(first, 12 * S, logged=False)
+    again = story.send(15 * S, token=YES, session="s2", decision="M:step-2")
+    story.fill(again, 16 * S)
+    view = read_bot_log(story.events, [kill])
+    dup = audit_duplicates(view, story.exchange, [kill])
+    assert dup.after_restart == [(first, again)]  # the pattern, measured
+    assert not dup.duplicates  # and rightly not judged a duplicate
 
 
 def test_a_repeat_of_an_order_that_never_traded_is_a_re_decision_not_a_duplicate() -> None:
@@ -89,7 +122,7 @@ def test_a_repeat_of_an_order_that_never_traded_is_a_re_decision_not_a_duplicate
     assert dup.redecided == [(first, again)]
 
 
-def test_the_other_leg_after_a_restart_is_no_duplicate() -> None:
+def test_the_other_leg_after_a_restart_is_no_repeat() -> None:
     """Pair legs repeat identical orders all the time: only the *next* traded order counts."""
     story = Story()
     first = story.send(10 * S, token=YES)
@@ -98,7 +131,8 @@ def test_the_other_leg_after_a_restart_is_no_duplicate() -> None:
     story.fill(story.send(15 * S, token=NO, session="s2"), 16 * S)  # the strategy moved on
     story.fill(story.send(17 * S, token=YES, session="s2"), 18 * S)  # the next pair: same leg
     view = read_bot_log(story.events, [kill])
-    assert not audit_duplicates(view, story.exchange, [kill]).duplicates
+    dup = audit_duplicates(view, story.exchange, [kill])
+    assert (dup.after_restart, dup.duplicates) == ([], set())
 
 
 def test_the_baseline_counts_same_leg_repeats_with_no_kill_between() -> None:
