@@ -9,6 +9,7 @@ finish), a seed that could not run to its end. The other rows are measurements.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -252,13 +253,23 @@ def _fuzz_json(fuzz: FuzzResult) -> dict[str, Any]:
     return {name: getattr(fuzz, name) for name in fuzz.__slots__}
 
 
+_LOG_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
 def _last_line(path: Path) -> str:
-    """The last line a failed start wrote (its error)."""
+    """What a failed start said last: its closing message, re-joined (the console wraps it)."""
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return ""
-    return next((ln.strip() for ln in reversed(lines) if ln.strip()), "")[:300]
+    tail: list[str] = []
+    for line in reversed(lines):
+        if not line.strip():
+            continue
+        if _LOG_LINE.match(line):
+            break
+        tail.insert(0, line.strip())
+    return " ".join(tail or [ln.strip() for ln in lines[-1:]])[:300]
 
 
 def _seed_json(r: SeedResult) -> dict[str, Any]:

@@ -150,10 +150,10 @@ class _Run:
                 return
             if not bot.running:
                 continue  # being restarted by the operator, or a failed restart
-            victim = bot.current
-            mode = await self.kill(bot, world, spec.mode)
-            if not mode:
-                continue  # it was down already (the operator's restart): no kill
+            mode, victim = await self.kill(bot, world, spec.mode)
+            if victim is None:
+                up = loop.time()
+                continue  # the operator restarted it meanwhile: no kill this time
             self.result.kills[mode] = self.result.kills.get(mode, 0) + 1
             async with self.lifecycle:
                 if bot.current is not victim:
@@ -168,50 +168,55 @@ class _Run:
                 self.stopping.set()
                 return
 
-    async def kill(self, bot: BotProcess, world: Any, mode: str) -> str:
-        """SIGKILL the bot as ``mode`` says; the mode it was really killed by ("": none).
+    async def kill(self, bot: BotProcess, world: Any, mode: str) -> tuple[str, Session | None]:
+        """SIGKILL the bot as ``mode`` says: the mode it was killed by, and the session.
 
         A kill timed on an order waits for one (the operator keeps resuming a halted bot
-        meanwhile); it never strikes while the operator is restarting the bot.
+        meanwhile). It never strikes while the operator is restarting the bot, and if the
+        operator restarted it during the wait there is no kill (``None``): the new process
+        gets its uptime first.
         """
-        done = asyncio.Event()
+        armed = bot.current
+        killed: list[Session] = []
         loop = asyncio.get_running_loop()
 
         def now(_order_id: str = "") -> None:
-            if not done.is_set() and not self.lifecycle.locked() and bot.kill(mode):
+            session = bot.current
+            if killed or self.lifecycle.locked() or session is not armed:
+                return
+            if bot.kill(mode) and session is not None:
+                killed.append(session)
                 done.set()
 
         def later(_order_id: str) -> None:
             loop.call_later(self.rng.uniform(0.002, 0.05), now)
 
-        if mode == "random":
-            async with self.lifecycle:
-                killed = bot.kill(mode)
-            self.note("kill", mode=mode, killed=killed)
-            return mode if killed else ""
-        hook = {"post": now, "reply": later}.get(mode)
-        tail: asyncio.Task[None] | None = None
-        if hook is not None:
-            world.watch.on_order.append(hook)
-        else:
-            tail = loop.create_task(self.tail_submitted(now))
-        try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), self.cfg.order_kill_wait_s)
-        finally:
+        done = asyncio.Event()
+        if mode != "random":
+            hook = {"post": now, "reply": later}.get(mode)
+            tail: asyncio.Task[None] | None = None
             if hook is not None:
-                world.watch.on_order.remove(hook)
-            if tail is not None:
-                tail.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await tail
-        if not done.is_set():
-            mode = f"{mode}-no-order"  # no order came in time: a random kill after all
+                world.watch.on_order.append(hook)
+            else:
+                tail = loop.create_task(self.tail_submitted(now))
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), self.cfg.order_kill_wait_s)
+            finally:
+                if hook is not None:
+                    world.watch.on_order.remove(hook)
+                if tail is not None:
+                    tail.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await tail
+            if not killed:
+                mode = f"{mode}-no-order"  # no order came in time: a random kill after all
+        if not killed:
             async with self.lifecycle:
-                if not bot.kill(mode):
-                    return ""
-        self.note("kill", mode=mode)
-        return mode
+                if bot.current is armed and armed is not None and bot.kill(mode):
+                    killed.append(armed)
+        self.note("kill", mode=mode, killed=bool(killed))
+        return mode, (killed[0] if killed else None)
 
     async def tail_submitted(self, kill: Any) -> None:
         """Call ``kill`` as soon as the bot's event log gains an ``order_submitted`` line."""
