@@ -32,17 +32,19 @@ journal), returning counts and the details that back them:
   exchange; positions must be equal, collateral within the rounding allowance
   (:func:`rounding_allowance`);
 * **kill-switch reaction** — for each ``KillSwitchFired``, the time since the last fault
-  injected while the bot was trading (since its session start or its last resume).
+  that could cause it, injected while the bot was trading (since its session start or
+  its last resume).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+from bench.soak.chaos import FaultRecord
 from bench.soak.records import BotOrder, BotView, ExchangeOrder, ExchangeRecords
 
 __all__ = [
@@ -283,26 +285,40 @@ class HaltAudit:
 OPERATOR_RESUME = "operator resume"
 
 
-def audit_halts(view: BotView, faults: Sequence[tuple[int, str]]) -> HaltAudit:
-    """Time each ``KillSwitchFired`` from the last fault injected while trading ran.
+def audit_halts(
+    view: BotView,
+    faults: Sequence[FaultRecord],
+    can_halt: Callable[[str, FaultRecord], bool] = lambda _condition, _fault: True,
+) -> HaltAudit:
+    """Time each ``KillSwitchFired`` from the last fault that could cause it.
 
-    ``faults`` are ``(onset ns, kind)`` pairs. The window of a halt starts at the later of
-    its session's start and the last resume before it, so a halt is never timed from a
-    fault the bot had already halted for (or from one before it was running).
+    A halt is timed from the last fault, among those ``can_halt(condition, fault)`` admits,
+    injected while trading ran: the window starts at the later of the halt's session start
+    and the last resume before it, so a halt is never timed from a fault the bot had already
+    halted for (or from one before it was running). A halt with no such fault is *untimed*
+    (the latch rebuilt at a start, a condition still true after a resume).
     """
     out = HaltAudit(halts=len(view.halts))
-    onsets = sorted(faults)
+    onsets = sorted(faults, key=lambda f: f.onset_ns)
+    times = [f.onset_ns for f in onsets]
     starts = sorted([*view.sessions, *(ts for ts, _ in view.resumes)])
     for halt in view.halts:
         out.by_condition[halt.condition] = out.by_condition.get(halt.condition, 0) + 1
         i = bisect_right(starts, halt.ts_ns)
         since = starts[i - 1] if i else 0
-        j = bisect_right(onsets, (halt.ts_ns, "\uffff"))
-        if j and onsets[j - 1][0] >= since:
-            onset, kind = onsets[j - 1]
-            out.reactions_ms.append((kind, (halt.ts_ns - onset) / 1e6))
-        else:
+        j = bisect_right(times, halt.ts_ns)
+        cause = next(
+            (
+                f
+                for f in reversed(onsets[:j])
+                if f.onset_ns >= since and can_halt(halt.condition, f)
+            ),
+            None,
+        )
+        if cause is None:
             out.untimed += 1
+        else:
+            out.reactions_ms.append((cause.kind, (halt.ts_ns - cause.onset_ns) / 1e6))
     for _, reason in view.resumes:
         if reason == OPERATOR_RESUME:
             out.resumed_by_operator += 1

@@ -18,7 +18,7 @@ from bench.soak.chaos import FaultRecord
 from polyloly.bot.clock import NS_PER_S, Clock
 from polyloly.bot.control import ControlClient, ControlError
 
-__all__ = ["Operator", "StuckFeed", "can_take_down"]
+__all__ = ["Operator", "StuckFeed", "can_halt", "can_take_down"]
 
 _NOT_FEED_FAULTS = frozenset({"trade_failed", "trade_retrying", "lost_order_reply"})
 
@@ -37,6 +37,20 @@ def can_take_down(feed: str, fault: FaultRecord) -> bool:
         return False
     if feed == "polymarket.heartbeat":
         return fault.kind.startswith(("heartbeat_", "http_"))
+    return True
+
+
+_EXCHANGE_FEEDS = ("polymarket.market_ws", "polymarket.user_ws", "polymarket.heartbeat")
+
+
+def can_halt(condition: str, fault: FaultRecord) -> bool:
+    """Whether a fault can be the cause of a kill-switch firing for ``condition``.
+
+    An ``exchange_feed`` halt needs a fault that takes one of the exchange feeds down; any
+    other condition (execution errors, a manual halt…) may follow any fault.
+    """
+    if condition == "exchange_feed":
+        return any(can_take_down(feed, fault) for feed in _EXCHANGE_FEEDS)
     return True
 
 

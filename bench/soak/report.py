@@ -155,7 +155,13 @@ def rows(results: Sequence[SeedResult], fuzz: FuzzResult | None) -> list[Row]:
             any(r.balances.collateral_mismatch for r in results),
         ),
         _info("final reconcile (the bot's own)", results, lambda r: r.final_reconcile),
-        _count_row("kill-switch halts", results, lambda r: r.halts.halts),
+        Row(
+            "kill-switch halts (timed from a fault)",
+            [f"{r.halts.halts} ({len(r.halts.reactions_ms)})" for r in results],
+            f"{_sum(results, lambda r: r.halts.halts)}"
+            f" ({_sum(results, lambda r: len(r.halts.reactions_ms))})",
+            None,
+        ),
         Row(
             "  fault → halt, ms (p50 / max)",
             [_ms([ms for _, ms in r.halts.reactions_ms]) for r in results],

@@ -48,7 +48,7 @@ from bench.soak.botproc import BotProcess, Session, bot_command
 from bench.soak.chaos import FaultInjector, KillSpec, plan_faults, plan_kills
 from bench.soak.config import SoakConfig
 from bench.soak.leaks import Leak, scan_for_secrets
-from bench.soak.operator import Operator
+from bench.soak.operator import Operator, can_halt
 from bench.soak.records import read_bot_log
 from polyloly.bot.clock import NS_PER_S, LiveClock
 from polyloly.bot.control import ControlClient
@@ -372,7 +372,7 @@ def _audit(run: _Run, records: Any, injector: FaultInjector, leak_secrets: dict[
     result.baseline_repeats = same_params_baseline(view, records, kills)
     result.fill_audit = audit_fills(view, records)
     result.balances = audit_balances(view, records)
-    result.halts = audit_halts(view, [(r.onset_ns, r.kind) for r in injector.records])
+    result.halts = audit_halts(view, injector.records, can_halt)
     last = [r for r in view.reconciliations if view.sessions and r[0] >= view.sessions[-1]]
     if result.final_reconcile == "started" and last:
         ok = all(r[1] for r in last)

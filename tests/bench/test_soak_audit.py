@@ -16,6 +16,8 @@ from bench.soak.audit import (
     rounding_allowance,
     same_params_baseline,
 )
+from bench.soak.chaos import FaultRecord
+from bench.soak.operator import can_halt
 from bench.soak.records import BotView, ExchangeFill, Halt, read_bot_log
 from tests.bench.soak_log import NO, YES, S, Story
 
@@ -240,9 +242,24 @@ def test_halts_are_timed_from_the_last_fault_while_trading() -> None:
         Halt(51 * S, "exchange_feed", "stale"),  # at start-up, the fault was before it
     ]
     view.resumes = [(30 * S, "operator resume"), (60 * S, "heartbeat chain healthy")]
-    faults = [(5 * S, "http_500"), (20 * S, "drop_ws"), (45 * S, "http_500")]
+    faults = [_fault(5, "http_500"), _fault(20, "drop_ws"), _fault(45, "http_500")]
     out = audit_halts(view, faults)
     assert out.halts == 3
     assert out.reactions_ms == [("drop_ws", 300.0)]
     assert out.untimed == 2
     assert (out.resumed_by_operator, out.resumed_by_itself) == (1, 1)
+
+
+def test_a_halt_is_timed_from_a_fault_that_can_cause_it() -> None:
+    view = BotView(state=ExecutionState())
+    view.sessions = [10 * S]
+    view.halts = [Halt(21 * S, "exchange_feed", "down")]
+    faults = [_fault(20, "drop_ws"), _fault(20.9, "trade_failed", count=1)]
+    out = audit_halts(view, faults, can_halt)
+    assert out.reactions_ms == [("drop_ws", 1000.0)]  # not 100 ms from the failed trade
+    out = audit_halts(view, [_fault(20.9, "trade_failed", count=1)], can_halt)
+    assert (out.reactions_ms, out.untimed) == ([], 1)
+
+
+def _fault(at_s: float, kind: str, **args: object) -> FaultRecord:
+    return FaultRecord(int(at_s * S), kind, dict(args))
