@@ -7,7 +7,8 @@ journal), returning counts and the details that back them:
 * **orders the log never knew** — an order of the bot's on the exchange with no
   ``OrderSubmitted`` in its log (the log-before-send rule broken: nothing could dedupe it);
 * **duplicate orders** — one decision on the exchange more than once, where it took effect
-  more than once (both orders traded), by the decision's identity:
+  more than once (both orders traded: a trade of each that did not fail), by the
+  decision's identity:
 
   - *decision key*: two orders whose intents carry the same ``decision_key`` (a key stable
     across restarts: strategy, market, step) — read when the bot logs one;
@@ -45,7 +46,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from bench.soak.chaos import FaultRecord
-from bench.soak.records import BotOrder, BotView, ExchangeOrder, ExchangeRecords
+from bench.soak.records import BotOrder, BotView, ExchangeRecords
 
 __all__ = [
     "BalanceAudit",
@@ -95,11 +96,11 @@ def audit_duplicates(view: BotView, ex: ExchangeRecords, kills_ns: Sequence[int]
         if order.strategy == TEMPORAL:
             by_temporal[(order.market, order.token_id)].append(order)
     for group in by_decision.values():
-        out.decision += _repeats(group, ex.orders)
+        out.decision += _repeats(group, ex)
     for group in by_temporal.values():
-        out.temporal += _repeats(group, ex.orders)
+        out.temporal += _repeats(group, ex)
     for group in by_intent.values():
-        out.same_intent += _repeats(group, ex.orders)
+        out.same_intent += _repeats(group, ex)
     filled = _filled_by_market(mine, ex)
     kills = sorted(kills_ns)
     for k, kill in enumerate(kills):
@@ -109,7 +110,7 @@ def audit_duplicates(view: BotView, ex: ExchangeRecords, kills_ns: Sequence[int]
             first = mine.get(a_hash)
             if first is None:
                 continue  # never reached the exchange: a new order is no repeat of it
-            if ex.orders[a_hash].filled:
+            if ex.traded(a_hash):
                 again = _next_filled(filled[(first.strategy, first.market)], first)
                 if again is not None and again.ts_ns > kill and again.params == first.params:
                     out.after_restart.append((a_hash, again.order_hash))
@@ -130,7 +131,7 @@ def _filled_by_market(
     """Each (strategy, market)'s orders that traded, in the order the bot sent them."""
     out: defaultdict[tuple[str, str], list[BotOrder]] = defaultdict(list)
     for order in sorted(mine.values(), key=_ts):
-        if ex.orders[order.order_hash].filled:
+        if ex.traded(order.order_hash):
             out[(order.strategy, order.market)].append(order)
     return out
 
@@ -141,9 +142,9 @@ def _next_filled(sequence: list[BotOrder], order: BotOrder) -> BotOrder | None:
     return sequence[i + 1] if i + 1 < len(sequence) else None
 
 
-def _repeats(group: list[BotOrder], orders: dict[str, ExchangeOrder]) -> list[str]:
+def _repeats(group: list[BotOrder], ex: ExchangeRecords) -> list[str]:
     """Every order of one decision after the first that traded, if that one traded too."""
-    filled = sorted((o for o in group if orders[o.order_hash].filled), key=_ts)
+    filled = sorted((o for o in group if ex.traded(o.order_hash)), key=_ts)
     return [o.order_hash for o in filled[1:]]
 
 

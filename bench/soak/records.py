@@ -58,11 +58,6 @@ class ExchangeOrder:
     status: str
     order_type: str
 
-    @property
-    def filled(self) -> bool:
-        """Whether any of it traded (it took effect on the bot's exposure)."""
-        return self.size_matched > 0
-
 
 @dataclass(frozen=True, slots=True)
 class ExchangeFill:
@@ -92,6 +87,14 @@ class ExchangeRecords:
     orders: dict[str, ExchangeOrder] = field(default_factory=dict)
     fills: list[ExchangeFill] = field(default_factory=list)
     balances: dict[str, int] = field(default_factory=dict)  # "collateral" and token ids
+
+    def traded(self, order_id: str) -> bool:
+        """Whether the order took effect: a trade of it that did not fail.
+
+        Not ``size_matched``: the exchange keeps what was matched when a trade then fails
+        (MATCHED → FAILED reverses the balances, not the order's record).
+        """
+        return any(f.order_id == order_id and f.counts for f in self.fills)
 
 
 @dataclass(frozen=True, slots=True)

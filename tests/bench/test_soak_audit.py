@@ -156,6 +156,17 @@ def test_a_temporal_decision_filled_twice_is_a_duplicate_whatever_its_timing() -
     assert dup.temporal == [again]
 
 
+def test_a_repeat_whose_trade_failed_took_no_effect_and_is_no_duplicate() -> None:
+    """The exchange keeps an order's matched size when its trade fails: it did not trade."""
+    story = Story()
+    story.fill(story.send(10 * S, strategy="temporal_arb"), 11 * S, status=TradeStatus.FAILED)
+    again = story.send(30 * S, strategy="temporal_arb", session="s2")
+    story.fill(again, 31 * S)
+    view = read_bot_log(story.events, [20 * S])
+    assert story.exchange.orders[again].size_matched > 0
+    assert not audit_duplicates(view, story.exchange, [20 * S]).duplicates
+
+
 def test_a_temporal_repeat_that_did_not_trade_is_no_duplicate() -> None:
     story = Story()
     story.fill(story.send(10 * S, strategy="temporal_arb"), 11 * S)
