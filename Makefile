@@ -3,7 +3,7 @@
 #   make test   runs the lock check, lint, type checks and the whole test suite
 # Each creates or updates .venv with exactly the locked versions in requirements/ (hashes
 # checked), installed by uv; uv itself is bootstrapped from the registry with pip, pinned.
-#   make soak     the fault soak: the live bot under faults and SIGKILLs, audited (~20 min;
+#   make soak     the fault soak: the live bot under faults and SIGKILLs, audited (~23 min;
 #                 ARGS="--short" is the ~1 min CI run)
 #   make lock     re-lock after editing pyproject.toml (keeps every pin that still fits)
 #   make upgrade  move every pin to the newest release, then run the suite

@@ -2,7 +2,7 @@
 
 ::
 
-    python -m bench.soak                       # 5 seeds x ~4.5 min, 7-9 kills and ~100 faults each,
+    python -m bench.soak                       # 5 seeds x ~4.5 min, 7-9 kills and 100 faults each,
                                                # then the 1,000,000-frame fuzz run
     python -m bench.soak --short --seed 3      # the CI run: one seed, ~60 s
     python -m bench.soak --seeds 1,2,3 --faults 60 --scenario-s 120 --fuzz-frames 0
