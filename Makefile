@@ -3,6 +3,8 @@
 #   make test   runs the lock check, lint, type checks and the whole test suite
 # Each creates or updates .venv with exactly the locked versions in requirements/ (hashes
 # checked), installed by uv; uv itself is bootstrapped from the registry with pip, pinned.
+#   make soak     the fault soak: the live bot under faults and SIGKILLs, audited (~23 min;
+#                 ARGS="--short" is the ~1 min CI run)
 #   make lock     re-lock after editing pyproject.toml (keeps every pin that still fits)
 #   make upgrade  move every pin to the newest release, then run the suite
 
@@ -18,7 +20,7 @@ LOCK_ARGS := --universal --python-version 3.11 --generate-hashes --quiet \
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: demo test lint lock-check typecheck pytest bench bench-smoke bench-profile lock upgrade clean
+.PHONY: demo test lint lock-check typecheck pytest bench bench-smoke bench-profile soak lock upgrade clean
 
 $(STAMP): pyproject.toml $(LOCKS)
 	@echo "set-up: .venv with the locked dependencies (requirements/dev.txt)..."
@@ -60,6 +62,9 @@ bench-smoke: $(STAMP)
 
 bench-profile: $(STAMP)
 	$(BIN)/python -m bench profile $(ARGS)
+
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak $(ARGS)
 
 lock: $(STAMP)
 	$(UV) pip compile pyproject.toml requirements/tools.in requirements/build.in --extra dev -o requirements/dev.txt $(LOCK_ARGS)

@@ -1,5 +1,5 @@
 """Fault injection over loopback: WebSocket drops, stalls, duplicates, reordering,
-malformed frames; HTTP errors, hangs and lost order replies; the HTTP control API."""
+malformed frames; HTTP errors, hangs, lost order and heartbeat replies; the HTTP control API."""
 
 from __future__ import annotations
 
@@ -101,6 +101,31 @@ async def test_lost_order_reply_still_places_the_order(env: Env) -> None:
     outcome = await asyncio.to_thread(post)
     assert outcome == "Request exception!"
     assert env.sim.book(env.yes)[0] == [(300_000, 5_000_000)]
+
+
+async def test_lost_heartbeat_reply_rotates_the_id_and_the_next_beat_is_refused(
+    env: Env,
+) -> None:
+    def flow() -> tuple[str, str, str]:
+        c = env.client()
+        first = str(c.post_heartbeat("")["heartbeat_id"])
+        env.sim.faults.lose_next_heartbeat_reply()
+        try:
+            c.post_heartbeat(first)
+            lost = "replied"
+        except PolyApiException as exc:
+            lost = str(exc.error_msg)
+        try:
+            c.post_heartbeat(first)
+        except PolyApiException as exc:
+            return first, lost, str(exc.error_msg)
+        return first, lost, ""
+
+    first, lost, stale = await asyncio.to_thread(flow)
+    assert lost == "Request exception!"  # the connection was dropped, no reply
+    assert "Invalid Heartbeat ID" in stale  # the venue took the lost beat: the id moved on
+    assert first not in stale
+    assert env.sim.faults.state()["lose_heartbeat_replies"] == 0
 
 
 async def test_control_api(env: Env) -> None:
