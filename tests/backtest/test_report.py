@@ -18,13 +18,13 @@ from polyloly.backtest.report import (
     report_from_log,
     write_report,
 )
-from polyloly.bot.clock import NS_PER_S
 from polyloly.domain.fees import PolymarketFeeModel
 from polyloly.domain.intents import MergeIntent
 from polyloly.domain.markets import MarketKind, MarketMapping, MarketRegistry
 from polyloly.domain.money import SCALE
 from polyloly.execution.events import MergeCompleted
 from polyloly.execution.ports import MergeResult, TradeStatus, VenueOrderStatus
+from polyloly.runtime.clock import NS_PER_S
 from polyloly.storage.event_log import EventLogWriter
 
 M1, YES, NO = "0xm1", "111", "222"

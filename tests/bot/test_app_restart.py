@@ -16,7 +16,7 @@ import pytest_asyncio
 
 from polyloly.adapters.esports import load_esports_settings
 from polyloly.bot.app import NodeMode, NodeOptions, TradingNode
-from polyloly.bot.settings import load_settings
+from polyloly.bot.config_loader import load_settings
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig
 from polyloly.sim.exchange.scenarios import bo3_markets
 

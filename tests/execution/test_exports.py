@@ -9,7 +9,7 @@ import pytest
 MODULES = [
     "polyloly.execution.engine",
     "polyloly.execution.events",
-    "polyloly.execution.fakes",
+    "polyloly.testing.fakes",
     "polyloly.execution.lifecycle",
     "polyloly.execution.merge",
     "polyloly.execution.order_manager",
@@ -21,7 +21,7 @@ MODULES = [
     "polyloly.execution.retry",
     "polyloly.execution.risk_gate",
     "polyloly.execution.state",
-    "polyloly.execution.tasks",
+    "polyloly.runtime.tasks",
     "polyloly.storage.db",
     "polyloly.storage.projection",
     "polyloly.storage.schema",

@@ -14,9 +14,6 @@ import msgspec
 import pytest
 from tests.conftest import RecordingSink
 
-from polyloly.bot.clock import NS_PER_S, VirtualClock
-from polyloly.bot.errors import RejectError
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import (
     BookSnapshot,
     Event,
@@ -35,18 +32,21 @@ from polyloly.domain.money import SCALE
 from polyloly.domain.orderbook import BookSet
 from polyloly.execution.engine import ExecutionConfig, ExecutionEngine, ExecutionPorts
 from polyloly.execution.events import OrderAccepted, OrderSubmitted
-from polyloly.execution.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 from polyloly.execution.ports import OrderSigner, OrderSpec, SignedOrder
 from polyloly.execution.presign import (
     PresignConfig,
     PresignDiscarded,
-    Presigner,
     PresignFailed,
     PresignReady,
     ReadyOrder,
     SerialSigner,
 )
+from polyloly.execution.presigner import Presigner
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.errors import RejectError
+from polyloly.runtime.kernel import Kernel
 from polyloly.strategies.temporal_arb import TemporalArbEngine, TemporalArbParams
+from polyloly.testing.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 
 START_NS = 1_800_000_000 * NS_PER_S
 MATCH = MarketMapping(

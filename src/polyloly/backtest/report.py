@@ -110,7 +110,7 @@ def report_from_log(
     """
     # Registers MarketDiscovered and SessionStarted with the event log's decoder; imported
     # here, not at module level, because the node sits above this package.
-    import polyloly.bot.wiring  # noqa: F401, PLC0415
+    import polyloly.node.core  # noqa: F401, PLC0415
 
     reader = EventLogReader(paths, strict=False)
     return build_report_data(

@@ -23,11 +23,12 @@ from rich.table import Table
 
 from polyloly.adapters.polymarket.gamma import GammaClient, discover_esports
 from polyloly.bot.app import NodeOptions, TradingNode, node_params
+from polyloly.bot.config_loader import load_settings
 from polyloly.bot.datadir import FolderLock, data_folder
 from polyloly.bot.demo import DemoResult, demo_options, run_demo
 from polyloly.bot.live_view import run_view
 from polyloly.bot.logging import configure_logging
-from polyloly.bot.settings import Settings, load_settings
+from polyloly.bot.settings import Settings
 from polyloly.domain.markets import MarketKind, MarketRegistry, TeamAliases
 from polyloly.domain.money import fmt
 

@@ -39,9 +39,6 @@ from itertools import count
 
 import msgspec
 
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S, Clock
-from polyloly.bot.errors import RejectError
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import (
     BookSnapshot,
     Event,
@@ -83,6 +80,9 @@ from polyloly.execution.ports import (
     VenueOrder,
     VenueOrderStatus,
 )
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S, Clock
+from polyloly.runtime.errors import RejectError
+from polyloly.runtime.kernel import Kernel
 
 __all__ = ["PaperConfig", "PaperVenue"]
 

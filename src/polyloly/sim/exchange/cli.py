@@ -13,7 +13,7 @@ import signal
 
 import typer
 
-from polyloly.bot.errors import PortInUseError
+from polyloly.runtime.errors import PortInUseError
 from polyloly.sim.exchange.config import SimConfig
 from polyloly.sim.exchange.scenarios import SCENARIOS
 from polyloly.sim.exchange.server import ExchangeSimulator
