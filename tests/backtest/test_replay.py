@@ -11,15 +11,13 @@ from polyloly.adapters.polymarket import events as pm
 from polyloly.backtest.latency import LatencyModel, LatentVenue
 from polyloly.backtest.replay import (
     CoreFactory,
-    DigestSigner,
-    InertVenue,
-    RecordedSigner,
     ReplayParts,
     compare_decisions,
     replay_exact,
     replay_simulated,
 )
-from polyloly.bot.app import PM_TRANSLATORS
+from polyloly.backtest.replay_ports import DigestSigner, InertVenue, RecordedSigner
+from polyloly.bot.node_options import PM_TRANSLATORS
 from polyloly.bot.replay_core import core_factory
 from polyloly.domain.events import (
     BookSnapshot,

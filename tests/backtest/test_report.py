@@ -7,17 +7,10 @@ from pathlib import Path
 
 from tests.backtest.report_log import START_NS, LogBuilder
 
-from polyloly.backtest.report import (
-    PLOT_IDS,
-    EquityPoint,
-    FillRow,
-    PnlRow,
-    ReportData,
-    build_report_data,
-    render_report,
-    report_from_log,
-    write_report,
-)
+from polyloly.backtest.plots import render_report
+from polyloly.backtest.report import report_from_log, write_report
+from polyloly.backtest.report_data import build_report_data
+from polyloly.backtest.report_model import PLOT_IDS, EquityPoint, FillRow, PnlRow, ReportData
 from polyloly.domain.fees import PolymarketFeeModel
 from polyloly.domain.intents import MergeIntent
 from polyloly.domain.markets import MarketKind, MarketMapping, MarketRegistry

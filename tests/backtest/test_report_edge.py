@@ -16,7 +16,7 @@ import pytest
 from tests.backtest.report_log import LogBuilder
 
 from polyloly.backtest.plots import render_report
-from polyloly.backtest.report import build_report_data
+from polyloly.backtest.report_data import build_report_data
 from polyloly.domain.intents import OrderType
 from polyloly.domain.money import SCALE
 from polyloly.execution.ports import VenueOrderStatus

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from tests.backtest.report_log import START_NS
 
-from polyloly.backtest.report import render_report, report_from_log
+from polyloly.backtest.plots import render_report
+from polyloly.backtest.report import report_from_log
 from polyloly.domain.events import BookSnapshot, MarketResolved, Side
 from polyloly.domain.intents import OrderType, PlaceOrderIntent, RiskDecision
 from polyloly.domain.money import SCALE

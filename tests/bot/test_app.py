@@ -23,10 +23,11 @@ from rich.console import Console
 
 from polyloly.adapters.esports import load_esports_settings
 from polyloly.backtest.replay import replay_simulated
-from polyloly.bot.app import NodeMode, NodeOptions, TradingNode
+from polyloly.bot.app import TradingNode
 from polyloly.bot.config_loader import load_settings
 from polyloly.bot.control import ControlAuthError, ControlClient
 from polyloly.bot.live_view import plain_line, render
+from polyloly.bot.node_options import NodeMode, NodeOptions
 from polyloly.bot.replay_core import core_factory
 from polyloly.bot.settings import Settings
 from polyloly.domain.events import BookSnapshot, Event, OperatorCommand, PriceChanges

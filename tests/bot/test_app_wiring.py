@@ -12,8 +12,8 @@ import msgspec
 import pytest
 from tests.conftest import RecordingSink
 
-from polyloly.bot.app import feed_settings, node_params, polymarket_config
 from polyloly.bot.config_loader import load_settings
+from polyloly.bot.config_map import feed_settings, node_params, polymarket_config
 from polyloly.domain.events import BookSnapshot, Event, OperatorCommand, TimerTick
 from polyloly.domain.intents import PlaceOrderIntent, RiskDecision
 from polyloly.domain.markets import MarketKind, MarketMapping

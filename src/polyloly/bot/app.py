@@ -43,14 +43,13 @@ from polyloly.adapters.polymarket.execution import execution_ports
 from polyloly.adapters.polymarket.factory import PolymarketAdapter, create_adapter
 from polyloly.adapters.polymarket.gamma import DiscoveredMarket, discover_esports
 from polyloly.adapters.polymarket.ws_market import MarketWsClient
-from polyloly.backtest.replay import DigestSigner
+from polyloly.backtest.replay_ports import DigestSigner
 from polyloly.bot.alerts import AlertRules, AppriseAlerts
 from polyloly.bot.config_map import (
     execution_config,
     feed_settings,
     node_params,
     polymarket_config,
-    presign_config,
 )
 from polyloly.bot.control import ControlServer
 from polyloly.bot.crashpoints import CrashPoints
@@ -85,15 +84,7 @@ from polyloly.storage.event_log import EventLogReader, EventLogWriter
 from polyloly.storage.projection import Projection
 
 __all__ = [
-    "PM_TRANSLATORS",
-    "NodeMode",
-    "NodeOptions",
     "TradingNode",
-    "execution_config",
-    "feed_settings",
-    "node_params",
-    "polymarket_config",
-    "presign_config",
 ]
 
 _log = structlog.get_logger(__name__)

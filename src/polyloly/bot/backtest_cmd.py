@@ -22,9 +22,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from polyloly.adapters.polymarket import events as pm
 from polyloly.backtest.latency import LatencyModel
 from polyloly.backtest.replay import ReplayResult, replay_exact, replay_simulated
-from polyloly.backtest.report import build_report_data, write_report
-from polyloly.bot.app import PM_TRANSLATORS
+from polyloly.backtest.report import write_report
+from polyloly.backtest.report_data import build_report_data
 from polyloly.bot.logging import configure_logging
+from polyloly.bot.node_options import PM_TRANSLATORS
 from polyloly.bot.replay_core import core_factory
 from polyloly.bot.settings import BacktestSettings
 from polyloly.domain.money import fmt

@@ -26,7 +26,7 @@ from polyloly.adapters.polymarket.config import (
 from polyloly.bot.settings import Settings
 from polyloly.domain.intents import OrderType
 from polyloly.domain.risk import RiskParams
-from polyloly.domain.truth_engine import TruthParams
+from polyloly.domain.truth_table import TruthParams
 from polyloly.execution.engine import ExecutionConfig
 from polyloly.execution.presign import PresignConfig
 from polyloly.execution.risk_gate import GateConfig

@@ -35,11 +35,13 @@ from eth_account import Account
 from polyloly.adapters.esports import EsportsSettings as FeedSettings
 from polyloly.adapters.esports import MatchBindingSettings, load_esports_settings
 from polyloly.adapters.polymarket.execution import SimControlMerger
-from polyloly.backtest.report import build_report_data, write_report
-from polyloly.bot.app import PM_TRANSLATORS, NodeMode, NodeOptions, TradingNode
+from polyloly.backtest.report import write_report
+from polyloly.backtest.report_data import build_report_data
+from polyloly.bot.app import TradingNode
 from polyloly.bot.config_loader import load_settings
 from polyloly.bot.datadir import FolderLock
 from polyloly.bot.logging import register_secret
+from polyloly.bot.node_options import PM_TRANSLATORS, NodeMode, NodeOptions
 from polyloly.bot.settings import DemoSettings, Settings
 from polyloly.domain.money import ONE
 from polyloly.runtime.clock import NS_PER_S, Clock, LiveClock

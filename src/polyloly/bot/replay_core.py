@@ -16,7 +16,7 @@ from typing import Any
 
 from polyloly.adapters.polymarket import events as pm
 from polyloly.backtest.replay import CoreFactory, ReplayParts
-from polyloly.bot.app import PM_TRANSLATORS
+from polyloly.bot.node_options import PM_TRANSLATORS
 from polyloly.domain.events import Event
 from polyloly.execution.engine import ExecutionConfig, ExecutionPorts, Translate
 from polyloly.node.core import Core, NodeKernel

@@ -57,11 +57,11 @@ from polyloly.domain.matching import (
     ERR_POST_ONLY_CROSSES,
     Fill,
     FillKind,
-    MarketBook,
     MatchingEngine,
     MatchResult,
     OrderRequest,
 )
+from polyloly.domain.matching_book import MarketBook
 from polyloly.domain.money import Rounding, cost_of, market_buy_amount
 from polyloly.domain.orderbook import BookSet
 from polyloly.execution.events import OrderUpdate, TradeUpdate, UpdateSource

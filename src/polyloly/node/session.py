@@ -14,7 +14,7 @@ from polyloly.domain.events import Event, register_event
 from polyloly.domain.fees import FeeModel, fee_model_from_config
 from polyloly.domain.markets import MarketMapping
 from polyloly.domain.risk import RiskParams
-from polyloly.domain.truth_engine import TruthParams
+from polyloly.domain.truth_table import TruthParams
 from polyloly.execution.risk_gate import GateConfig
 from polyloly.strategies.pair_arb import PairArbParams
 from polyloly.strategies.temporal_arb import TemporalArbParams

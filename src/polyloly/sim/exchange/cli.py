@@ -18,7 +18,7 @@ from polyloly.sim.exchange.config import SimConfig
 from polyloly.sim.exchange.scenarios import SCENARIOS
 from polyloly.sim.exchange.server import ExchangeSimulator
 
-__all__ = ["SCENARIOS", "serve"]
+__all__ = ["serve"]
 
 
 async def serve(host: str, port: int, scenario: str, seed: int) -> None:

@@ -19,12 +19,8 @@ from typing import Final
 from polyloly.domain.events import Side
 from polyloly.domain.fees import PolymarketFeeModel
 from polyloly.domain.intents import OrderType
-from polyloly.domain.matching import (
-    BookOrder,
-    LevelChange,
-    MatchingEngine,
-    OrderRequest,
-)
+from polyloly.domain.matching import MatchingEngine, OrderRequest
+from polyloly.domain.matching_book import BookOrder, LevelChange
 from polyloly.domain.money import ONE, Rounding, cost_of
 from polyloly.runtime.clock import NS_PER_MS, NS_PER_S, Clock
 from polyloly.sim.exchange.accounts import COLLATERAL, Accounts
