@@ -332,6 +332,7 @@ class ReportData:
     catch_up_price: int = 900_000
     markets: tuple[MarketName, ...] = ()
     anomalies: tuple[AnomalyRow, ...] = ()
+    delayed_orders: frozenset[str] = frozenset()  # hashes of orders the taker delay held
 
     @property
     def names(self) -> MarketNames:

@@ -34,8 +34,9 @@ from polyloly.sim.exchange.feeds import RecordingSink
 from polyloly.sim.exchange.frames import Json
 from polyloly.sim.exchange.gamma import GammaApi
 from polyloly.sim.exchange.orders import OrderRecord, TradeRecord
+from polyloly.sim.exchange.pool import MarketParams, TraderPool
 from polyloly.sim.exchange.rest import ClobRest
-from polyloly.sim.exchange.traders import FairValueSource, TraderPool
+from polyloly.sim.exchange.traders import FairValueSource
 from polyloly.sim.exchange.venue import Venue
 from polyloly.sim.exchange.ws import WsHub
 
@@ -266,8 +267,12 @@ class ExchangeSimulator:
         return trade is not None and self.venue.lifecycle.fail(trade)
 
     def add_traders(self, condition_id: str, **kwargs: object) -> None:
-        """Start synthetic makers and takers on a market (see ``traders.TraderPool``)."""
+        """Start synthetic makers and takers on a market (see ``pool.TraderPool.add``)."""
         self.traders.add(condition_id, **kwargs)  # type: ignore[arg-type]
+
+    def add_market_traders(self, condition_id: str, params: MarketParams) -> None:
+        """Start the honest market of ``params`` on a market (makers, takers, rivals)."""
+        self.traders.add_market(condition_id, params)
 
     @property
     def now_ns(self) -> int:

@@ -100,6 +100,7 @@ class Venue:
         )
         self.contracts = CHAIN_CONTRACTS[config.chain_id]
         self._delayed: dict[str, OrderRequest] = {}
+        self.delayed_total: dict[str, int] = {}  # owner -> orders held by the taker delay
         self.heartbeats = HeartbeatChains(config.heartbeat_timeout_s, self.ids.uuid, self._expired)
         self._events: dict[str, str] = {}
         self.funders: dict[str, str] = {}  # signer EOA (lower) -> funder address
@@ -248,6 +249,10 @@ class Venue:
         if error is not None:
             return 400, {"error": error}
         self.orders[record.id] = record
+        return self._execute(request, record)
+
+    def _execute(self, request: OrderRequest, record: OrderRecord) -> tuple[int, Json]:
+        """Match now, or hold a marketable order for the taker delay of a live market."""
         listing = self.by_token[request.token_id]
         delay = listing.spec.seconds_delay if listing.live and not request.post_only else 0
         if delay > 0 and self.engine.is_marketable(request):
@@ -367,7 +372,8 @@ class Venue:
         record.status = "DELAYED"
         self._delayed[request.order_id] = request
         self.publisher.order(record, "PLACEMENT")
-        due = self.clock.now_ns() + delay_s * NS_PER_S
+        due = self.clock.now_ns() + delay_s * self.config.taker_delay_ms_per_s * NS_PER_MS
+        self.delayed_total[request.owner] = self.delayed_total.get(request.owner, 0) + 1
         self.timers.at(due, lambda: self._run_delayed(request.order_id), "delayed")
         return {
             "success": True,
@@ -431,7 +437,9 @@ class Venue:
         owner: str = "taker-1",
         order_type: OrderType = OrderType.FAK,
     ) -> tuple[int, Json]:
-        """Send a synthetic order through full matching (no auth); the venue's reply."""
+        """Send a synthetic order through full matching (no auth); the venue's reply.
+
+        The taker delay of a live market applies as to any order (rivals wait like us)."""
         listing = self.by_token[token_id]
         request = OrderRequest(
             order_id=self.ids.hex32(),
@@ -452,7 +460,7 @@ class Venue:
             return 400, {"error": error}
         record = self._record(request, listing)
         self.orders[record.id] = record
-        return self.settlement.execute(request, record)
+        return self._execute(request, record)
 
     def house_address(self, owner: str) -> str:
         """The address of a synthetic trader (funded with the house balance)."""
