@@ -352,10 +352,11 @@ class DemoWorld:
     @staticmethod
     def _live(market: _Market, t_ms: int) -> bool:
         """Whether the venue shows a market's game live (its taker delay on): from its
-        game's start until the sports feed reports the result that decides it (the venue
-        marks an event ended from that feed, ``feed_delay_ms`` after the truth)."""
+        game's start until the broadcast shows the result that decides it (an assumption:
+        the venue marks an event ended ``broadcast_delay_ms`` after the truth; no public
+        figure exists)."""
         scn = market.runtime.scenario
-        feed = scn.public.feed_delay_ms
+        feed = scn.public.broadcast_delay_ms
         state = scn.state(None, t_ms)
         if market.decided_ms is not None and t_ms >= market.decided_ms + feed:
             return False
