@@ -49,7 +49,7 @@ from polyloly.bot.demo_audit import DemoAudit, audit_demo
 from polyloly.bot.logging import register_secret
 from polyloly.bot.node_options import PM_TRANSLATORS, NodeMode, NodeOptions
 from polyloly.bot.settings import DemoSettings, Settings
-from polyloly.runtime.clock import NS_PER_MS, NS_PER_S, Clock, LiveClock
+from polyloly.runtime.clock import NS_PER_S, Clock, LiveClock
 from polyloly.runtime.sleep import AsyncioSleeper
 from polyloly.sim.esports import EsportsFeedServer, ScenarioRuntime
 from polyloly.sim.exchange import ExchangeSimulator, Listing, SimConfig
@@ -91,7 +91,10 @@ class DemoOptions:
     follows from it unless ``speed`` (scenario seconds per real second) is given;
     ``realtime`` plays at true speed. ``market_lag_s`` is how long (real seconds) after
     the slowest broadcast viewer has seen a result the venue resolves its market.
-    ``market`` is the synthetic market on every listing (makers, takers, rivals).
+    ``market`` is the synthetic market on every listing (makers, takers, rivals);
+    ``game_seconds_delay`` the taker delay of the "Game N Winner" markets (the match
+    market carries the venue's 3 s; that its games' markets carry it too is an assumption,
+    the pessimistic one for temporal arbitrage).
     ``view`` is ``auto`` (live table on a terminal, plain lines otherwise), ``live``,
     ``plain`` or ``none``. :func:`demo_options` fills
     the defaults from the ``demo`` settings section.
@@ -109,6 +112,7 @@ class DemoOptions:
     config_dir: Path | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     market: MarketParams = field(default_factory=MarketParams)
+    game_seconds_delay: int = 3
 
 
 @dataclass(slots=True)
@@ -129,6 +133,7 @@ class DemoResult:
     kill_switch: str | None = None
     presign: dict[str, int] = field(default_factory=dict)
     audit: DemoAudit | None = None
+    max_drawdown: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -226,9 +231,13 @@ class DemoWorld:
                 event_slug=scn.match_id,
                 start=_iso(first),
                 end=_iso(runtime.wall_s(scn.end_ms)),
+                best_of=scn.best_of,
             )
             for spec in specs:
-                listing = self.exchange.add_market(replace(spec, tick=_TICK))
+                delay = spec.seconds_delay
+                if spec.game_number is not None:
+                    delay = self.options.game_seconds_delay
+                listing = self.exchange.add_market(replace(spec, tick=_TICK, seconds_delay=delay))
                 self.public.bind(listing.condition_id, runtime, spec.game_number)
                 decided = scn.decided_ms(spec.game_number)
                 self.markets.append(_Market(listing, runtime, spec.game_number, decided))
@@ -397,9 +406,10 @@ class DemoWorld:
         if market is None or market.decided_ms is None:
             return None
         params = self.options.market
-        lag = params.maker_lag_ms + params.maker_lag_spread_ms
-        react = max(params.react_ms, params.pull_ms) * NS_PER_MS
-        return market.runtime.wall_ns(market.decided_ms + lag) + react + self.exchange.tick_ns
+        lag = (
+            params.maker_lag_ms + params.maker_lag_spread_ms + max(params.react_ms, params.pull_ms)
+        )
+        return market.runtime.wall_ns(market.decided_ms + lag) + self.exchange.tick_ns
 
     def winning_token(self, market_id: str) -> str | None:
         """The token that wins a market per the scenario truth (``None``: undecided)."""
@@ -613,6 +623,7 @@ def _report(result: DemoResult, node: TradingNode, world: DemoWorld) -> Path | N
             translators=PM_TRANSLATORS,
             registry=core.registry,
         )
+        result.max_drawdown = data.summary.max_drawdown
         result.audit = audit_demo(
             data, winning_token=world.winning_token, public_priced_ns=world.public_priced_ns
         )
