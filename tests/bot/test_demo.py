@@ -144,3 +144,23 @@ def test_temporal_arbitrage_sent_pre_signed_orders(demo_run: tuple[Result, Path]
     sent = [e for e in events if isinstance(e, OrderSubmitted) and e.strategy == "temporal_arb"]
     assert any(e.order_hash in ready for e in sent)  # sent as signed ahead, relabelled
     assert len({e.client_id for e in sent}) == len(sent)
+
+
+def test_simulate_pnl_inputs_are_fitted_from_the_demo_log(
+    demo_run: tuple[Result, Path], tmp_path: Path
+) -> None:
+    _, out = demo_run
+    app = build_app({"": "polyloly.bot.cli_ops:app"})
+    fitted = CliRunner().invoke(app, ["calibrate", str(out / "events")])
+    assert fitted.exit_code == 0, fitted.output
+    assert re.search(r"temporal_taker_delay_ms\s+3000\s+fitted", fitted.output)
+    # never a wrong side: 0 when the run filled temporal orders, else nothing to judge
+    assert re.search(r"temporal_wrong_truth_bps\s+(0\s+fitted|-\s+assumed)", fitted.output)
+    simulated = CliRunner().invoke(
+        app,
+        ["simulate-pnl", "--runs", "20", "--sweep-runs", "5", "--no-report",
+         "--calibrate", str(out / "events"), "--opportunities", "3"],
+    )  # fmt: skip
+    assert simulated.exit_code == 0, simulated.output
+    assert "temporal_taker_delay_ms" in simulated.output
+    assert "fitted (n=" in simulated.output
