@@ -82,13 +82,15 @@ def test_metrics_were_non_zero(demo_run: tuple[Result, Path]) -> None:
         if line and not line.startswith("#"):
             name, value = line.rsplit(" ", 1)
             totals[name.split("{", 1)[0]] += float(value)
+    data = build_report_data(EventLogReader([out / "events"]), translators=PM_TRANSLATORS)
+    for name in ("polyloly_orders_filled_total", "polyloly_trade_status_total"):
+        # on the honest market a run may fill nothing: the metrics say so
+        assert (totals[name] > 0) == bool(data.fills), name
     for name in (
         "polyloly_feed_messages_total",
         "polyloly_intents_total",
         "polyloly_risk_decisions_total",
         "polyloly_orders_placed_total",
-        "polyloly_orders_filled_total",
-        "polyloly_trade_status_total",
         "polyloly_truth_finals_total",
         "polyloly_equity_usd",
         "polyloly_order_latency_seconds_count",
@@ -115,7 +117,11 @@ def test_the_event_log_replays_to_the_same_intents_and_orders(
     recorded = [e.order for e in result.recorded if isinstance(e, OrderSubmitted)]
     replayed = [e.order for e in result.replayed if isinstance(e, OrderSubmitted)]
     assert recorded == replayed
-    assert any(isinstance(e, pm.TradeUpdate) for e in EventLogReader([out / "events"]))
+    log = EventLogReader([out / "events"])
+    filled = bool(build_report_data(log, translators=PM_TRANSLATORS).fills)
+    assert (
+        any(isinstance(e, pm.TradeUpdate) for e in EventLogReader([out / "events"])) or not filled
+    )
 
 
 def test_backtest_command_on_the_demo_log(demo_run: tuple[Result, Path], tmp_path: Path) -> None:

@@ -411,6 +411,15 @@ class DemoWorld:
         )
         return market.runtime.wall_ns(market.decided_ms + lag) + self.exchange.tick_ns
 
+    def matched_ns(self, order_hash: str) -> int | None:
+        """When the venue matched an order (its first trade as taker), if it did."""
+        times = [
+            t.matched_ns
+            for t in self.exchange.venue.trades.values()
+            if t.taker_order_id == order_hash
+        ]
+        return min(times) if times else None
+
     def winning_token(self, market_id: str) -> str | None:
         """The token that wins a market per the scenario truth (``None``: undecided)."""
         market = next((m for m in self.markets if m.listing.condition_id == market_id), None)
@@ -625,7 +634,10 @@ def _report(result: DemoResult, node: TradingNode, world: DemoWorld) -> Path | N
         )
         result.max_drawdown = data.summary.max_drawdown
         result.audit = audit_demo(
-            data, winning_token=world.winning_token, public_priced_ns=world.public_priced_ns
+            data,
+            winning_token=world.winning_token,
+            public_priced_ns=world.public_priced_ns,
+            matched_ns=world.matched_ns,
         )
         return write_report(data, result.out_dir / "report.html")
     except Exception as exc:  # a report failure must not hide the run's own result

@@ -78,8 +78,11 @@ def audit_demo(
     *,
     winning_token: Callable[[str], str | None],
     public_priced_ns: Callable[[str], int | None],
+    matched_ns: Callable[[str], int | None] | None = None,
 ) -> DemoAudit:
-    """Decompose a run (see the module docstring); the callables answer from the world."""
+    """Decompose a run (see the module docstring); the callables answer from the world:
+    the winning token of a market, when the public had priced its result, and when the
+    venue matched an order (else the time the bot learned of the fill is used)."""
     audit = DemoAudit()
     for row in data.per_strategy:
         audit.strategies.setdefault(row.name, StrategyAudit()).pnl = row.pnl
@@ -111,6 +114,7 @@ def audit_demo(
         if winner is not None and (fill.token_id == winner) != (fill.side == "BUY"):
             s.wrong_side += 1
         priced = public_priced_ns(fill.market)
-        if priced is not None and fill.ts_ns >= priced:
+        at = matched_ns(fill.order_hash) if matched_ns is not None else None
+        if priced is not None and (fill.ts_ns if at is None else at) >= priced:
             s.after_public += 1
     return audit

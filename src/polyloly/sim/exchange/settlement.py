@@ -197,6 +197,7 @@ class Settlement:
                     maker_orders=makers,
                     fills=list(group),
                     last_update_s=now_s,
+                    matched_ns=self.clock.now_ns(),
                 )
             )
         return trades
