@@ -141,8 +141,18 @@ class ExchangeSimulator:
             await asyncio.sleep(interval)
 
     def run_due(self) -> int:
-        """Run everything due at the clock's time (timers, expiry, heartbeats, traders)."""
-        return self.venue.run_due() + self.traders.step(self.clock.now_ns())
+        """Run everything due at the clock's time (timers, expiry, heartbeats, traders).
+
+        When the loop runs late, timers due in the past fire in due order, each after the
+        traders have acted *as of its due time*: a delayed order is matched against the book
+        the makers had then (a maker that would have pulled its quote at news before the delay
+        ended has pulled it), not against quotes a late tick left standing."""
+        now = self.clock.now_ns()
+        done = 0
+        timers = self.venue.timers
+        while (due := timers.next_due()) is not None and due < now:
+            done += self.traders.step(due) + timers.run_due(due)
+        return done + self.venue.run_due() + self.traders.step(now)
 
     @web.middleware
     async def _fault_middleware(

@@ -374,7 +374,7 @@ class Venue:
         self.publisher.order(record, "PLACEMENT")
         due = self.clock.now_ns() + delay_s * self.config.taker_delay_ms_per_s * NS_PER_MS
         self.delayed_total[request.owner] = self.delayed_total.get(request.owner, 0) + 1
-        self.timers.at(due, lambda: self._run_delayed(request.order_id), "delayed")
+        self.timers.at(due, lambda: self._run_delayed(request.order_id, due), "delayed")
         return {
             "success": True,
             "errorMsg": "",
@@ -386,11 +386,15 @@ class Venue:
             "transactionsHashes": [],
         }
 
-    def _run_delayed(self, order_id: str) -> None:
+    def _run_delayed(self, order_id: str, due_ns: int) -> None:
         request = self._delayed.pop(order_id, None)
         if request is None:
             return  # cancelled while delayed
-        self.settlement.execute(request, self.orders[order_id])
+        self.settlement.as_of_ns = due_ns  # the match happened when the delay ended
+        try:
+            self.settlement.execute(request, self.orders[order_id])
+        finally:
+            self.settlement.as_of_ns = None
 
     def place_resting(
         self, token_id: str, side: Side, price: int, size: int, owner: str = "mm-1"
