@@ -218,6 +218,7 @@ class Core:
         self.session: SessionStarted | None = None
         self.intents: dict[str, int] = {}
         self.rejected_markets = 0
+        self.refused_resolutions = 0
 
     # -- lookups used by the venue ports ----------------------------------------------------
 
@@ -427,6 +428,10 @@ class Core:
             self._emit_all(self.temporal.on_event(event))
 
     def _on_resolved(self, event: MarketResolved) -> None:
+        tokens = self.tokens_of(event.market)
+        if tokens is not None and event.winning_token_id not in tokens:
+            self.refused_resolutions += 1  # its winner is no token of its market (book_rules)
+            return
         if self.pair is not None and self.pair.market_of(event.winning_token_id) is not None:
             self.pair.stop_market(event.market, "market_resolved")
         if self.temporal is not None:
