@@ -166,7 +166,7 @@ class NodeKernel(Kernel):
     def _handler_failed(self, event: Event, exc: BaseException) -> None:
         # One broken handler must not stop the stream (nor kill the socket that published).
         self.last_handler_error = f"{type(event).__name__}: {type(exc).__name__}: {exc}"
-        _log.error("kernel.handler_failed", event=type(event).__name__, error=repr(exc))
+        _log.error("kernel.handler_failed", event_type=type(event).__name__, error=repr(exc))
 
     def now_ns(self) -> int:
         """The dispatched input's ``ts_init``, or the clock's time outside a dispatch."""
@@ -429,10 +429,11 @@ class Core:
 
     def _on_resolved(self, event: MarketResolved) -> None:
         tokens = self.tokens_of(event.market)
-        if tokens is not None and event.winning_token_id not in tokens:
-            self.refused_resolutions += 1  # its winner is no token of its market (book_rules)
+        if tokens is None or event.winning_token_id not in tokens:
+            # not a market of ours, or its winner is no token of it (book_rules): ignored
+            self.refused_resolutions += 1
             return
-        if self.pair is not None and self.pair.market_of(event.winning_token_id) is not None:
+        if self.pair is not None and self.pair.market_of(event.winning_token_id) == event.market:
             self.pair.stop_market(event.market, "market_resolved")
         if self.temporal is not None:
             self.temporal.on_event(event)

@@ -439,7 +439,7 @@ class MarketWsClient:
             self._publish(event)
         except Exception:  # a failing consumer must not stop the feed
             self.malformed["publish_error"] += 1
-            _log.exception("market_ws.publish_failed", event=type(event).__name__)
+            _log.exception("market_ws.publish_failed", event_type=type(event).__name__)
 
     def _invalidate(self, token: str, reason: str) -> None:
         book = self.books.get(token)
