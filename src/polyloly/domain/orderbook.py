@@ -484,8 +484,8 @@ class BookSet:
     refuse alike: a refused event changes no level (a ``PriceChanges`` with one bad change
     is refused whole), unsyncs every book it names, and is counted once in
     :attr:`refused` by reason (:attr:`refusals` is the running total, :attr:`last_fault`
-    the latest reason). A frame that leaves an in-sync book crossed unsyncs it
-    (``crossed_book``), counted the same way.
+    the latest reason). A frame that leaves an in-sync book crossed unsyncs it — and every
+    other book the frame named (``crossed_book``), counted the same way.
     """
 
     __slots__ = (
@@ -632,6 +632,9 @@ class BookSet:
                 b.set_bid(ch.price, ch.size)
             else:
                 b.set_ask(ch.price, ch.size)
-        for token in touched:
-            self._crossed(books[token])
+        if any(books[token].in_sync and books[token].crossed for token in touched):
+            # the frame left a book crossed (it missed an update): refused whole, like a bad level
+            for token in touched:
+                books[token]._reject(CROSSED_BOOK)
+            self._refuse(CROSSED_BOOK)
         return tuple(touched)
