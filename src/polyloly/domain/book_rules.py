@@ -12,7 +12,7 @@ accepting path of the per-level rule (it is called on the hot path).
 * **level change** (``price_change``): price strictly inside ``(0, 1)`` and on the book's
   tick, size ≥ 0 (0 removes the level; an empty, negative or non-numeric size never gets
   this far: it is refused where the text is parsed). A frame with one bad change is refused
-  whole, and every book it names loses sync: the good changes were not applied either.
+  whole: every book it names loses sync (it missed an update) until its next snapshot.
   A frame that leaves a book crossed took an update the book missed: the book loses sync.
 * **tick change** (``tick_size_change``): both ticks legal (:data:`LEGAL_TICKS`), the old
   tick the book's current one (when known); a change to the same tick changes nothing.

@@ -481,8 +481,9 @@ class BookSet:
     with no edge, applies each event on the first reader's call.)
 
     Validation (:mod:`~polyloly.domain.book_rules`) happens here, so the edge and a replay
-    refuse alike: a refused event changes no level (a ``PriceChanges`` with one bad change
-    is refused whole), unsyncs every book it names, and is counted once in
+    refuse alike: a refused event unsyncs every book it names (a ``PriceChanges`` with one
+    bad change is refused whole: its bad level is never applied, and whatever else of it was
+    is in books out of sync, never read until their next snapshot), and is counted once in
     :attr:`refused` by reason (:attr:`refusals` is the running total, :attr:`last_fault`
     the latest reason). A frame that leaves an in-sync book crossed unsyncs it — and every
     other book the frame named (``crossed_book``), counted the same way.
@@ -607,34 +608,33 @@ class BookSet:
         books = self._books
         ts = ev.ts_event
         touched: list[str] = []
-        live: list[LevelChange] = []
-        bad: LevelChange | None = None
-        for ch in ev.changes:  # validate the whole frame before any of it is applied
+        bad: OrderBook | None = None
+        for ch in ev.changes:
             token = ch.token_id
             b = books.get(token) or self.book(token)
             if ts < b.snapshot_ts:
                 self.stale_skipped += 1
                 continue
-            if bad is None and not b.valid_level(ch.price, ch.size):
-                bad = ch
-            live.append(ch)
+            if not (
+                b.set_bid(ch.price, ch.size) if ch.side is _BUY else b.set_ask(ch.price, ch.size)
+            ):
+                bad = b  # refused by the rules (the level is not applied; the book unsynced)
             if token not in touched:  # a frame touches one or two tokens: a list beats a set
                 touched.append(token)
         if bad is not None:
-            fault = level_fault(bad.price, bad.size, books[bad.token_id].tick) or "rejected_level"
-            for token in touched:  # none of the frame was applied: every book it names missed it
-                books[token]._reject(fault)
-            self._refuse(fault)
+            # one bad change refuses the frame: every book it names missed an update
+            self._unsync_all(touched, bad.fault or "rejected_level")
             return tuple(touched)
-        for ch in live:
-            b = books[ch.token_id]
-            if ch.side is _BUY:
-                b.set_bid(ch.price, ch.size)
-            else:
-                b.set_ask(ch.price, ch.size)
-        if any(books[token].in_sync and books[token].crossed for token in touched):
-            # the frame left a book crossed (it missed an update): refused whole, like a bad level
-            for token in touched:
-                books[token]._reject(CROSSED_BOOK)
-            self._refuse(CROSSED_BOOK)
+        for token in touched:
+            b = books[token]
+            bid, ask = b.best_bid_price, b.best_ask_price
+            if bid is not None and ask is not None and bid >= ask and b.in_sync:
+                # the frame left a book crossed (it missed an update): refused whole
+                self._unsync_all(touched, CROSSED_BOOK)
+                break
         return tuple(touched)
+
+    def _unsync_all(self, tokens: list[str], fault: str) -> None:
+        for token in tokens:
+            self._books[token]._reject(fault)
+        self._refuse(fault)

@@ -164,9 +164,10 @@ async def test_a_frame_with_one_bad_change_is_refused_whole(
     client.handle_frame(_pc(("222", "BUY", "0.56", "4"), change))
     assert client.refused == {reason: 1}
     assert not client.in_sync(A)
-    assert not client.in_sync(B)  # its good change was not applied: it missed an update
-    if reason != "crossed_book":  # a crossing is seen once applied; the books are unsynced
-        assert client.books.book(B).bid_size(560_000) == 0  # a bad level: nothing applied
+    assert not client.in_sync(B)  # the frame was refused: B missed an update
+    if reason not in ("crossed_book", "bad_size", "bad_number"):
+        assert client.books.book(A).ask_size(475_000) == 0  # the bad level is nowhere
+        assert client.books.book(A).ask_size(1_010_000) == 0
     _refused_only(out, A, B)
 
 

@@ -567,7 +567,7 @@ class MarketWsClient:
                     self._lost_sync(token, reason)
             return
         self._emit(event)
-        self._check_synced(msg.price_changes, touched)
+        self._check_synced(msg.price_changes)
 
     def _synced_only(self, event: PriceChanges) -> PriceChanges | None:
         """The event without the changes of tokens out of sync (counted), or ``None``."""
@@ -585,8 +585,8 @@ class MarketWsClient:
             changes=tuple(keep),
         )
 
-    def _check_synced(self, entries: list[WsPriceChange], touched: tuple[str, ...]) -> None:
-        """Resync each token the frame unsynced, or whose top-of-book hint disagrees.
+    def _check_synced(self, entries: list[WsPriceChange]) -> None:
+        """Resync each token whose top-of-book hint disagrees with its book after the frame.
 
         ``entries`` are the frame's ``price_changes`` (empty in the legacy shape, which
         carries no hints); each token's last entry holds its top of book after the frame.
