@@ -4,7 +4,7 @@ Seeded market-channel frames — valid ones interleaved with frames that are wel
 but wrong in meaning, of every class :mod:`polyloly.domain.book_rules` refuses, plus
 malformed JSON and shape errors — are fed one by one through the node's own market-data
 path: :meth:`MarketWsClient.handle_frame` (decode → parse → validate → the shared book set)
-→ ``NodeKernel.publish`` → the node's :class:`~polyloly.bot.wiring.Core` (the books the
+→ ``NodeKernel.publish`` → the node's :class:`~polyloly.node.core.Core` (the books the
 strategies read, pair and temporal arbitrage, the execution engine's ledger and risk gate,
 which keep the marks). No socket: the frames are handed to the client as its socket would.
 
@@ -40,7 +40,6 @@ from typing import Final
 
 from bench.wiring import build_bot
 from polyloly.adapters.polymarket.ws_market import MarketWsClient
-from polyloly.bot.clock import LiveClock
 from polyloly.bot.logging import configure_logging
 from polyloly.domain.events import (
     BookSnapshot,
@@ -54,7 +53,8 @@ from polyloly.domain.markets import MarketKind, MarketMapping
 from polyloly.domain.money import ONE, to_decimal
 from polyloly.domain.orderbook import OrderBook
 from polyloly.execution.engine import ExecutionPorts
-from polyloly.execution.fakes import FakeSigner, FakeVenue, RecordingAlerts
+from polyloly.runtime.clock import LiveClock
+from polyloly.testing.fakes import FakeSigner, FakeVenue, RecordingAlerts
 
 __all__ = ["BAD_CLASSES", "FuzzReport", "main", "run"]
 

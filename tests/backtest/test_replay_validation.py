@@ -9,13 +9,13 @@ import pytest
 
 from polyloly.backtest.latency import LatencyModel
 from polyloly.backtest.replay import replay_simulated
-from polyloly.bot.clock import NS_PER_S
 from polyloly.bot.replay_core import core_factory
-from polyloly.bot.wiring import MarketDiscovered, NodeParams, SessionStarted
 from polyloly.domain.events import BookSnapshot, Event, MarketResolved, TimerTick
 from polyloly.domain.markets import MarketKind, MarketMapping
 from polyloly.domain.money import SCALE
 from polyloly.execution.events import OrderSubmitted
+from polyloly.node.session import MarketDiscovered, NodeParams, SessionStarted
+from polyloly.runtime.clock import NS_PER_S
 from polyloly.storage.event_log import EventLogWriter
 from polyloly.strategies.pair_arb import PairArbParams
 

@@ -9,9 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from polyloly.adapters.polymarket.ws_market import MarketWsClient
-from polyloly.bot.clock import VirtualClock
 from polyloly.bot.metrics import Metrics
-from polyloly.bot.wiring import NodeKernel
 from polyloly.domain.events import (
     BookInvalidated,
     BookSnapshot,
@@ -20,6 +18,8 @@ from polyloly.domain.events import (
     PriceChanges,
     TickSizeChange,
 )
+from polyloly.node.core import NodeKernel
+from polyloly.runtime.clock import VirtualClock
 
 A, B, FOREIGN = "111", "222", "999"
 MKT, OTHER = "0xmarket", "0xother"

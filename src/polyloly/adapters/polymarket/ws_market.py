@@ -69,7 +69,6 @@ from polyloly.adapters.polymarket.schemas.market import (
     WsTickSizeChange,
 )
 from polyloly.adapters.polymarket.ws_common import ReconnectingSocket, frame_payload
-from polyloly.bot.clock import Clock
 from polyloly.domain.book_rules import resolution_fault, tick_inference_plausible
 from polyloly.domain.events import (
     BookInvalidated,
@@ -81,6 +80,7 @@ from polyloly.domain.events import (
 )
 from polyloly.domain.money import ONE, VALID_TICKS, all_on_grid
 from polyloly.domain.orderbook import BookSet, OrderBook
+from polyloly.runtime.clock import Clock
 
 __all__ = ["MarketWsClient", "decode_market_frame"]
 
