@@ -52,6 +52,7 @@ from polyloly.bot.config_map import (
     polymarket_config,
     presign_config,
 )
+from polyloly.bot.console.state import ConsoleFeed, console_state
 from polyloly.bot.control import ControlServer
 from polyloly.bot.crashpoints import CrashPoints
 from polyloly.bot.datadir import data_folder
@@ -147,6 +148,7 @@ class TradingNode:
         self.started = False
         self.equity_start = 0
         self.tally = RunTally()
+        self.console_feed = ConsoleFeed()
         self.on_progress: Callable[[str], None] = _quiet
         """Told each set-up step as it starts (the command line prints them)."""
         self._snapshot: VenueSnapshot | None = None
@@ -205,7 +207,7 @@ class TradingNode:
         self.started_ns = clock.now_ns()
         self.metrics = Metrics(clock)
         self.metrics_server, self.control = await start_servers(
-            self.settings, opts, self.metrics, self, say
+            self.settings, opts, self.metrics, self, say, console=self.console_state
         )
         recorded: list[Event] = []
         if self._has_log():
@@ -238,6 +240,7 @@ class TradingNode:
             self.metrics.watch_presign(self.engine.presign.stats.as_dict)
             self.kernel.subscribe(VenueSnapshot, self._keep_snapshot)
         self.tally.attach(self.kernel)
+        self.console_feed.attach(self.kernel)
         await self._start_projection(translators, recorded)
         self._arm_crash_point()
         self._publish_session()  # the strategies start from the orders the log left in flight
@@ -622,6 +625,10 @@ class TradingNode:
     def status(self) -> dict[str, Any]:
         """A JSON-ready snapshot of the node."""
         return node_status(self)
+
+    def console_state(self) -> dict[str, Any]:
+        """What the web console shows (:func:`~polyloly.bot.console.state.console_state`)."""
+        return console_state(self, self.console_feed)
 
 
 def _quiet(_text: str) -> None:

@@ -231,12 +231,21 @@ def check_offline_is_loopback(s: Settings) -> list[Violation]:
 
 
 def check_control_auth(s: Settings) -> list[Violation]:
-    """A configured control token is long enough; one reachable from other hosts is required."""
+    """A configured control token is long enough; serving beyond loopback is asked for
+    explicitly (``control.allow_remote``) and needs a configured token."""
     c = s.control
     if not c.enabled:
         return []
     if c.token is not None and len(c.token.get_secret_value()) < CONTROL_TOKEN_MIN:
         return [("control.token", f"needs at least {CONTROL_TOKEN_MIN} characters")]
+    if not c.allow_remote and not _is_loopback(c.host):
+        return [
+            (
+                "control.host",
+                f"{c.host} is reachable from other machines: set control.allow_remote: true "
+                "(and a control.token) to serve the control API and console there",
+            )
+        ]
     if c.token is None and not _is_loopback(c.host):
         return [
             (

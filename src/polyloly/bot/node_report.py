@@ -268,8 +268,11 @@ def node_status(node: TradingNode) -> dict[str, Any]:
     state = engine.state
     out.update(
         halted=state.halted,
+        halt_reason=state.halted.partition(": ")[2] if state.halted else None,
         reconciled=engine.reconciler.last_ok,
+        account=node.address or None,
         equity=fmt(state.equity(), 2),
+        pnl=fmt(state.equity() - node.equity_start, 2),
         daily_pnl=fmt(state.daily_pnl(), 2),
         collateral=fmt(state.collateral(), 2),
         open_orders=len(state.open_orders()),

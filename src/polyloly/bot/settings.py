@@ -479,12 +479,14 @@ class BacktestSettings(Section):
 
 
 class ControlSettings(Section):
-    """The operator control API (halt, resume, cancel-all)."""
+    """The operator control API (halt, resume, cancel-all) and the web console."""
 
     enabled: bool = True
     host: Host = "127.0.0.1"
     port: Port = 8787
     token: SecretStr | None = None
+    allow_remote: bool = False
+    console: bool = True
 
 
 # -- the root model -------------------------------------------------------------------------
