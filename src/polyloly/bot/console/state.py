@@ -37,8 +37,8 @@ __all__ = ["ConsoleFeed", "console_state", "market_name"]
 _NS_PER_S: Final = 1_000_000_000
 _NS_PER_MS: Final = 1_000_000
 _MAX_ALERTS: Final = 50
-_MAX_FILLS: Final = 30
-_MAX_ORDERS: Final = 50
+_MAX_FILLS: Final = 20
+_MAX_ORDERS: Final = 20
 
 _log = get_logger("polyloly.console")
 
