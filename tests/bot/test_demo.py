@@ -49,6 +49,18 @@ def test_demo_exits_0_and_prints_where_its_outputs_are(demo_run: tuple[Result, P
     assert "PnL" in result.output
 
 
+def test_the_live_view_ends_on_the_summary_pnl(demo_run: tuple[Result, Path]) -> None:
+    """The view draws a last frame when the run ends: settlement, which lands after the
+    last periodic frame, is in it, so its PnL is the summary's."""
+    result, _ = demo_run
+    frames = re.findall(r"\| PnL (-?[\d.]+) pUSD \(realized", result.output)
+    summary = re.search(r"PnL:\s+(-?[\d.]+) pUSD", result.output)
+    assert frames, result.output
+    assert summary, result.output
+    assert frames[-1] == summary.group(1)
+    assert re.search(r"\d+/8 markets settled", result.output)
+
+
 def test_both_strategies_traded(demo_run: tuple[Result, Path]) -> None:
     _, out = demo_run
     data = build_report_data(EventLogReader([out / "events"]), translators=PM_TRANSLATORS)
