@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable, Coroutine, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from polyloly import __version__
 from polyloly.adapters.esports import (
@@ -81,6 +81,9 @@ from polyloly.execution.retry import asyncio_sleep
 from polyloly.storage.db import Database
 from polyloly.storage.event_log import EventLogReader, EventLogWriter
 from polyloly.storage.projection import Projection
+
+if TYPE_CHECKING:
+    from polyloly.bot.telegram import TelegramCommands
 
 __all__ = [
     "PM_TRANSLATORS",
@@ -140,6 +143,7 @@ class TradingNode:
         self.metrics: Metrics | None = None
         self.metrics_server: MetricsServer | None = None
         self.control: ControlServer | None = None
+        self.telegram: TelegramCommands | None = None
         self.alerts: AppriseAlerts | None = None
         self.projection: Projection | None = None
         self.discovered: list[DiscoveredMarket] = []
@@ -258,11 +262,23 @@ class TradingNode:
         self._watch_market_ws()
         self._start_feeds()
         say(f"feeds: {', '.join(f.source for f in self.feeds) or 'none enabled'}")
-        self.spawn("timer", self._timer())
-        self.spawn("binding-check", self._check_binding())
+        await self._start_loops()
         self.started = True
         freeze_heap()
         _log.info("node.started", mode=opts.mode.value, markets=len(self.discovered))
+
+    async def _start_loops(self) -> None:
+        """The timer, the binding check and, when ``telegram.enabled``, Telegram commands
+        (imported only then)."""
+        self.spawn("timer", self._timer())
+        self.spawn("binding-check", self._check_binding())
+        if not self.settings.telegram.enabled:
+            return
+        from polyloly.bot.telegram import start_telegram  # noqa: PLC0415 - only when enabled
+
+        self.telegram = await start_telegram(
+            self.settings, self, self.console_state, self.on_progress
+        )
 
     def _arm_crash_point(self) -> None:
         """Tests only: ``POLYLOLY_CRASH_AT`` kills the process at a point of an order's life.
@@ -595,6 +611,8 @@ class TradingNode:
 
     async def _stop_sinks(self) -> None:
         """Deliver queued alerts, close the servers, write the last projection batch."""
+        if self.telegram is not None:
+            await self.telegram.stop()
         if self.alerts is not None:
             await self.alerts.aclose()
         for server in (self.control, self.metrics_server):

@@ -32,6 +32,7 @@ __all__ = [
     "check_risk_limits_ordered",
     "check_strategies_within_risk",
     "check_team_aliases",
+    "check_telegram",
     "check_truth_thresholds",
 ]
 
@@ -256,6 +257,19 @@ def check_control_auth(s: Settings) -> list[Violation]:
     return []
 
 
+def check_telegram(s: Settings) -> list[Violation]:
+    """Telegram commands need a bot token and at least one allowed chat."""
+    t = s.telegram
+    if not t.enabled:
+        return []
+    out: list[Violation] = []
+    if t.token(s.alerts) is None:
+        out.append(("telegram.bot_token", "needed when telegram.enabled (or TELEGRAM_BOT_TOKEN)"))
+    if not t.chats(s.alerts):
+        out.append(("telegram.chat_ids", "needs at least one chat id when telegram.enabled"))
+    return out
+
+
 def check_ports_distinct(s: Settings) -> list[Violation]:
     """The metrics and control servers cannot share a port."""
     m, c = s.metrics, s.control
@@ -275,6 +289,7 @@ INVARIANTS: tuple[Callable[[Settings], list[Violation]], ...] = (
     check_team_aliases,
     check_offline_is_loopback,
     check_control_auth,
+    check_telegram,
     check_ports_distinct,
 )
 """Every cross-field rule, checked whenever a :class:`Settings` is built."""
