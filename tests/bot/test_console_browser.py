@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,19 +28,12 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Page, async_playwright, expect
 from tests.bot.cli_process import spawn
+from tests.chromium import ARGS, CHROMIUM, needs_chromium
 
 TOKEN = "browser-test-token-0123456789"  # a test token, not a real credential
-CHROMIUM = os.environ.get("POLYLOLY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 REASON = "operator test: books look wrong"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(120),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-        reason="no Chromium (make test installs Debian's package)",
-    ),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120), needs_chromium]
 
 
 @dataclass(slots=True)
@@ -118,7 +110,7 @@ async def _status(bot: Bot) -> dict[str, object]:
 @pytest.mark.asyncio
 async def test_the_console_follows_the_bot_and_halts_it(bot: Bot) -> None:
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 1000})
             await _sign_in(page, bot)
