@@ -21,6 +21,7 @@ from polyloly.backtest.report import (
     write_report,
 )
 from polyloly.bot.clock import NS_PER_S
+from polyloly.domain.events import MatchEvent, MatchEventKind
 from polyloly.domain.fees import PolymarketFeeModel
 from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, RiskDecision
 from polyloly.domain.markets import MarketKind, MarketMapping, MarketRegistry
@@ -337,3 +338,41 @@ def test_fills_and_orders_are_exported_as_csv(tmp_path: Path) -> None:
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert 'href="fills.csv"' in page
     assert 'href="orders.csv"' in page
+
+
+def test_lead_per_source_against_the_market() -> None:
+    registry = MarketRegistry(
+        [
+            MarketMapping(
+                match_id="m1", market_id=M1, question="T1 vs Gen.G - Game 1 Winner",
+                kind=MarketKind.GAME, game_number=1, team_a="T1", team_b="Gen.G",
+                token_a=YES, token_b=NO,
+            )
+        ]
+    )  # fmt: skip
+    log = scenario(LogBuilder())
+
+    def report(at_s: float, source: str) -> None:
+        log.at(at_s).add(
+            MatchEvent(
+                ts_event=log.now, ts_init=log.now, source=source, match_id="m1",
+                provider_match_id="p1", kind=MatchEventKind.GAME_ENDED, team_a="t1",
+                team_b="geng", game_number=1, winner="t1",
+            )
+        )  # fmt: skip
+
+    report(59, "grid")
+    report(60.5, "pandascore")
+    report(61, "grid")  # a repeat: the first report counts
+    events = sorted(log.events, key=lambda e: e.ts_init)
+    data = build_report_data(events, registry=registry)
+    leads = {lead.source: lead for lead in data.source_leads}
+    # the YES mid first reaches 0.90 at t=70 (0.94)
+    grid, panda = leads["grid"], leads["pandascore"]
+    assert (grid.results, grid.first, grid.priced) == (1, 1, 1)
+    assert grid.median_lead_ns == 11 * NS_PER_S
+    assert grid.median_behind_first_ns == 0
+    assert (panda.results, panda.first) == (1, 0)
+    assert panda.median_lead_ns == 9_500_000_000
+    assert panda.median_behind_first_ns == 1_500_000_000
+    assert 'id="table-source-lead"' in render_report(data)

@@ -609,6 +609,44 @@ def _execution_section(data: ReportData) -> str:
     )
 
 
+def _seconds(ns: int | None) -> tuple[str, str]:
+    return ("—" if ns is None else f"{ns / 1e9:.2f}", "num")
+
+
+def _source_lead_section(data: ReportData) -> str:
+    rows = [
+        (
+            lead.source,
+            lead.results,
+            lead.first,
+            _seconds(lead.median_behind_first_ns),
+            lead.priced,
+            _seconds(lead.median_lead_ns),
+            _seconds(lead.min_lead_ns),
+        )
+        for lead in data.source_leads
+    ]
+    note = (
+        "Each source's reports of game and match results (the end with its winner): how "
+        "often it was the first to report one, how long after the first source it did, and "
+        "how long before the market priced the result (the winner's token first at or above "
+        f"{_price(data.catch_up_price)}, or its market resolved, after the first report). "
+        "Seconds; medians."
+    )
+    headers = (
+        "source",
+        "results reported",
+        "first to report",
+        "behind the first (s)",
+        "results priced or resolved",
+        "lead on the market (s)",
+        "shortest lead (s)",
+    )
+    return f'<h2>Lead per source</h2><p class="note">{esc(note)}</p>' + html_table(
+        "table-source-lead", headers, rows, sortable=True
+    )
+
+
 def _export_section() -> str:
     return (
         '<p class="export">Data beside this report: <a href="fills.csv">fills.csv</a>'
@@ -674,6 +712,7 @@ def render_report(data: ReportData) -> str:
         _execution_section(data),
         _timeline_section(data),
         _edge_section(data),
+        _source_lead_section(data),
         _latency_section(data),
         _anomaly_section(data),
         _fills_section(data),

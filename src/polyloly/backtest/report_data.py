@@ -32,6 +32,7 @@ from polyloly.backtest.report_model import (
     PricePoint,
     Rejection,
     ReportData,
+    SourceLead,
     Summary,
     TruthMark,
 )
@@ -41,6 +42,8 @@ from polyloly.domain.events import (
     Event,
     LastTrade,
     MarketResolved,
+    MatchEvent,
+    MatchEventKind,
     PriceChanges,
     Side,
     TickSizeChange,
@@ -54,6 +57,7 @@ from polyloly.domain.markets import (
     MarketMapping,
     MarketMappingError,
     MarketRegistry,
+    normalize_team,
 )
 from polyloly.domain.money import ONE, SCALE, Rounding, cost_of
 from polyloly.domain.orderbook import BookSet, OrderBook
@@ -128,7 +132,11 @@ class _Builder:
         self.intent_ask: dict[str, int | None] = {}
         self.intent_bid: dict[str, int | None] = {}
         self.rejections: Counter[tuple[str, str, str]] = Counter()
+        self.results: defaultdict[tuple[str, int | None], dict[str, tuple[int, str]]] = defaultdict(
+            dict
+        )  # (match, game or None for the match) -> source -> (first report ns, winner)
         self.settlement = 0
+        self.resolved_ns: dict[str, int] = {}  # winning token -> when its market resolved
         self.intent_walk: dict[str, tuple[int, int]] = {}  # shares, edge at decision time
         self.intent_market: dict[str, str] = {}
         self.anomalies: dict[str, _Anomalies] = {}
@@ -171,8 +179,8 @@ class _Builder:
             self.intent_market.setdefault(event.intent_id, event.market)
         elif isinstance(event, ExecutionAnomaly):
             self._on_anomaly(event)
-        elif isinstance(event, RiskDecision):
-            self._on_risk(event)
+        elif isinstance(event, RiskDecision | MatchEvent):
+            self._on_risk_or_report(event)
         elif isinstance(mapping := getattr(event, "mapping", None), MarketMapping):
             self._on_mapping(mapping)
         else:
@@ -182,6 +190,7 @@ class _Builder:
 
     def _settle(self, event: MarketResolved) -> None:
         """Mark the market's outcomes at 1 and 0; the value that moved is settlement PnL."""
+        self.resolved_ns.setdefault(event.winning_token_id, event.ts_init)
         before = self.total
         self._revalue(self._on_resolved(event), event.ts_init)
         self.settlement += self.total - before
@@ -191,6 +200,69 @@ class _Builder:
             self.rejections[
                 (self._strategy_of(event.intent_id), "risk", _reason(event.reason))
             ] += 1
+
+    def _on_risk_or_report(self, event: RiskDecision | MatchEvent) -> None:
+        if isinstance(event, RiskDecision):
+            self._on_risk(event)
+        else:
+            self._on_report(event)
+
+    def _on_report(self, event: MatchEvent) -> None:
+        key: tuple[str, int | None]
+        if event.winner is None:
+            return
+        if event.kind is MatchEventKind.GAME_ENDED and event.game_number is not None:
+            key = (event.match_id, event.game_number)
+        elif event.kind is MatchEventKind.MATCH_ENDED:
+            key = (event.match_id, None)
+        else:
+            return
+        self.results[key].setdefault(event.source, (event.ts_init, event.winner))
+
+    def _result_token(self, match_id: str, game: int | None, winner: str) -> str | None:
+        won = normalize_team(winner)
+        for mapping in self.registry.markets_for_match(match_id):
+            if mapping.game_number == game:
+                for team, token in (
+                    (mapping.team_a, mapping.token_a),
+                    (mapping.team_b, mapping.token_b),
+                ):
+                    if normalize_team(team) == won:
+                        return token
+        return None
+
+    def _source_leads(self, catch_up: int) -> list[SourceLead]:
+        leads: defaultdict[str, list[int]] = defaultdict(list)
+        behind: defaultdict[str, list[int]] = defaultdict(list)
+        results: Counter[str] = Counter()
+        first: Counter[str] = Counter()
+        for (match_id, game), reports in self.results.items():
+            first_ns = min(ts for ts, _ in reports.values())
+            winner = min(reports.values())[1]
+            token = self._result_token(match_id, game, winner) or ""
+            prices = self.prices.get(token, [])
+            caught = _first_at_or_above(prices, first_ns, catch_up) if prices else None
+            settled = self.resolved_ns.get(token)
+            if settled is not None and settled >= first_ns:
+                caught = settled if caught is None else min(caught, settled)
+            for source, (ts, _) in reports.items():
+                results[source] += 1
+                first[source] += ts == first_ns
+                behind[source].append(ts - first_ns)
+                if caught is not None:
+                    leads[source].append(caught - ts)
+        return [
+            SourceLead(
+                source=source,
+                results=results[source],
+                first=first[source],
+                priced=len(leads[source]),
+                median_lead_ns=_median(leads[source]),
+                min_lead_ns=min(leads[source], default=None),
+                median_behind_first_ns=_median(behind[source]),
+            )
+            for source in sorted(results)
+        ]
 
     def _strategy_of(self, intent_id: str) -> str:
         """The strategy of an intent (its id starts with it when the intent is not logged)."""
@@ -503,6 +575,7 @@ class _Builder:
             anomalies=tuple(self._anomaly_rows()),
             orders=tuple(self._order_rows(fills)),
             rejections=tuple(self._rejection_rows()),
+            source_leads=tuple(self._source_leads(catch_up_price)),
         )
 
     def _order_rows(self, fills: list[FillRow]) -> list[OrderRow]:
@@ -632,6 +705,11 @@ class _Builder:
         if found is not None:
             return found
         return next((m for m in self.mappings.values() if token in (m.token_a, m.token_b)), None)
+
+
+def _median(values: list[int]) -> int | None:
+    """The lower median (``None`` when empty)."""
+    return sorted(values)[(len(values) - 1) // 2] if values else None
 
 
 def _reason(text: str) -> str:

@@ -31,6 +31,7 @@ __all__ = [
     "PricePoint",
     "Rejection",
     "ReportData",
+    "SourceLead",
     "Summary",
     "TruthMark",
     "short_id",
@@ -48,6 +49,7 @@ PLOT_IDS: Final = (
     "plot-slippage",
     "truth-timeline",
     "table-edge",
+    "table-source-lead",
     "plot-latency",
     "table-anomalies",
     "table-fills",
@@ -233,6 +235,26 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceLead:
+    """How early one esports source reported results, against the market and the others.
+
+    A result is a game's or a match's end with its winner. ``lead`` is how long before the
+    market priced the result this source reported it: the winner's token first at or above
+    the report's catch-up price, or its market resolved, whichever came first after the
+    first report of the result by any source; ``behind_first`` how long after the first
+    source it reported. Nanoseconds; medians over the results concerned.
+    """
+
+    source: str
+    results: int
+    first: int
+    priced: int
+    median_lead_ns: int | None
+    min_lead_ns: int | None
+    median_behind_first_ns: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class EquityPoint:
     """Total mark-to-market PnL (micros) after the event at ``ts_ns``."""
 
@@ -401,6 +423,7 @@ class ReportData:
     anomalies: tuple[AnomalyRow, ...] = ()
     orders: tuple[OrderRow, ...] = ()
     rejections: tuple[Rejection, ...] = ()
+    source_leads: tuple[SourceLead, ...] = ()
 
     @property
     def names(self) -> MarketNames:
