@@ -215,6 +215,10 @@ async def test_a_running_node_obeys_its_telegram_chat(api: BotApiStandIn, tmp_pa
         await until(lambda: node.engine.state.halted is not None)
         assert node.engine.state.halted == "manual_halt: manual halt (telegram: books look wrong)"
         assert node.telegram.ignored == 1
+        assert node.metrics is not None
+        exported = node.metrics.render().decode()
+        assert 'polyloly_operator_refused_total{channel="telegram"} 1.0' in exported
+        assert 'polyloly_operator_refused_total{channel="control"} 0.0' in exported
         await api.say(OPERATOR, "/status")
         status = (await api.answers(2))[1].text
         assert "HALTED: manual_halt: manual halt (telegram: books look wrong)" in status

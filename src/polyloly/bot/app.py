@@ -213,6 +213,7 @@ class TradingNode:
         self.metrics_server, self.control = await start_servers(
             self.settings, opts, self.metrics, self, say, console=self.console_state
         )
+        self.metrics.watch_refusals(self._refusals)
         recorded: list[Event] = []
         if self._has_log():
             say(f"reading the event log {self.log_dir}")
@@ -643,6 +644,13 @@ class TradingNode:
     def status(self) -> dict[str, Any]:
         """A JSON-ready snapshot of the node."""
         return node_status(self)
+
+    def _refusals(self) -> dict[str, int]:
+        """Operator requests refused, by channel (the metrics read it)."""
+        out = {"control": self.control.rejected if self.control is not None else 0}
+        if self.telegram is not None:
+            out["telegram"] = self.telegram.ignored
+        return out
 
     def console_state(self) -> dict[str, Any]:
         """What the web console shows (:func:`~polyloly.bot.console.state.console_state`)."""
