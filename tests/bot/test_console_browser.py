@@ -145,6 +145,7 @@ async def _watch(page: Page, bot: Bot) -> None:
     fill = page.locator("#fills tr[data-trade]").first
     await expect(fill).to_be_visible(timeout=30_000)
     await expect(page.locator("#switch")).to_have_text("TRADING")
+    await expect(page.locator("#feeds [data-feed]").first).to_be_visible()
     markets = page.locator("#markets tr[data-market]")
     assert await markets.count() >= 2
 

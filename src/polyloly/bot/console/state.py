@@ -8,7 +8,8 @@ the kill switch's firing and clearing, with the reason, to the log.
 :func:`console_state` reads the node (truth engine, books, execution state) and the feed
 into a plain dict: per match the truth state, score, sources and confidence; per market
 the top of book of both outcomes, our open orders, positions (confirmed and pending,
-in shares) with their PnL; the kill switch's state and reason; elapsed time; PnL since
+in shares) with their PnL; the kill switch's state and reason; each feed's health (as
+the risk gate sees it); elapsed time; PnL since
 start split into realized, unrealized and fees. Money is formatted from integer
 micro-units (never a float).
 """
@@ -256,6 +257,8 @@ def console_state(node: TradingNode, feed: ConsoleFeed) -> dict[str, Any]:
     core = node.core
     state = core.engine.state if core is not None and core.engine is not None else None
     halted = state.halted if state is not None else None
+    engine = core.engine if core is not None else None
+    feeds = {name: f.value for name, f in sorted(engine.gate.c.feeds.items())} if engine else {}
     out: dict[str, Any] = {
         "mode": node.options.mode.value,
         "now_ms": now // _NS_PER_MS,
@@ -263,6 +266,7 @@ def console_state(node: TradingNode, feed: ConsoleFeed) -> dict[str, Any]:
         "started": node.started,
         "halted": halted is not None,
         "halt_reason": halted,
+        "feeds": feeds,
         "matches": _matches(node, feed),
         "markets": _markets(node, state),
         "alerts": list(reversed(feed.alerts)),

@@ -68,6 +68,13 @@ function renderHeader(s) {
   banner.textContent = s.halted ? `Kill switch: ${s.halt_reason}` : "";
 }
 
+function renderFeeds(s) {
+  const badges = Object.entries(s.feeds || {}).map(([name, state]) =>
+    el("span", { class: "badge " + (state === "ok" ? "ok" : "bad"), "data-feed": name },
+      `${name} ${state}`));
+  $("feeds").replaceChildren(...badges);
+}
+
 function renderCards(s) {
   const t = s.trading;
   if (!t) {
@@ -152,6 +159,7 @@ function renderAlerts(s) {
 
 function render(s) {
   renderHeader(s);
+  renderFeeds(s);
   renderCards(s);
   renderMatches(s);
   renderMarkets(s);
