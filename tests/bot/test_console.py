@@ -19,7 +19,7 @@ import pytest_asyncio
 
 from polyloly.bot.console.web import COOKIE, session_value
 from polyloly.bot.control import ControlServer
-from polyloly.bot.errors import ConfigError
+from polyloly.runtime.errors import ConfigError
 
 TOKEN = "console-test-token-0123456789"  # a test token, not a real credential
 

@@ -31,21 +31,11 @@ from polyloly.backtest.plot_kit import (
     NEGATIVE,
     PALETTE,
     POSITIVE,
-    Band,
     Cell,
     Label,
-    Marker,
-    Series,
-    VLine,
-    bar_chart,
     esc,
-    histogram,
     html_cards,
-    html_document,
-    html_figure,
     html_table,
-    line_chart,
-    png_uri,
     time_axis,
     usd,
 )
@@ -62,26 +52,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
-    "NEGATIVE",
-    "POSITIVE",
-    "Band",
-    "Cell",
-    "Label",
-    "Marker",
-    "Series",
-    "VLine",
-    "bar_chart",
-    "esc",
-    "histogram",
-    "html_cards",
-    "html_document",
-    "html_figure",
-    "html_table",
-    "line_chart",
-    "png_uri",
     "render_report",
-    "time_axis",
-    "usd",
 ]
 
 # -- the trading report (polyloly.backtest.report.ReportData) -------------------------------

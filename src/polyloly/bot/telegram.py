@@ -23,13 +23,14 @@ import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+import structlog
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes, filters
 from telegram.ext import MessageHandler as _MessageHandler
 
-from polyloly.bot.errors import ConfigError
-from polyloly.bot.logging import get_logger, register_secret
+from polyloly.bot.logging import register_secret
+from polyloly.runtime.errors import ConfigError
 
 if TYPE_CHECKING:
     from polyloly.bot.control import ControlTarget
@@ -49,7 +50,7 @@ _HELP: Final = (
     "/cancelall — cancel every open order"
 )
 
-_log = get_logger("polyloly.telegram")
+_log = structlog.get_logger(__name__)
 
 Snapshot = Callable[[], Mapping[str, Any]]
 

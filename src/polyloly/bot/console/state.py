@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from polyloly.bot.logging import get_logger
+import structlog
+
 from polyloly.domain.events import MatchEvent, OperatorCommand, TruthAlert
 from polyloly.domain.markets import MarketKind, MarketMapping
 from polyloly.domain.money import fmt
@@ -28,12 +29,14 @@ from polyloly.execution.events import ExecutionAnomaly, KillSwitchFired, KillSwi
 from polyloly.execution.pnl import unrealized
 
 if TYPE_CHECKING:
-    from polyloly.bot.app import TradingNode
-    from polyloly.bot.kernel import Kernel
+    from polyloly.bot.node_options import NodeOptions
     from polyloly.domain.orderbook import OrderBook
     from polyloly.execution.state import ExecutionState
+    from polyloly.node.core import Core
+    from polyloly.runtime.clock import Clock
+    from polyloly.runtime.kernel import Kernel
 
-__all__ = ["ConsoleFeed", "console_state", "market_name"]
+__all__ = ["ConsoleFeed", "ConsoleNode", "console_state", "market_name"]
 
 _NS_PER_S: Final = 1_000_000_000
 _NS_PER_MS: Final = 1_000_000
@@ -41,7 +44,18 @@ _MAX_ALERTS: Final = 50
 _MAX_FILLS: Final = 20
 _MAX_ORDERS: Final = 20
 
-_log = get_logger("polyloly.console")
+_log = structlog.get_logger(__name__)
+
+
+class ConsoleNode(Protocol):
+    """What the console reads of a running node (``bot.app.TradingNode`` is one)."""
+
+    core: Core | None
+    clock: Clock
+    options: NodeOptions
+    started: bool
+    started_ns: int
+    equity_start: int
 
 
 @dataclass(slots=True)
@@ -120,7 +134,7 @@ def _position(state: ExecutionState, token: str) -> dict[str, Any]:
     }
 
 
-def _matches(node: TradingNode, feed: ConsoleFeed) -> list[dict[str, Any]]:
+def _matches(node: ConsoleNode, feed: ConsoleFeed) -> list[dict[str, Any]]:
     core = node.core
     if core is None:
         return []
@@ -170,7 +184,7 @@ def _order_row(state: ExecutionState, order: Any, names: dict[str, str]) -> dict
     }
 
 
-def _markets(node: TradingNode, state: ExecutionState | None) -> list[dict[str, Any]]:
+def _markets(node: ConsoleNode, state: ExecutionState | None) -> list[dict[str, Any]]:
     core = node.core
     if core is None:
         return []
@@ -224,7 +238,7 @@ def _fills(state: ExecutionState, names: dict[str, str]) -> list[dict[str, Any]]
     return out
 
 
-def _trading(node: TradingNode, state: ExecutionState) -> dict[str, Any]:
+def _trading(node: ConsoleNode, state: ExecutionState) -> dict[str, Any]:
     core = node.core
     assert core is not None  # noqa: S101  (a trading node has a core)
     names = {m.market_id: market_name(m) for m in core.registry}
@@ -251,7 +265,7 @@ def _trading(node: TradingNode, state: ExecutionState) -> dict[str, Any]:
     }
 
 
-def console_state(node: TradingNode, feed: ConsoleFeed) -> dict[str, Any]:
+def console_state(node: ConsoleNode, feed: ConsoleFeed) -> dict[str, Any]:
     """Everything the console shows, JSON-ready (see the module docstring)."""
     now = node.clock.now_ns()
     core = node.core
