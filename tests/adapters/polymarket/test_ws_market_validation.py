@@ -229,7 +229,7 @@ async def test_refusals_are_exported_by_reason() -> None:
     client.handle_frame(_resolved(MKT, FOREIGN))
     client.handle_frame("not json")
     metrics = Metrics(VirtualClock(10**18))
-    metrics.watch_refused(client.refused.copy)
+    metrics.watch_refused_frames(client.refused.copy)
     samples = {
         s.labels["reason"]: s.value
         for family in text_string_to_metric_families(metrics.render().decode())
