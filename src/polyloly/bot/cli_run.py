@@ -119,12 +119,17 @@ def suite(
     ] = 4.0,
     workers: Annotated[int | None, typer.Option(min=1, help="Processes (default: cores).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Where the runs' outputs go.")] = None,
+    market: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--market", help="Change one market parameter, e.g. maker_lag_ms=1000 (repeatable)."
+        ),
+    ] = None,
 ) -> None:
     """The evidence of edge: seeded scenario matches, the full node, the honest market."""
     from fractions import Fraction
 
     from polyloly.bot.suite import describe, run_suite, suite_runs, suite_table
-    from polyloly.sim.exchange.pool import MarketParams
 
     try:
         pace = Fraction(speed)
@@ -132,7 +137,13 @@ def suite(
             raise ValueError("must be positive")
     except (ValueError, ZeroDivisionError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--speed") from exc
-    plan = suite_runs(runs, seed, MarketParams(), faster)
+    from polyloly.bot.suite import market_params
+
+    try:
+        params = market_params(market or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--market") from exc
+    plan = suite_runs(runs, seed, params, faster)
     facts = describe(plan, pace)
     _say(
         f"polyloly suite: {facts['runs']} runs, {facts['matches']} matches, seeds "

@@ -37,6 +37,7 @@ __all__ = [
     "LOL_SCENARIOS",
     "RunResult",
     "SuiteRun",
+    "market_params",
     "run_suite",
     "suite_runs",
     "suite_table",
@@ -77,6 +78,22 @@ class RunResult:
     max_drawdown: int = 0
     duration_s: float = 0.0
     problems: list[str] = field(default_factory=list)
+
+
+def market_params(changes: Sequence[str]) -> MarketParams:
+    """The default market with ``KEY=VALUE`` changes (``ValueError`` naming a bad one)."""
+    base = MarketParams()
+    values: dict[str, Any] = {}
+    for change in changes:
+        key, sep, raw = change.partition("=")
+        if not sep or not hasattr(base, key):
+            raise ValueError(f"unknown market parameter {key!r} (KEY=VALUE, see MarketParams)")
+        kind = type(getattr(base, key))
+        try:
+            values[key] = kind(raw)
+        except ValueError as exc:
+            raise ValueError(f"market parameter {key}: {raw!r} is not a {kind.__name__}") from exc
+    return replace(base, **values)
 
 
 def suite_runs(runs: int, seed: int, market: MarketParams, faster: float) -> list[SuiteRun]:
