@@ -125,6 +125,9 @@ def suite(
             "--market", help="Change one market parameter, e.g. maker_lag_ms=1000 (repeatable)."
         ),
     ] = None,
+    game_delay: Annotated[
+        int, typer.Option(min=0, help="Taker delay (s) of the Game N Winner markets.")
+    ] = 3,
 ) -> None:
     """The evidence of edge: seeded scenario matches, the full node, the honest market."""
     from fractions import Fraction
@@ -143,7 +146,7 @@ def suite(
         params = market_params(market or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--market") from exc
-    plan = suite_runs(runs, seed, params, faster)
+    plan = suite_runs(runs, seed, params, faster, game_seconds_delay=game_delay)
     facts = describe(plan, pace)
     _say(
         f"polyloly suite: {facts['runs']} runs, {facts['matches']} matches, seeds "

@@ -63,6 +63,7 @@ class SuiteRun:
     seed: int
     variant: str
     market: MarketParams
+    game_seconds_delay: int = 3
 
 
 @dataclass(slots=True)
@@ -96,8 +97,12 @@ def market_params(changes: Sequence[str]) -> MarketParams:
     return replace(base, **values)
 
 
-def suite_runs(runs: int, seed: int, market: MarketParams, faster: float) -> list[SuiteRun]:
-    """``runs`` runs of two matches each, then the same runs with faster rivals."""
+def suite_runs(
+    runs: int, seed: int, market: MarketParams, faster: float, game_seconds_delay: int = 3
+) -> list[SuiteRun]:
+    """``runs`` runs of two matches each, then the same runs with faster rivals; the
+    "Game N Winner" markets carry ``game_seconds_delay`` (0: pair arbitrage, which skips
+    delayed markets by default, may trade them while their game is live)."""
     base = [
         SuiteRun(
             index=i,
@@ -108,6 +113,7 @@ def suite_runs(runs: int, seed: int, market: MarketParams, faster: float) -> lis
             seed=seed + i,
             variant="rivals as configured",
             market=market,
+            game_seconds_delay=game_seconds_delay,
         )
         for i in range(runs)
     ]
@@ -128,6 +134,7 @@ def play(run: SuiteRun, speed: Fraction, out_root: Path) -> RunResult:
         seed=run.seed,
         view="none",
         market=run.market,
+        game_seconds_delay=run.game_seconds_delay,
         warmup_s=2.0,
         market_lag_s=1.0,
     )
