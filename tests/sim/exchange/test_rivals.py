@@ -122,3 +122,21 @@ def test_a_temporal_rival_lifts_a_quote_its_feed_says_is_stale() -> None:
     assert taken
     assert taken[0].price == 520_000
     assert taken[0].side is Side.BUY
+
+
+def test_a_maker_who_knows_the_result_never_quotes_the_winner_carelessly() -> None:
+    clock = VirtualClock(START)
+    sim = ExchangeSimulator(SimConfig(seed=2), clock=clock, fair_value=StaticFairValue(default=0))
+    spec = bo3_markets(
+        game="lol", title="LoL", team_a="A", team_b="B", league="L",
+        event_slug="e", start="", end="",
+    )[1]  # fmt: skip
+    listing = sim.add_market(replace(spec, tick=10_000))
+    sim.add_market_traders(listing.condition_id, replace(ONE_MAKER_GAPS, rival_pairs=0))
+    winner = listing.token_ids[1]  # the value of outcome 0 is 0: team b has won
+    for _ in range(20):
+        clock.advance_ns(250 * NS_PER_MS)
+        sim.run_due()
+        asks = sim.book(winner)[1]
+        assert asks
+        assert asks[0][0] >= 990_000

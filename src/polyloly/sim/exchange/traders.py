@@ -212,7 +212,10 @@ class MarketMaker:
             return 0
         self.quoted = value
         widen = self.news_widen_ticks * listing.tick if now_ns < self.widen_until_ns else 0
-        return self._quote_all(venue, value, widen, rng.random() < self.gap_probability)
+        careless = rng.random() < self.gap_probability
+        # a decided market (its value 0 or 1) is never quoted carelessly: no maker who knows
+        # the result leaves the winner's ask a few ticks under the loser's complement
+        return self._quote_all(venue, value, widen, careless and 0 < value < ONE)
 
     def _pull(self, venue: Venue) -> None:
         if self.quotes:
