@@ -85,6 +85,7 @@ class ExchangeSimulator:
         )
         self.hub.faults = self.faults
         self.traders = TraderPool(self.venue, fair_value, seed=self.config.seed)
+        self.venue.catch_up = self.run_due
         self._runner: web.AppRunner | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self.host = ""

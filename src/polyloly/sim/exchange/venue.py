@@ -13,7 +13,7 @@ heartbeats) run when :meth:`Venue.run_due` is called.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 from polyloly.domain.events import Side
@@ -101,6 +101,7 @@ class Venue:
         self.contracts = CHAIN_CONTRACTS[config.chain_id]
         self._delayed: dict[str, OrderRequest] = {}
         self.delayed_total: dict[str, int] = {}  # owner -> orders held by the taker delay
+        self.catch_up: Callable[[], object] | None = None
         self.heartbeats = HeartbeatChains(config.heartbeat_timeout_s, self.ids.uuid, self._expired)
         self._events: dict[str, str] = {}
         self.funders: dict[str, str] = {}  # signer EOA (lower) -> funder address
@@ -238,7 +239,13 @@ class Venue:
     # -- order entry ------------------------------------------------------------------------
 
     def post_order(self, creds: ApiCredentials, body: PostOrderBody) -> tuple[int, Json]:
-        """Handle one ``POST /order``; return the HTTP status and the reply."""
+        """Handle one ``POST /order``; return the HTTP status and the reply.
+
+        ``catch_up`` (set by the simulator) first brings timers and synthetic traders to the
+        clock's time: an order is matched against the market as it stands when it arrives,
+        not as the last loop tick left it (a late tick must not keep a stale quote alive)."""
+        if self.catch_up is not None:
+            self.catch_up()
         prepared = self._prepare(creds, body)
         if isinstance(prepared, str):
             return 400, {"error": prepared}
