@@ -27,6 +27,7 @@ from polyloly.bot.demo import DEMO_KEYS, DemoOptions, DemoWorld
 from polyloly.runtime.clock import Clock
 from polyloly.sim.exchange import ExchangeSimulator
 from polyloly.sim.exchange.feeds import FeedSink, MarketFrame, UserFrame
+from polyloly.sim.exchange.pool import MarketParams
 
 __all__ = ["OrderWatch", "SoakWorld", "watch_exchange"]
 
@@ -90,7 +91,24 @@ class SoakWorld:
     """The simulators and the truth driver, with the soak's observer (module docstring)."""
 
     def __init__(self, *, seed: int, scenario_s: float, warmup_s: float, clock: Clock) -> None:
-        options = DemoOptions(scenario_s=scenario_s, warmup_s=warmup_s, seed=seed, view="none")
+        # A soak audits order integrity under faults, not edge: it needs a market that makes
+        # the bot trade — one careless maker leaving 5-tick pair gaps, no rivals, and game
+        # markets without a taker delay (NOT the honest market of docs/05_SIMULATED_MARKET.md).
+        options = DemoOptions(
+            scenario_s=scenario_s,
+            warmup_s=warmup_s,
+            seed=seed,
+            view="none",
+            game_seconds_delay=0,
+            market=MarketParams(
+                makers=1,
+                gap_probability=0.3,
+                gap_ticks=5,
+                refresh_ms=60_000,
+                rival_pairs=0,
+                rival_temporals=0,
+            ),
+        )
         self.demo = DemoWorld(options, clock)
         self.exchange = self.demo.exchange
         self.address = ""

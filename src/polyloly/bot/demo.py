@@ -153,6 +153,7 @@ def demo_options(settings: DemoSettings, **overrides: Any) -> DemoOptions:
         "market_lag_s": settings.market_lag_s,
         "warmup_s": settings.warmup_s,
         "seed": settings.seed,
+        "game_seconds_delay": settings.game_seconds_delay,
     }
     base.update({k: v for k, v in overrides.items() if v is not None})
     return DemoOptions(**base)
