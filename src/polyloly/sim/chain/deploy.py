@@ -72,6 +72,7 @@ class LocalChain:
         self.deployment = deployment
         self.artifacts = artifacts
         self.operator: ChecksumAddress = w3.to_checksum_address(deployment.operator)
+        self.sent: set[str] = set()  # hashes of the operator's transactions
 
     # ---- construction ------------------------------------------------------------------------
 
@@ -151,12 +152,15 @@ class LocalChain:
         d = self.deployment
         return self.contract("SimExchange", d.neg_risk_exchange if neg_risk else d.exchange)
 
-    async def _send(self, call: Any) -> str:
+    async def send(self, call: Any) -> str:
+        """Send ``call`` from the operator and wait for it to be mined; the hash."""
         tx = await call.transact({"from": self.operator})
+        tx_hash = "0x" + bytes(tx).hex()
+        self.sent.add(tx_hash)
         receipt = await self.w3.eth.wait_for_transaction_receipt(tx, timeout=30)
         if receipt["status"] != 1:
-            raise RuntimeError(f"operator transaction {tx.hex()} reverted")
-        return "0x" + bytes(tx).hex()
+            raise RuntimeError(f"operator transaction {tx_hash} reverted")
+        return tx_hash
 
     # ---- operator and oracle -----------------------------------------------------------------
 
@@ -164,19 +168,20 @@ class LocalChain:
         """Give ``address`` ``pusd`` micro-pUSD (wrapped from fresh underlying) and gas."""
         to = self.w3.to_checksum_address(address)
         if pusd:
-            await self._send(self.underlying.functions.mint(self.operator, pusd))
-            await self._send(self.underlying.functions.approve(self.deployment.pusd, pusd))
-            await self._send(self.pusd.functions.wrap(to, pusd))
+            await self.send(self.underlying.functions.mint(self.operator, pusd))
+            await self.send(self.underlying.functions.approve(self.deployment.pusd, pusd))
+            await self.send(self.pusd.functions.wrap(to, pusd))
         if gas_wei:
             tx = await self.w3.eth.send_transaction(
                 {"from": self.operator, "to": to, "value": self.w3.to_wei(gas_wei, "wei")}
             )
+            self.sent.add("0x" + bytes(tx).hex())
             await self.w3.eth.wait_for_transaction_receipt(tx, timeout=30)
 
     async def new_market(self, question: str) -> Market:
         """Prepare a binary condition (oracle: the operator) and return its ids."""
         question_id = self.w3.keccak(text=question)
-        await self._send(self.ctf.functions.prepareCondition(self.operator, question_id, 2))
+        await self.send(self.ctf.functions.prepareCondition(self.operator, question_id, 2))
         condition_id = await self.ctf.functions.getConditionId(self.operator, question_id, 2).call()
         yes, no = [await self.position_id(condition_id, index_set) for index_set in (1, 2)]
         return Market(
@@ -198,7 +203,7 @@ class LocalChain:
     async def resolve(self, market: Market, winner_index: int) -> str:
         """Report the payouts: ``winner_index`` 0 (YES) or 1 (NO) takes everything."""
         payouts = [1 if i == winner_index else 0 for i in range(2)]
-        return await self._send(
+        return await self.send(
             self.ctf.functions.reportPayouts(bytes.fromhex(market.question_id[2:]), payouts)
         )
 
@@ -206,7 +211,7 @@ class LocalChain:
         """Give the exchange stand-in ``amount`` of both outcomes (from fresh pUSD)."""
         exchange = self.exchange(neg_risk=neg_risk)
         await self.fund(exchange.address, pusd=amount)
-        await self._send(exchange.functions.stock(bytes.fromhex(market.condition_id[2:]), amount))
+        await self.send(exchange.functions.stock(bytes.fromhex(market.condition_id[2:]), amount))
 
     async def settle(
         self,
@@ -223,7 +228,7 @@ class LocalChain:
         call = exchange.functions.settle(
             self.w3.to_checksum_address(wallet), int(token_id), buy, shares, cash
         )
-        return await self._send(call)
+        return await self.send(call)
 
     # ---- reads -------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ contract SimExchange {
     ICTFMin public immutable ctf;
     IAdapterMin public immutable adapter;
 
+    event Moved(address indexed wallet, uint256[] tokenIds, int256[] shares, int256 cash);
     event Settled(address indexed wallet, uint256 indexed tokenId, bool buy, uint256 shares, uint256 cash);
 
     constructor(IERC20Min pusd_, ICTFMin ctf_, IAdapterMin adapter_) {
@@ -59,6 +60,24 @@ contract SimExchange {
             require(pusd.transfer(wallet, cash), "exchange: pUSD");
         }
         emit Settled(wallet, tokenId, buy, shares, cash);
+    }
+
+    /// Net balance changes of one wallet (signed, micro-units), as the simulator's ledger
+    /// moved them: what the wallet receives is paid out first, then what it gives is pulled
+    /// (pUSD through its `approve`, positions through its `setApprovalForAll`).
+    function move(address wallet, uint256[] calldata tokenIds, int256[] calldata shares, int256 cash)
+        external onlyOperator
+    {
+        require(tokenIds.length == shares.length, "exchange: lengths");
+        if (cash > 0) require(pusd.transfer(wallet, uint256(cash)), "exchange: pUSD");
+        for (uint256 i = 0; i < tokenIds.length; i++) {
+            if (shares[i] > 0) ctf.safeTransferFrom(address(this), wallet, tokenIds[i], uint256(shares[i]), "");
+        }
+        for (uint256 i = 0; i < tokenIds.length; i++) {
+            if (shares[i] < 0) ctf.safeTransferFrom(wallet, address(this), tokenIds[i], uint256(-shares[i]), "");
+        }
+        if (cash < 0) require(pusd.transferFrom(wallet, address(this), uint256(-cash)), "exchange: pUSD");
+        emit Moved(wallet, tokenIds, shares, cash);
     }
 
     function onERC1155Received(address, address, uint256, uint256, bytes calldata) external pure returns (bytes4) {
