@@ -14,8 +14,11 @@ from eth_account import Account
 
 from polyloly.adapters.polymarket.config import Secret
 from polyloly.adapters.polymarket.ctf import ChainConfig, ChainContracts
+from polyloly.bot.clock import LiveClock
 from polyloly.sim.chain.anvil import Anvil
+from polyloly.sim.chain.bridge import ChainBridge
 from polyloly.sim.chain.deploy import ETHER, LocalChain
+from polyloly.sim.exchange import ExchangeSimulator, SimConfig
 
 ONE = 1_000_000
 
@@ -64,3 +67,19 @@ async def new_wallet(chain: LocalChain, pusd: int = 1_000 * ONE) -> Wallet:
     account = Account.create()
     await chain.fund(account.address, pusd=pusd, gas_wei=10 * ETHER)
     return Wallet(Secret("0x" + bytes(account.key).hex()), account.address)
+
+
+@pytest_asyncio.fixture
+async def sim_on_chain(chain: LocalChain) -> AsyncIterator[tuple[ExchangeSimulator, ChainBridge]]:
+    sim = ExchangeSimulator(
+        SimConfig(seed=3, trade_mined_delay_ms=20, trade_confirmed_delay_ms=40), clock=LiveClock()
+    )
+    bridge = ChainBridge(chain, sim.venue)
+    bridge.attach()
+    await sim.start(host="127.0.0.1", port=0)
+    await bridge.start()
+    try:
+        yield sim, bridge
+    finally:
+        await bridge.stop()
+        await sim.stop()

@@ -3,10 +3,7 @@ on-chain, a winner redeemed, and the simulator's ledger agrees with the chain th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-import pytest_asyncio
 from eth_account import Account
 
 from polyloly.adapters.polymarket.config import PolymarketConfig, Secret, WalletConfig
@@ -19,27 +16,11 @@ from polyloly.domain.events import Side
 from polyloly.domain.intents import OrderType
 from polyloly.sim.chain.bridge import ChainBridge
 from polyloly.sim.chain.deploy import LocalChain
-from polyloly.sim.exchange import ExchangeSimulator, SimConfig, SimMarket
+from polyloly.sim.exchange import ExchangeSimulator, SimMarket
 
 from .conftest import ONE, chain_config
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture
-async def sim_on_chain(chain: LocalChain) -> AsyncIterator[tuple[ExchangeSimulator, ChainBridge]]:
-    sim = ExchangeSimulator(
-        SimConfig(seed=3, trade_mined_delay_ms=20, trade_confirmed_delay_ms=40), clock=LiveClock()
-    )
-    bridge = ChainBridge(chain, sim.venue)
-    bridge.attach()
-    await sim.start(host="127.0.0.1", port=0)
-    await bridge.start()
-    try:
-        yield sim, bridge
-    finally:
-        await bridge.stop()
-        await sim.stop()
 
 
 async def test_pair_bought_on_the_simulator_is_merged_and_redeemed_on_chain(

@@ -261,6 +261,44 @@ def backtest(
         raise typer.Exit(code)
 
 
+# -- approve --------------------------------------------------------------------------------
+
+
+@app.command()
+def approve(
+    env: EnvOption = None,
+    config_dir: ConfigDirOption = None,
+    sets: SetOption = None,
+    env_file: EnvFileOption = None,
+) -> None:
+    """Set every missing on-chain allowance of the wallet (pUSD approve, CTF setApprovalForAll).
+
+    For the V2 exchange, the neg-risk exchange and both collateral adapters; an EOA pays the
+    gas, a proxy / Safe / deposit wallet goes through the relayer. Needs
+    ``polymarket.chain.rpc_url`` (POLYMARKET_RPC_URL) and the wallet key.
+    """
+    settings = _settings(env, config_dir, sets, env_file)
+    import asyncio
+
+    from polyloly.bot.chain import build_onchain
+    from polyloly.bot.node_run import setup_logging
+
+    setup_logging("ERROR", settings)
+
+    async def go() -> list[str]:
+        port = build_onchain(settings)
+        sent = await port.approve_missing()
+        missing = [s.label for s in await port.read() if not s.ok]
+        if missing:
+            raise RuntimeError("still missing after approving: " + ", ".join(missing))
+        return sent
+
+    sent = asyncio.run(go())
+    for tx in sent:
+        typer.echo(f"approval sent and mined: {tx}")
+    typer.echo(f"allowances: all set ({len(sent)} sent)")
+
+
 # -- doctor ---------------------------------------------------------------------------------
 
 

@@ -21,15 +21,29 @@ from polyloly.sim.exchange.server import ExchangeSimulator
 __all__ = ["SCENARIOS", "serve"]
 
 
-async def serve(host: str, port: int, scenario: str, seed: int) -> None:
-    """Start the simulator with a scenario, announce it, and wait for a stop signal."""
+async def serve(
+    host: str, port: int, scenario: str, seed: int, *, chain: str | None = None
+) -> None:
+    """Start the simulator with a scenario, announce it, and wait for a stop signal.
+
+    ``chain``: a local chain's deployment JSON (text): the simulator settles on it.
+    """
     sim = ExchangeSimulator(SimConfig(seed=seed))
+    bridge = None
+    if chain is not None:
+        from polyloly.sim.chain.bridge import ChainBridge  # noqa: PLC0415
+        from polyloly.sim.chain.deploy import Deployment, LocalChain  # noqa: PLC0415
+
+        bridge = ChainBridge(LocalChain.attach(Deployment.from_json(chain)), sim.venue)
+        bridge.attach()
     SCENARIOS[scenario](sim)
     try:
         await sim.start(host=host, port=port)
     except OSError as exc:
         reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
         raise PortInUseError("--port", host, port, reason) from exc
+    if bridge is not None:
+        await bridge.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -43,4 +57,6 @@ async def serve(host: str, port: int, scenario: str, seed: int) -> None:
     try:
         await stop.wait()
     finally:
+        if bridge is not None:
+            await bridge.stop()
         await sim.stop()
