@@ -24,13 +24,14 @@ gate refuses intents until it succeeds.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import Event, MarketResolved, TimerTick
-from polyloly.domain.intents import MergeIntent, PlaceOrderIntent
+from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, RedeemIntent
 from polyloly.domain.orderbook import BookSet
 from polyloly.domain.risk import RiskParams
+from polyloly.execution.chain_ports import Redeemer
 from polyloly.execution.events import (
     BalanceBaseline,
     CancelCompleted,
@@ -47,6 +48,7 @@ from polyloly.execution.events import (
     OrderSubmitUnknown,
     OrderUpdate,
     PositionChanged,
+    RedeemCompleted,
     TradeUpdate,
     VenueSnapshot,
 )
@@ -63,6 +65,7 @@ from polyloly.execution.ports import (
 )
 from polyloly.execution.presign import PresignConfig, PresignPool, SerialSigner
 from polyloly.execution.reconciliation import ReconcileConfig, Reconciler
+from polyloly.execution.recycle import RecycleConfig, Recycler, RedeemManager
 from polyloly.execution.retry import Sleep
 from polyloly.execution.risk_gate import GateConfig, RiskGate
 from polyloly.execution.state import Effects, ExecutionState
@@ -81,6 +84,7 @@ LEDGER_EVENTS: tuple[type[Event], ...] = (
     CancelRequested,
     CancelCompleted,
     MergeCompleted,
+    RedeemCompleted,
     VenueSnapshot,
     BalanceBaseline,
     KillSwitchFired,
@@ -89,6 +93,7 @@ LEDGER_EVENTS: tuple[type[Event], ...] = (
     MarketResolved,
     PlaceOrderIntent,
     MergeIntent,
+    RedeemIntent,
 )
 """Event types the ledger applies (live, on recovery and in the SQL projection); the
 intents only for their decision steps (:attr:`ExecutionState.last_step`)."""
@@ -107,6 +112,7 @@ class ExecutionPorts:
     alerts: AlertPort
     cancel_all: CancelAllVenue | None = None
     merger: Merger | None = None
+    redeemer: Redeemer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +124,7 @@ class ExecutionConfig:
     gate: GateConfig = field(default_factory=GateConfig)
     risk: RiskParams = field(default_factory=RiskParams)
     presign: PresignConfig = field(default_factory=PresignConfig)
+    recycle: RecycleConfig | None = None  # capital recycling (on-chain merge / redeem)
 
 
 class ExecutionEngine:
@@ -185,6 +192,25 @@ class ExecutionEngine:
                 tokens_of=tokens_of,
                 on_unknown=self.reconciler.request,
             )
+        self.redeems: RedeemManager | None = None
+        if ports.redeemer is not None:
+            self.redeems = RedeemManager(
+                kernel,
+                self.state,
+                ports.redeemer,
+                self.tasks,
+                sleep=sleep,
+                tokens_of=tokens_of,
+                on_unknown=self.reconciler.request,
+            )
+        self.recycler: Recycler | None = None
+        if cfg.recycle is not None and (self.merges or self.redeems):
+            recycle = replace(
+                cfg.recycle,
+                merge=cfg.recycle.merge and self.merges is not None,
+                redeem=cfg.recycle.redeem and self.redeems is not None,
+            )
+            self.recycler = Recycler(kernel, self.state, recycle, tokens_of=tokens_of)
         self._translators: dict[type[Event], Translate] = {}
         self._attached = False
 
@@ -206,6 +232,10 @@ class ExecutionEngine:
         self.reconciler.attach()
         if self.merges is not None:
             self.merges.attach()
+        if self.redeems is not None:
+            self.redeems.attach()
+        if self.recycler is not None:
+            self.recycler.attach()
 
     def add_venue_events(self, event_type: type[Event], translate: Translate) -> None:
         """Feed an adapter's own venue-update events into the ledger through ``translate``.

@@ -21,7 +21,7 @@ from typing import Final
 
 from polyloly.domain.events import BookSnapshot, Event, LastTrade, MarketResolved
 from polyloly.domain.fees import FeeModel
-from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, split_intent_id
+from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, RedeemIntent, split_intent_id
 from polyloly.domain.money import ONE
 from polyloly.execution.aggregates import ExposureSnapshot, ExposureTotals, Marks, ValueTotals
 from polyloly.execution.events import (
@@ -38,6 +38,7 @@ from polyloly.execution.events import (
     OrderSubmitted,
     OrderSubmitUnknown,
     OrderUpdate,
+    RedeemCompleted,
     TradeUpdate,
     UpdateSource,
     VenueSnapshot,
@@ -234,6 +235,8 @@ class ExecutionState:
                 self._move(order_hash, OrderState.CANCELED, event.ts_init, fx, "canceled")
         elif isinstance(event, MergeCompleted):
             self._on_merge(event, fx)
+        elif isinstance(event, RedeemCompleted):
+            self._on_redeem(event, fx)
         elif isinstance(event, VenueSnapshot):
             self._on_snapshot(event, fx)
         elif isinstance(event, OrderClosed):
@@ -247,7 +250,7 @@ class ExecutionState:
         elif isinstance(event, DayStarted):
             self.daily.day = event.day
             self.daily.start_equity = event.equity
-        elif isinstance(event, PlaceOrderIntent | MergeIntent):
+        elif isinstance(event, PlaceOrderIntent | MergeIntent | RedeemIntent):
             self._on_decision(event.intent_id)
         else:
             self._on_market_data(event)
@@ -552,6 +555,20 @@ class ExecutionState:
             self.token_market.setdefault(token, event.result.condition_id)
             fx.tokens.add(token)
         self.merged_collateral += size
+
+    def _on_redeem(self, event: RedeemCompleted, fx: Effects) -> None:
+        """Burned tokens leave the positions: the winner's for its share of the payout."""
+        self._seq += 1
+        result = event.result
+        for token in event.token_ids:
+            burned = result.burned.get(token, 0)
+            if not burned:
+                continue
+            proceeds = result.payout if token == event.winning_token_id else 0
+            self.merges_by_token[token].append(MergeEntry(self._seq, burned, proceeds))
+            self.token_market.setdefault(token, result.condition_id)
+            fx.tokens.add(token)
+        self.merged_collateral += result.payout
 
     def _on_baseline(self, balances: Balances, fx: Effects) -> None:
         costs: dict[str, int] = {}
