@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pytest
 from tests.conftest import RecordingSink
 
+from polyloly.backtest.plots import render_report
+from polyloly.backtest.report_data import build_report_data
 from polyloly.bot.clock import NS_PER_S, VirtualClock
 from polyloly.bot.errors import PolylolyError, UnknownOutcomeError
 from polyloly.bot.kernel import Kernel
@@ -170,3 +172,25 @@ async def test_idle_pairs_are_merged_after_the_idle_time() -> None:
     assert intent.size == 14 * SCALE
     assert h.sink.of(MergeCompleted)
     h.assert_positions_match_venue()
+
+
+async def test_the_report_shows_the_capital_recycled() -> None:
+    h, redeemer = await build(RecycleConfig(idle_ns=30 * NS_PER_S))
+    await buy(h, yes=20 * SCALE, no=14 * SCALE)
+    h.clock.set_ns(h.now() + 31 * NS_PER_S)
+    h.publish(TimerTick(ts_event=h.now(), ts_init=h.now()))
+    await h.settle()  # 14 idle pairs merged
+    redeemer.winner = YES
+    resolve(h, YES)
+    await h.settle()  # the 6 YES left redeemed
+    data = build_report_data(h.sink.events)
+    rows = [(r.kind, r.strategy, r.shares, r.freed, r.transaction_hash) for r in data.recycled]
+    assert rows == [
+        ("merge", "recycle", 14 * SCALE, 14 * SCALE, "0xmerge"),
+        ("redeem", "recycle", 6 * SCALE, 6 * SCALE, "0xredeem"),
+    ]
+    page = render_report(data)
+    assert "<h2>Capital recycled</h2>" in page
+    assert "1 merges freed 14.00 pUSD; 1 redemptions paid 6.00 pUSD; 0 failed" in page
+    # the report's PnL agrees with the ledger's once everything is back in pUSD
+    assert data.summary.pnl == h.state.pnl().realized

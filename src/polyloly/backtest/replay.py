@@ -46,7 +46,7 @@ from polyloly.domain.events import (
     TickSizeChange,
     TimerTick,
 )
-from polyloly.domain.intents import CancelIntent, MergeIntent, PlaceOrderIntent
+from polyloly.domain.intents import CancelIntent, MergeIntent, PlaceOrderIntent, RedeemIntent
 from polyloly.domain.markets import MarketRegistry
 from polyloly.domain.money import SCALE
 from polyloly.domain.orderbook import BookSet
@@ -62,6 +62,8 @@ from polyloly.execution.events import (
     OrderSubmitUnknown,
     OrderUpdate,
     ReconciliationError,
+    RedeemCompleted,
+    RedeemFailed,
     TradeUpdate,
     VenueSnapshot,
 )
@@ -89,6 +91,7 @@ DECISION_TYPES: Final[tuple[type[Event], ...]] = (
     PlaceOrderIntent,
     CancelIntent,
     MergeIntent,
+    RedeemIntent,
     OrderSubmitted,
 )
 """What "the same intents and orders" compares."""
@@ -104,6 +107,8 @@ VENUE_INPUTS: Final[tuple[type[Event], ...]] = (
     VenueSnapshot,
     MergeCompleted,
     MergeFailed,
+    RedeemCompleted,
+    RedeemFailed,
     ReconciliationError,
 )
 """Inputs that came from the recorded venue (dropped when replaying against a simulated one)."""

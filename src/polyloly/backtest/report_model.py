@@ -28,6 +28,7 @@ __all__ = [
     "OrderMark",
     "PnlRow",
     "PricePoint",
+    "RecycleRow",
     "ReportData",
     "Summary",
     "TruthMark",
@@ -43,6 +44,7 @@ PLOT_IDS: Final = (
     "table-edge",
     "plot-latency",
     "table-anomalies",
+    "table-recycled",
     "table-fills",
 )
 """Element ids every rendered report contains (sections with their chart or table)."""
@@ -297,6 +299,20 @@ class AnomalyRow:
 
 
 @dataclass(frozen=True, slots=True)
+class RecycleRow:
+    """One merge or redemption: pUSD back from the chain (``freed``), or why not."""
+
+    ts_ns: int
+    kind: str  # "merge" | "redeem"
+    strategy: str
+    market: str
+    shares: int  # pairs merged, or tokens burned
+    freed: int  # pUSD-micros received
+    transaction_hash: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
     """Headline numbers of a run (money in micros, times in ns)."""
 
@@ -332,6 +348,7 @@ class ReportData:
     catch_up_price: int = 900_000
     markets: tuple[MarketName, ...] = ()
     anomalies: tuple[AnomalyRow, ...] = ()
+    recycled: tuple[RecycleRow, ...] = ()
 
     @property
     def names(self) -> MarketNames:

@@ -23,6 +23,7 @@ import contextlib
 import gc
 import os
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Final
@@ -44,6 +45,7 @@ from polyloly.adapters.polymarket.gamma import DiscoveredMarket, discover_esport
 from polyloly.adapters.polymarket.ws_market import MarketWsClient
 from polyloly.backtest.replay import DigestSigner
 from polyloly.bot.alerts import AlertRules, AppriseAlerts
+from polyloly.bot.chain import live_onchain, recycle_config
 from polyloly.bot.clock import NS_PER_S, Clock, LiveClock
 from polyloly.bot.config_map import (
     execution_config,
@@ -283,8 +285,12 @@ class TradingNode:
         assert alerts is not None  # noqa: S101  (observability starts first)
         if self.options.mode is NodeMode.LIVE:
             merger = None
+            # on-chain merge and redeem when polymarket.chain is configured (bot/chain.py)
+            onchain = live_onchain(self.settings, core)
             if self.options.merger is not None:
                 merger = self.options.merger(self.adapter, self._funder())
+            elif onchain is not None:
+                merger = onchain
             ports = execution_ports(
                 self.adapter,
                 self.clock,
@@ -293,11 +299,15 @@ class TradingNode:
                 neg_risk_of=core.neg_risk_of,
                 merger=merger,
             )
+            config = execution_config(self.settings)
+            if onchain is not None:
+                ports = replace(ports, redeemer=onchain)
+                config = replace(config, recycle=recycle_config(self.settings))
             self.address = self._funder()
             engine = core.attach_engine(
                 ports,
                 sleep=asyncio_sleep,
-                config=execution_config(self.settings),
+                config=config,
                 translators=translators,
                 resync_types=(pm.UserResync,),
             )

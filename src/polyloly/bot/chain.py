@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from polyloly.adapters.polymarket.config import Secret, signer_address
 from polyloly.adapters.polymarket.ctf import (
@@ -22,10 +22,14 @@ from polyloly.adapters.polymarket.ctf import (
     connect,
 )
 from polyloly.bot.errors import ConfigError
+from polyloly.bot.logging import get_logger
 from polyloly.bot.settings import Settings
+from polyloly.domain.money import parse_micros
+from polyloly.execution.recycle import RecycleConfig
 
-__all__ = ["build_onchain", "chain_config"]
+__all__ = ["build_onchain", "chain_config", "live_onchain", "recycle_config"]
 
+_log = get_logger(__name__)
 _GWEI = Decimal(10**9)
 _CONTRACT_KEYS = ("pusd", "ctf", "exchange", "neg_risk_exchange", "adapter", "neg_risk_adapter")
 
@@ -90,4 +94,36 @@ def build_onchain(
     signer_address(key)  # a malformed key fails here, naming no value
     return OnChainCtf(
         w3, config, sender, holder=holder, neg_risk_of=neg_risk_of, tokens_of=tokens_of
+    )
+
+
+class _Markets(Protocol):
+    def tokens_of(self, market: str) -> tuple[str, str] | None: ...
+
+    def neg_risk_of(self, token_id: str) -> bool: ...
+
+
+def live_onchain(settings: Settings, core: _Markets) -> OnChainCtf | None:
+    """``run``'s on-chain port (merges and redemptions), or ``None`` when the chain is off."""
+    if chain_config(settings) is None or settings.adapters.polymarket.private_key is None:
+        return None
+
+    def neg_risk(condition_id: str) -> bool:
+        tokens = core.tokens_of(condition_id)
+        return bool(tokens) and core.neg_risk_of(tokens[0])  # type: ignore[index]
+
+    def logged(what: str, tx_hash: str) -> None:
+        _log.info("chain.sent", what=what, tx_hash=tx_hash)
+
+    return build_onchain(settings, neg_risk_of=neg_risk, tokens_of=core.tokens_of, on_sent=logged)
+
+
+def recycle_config(settings: Settings) -> RecycleConfig:
+    """``polymarket.chain.recycle`` in the engine's units."""
+    r = settings.adapters.polymarket.chain.recycle
+    return RecycleConfig(
+        merge=r.merge,
+        redeem=r.redeem,
+        gas_pusd=parse_micros(str(r.gas_pusd)),
+        min_gain_over_gas=r.min_gain_over_gas,
     )

@@ -255,7 +255,7 @@ class RecycleSettings(Section):
     merge: bool = True
     redeem: bool = True
     gas_pusd: Usdc = Decimal("0.01")
-    min_gain_over_gas: Annotated[Decimal, Field(ge=1)] = Decimal(2)
+    min_gain_over_gas: Annotated[int, BeforeValidator(no_bool), Field(ge=1)] = 2
 
 
 class ChainSettings(Section):
