@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from polyloly.adapters.polymarket.ctf import EoaSender, OnChainCtf, connect
-from polyloly.bot.errors import RejectError, UnknownOutcomeError
+from polyloly.bot.errors import RejectError, RetryableError, UnknownOutcomeError
 from polyloly.sim.chain.deploy import LocalChain, Market
 
 from .conftest import ONE, Wallet, chain_config, new_wallet
@@ -76,7 +76,7 @@ async def test_redeem_a_resolved_winner(chain: LocalChain) -> None:
     await chain.stock(market, 1_000 * ONE)
     await chain.settle(wallet.address, market.yes_token, buy=True, shares=40 * ONE, cash=20 * ONE)
     await chain.settle(wallet.address, market.no_token, buy=True, shares=10 * ONE, cash=5 * ONE)
-    with pytest.raises(RejectError, match="not resolved"):
+    with pytest.raises(RetryableError, match="not resolved"):
         await ctf.redeem(market.condition_id)
     await chain.resolve(market, winner_index=0)  # YES wins
     before = await ctf.balances([])

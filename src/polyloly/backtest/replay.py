@@ -256,6 +256,7 @@ async def replay_exact(
         alerts=KeptAlerts(),
         cancel_all=inert,
         merger=inert,
+        redeemer=inert,
     )
     parts = factory(clock, sink, ports, _no_sleep)
     _forget_inflight(parts)

@@ -28,6 +28,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
+import msgspec
+
 from polyloly import __version__
 from polyloly.adapters.esports import (
     AsyncioSleeper,
@@ -39,6 +41,7 @@ from polyloly.adapters.esports import (
 )
 from polyloly.adapters.polymarket import events as pm
 from polyloly.adapters.polymarket.config import validate_wallet
+from polyloly.adapters.polymarket.ctf import OnChainCtf
 from polyloly.adapters.polymarket.execution import execution_ports
 from polyloly.adapters.polymarket.factory import PolymarketAdapter, create_adapter
 from polyloly.adapters.polymarket.gamma import DiscoveredMarket, discover_esports
@@ -132,6 +135,7 @@ class TradingNode:
         self.folder = data_folder(settings, options.mode.value)
         self.log_dir = options.event_log_dir or self.folder.events
         self.writer: EventLogWriter | None = None
+        self.onchain: OnChainCtf | None = None  # polymarket.chain: merges and redemptions
         self.kernel: NodeKernel | None = None
         self.core: Core | None = None
         self.adapter: PolymarketAdapter | None = None
@@ -286,7 +290,7 @@ class TradingNode:
         if self.options.mode is NodeMode.LIVE:
             merger = None
             # on-chain merge and redeem when polymarket.chain is configured (bot/chain.py)
-            onchain = live_onchain(self.settings, core)
+            onchain = self.onchain = live_onchain(self.settings, core)
             if self.options.merger is not None:
                 merger = self.options.merger(self.adapter, self._funder())
             elif onchain is not None:
@@ -427,7 +431,10 @@ class TradingNode:
     def _publish_session(self) -> None:
         now = self.clock.now_ns()
         merges = self.options.mode is NodeMode.PAPER or self.options.merger is not None
+        merges = merges or self.onchain is not None
         params = node_params(self.settings, merges=merges)
+        if self.onchain is not None:  # logged: a replay recycles exactly as this run did
+            params = msgspec.structs.replace(params, recycle=recycle_config(self.settings))
         self.publish(
             SessionStarted(
                 ts_event=now,
@@ -581,6 +588,8 @@ class TradingNode:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.onchain is not None:
+            await self.onchain.aclose()
         await self._stop_sinks()
         self.kernel.flush()
         if self.writer is not None:

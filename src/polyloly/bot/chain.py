@@ -21,6 +21,7 @@ from polyloly.adapters.polymarket.ctf import (
     OnChainCtf,
     connect,
 )
+from polyloly.bot.clock import NS_PER_S
 from polyloly.bot.errors import ConfigError
 from polyloly.bot.logging import get_logger
 from polyloly.bot.settings import Settings
@@ -126,4 +127,5 @@ def recycle_config(settings: Settings) -> RecycleConfig:
         redeem=r.redeem,
         gas_pusd=parse_micros(str(r.gas_pusd)),
         min_gain_over_gas=r.min_gain_over_gas,
+        idle_ns=int(r.idle_s * NS_PER_S),
     )

@@ -75,6 +75,12 @@ def demo(
         int | None, typer.Option(help="Seed of the simulators (default: demo.seed).")
     ] = None,
     view: Annotated[str, typer.Option(help="auto, live, plain or none.")] = "auto",
+    chain: Annotated[
+        bool,
+        typer.Option(
+            "--chain", help="Settle on a local chain (anvil): merges and redemptions on-chain."
+        ),
+    ] = False,
     config_dir: ConfigDirOption = None,
     sets: SetOption = None,
     log_level: LogLevelOption = "WARNING",
@@ -103,6 +109,7 @@ def demo(
         config_dir=config_dir,
         sets=sets,
         log_level=log_level,
+        chain=chain,
     )
     if not ok:
         raise typer.Exit(ExitCode.FAILED)

@@ -43,6 +43,7 @@ from polyloly.backtest.report import build_report_data, write_report
 from polyloly.bot.app import PM_TRANSLATORS, NodeMode, NodeOptions, TradingNode
 from polyloly.bot.clock import NS_PER_S, Clock, LiveClock
 from polyloly.bot.datadir import FolderLock
+from polyloly.bot.demo_chain import DemoChain
 from polyloly.bot.logging import register_secret
 from polyloly.bot.settings import DemoSettings, Settings, load_settings
 from polyloly.domain.money import ONE
@@ -100,6 +101,7 @@ class DemoOptions:
     view: str = "auto"
     config_dir: Path | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    chain: bool = False  # settle on a local chain (anvil): merges and redemptions on-chain
 
 
 @dataclass(slots=True)
@@ -119,6 +121,7 @@ class DemoResult:
     speed: Fraction = Fraction(1)
     kill_switch: str | None = None
     presign: dict[str, int] = field(default_factory=dict)
+    chain_txs: list[str] | None = None  # --chain: the merges and redemptions on-chain
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -470,30 +473,15 @@ async def _run(
     node: TradingNode | None = None
     view: asyncio.Task[Any] | None = None
     t0 = clock.monotonic_ns()
+    chain: DemoChain | None = None
     try:
-        say(f"starting the local exchange and esports feeds ({', '.join(options.scenarios)})")
-        await world.start()
+        chain, settings = await _start_world(options, world, out, (key, account.address), say)
         say(f"starting the bot in live mode against them (output: {out})")
-        settings = demo_settings(world, out, key, options)
-        node = TradingNode(
-            settings,
-            NodeOptions(
-                mode=NodeMode.LIVE,
-                event_log_dir=result.events_dir,
-                metrics_port=0,
-                control_port=0,
-                control_token=secrets.token_urlsafe(24),
-                esports=world.feed_settings(),
-                merger=lambda adapter, funder: SimControlMerger(
-                    world.exchange.http_url, funder, adapter.http
-                ),
-                bindings=tuple(world.bindings()),
-                reconcile_timeout_s=20.0,
-            ),
-            clock=clock,
-        )
+        node = _node(settings, world, result, clock, chain)
         node.on_progress = say
         await node.start()
+        if chain is not None:
+            chain.watch(node)
         result.equity_start = node.engine.state.equity()
         world.run_driver()
         if on_started is not None:
@@ -501,6 +489,8 @@ async def _run(
             if asyncio.iscoroutine(started):
                 view = asyncio.get_running_loop().create_task(started)
         await _wait_until_done(node, world)
+        if chain is not None:
+            await chain.wait_recycled(node)
         result.metrics_path = await _scrape_metrics(node, out)
         _collect(node, result)
     except Exception as exc:  # the demo reports every failure as a problem, then cleans up
@@ -513,11 +503,69 @@ async def _run(
         if node is not None:
             await node.stop()
         await world.stop()
+        if chain is not None:
+            result.chain_txs = chain.transactions()  # every one, up to the node's stop
+            await chain.stop()
     result.duration_s = (clock.monotonic_ns() - t0) / NS_PER_S
     if node is not None and node.core is not None:
         result.report_path = _report(result, node)
     _check(result)
     return result
+
+
+async def _start_world(
+    options: DemoOptions,
+    world: DemoWorld,
+    out: Path,
+    wallet: tuple[str, str],
+    say: Callable[[str], None],
+) -> tuple[DemoChain | None, Settings]:
+    """Start the simulators (and, with ``--chain``, anvil); the bot's settings."""
+    key, address = wallet
+    chain = None
+    if options.chain:
+        say("starting a local chain (anvil) and deploying the contracts")
+        chain = await DemoChain.start(world, out)
+    say(f"starting the local exchange and esports feeds ({', '.join(options.scenarios)})")
+    await world.start()
+    if chain is None:
+        return None, demo_settings(world, out, key, options)
+    await chain.bridge.start()
+    options = replace(options, overrides=options.overrides | chain.overrides())
+    settings = demo_settings(world, out, key, options)
+    say("funding the wallet on the chain and approving the exchange and the adapters")
+    await chain.approve(settings, address)
+    return chain, settings
+
+
+def _node(
+    settings: Settings,
+    world: DemoWorld,
+    result: DemoResult,
+    clock: LiveClock,
+    chain: DemoChain | None,
+) -> TradingNode:
+    merger = None  # on-chain: the node's own port (polymarket.chain)
+    if chain is None:
+
+        def merger(adapter: Any, funder: str) -> SimControlMerger:
+            return SimControlMerger(world.exchange.http_url, funder, adapter.http)
+
+    return TradingNode(
+        settings,
+        NodeOptions(
+            mode=NodeMode.LIVE,
+            event_log_dir=result.events_dir,
+            metrics_port=0,
+            control_port=0,
+            control_token=secrets.token_urlsafe(24),
+            esports=world.feed_settings(),
+            merger=merger,
+            bindings=tuple(world.bindings()),
+            reconcile_timeout_s=20.0,
+        ),
+        clock=clock,
+    )
 
 
 async def _wait_until_done(node: TradingNode, world: DemoWorld) -> None:
@@ -583,3 +631,8 @@ def _check(result: DemoResult) -> None:
             result.problems.append(f"{strategy} made no trade")
     if result.kill_switch:
         result.problems.append(f"the kill switch fired: {result.kill_switch}")
+    if result.chain_txs is not None:
+        kinds = {line.split()[0] for line in result.chain_txs}
+        for kind in ("merge", "redeem"):
+            if kind not in kinds:
+                result.problems.append(f"no {kind} on-chain")

@@ -256,6 +256,7 @@ class RecycleSettings(Section):
     redeem: bool = True
     gas_pusd: Usdc = Decimal("0.01")
     min_gain_over_gas: Annotated[int, BeforeValidator(no_bool), Field(ge=1)] = 2
+    idle_s: Seconds = 60.0  # merge a market's leftover pairs after this long without activity
 
 
 class ChainSettings(Section):

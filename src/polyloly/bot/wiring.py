@@ -67,6 +67,7 @@ from polyloly.execution.events import (
     OrderAccepted,
 )
 from polyloly.execution.presign import PresignConfig
+from polyloly.execution.recycle import RecycleConfig
 from polyloly.execution.retry import Sleep
 from polyloly.execution.risk_gate import GateConfig
 from polyloly.strategies.pair_arb import Leg, PairArbEngine, PairArbParams
@@ -117,6 +118,7 @@ class NodeParams(msgspec.Struct, frozen=True, kw_only=True):
     order_grace_s: int = 10
     presign_refresh_s: int = 20
     presign_max_age_s: int = 45
+    recycle: RecycleConfig | None = None  # capital recycling (on-chain merges, redemptions)
 
     def fees(self) -> FeeModel:
         """The configured fee model."""
@@ -344,6 +346,8 @@ class Core:
             )
         engine.gate.params = params.risk
         engine.gate.config = params.gate
+        if params.recycle is not None:
+            engine.configure_recycle(params.recycle)
         self.feedback = StrategyFeedback(
             engine.state,
             self.pair,

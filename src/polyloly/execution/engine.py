@@ -204,15 +204,23 @@ class ExecutionEngine:
                 on_unknown=self.reconciler.request,
             )
         self.recycler: Recycler | None = None
-        if cfg.recycle is not None and (self.merges or self.redeems):
-            recycle = replace(
-                cfg.recycle,
-                merge=cfg.recycle.merge and self.merges is not None,
-                redeem=cfg.recycle.redeem and self.redeems is not None,
-            )
-            self.recycler = Recycler(kernel, self.state, recycle, tokens_of=tokens_of)
+        if self.merges is not None or self.redeems is not None:
+            # off until configured (here, or by the session's logged parameters)
+            off = RecycleConfig(merge=False, redeem=False)
+            self.recycler = Recycler(kernel, self.state, off, tokens_of=tokens_of)
+            if cfg.recycle is not None:
+                self.configure_recycle(cfg.recycle)
         self._translators: dict[type[Event], Translate] = {}
         self._attached = False
+
+    def configure_recycle(self, config: RecycleConfig) -> None:
+        """Turn capital recycling on as ``config`` says, for the ports this engine has."""
+        if self.recycler is not None:
+            self.recycler.config = replace(
+                config,
+                merge=config.merge and self.merges is not None,
+                redeem=config.redeem and self.redeems is not None,
+            )
 
     # -- wiring -----------------------------------------------------------------------------
 

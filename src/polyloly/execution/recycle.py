@@ -68,6 +68,8 @@ class _Market:
     last_activity_ns: int = 0
     pending: str | None = None  # intent id in flight
     redeemed: bool = False
+    failures: int = 0
+    retry_at_ns: int = 0  # after a failure: not before this
 
 
 @dataclass
@@ -133,10 +135,17 @@ class Recycler:
                 st.pending = None
                 if isinstance(event, RedeemCompleted):
                     st.redeemed = True
+                if isinstance(event, MergeFailed | RedeemFailed):
+                    # back off: 10 s, doubling, at most 10 min (a resolution can lag on-chain)
+                    st.failures += 1
+                    backoff = min(10 * NS_PER_S << (st.failures - 1), 600 * NS_PER_S)
+                    st.retry_at_ns = event.ts_init + backoff
+                else:
+                    st.failures = 0
 
     def _consider(self, market: str, now_ns: int) -> None:
         st = self._market(market)
-        if st.pending is not None or st.tokens is None or st.redeemed:
+        if st.pending is not None or st.tokens is None or st.redeemed or now_ns < st.retry_at_ns:
             return
         if st.winner is not None:
             if self.config.redeem:

@@ -34,7 +34,7 @@ from typing import Any, Final, Protocol
 import aiohttp
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3 import AsyncHTTPProvider, AsyncWeb3, Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
 from polyloly.adapters.polymarket.config import Secret
@@ -434,6 +434,11 @@ class OnChainCtf:
         address = c.neg_risk_adapter if self.neg_risk_of(condition_id) else c.adapter
         return self.w3.eth.contract(address=self.w3.to_checksum_address(address), abi=_ADAPTER_ABI)
 
+    async def aclose(self) -> None:
+        """Close the RPC connection pool."""
+        with contextlib.suppress(Exception):
+            await self.w3.provider.disconnect()
+
     # ---- Merger / Redeemer -------------------------------------------------------------------
 
     async def merge(self, condition_id: str, size: int) -> MergeResult:
@@ -453,24 +458,46 @@ class OnChainCtf:
     async def redeem(self, condition_id: str) -> RedeemResult:
         """``redeemPositions(pUSD, 0x0, conditionId, [1, 2])``: all positions for their payout."""
         resolved = await self._call(self.ctf.functions.payoutDenominator(_bytes32(condition_id)))
-        if not resolved:
-            raise RejectError(f"redeem {condition_id}: the market is not resolved on-chain yet")
+        if not resolved:  # the oracle's report may land after the CLOB closes the market
+            raise RetryableError(f"redeem {condition_id}: the market is not resolved on-chain yet")
         await self._need_operator(condition_id, "redeem")
-        tokens = self.tokens_of(condition_id)
-        before = await self.balances(list(tokens) if tokens else [])
         call = self.adapter(condition_id).functions.redeemPositions(
             self.pusd.address, ZERO32, _bytes32(condition_id), PARTITION
         )
         outcome = await self.sender.send(call, f"redeem {condition_id}")
         self.last = outcome
-        after = await self.balances(list(tokens) if tokens else [])
-        burned = {t: before.tokens.get(t, 0) - after.tokens.get(t, 0) for t in before.tokens}
+        payout, burned = self._moved(outcome.logs)
         return RedeemResult(
             condition_id=condition_id,
-            payout=after.collateral - before.collateral,
+            payout=payout,
             transaction_hash=outcome.transaction_hash,
-            burned={t: n for t, n in burned.items() if n},
+            burned=burned,
         )
+
+    def _moved(self, logs: Sequence[Any]) -> tuple[int, dict[str, int]]:
+        """pUSD received and positions given up by the holder, from the receipt's own logs."""
+        holder = self.holder.lower()
+        received = 0
+        given: dict[str, int] = {}
+        for log in logs:
+            topics = [bytes(t) for t in log["topics"]]
+            if not topics:
+                continue
+            address = str(log["address"]).lower()
+            data = bytes(log["data"])
+            if address == self.pusd.address.lower() and topics[0] == _TRANSFER:
+                if _topic_address(topics[2]) == holder:
+                    received += int.from_bytes(data[:32], "big")
+                if _topic_address(topics[1]) == holder:
+                    received -= int.from_bytes(data[:32], "big")
+            elif (
+                address == self.ctf.address.lower()
+                and topics[0] == _TRANSFER_SINGLE
+                and _topic_address(topics[2]) == holder
+            ):
+                token = str(int.from_bytes(data[:32], "big"))
+                given[token] = given.get(token, 0) + int.from_bytes(data[32:64], "big")
+        return received, given
 
     async def _need_operator(self, condition_id: str, what: str) -> None:
         adapter = self.adapter(condition_id).address
@@ -531,6 +558,16 @@ class OnChainCtf:
             return await fn.call()
         except (*_NOT_SENT, *_MAYBE_SENT) as exc:
             raise RetryableError(f"chain read failed ({type(exc).__name__})") from exc
+
+
+_TRANSFER: Final = bytes(Web3.keccak(text="Transfer(address,address,uint256)"))
+_TRANSFER_SINGLE: Final = bytes(
+    Web3.keccak(text="TransferSingle(address,address,address,uint256,uint256)")
+)
+
+
+def _topic_address(topic: bytes) -> str:
+    return "0x" + topic[-20:].hex()
 
 
 def _bytes32(hex_id: str) -> bytes:

@@ -8,6 +8,7 @@ every pUSD is backed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -125,6 +126,11 @@ class LocalChain:
     def attach(cls, deployment: Deployment) -> LocalChain:
         """Drive an already deployed chain."""
         return cls(cls.connect_w3(deployment.rpc_url), deployment, compile_contracts())
+
+    async def close(self) -> None:
+        """Close the RPC connection pool."""
+        with contextlib.suppress(Exception):
+            await self.w3.provider.disconnect()
 
     def contract(self, name: str, address: str) -> AsyncContract:
         """A contract object of artifact ``name`` at ``address``."""
