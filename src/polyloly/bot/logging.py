@@ -78,7 +78,6 @@ _SECRET_WORDS = (
     "token",
     "webhook",
     "rpc_url",  # node provider URLs carry an API key in the path
-    "builder_secret",
 )
 # keys that contain a secret word but hold public data
 _NOT_SECRET = ("token_id", "token_ids", "tokenid", "signature_type", "signature_types")
