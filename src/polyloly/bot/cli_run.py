@@ -294,8 +294,14 @@ def approve(
 
     async def go() -> list[str]:
         port = build_onchain(settings)
-        sent = await port.approve_missing()
-        missing = [s.label for s in await port.read() if not s.ok]
+        try:
+            deploy = getattr(port.sender, "deploy", None)
+            if deploy is not None:  # a Safe or deposit wallet is deployed through the relayer
+                await deploy()
+            sent = await port.approve_missing()
+            missing = [s.label for s in await port.read() if not s.ok]
+        finally:
+            await port.aclose()
         if missing:
             raise RuntimeError("still missing after approving: " + ", ".join(missing))
         return sent
