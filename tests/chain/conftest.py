@@ -14,7 +14,7 @@ from eth_account import Account
 
 from polyloly.adapters.polymarket.config import Secret
 from polyloly.adapters.polymarket.ctf import ChainConfig, ChainContracts
-from polyloly.bot.clock import LiveClock
+from polyloly.runtime.clock import LiveClock
 from polyloly.sim.chain.anvil import Anvil
 from polyloly.sim.chain.bridge import ChainBridge
 from polyloly.sim.chain.deploy import ETHER, LocalChain

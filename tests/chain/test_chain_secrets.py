@@ -8,20 +8,20 @@ import json
 from pathlib import Path
 
 import pytest
+import structlog
 from eth_account import Account
 
 from polyloly.adapters.polymarket.config import Secret
 from polyloly.adapters.polymarket.ctf import ChainConfig, EoaSender, connect
 from polyloly.bot.chain import chain_config
-from polyloly.bot.clock import VirtualClock
 from polyloly.bot.logging import (
     Redactor,
     configure_logging,
-    get_logger,
     is_secret_key,
     reset_logging,
 )
-from polyloly.bot.settings import load_settings
+from polyloly.bot.config_loader import load_settings
+from polyloly.runtime.clock import VirtualClock
 
 RPC = "https://polygon-mainnet.example/v2/prov1der-key-9f8e7d"
 BUILDER_SECRET = "YnVpbGRlci1zZWNyZXQtdmFsdWU="
@@ -62,7 +62,7 @@ def test_settings_register_the_chain_secrets_and_logs_mask_them(tmp_path: Path) 
             redactor=Redactor(),
             cache_loggers=False,
         )
-        log = get_logger("chain-test")
+        log = structlog.get_logger("chain-test")
         log.error("chain.unreachable", detail=f"POST {RPC} failed", rpc_url=RPC)
         log.info("relayer.headers", headers={"POLY_BUILDER_SECRET": BUILDER_SECRET})
         log.info("sent", what="merge", tx_hash="0x" + "ab" * 32)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from polyloly.bot.settings import ENV_VARS
+from polyloly.bot.config_loader import ENV_VARS
 from polyloly.sim.chain.bridge import ChainBridge
 from polyloly.sim.chain.deploy import ETHER, LocalChain
 from polyloly.sim.exchange import ExchangeSimulator

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from polyloly.adapters.polymarket.ctf import EoaSender, OnChainCtf, connect
-from polyloly.bot.errors import RejectError, RetryableError, UnknownOutcomeError
+from polyloly.runtime.errors import RejectError, RetryableError, UnknownOutcomeError
 from polyloly.sim.chain.deploy import LocalChain, Market
 
 from .conftest import ONE, Wallet, chain_config, new_wallet

@@ -16,7 +16,7 @@ from py_builder_relayer_client.config import get_contract_config
 from polyloly.adapters.polymarket.config import Secret, SignatureType
 from polyloly.adapters.polymarket.ctf import OnChainCtf, connect
 from polyloly.adapters.polymarket.relayer import RelayerSender
-from polyloly.bot.errors import ConfigError, RejectError
+from polyloly.runtime.errors import ConfigError, RejectError
 from polyloly.sim.chain.anvil import Anvil
 from polyloly.sim.chain.deploy import LocalChain
 from polyloly.sim.chain.relayer import BuilderCreds, LocalRelayer

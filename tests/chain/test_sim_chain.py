@@ -11,9 +11,9 @@ from polyloly.adapters.polymarket.ctf import EoaSender, OnChainCtf, connect
 from polyloly.adapters.polymarket.factory import build_clob_client, build_signer
 from polyloly.adapters.polymarket.http import ClobRest
 from polyloly.adapters.polymarket.signing import OrderSpec
-from polyloly.bot.clock import LiveClock
 from polyloly.domain.events import Side
 from polyloly.domain.intents import OrderType
+from polyloly.runtime.clock import LiveClock
 from polyloly.sim.chain.bridge import ChainBridge
 from polyloly.sim.chain.deploy import LocalChain
 from polyloly.sim.exchange import ExchangeSimulator, SimMarket

@@ -10,9 +10,6 @@ from tests.conftest import RecordingSink
 
 from polyloly.backtest.plots import render_report
 from polyloly.backtest.report_data import build_report_data
-from polyloly.bot.clock import NS_PER_S, VirtualClock
-from polyloly.bot.errors import PolylolyError, UnknownOutcomeError
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import MarketResolved, TimerTick
 from polyloly.domain.intents import MergeIntent, RedeemIntent, RiskDecision
 from polyloly.domain.money import SCALE
@@ -24,9 +21,12 @@ from polyloly.execution.events import (
     RedeemFailed,
     RedeemRequested,
 )
-from polyloly.execution.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 from polyloly.execution.ports import TradeStatus
 from polyloly.execution.recycle import RecycleConfig
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.errors import PolylolyError, UnknownOutcomeError
+from polyloly.runtime.kernel import Kernel
+from polyloly.testing.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 
 from .conftest import MARKET, NO, START_NS, YES, Harness
 

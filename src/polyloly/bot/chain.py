@@ -13,6 +13,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Protocol
 
+import structlog
+
 from polyloly.adapters.polymarket.config import Secret, signer_address
 from polyloly.adapters.polymarket.ctf import (
     ChainConfig,
@@ -21,16 +23,15 @@ from polyloly.adapters.polymarket.ctf import (
     OnChainCtf,
     connect,
 )
-from polyloly.bot.clock import NS_PER_S
-from polyloly.bot.errors import ConfigError
-from polyloly.bot.logging import get_logger
 from polyloly.bot.settings import Settings
 from polyloly.domain.money import parse_micros
 from polyloly.execution.recycle import RecycleConfig
+from polyloly.runtime.clock import NS_PER_S
+from polyloly.runtime.errors import ConfigError
 
 __all__ = ["build_onchain", "chain_config", "live_onchain", "recycle_config"]
 
-_log = get_logger(__name__)
+_log = structlog.get_logger(__name__)
 _GWEI = Decimal(10**9)
 _CONTRACT_KEYS = ("pusd", "ctf", "exchange", "neg_risk_exchange", "adapter", "neg_risk_adapter")
 

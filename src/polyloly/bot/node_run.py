@@ -23,12 +23,15 @@ from rich.console import Console
 from rich.table import Table
 
 from polyloly.adapters.polymarket.gamma import GammaClient, discover_esports
-from polyloly.bot.app import NodeOptions, TradingNode, node_params
+from polyloly.bot.app import TradingNode
+from polyloly.bot.config_loader import load_settings
+from polyloly.bot.config_map import node_params
 from polyloly.bot.datadir import FolderLock, data_folder
 from polyloly.bot.demo import DemoResult, demo_options, run_demo
 from polyloly.bot.live_view import run_view
 from polyloly.bot.logging import configure_logging
-from polyloly.bot.settings import Settings, load_settings
+from polyloly.bot.node_options import NodeOptions
+from polyloly.bot.settings import Settings
 from polyloly.domain.markets import MarketKind, MarketRegistry, TeamAliases
 from polyloly.domain.money import fmt
 

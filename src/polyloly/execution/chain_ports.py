@@ -1,7 +1,7 @@
 """The on-chain ports beside :class:`~polyloly.execution.ports.Merger`: redeem and allowances.
 
 Same contract as every venue port (:mod:`polyloly.execution.ports`): frozen structs in
-integer micro-units, vendor failures translated into :mod:`polyloly.bot.errors`. A
+integer micro-units, vendor failures translated into :mod:`polyloly.runtime.errors`. A
 redemption is, like a merge, a non-idempotent on-chain write: a lost reply is looked up by
 its transaction hash and never resent (``UnknownOutcomeError`` when it cannot be found).
 """

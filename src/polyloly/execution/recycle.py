@@ -21,9 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from polyloly.bot.clock import NS_PER_S
-from polyloly.bot.errors import PolylolyError, RetryableError, UnknownOutcomeError
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import MarketResolved, TimerTick
 from polyloly.domain.intents import MergeIntent, RedeemIntent, RiskDecision, intent_id_for
 from polyloly.execution.chain_ports import Redeemer
@@ -36,9 +33,13 @@ from polyloly.execution.events import (
     RedeemRequested,
 )
 from polyloly.execution.merge import TokensOf, mergeable_pairs
-from polyloly.execution.retry import RetryPolicy, Sleep
+from polyloly.execution.retry import RetryPolicy
 from polyloly.execution.state import ExecutionState
-from polyloly.execution.tasks import TaskOwner
+from polyloly.runtime.clock import NS_PER_S
+from polyloly.runtime.errors import PolylolyError, RetryableError, UnknownOutcomeError
+from polyloly.runtime.kernel import Kernel
+from polyloly.runtime.sleep import Sleep
+from polyloly.runtime.tasks import TaskOwner
 
 __all__ = ["STRATEGY", "RecycleConfig", "Recycler", "RedeemManager"]
 

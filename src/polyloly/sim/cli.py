@@ -17,9 +17,12 @@ for ``--help``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from polyloly.sim.exchange.server import ExchangeSimulator
 
 __all__ = ["app"]
 
@@ -48,15 +51,25 @@ def exchange(
     """Serve the local Polymarket exchange: CLOB REST, Gamma and both WebSockets, one port."""
     import asyncio
 
-    from polyloly.sim.exchange.cli import SCENARIOS, serve
+    from polyloly.sim.exchange.cli import serve
+    from polyloly.sim.exchange.scenarios import SCENARIOS
 
     if scenario not in SCENARIOS:
         known = ", ".join(sorted(SCENARIOS))
         raise typer.BadParameter(f"unknown scenario {scenario!r} (one of: {known})")
     if chain is not None and not chain.is_file():
         raise typer.BadParameter(f"--chain: no such file {chain}")
-    deployment = chain.read_text() if chain is not None else None
-    asyncio.run(serve(host, port, scenario, seed, chain=deployment))
+    attachment = None
+    if chain is not None:
+        from polyloly.sim.chain.bridge import ChainBridge
+        from polyloly.sim.chain.deploy import Deployment, LocalChain
+
+        deployment = Deployment.from_json(chain.read_text())
+
+        def attachment(sim: ExchangeSimulator) -> ChainBridge:
+            return ChainBridge(LocalChain.attach(deployment), sim.venue)
+
+    asyncio.run(serve(host, port, scenario, seed, attachment=attachment))
 
 
 @app.command("chain")

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from polyloly.adapters.esports.ratelimit import Backoff, SlidingWindowLimiter
-from polyloly.adapters.esports.timing import VirtualSleeper
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S, VirtualClock
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S, VirtualClock
+from polyloly.runtime.sleep import VirtualSleeper
 
 
 @pytest.mark.asyncio

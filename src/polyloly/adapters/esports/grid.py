@@ -33,7 +33,7 @@ from websockets.exceptions import InvalidHandshake, WebSocketException
 from polyloly.adapters.esports.base import FeedCore, ProviderHttp, decode, run_polling
 from polyloly.adapters.esports.config import GRID
 from polyloly.adapters.esports.identity import MatchRef
-from polyloly.adapters.esports.parsing import best_of_from_format, iso_to_ns
+from polyloly.adapters.esports.parsing import best_of_from_format
 from polyloly.adapters.esports.ratelimit import Backoff
 from polyloly.adapters.esports.schemas.grid import (
     GridEnvelope,
@@ -43,7 +43,8 @@ from polyloly.adapters.esports.schemas.grid import (
     GridStateResponse,
 )
 from polyloly.adapters.esports.tracker import GamePhase, GameSnap, MatchPhase, MatchSnap
-from polyloly.bot.errors import RejectError, RetryableError
+from polyloly.runtime.errors import RejectError, RetryableError
+from polyloly.runtime.timefmt import iso_to_ns
 
 __all__ = ["SERIES_STATE_QUERY", "GridFeed", "apply_event", "series_snapshot"]
 

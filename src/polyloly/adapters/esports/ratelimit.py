@@ -1,7 +1,7 @@
 """Client-side rate limits and retry backoff on the injected clock.
 
 ``aiolimiter`` reads ``loop.time()``, which a virtual clock cannot move, so the limits here
-are a small sliding-window log over :class:`~polyloly.bot.clock.Clock` time: at most
+are a small sliding-window log over :class:`~polyloly.runtime.clock.Clock` time: at most
 ``max_requests`` start in any window of ``window_ns``. The provider limits they encode are
 tables in :mod:`polyloly.adapters.esports.config` (OpenDota 60/min unkeyed, Liquipedia one
 request per 2 s, PandaScore 1k-10k/hour...).
@@ -16,8 +16,8 @@ import random
 from collections import deque
 from typing import Final
 
-from polyloly.adapters.esports.timing import Sleeper
-from polyloly.bot.clock import NS_PER_MS, Clock
+from polyloly.runtime.clock import NS_PER_MS, Clock
+from polyloly.runtime.sleep import Sleeper
 
 __all__ = ["Backoff", "SlidingWindowLimiter"]
 

@@ -17,7 +17,7 @@
 * **A lost reply is never resent.** The transaction hash is known before the transaction
   leaves (it is the hash of the signed bytes); when the node's reply is lost the hash is
   looked up: found, its receipt is awaited as usual; not found, the call raises
-  :class:`~polyloly.bot.errors.UnknownOutcomeError` naming the hash, and reconciliation
+  :class:`~polyloly.runtime.errors.UnknownOutcomeError` naming the hash, and reconciliation
   settles it from balances. Errors: RPC unreachable before sending → ``RetryableError``;
   sent but no receipt in time → ``UnknownOutcomeError``; a revert (at estimation or mined)
   → ``RejectError``.
@@ -38,9 +38,9 @@ from web3 import AsyncHTTPProvider, AsyncWeb3, Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
 from polyloly.adapters.polymarket.config import Secret
-from polyloly.bot.errors import RejectError, RetryableError, UnknownOutcomeError
 from polyloly.execution.chain_ports import AllowanceKind, AllowanceStatus, RedeemResult
 from polyloly.execution.ports import Balances, MergeResult, RejectCode
+from polyloly.runtime.errors import RejectError, RetryableError, UnknownOutcomeError
 
 __all__ = [
     "POLYGON_CONTRACTS",

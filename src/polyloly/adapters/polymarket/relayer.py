@@ -31,9 +31,9 @@ from web3 import AsyncWeb3
 
 from polyloly.adapters.polymarket.config import Secret, SignatureType
 from polyloly.adapters.polymarket.ctf import ChainConfig, SentHook, TxOutcome, wait_receipt
-from polyloly.bot.clock import NS_PER_S, LiveClock
-from polyloly.bot.errors import ConfigError, RejectError, RetryableError, UnknownOutcomeError
 from polyloly.execution.ports import RejectCode
+from polyloly.runtime.clock import NS_PER_S, LiveClock
+from polyloly.runtime.errors import ConfigError, RejectError, RetryableError, UnknownOutcomeError
 
 __all__ = ["RELAYER_URL", "RelayerSender"]
 

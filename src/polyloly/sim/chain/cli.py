@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from polyloly.bot.errors import PortInUseError
+from polyloly.runtime.errors import PortInUseError
 from polyloly.sim.chain.anvil import Anvil, free_port
 from polyloly.sim.chain.deploy import LocalChain
 

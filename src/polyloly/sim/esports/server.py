@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 
 from aiohttp import web
 
-from polyloly.adapters.esports.timing import Sleeper
-from polyloly.bot.clock import Clock
+from polyloly.runtime.clock import Clock
+from polyloly.runtime.sleep import Sleeper
 from polyloly.sim.esports import grid, liquipedia, lolesports, opendota, pandascore
 from polyloly.sim.esports.common import FeedContext
 from polyloly.sim.esports.runtime import ScenarioRuntime

@@ -10,31 +10,45 @@ import asyncio
 import contextlib
 import os
 import signal
+from collections.abc import Callable
+from typing import Protocol
 
 import typer
 
-from polyloly.bot.errors import PortInUseError
+from polyloly.runtime.errors import PortInUseError
 from polyloly.sim.exchange.config import SimConfig
 from polyloly.sim.exchange.scenarios import SCENARIOS
 from polyloly.sim.exchange.server import ExchangeSimulator
 
-__all__ = ["SCENARIOS", "serve"]
+__all__ = ["serve"]
+
+
+class Attachment(Protocol):
+    """Something that runs with the simulator (a local chain's bridge): attached before the
+    markets are listed, started after the server, stopped before it."""
+
+    def attach(self) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 async def serve(
-    host: str, port: int, scenario: str, seed: int, *, chain: str | None = None
+    host: str,
+    port: int,
+    scenario: str,
+    seed: int,
+    *,
+    attachment: Callable[[ExchangeSimulator], Attachment] | None = None,
 ) -> None:
     """Start the simulator with a scenario, announce it, and wait for a stop signal.
 
-    ``chain``: a local chain's deployment JSON (text): the simulator settles on it.
+    ``attachment`` builds what runs along (``sim exchange --chain``: the chain bridge).
     """
     sim = ExchangeSimulator(SimConfig(seed=seed))
-    bridge = None
-    if chain is not None:
-        from polyloly.sim.chain.bridge import ChainBridge  # noqa: PLC0415
-        from polyloly.sim.chain.deploy import Deployment, LocalChain  # noqa: PLC0415
-
-        bridge = ChainBridge(LocalChain.attach(Deployment.from_json(chain)), sim.venue)
+    bridge = attachment(sim) if attachment is not None else None
+    if bridge is not None:
         bridge.attach()
     SCENARIOS[scenario](sim)
     try:
