@@ -14,13 +14,13 @@ from eth_account import Account
 from polyloly.adapters.polymarket.config import Secret
 from polyloly.adapters.polymarket.ctf import ChainConfig, EoaSender, connect
 from polyloly.bot.chain import chain_config
+from polyloly.bot.config_loader import load_settings
 from polyloly.bot.logging import (
     Redactor,
     configure_logging,
     is_secret_key,
     reset_logging,
 )
-from polyloly.bot.config_loader import load_settings
 from polyloly.runtime.clock import VirtualClock
 
 RPC = "https://polygon-mainnet.example/v2/prov1der-key-9f8e7d"
