@@ -16,7 +16,7 @@ from polyloly.bot.app import PM_TRANSLATORS
 from polyloly.bot.cli import build_app
 from polyloly.bot.replay_core import core_factory
 from polyloly.domain.intents import MergeIntent, RedeemIntent
-from polyloly.execution.events import MergeCompleted, RedeemCompleted
+from polyloly.execution.events import MergeCompleted, ReconciliationCompleted, RedeemCompleted
 from polyloly.storage.event_log import EventLogReader
 
 pytestmark = pytest.mark.timeout(180)
@@ -51,6 +51,11 @@ def test_the_demo_shows_merges_and_redemptions_with_their_hashes(
     }
     assert shown == logged
     assert (out / "chain.json").is_file()
+    # the last reconciliation pass compared the ledger with the chain's balances: equal
+    assert "the ledger matches the chain's balances" in result.output
+    passes = [e for e in EventLogReader([out / "events"]) if isinstance(e, ReconciliationCompleted)]
+    assert passes[-1].ok
+    assert passes[-1].balances_checked
 
 
 def test_every_recycling_went_through_the_gate_and_shows_in_the_report(

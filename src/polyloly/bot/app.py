@@ -48,7 +48,7 @@ from polyloly.adapters.polymarket.gamma import DiscoveredMarket, discover_esport
 from polyloly.adapters.polymarket.ws_market import MarketWsClient
 from polyloly.backtest.replay_ports import DigestSigner
 from polyloly.bot.alerts import AlertRules, AppriseAlerts
-from polyloly.bot.chain import live_onchain, recycle_config
+from polyloly.bot.chain import ChainBalancesAccount, live_onchain, recycle_config
 from polyloly.bot.config_map import (
     execution_config,
     feed_settings,
@@ -299,6 +299,8 @@ class TradingNode:
             config = execution_config(self.settings)
             if onchain is not None:
                 ports = replace(ports, redeemer=onchain)
+                if self.settings.adapters.polymarket.chain.balances_from_chain:
+                    ports = replace(ports, account=ChainBalancesAccount(ports.account, onchain))
                 config = replace(config, recycle=recycle_config(self.settings))
             self.address = self._funder()
             engine = core.attach_engine(

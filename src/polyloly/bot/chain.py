@@ -9,7 +9,7 @@ RPC URL, chain id and contract addresses.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -25,11 +25,18 @@ from polyloly.adapters.polymarket.ctf import (
 )
 from polyloly.bot.settings import Settings
 from polyloly.domain.money import parse_micros
+from polyloly.execution.ports import AccountReader, Balances, TradeReport, VenueOrder
 from polyloly.execution.recycle import RecycleConfig
 from polyloly.runtime.clock import NS_PER_S
 from polyloly.runtime.errors import ConfigError
 
-__all__ = ["build_onchain", "chain_config", "live_onchain", "recycle_config"]
+__all__ = [
+    "ChainBalancesAccount",
+    "build_onchain",
+    "chain_config",
+    "live_onchain",
+    "recycle_config",
+]
 
 _log = structlog.get_logger(__name__)
 _GWEI = Decimal(10**9)
@@ -130,3 +137,29 @@ def recycle_config(settings: Settings) -> RecycleConfig:
         min_gain_over_gas=r.min_gain_over_gas,
         idle_ns=int(r.idle_s * NS_PER_S),
     )
+
+
+class ChainBalancesAccount:
+    """Reconciliation's account reader with the balances read from the chain.
+
+    Orders and trades come from the venue (the CLOB knows them); pUSD and outcome tokens from
+    the chain, which holds them: an on-chain merge or redemption, or a transfer, shows at
+    once, and the CLOB's balance cache is never taken for the truth. Reconciliation compares
+    balances only when no trade is still settling, so a fill not yet mined is no mismatch.
+    """
+
+    def __init__(self, venue: AccountReader, chain: OnChainCtf) -> None:
+        self.venue = venue
+        self.chain = chain
+
+    async def open_orders(self) -> list[VenueOrder]:
+        """The venue's open orders."""
+        return await self.venue.open_orders()
+
+    async def trades(self, after_ns: int) -> list[TradeReport]:
+        """The venue's trades."""
+        return await self.venue.trades(after_ns)
+
+    async def balances(self, token_ids: Sequence[str]) -> Balances:
+        """pUSD and ``token_ids`` of the wallet, from the chain."""
+        return await self.chain.balances(token_ids)

@@ -122,6 +122,7 @@ class DemoResult:
     kill_switch: str | None = None
     presign: dict[str, int] = field(default_factory=dict)
     chain_txs: list[str] | None = None  # --chain: the merges and redemptions on-chain
+    chain_reconciled: bool = False  # --chain: the last pass matched the chain's balances
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -489,8 +490,10 @@ async def _run(
             if asyncio.iscoroutine(started):
                 view = asyncio.get_running_loop().create_task(started)
         await _wait_until_done(node, world)
-        if chain is not None:
-            await chain.wait_recycled(node)
+        if chain is not None:  # recycling done, the ledger checked against the chain
+            verdict = await chain.finish(node)
+            result.problems += [verdict] if verdict else []
+            result.chain_reconciled = not verdict
         result.metrics_path = await _scrape_metrics(node, out)
         _collect(node, result)
     except Exception as exc:  # the demo reports every failure as a problem, then cleans up

@@ -11,13 +11,14 @@ lists every merge and redemption with its transaction hash, read back from the c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polyloly.bot.chain import build_onchain
 from polyloly.domain.money import fmt
-from polyloly.execution.events import MergeCompleted, RedeemCompleted
+from polyloly.execution.events import MergeCompleted, ReconciliationCompleted, RedeemCompleted
 from polyloly.sim.chain.anvil import Anvil
 from polyloly.sim.chain.bridge import ChainBridge
 from polyloly.sim.chain.deploy import LocalChain
@@ -40,6 +41,8 @@ class DemoChain:
     bridge: ChainBridge
     deployment_path: Path
     seen: list[MergeCompleted | RedeemCompleted] = field(default_factory=list)
+    passes: list[ReconciliationCompleted] = field(default_factory=list)
+    _passed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
     async def start(cls, world: Any, out: Path) -> DemoChain:
@@ -96,12 +99,44 @@ class DemoChain:
         await engine.idle()
         await self.bridge.settled()
 
+    async def finish(self, node: TradingNode) -> str:
+        """Wait for recycling, then reconcile the ledger against the chain's balances.
+
+        Returns the problem, or ``""`` when the ledger matches the chain.
+        """
+        await self.wait_recycled(node)
+        return await self.reconcile(node)
+
+    async def reconcile(self, node: TradingNode) -> str:
+        """A last reconciliation pass against the chain's balances; its verdict, one line."""
+        seen = len(self.passes)
+        self._passed.clear()
+        node.engine.reconciler.request()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_RECYCLE_WAIT_S):
+                while len(self.passes) == seen:
+                    await self._passed.wait()
+                    self._passed.clear()
+        if len(self.passes) == seen:
+            return "no reconciliation pass finished"
+        last = self.passes[-1]
+        if not last.ok:
+            return f"reconciliation against the chain failed: {last.reason}"
+        if not last.balances_checked:
+            return "reconciliation passed but could not compare balances (trades settling)"
+        return ""
+
     def watch(self, node: TradingNode) -> None:
         """Keep the node's completed merges and redemptions (subscribe once it started)."""
         kernel = node.kernel
         if kernel is not None:
             kernel.subscribe(MergeCompleted, self.seen.append)
             kernel.subscribe(RedeemCompleted, self.seen.append)
+            kernel.subscribe(ReconciliationCompleted, self._on_pass)
+
+    def _on_pass(self, event: ReconciliationCompleted) -> None:
+        self.passes.append(event)
+        self._passed.set()
 
     def transactions(self) -> list[str]:
         """``merge …`` / ``redeem …`` lines with their transaction hashes."""

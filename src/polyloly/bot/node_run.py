@@ -181,6 +181,8 @@ def demo_summary(result: DemoResult) -> list[str]:
     ]
     if result.chain_txs is not None:
         lines.append(f"on-chain: {len(result.chain_txs)} merges and redemptions (local anvil)")
+        if result.chain_reconciled:
+            lines.append("  the ledger matches the chain's balances (last reconciliation pass)")
         lines += [f"  {line}" for line in result.chain_txs]
     if result.report_path is not None:
         lines.append(f"  report     {result.report_path}")

@@ -209,6 +209,7 @@ class ChainSettings(Section):
     builder_api_key: SecretStr | None = None  # POLYMARKET_BUILDER_API_KEY / _SECRET / _PASSPHRASE
     builder_secret: SecretStr | None = None
     builder_passphrase: SecretStr | None = None
+    balances_from_chain: bool = True  # reconciliation reads pUSD and tokens from the chain
     recycle: RecycleSettings = RecycleSettings()
 
 
