@@ -17,11 +17,14 @@ from polyloly.execution.chain_ports import RedeemResult
 from polyloly.execution.engine import ExecutionConfig, ExecutionEngine, ExecutionPorts
 from polyloly.execution.events import (
     MergeCompleted,
+    MergeFailed,
+    ReconciliationCompleted,
+    ReconciliationCorrection,
     RedeemCompleted,
     RedeemFailed,
     RedeemRequested,
 )
-from polyloly.execution.ports import TradeStatus
+from polyloly.execution.ports import MergeResult, TradeStatus
 from polyloly.execution.recycle import RecycleConfig
 from polyloly.runtime.clock import NS_PER_S, VirtualClock
 from polyloly.runtime.errors import PolylolyError, UnknownOutcomeError
@@ -194,3 +197,54 @@ async def test_the_report_shows_the_capital_recycled() -> None:
     assert "1 merges freed 14.00 pUSD; 1 redemptions paid 6.00 pUSD; 0 failed" in page
     # the report's PnL agrees with the ledger's once everything is back in pUSD
     assert data.summary.pnl == h.state.pnl().realized
+
+
+@dataclass
+class LosingMerger:
+    """Merges on the fake venue (or not), then loses the reply: the outcome is unknown."""
+
+    venue: FakeVenue
+    happens: bool
+    calls: int = 0
+
+    async def merge(self, condition_id: str, size: int) -> MergeResult:
+        self.calls += 1
+        if self.happens:
+            await self.venue.merge(condition_id, size)
+        raise UnknownOutcomeError("merge: reply lost; 0xabc not found by its hash")
+
+
+@pytest.mark.parametrize("happens", [True, False])
+async def test_a_merge_with_a_lost_reply_is_not_resent_and_is_settled_by_the_balances(
+    happens: bool,
+) -> None:
+    h, _ = await build(RecycleConfig(merge=False, redeem=False))
+    merger = LosingMerger(h.venue, happens)
+    assert h.engine.merges is not None
+    h.engine.merges.merger = merger
+    await buy(h, yes=20 * SCALE, no=20 * SCALE)
+    before = h.state.collateral()
+    now = h.now()
+    h.publish(
+        MergeIntent(ts_event=now, ts_init=now, intent_id="t:m:1", strategy="t", market=MARKET,
+                    size=15 * SCALE)
+    )  # fmt: skip
+    await h.settle()
+    (failed,) = h.sink.of(MergeFailed)
+    assert failed.unknown
+    assert merger.calls == 1  # never resent
+    # the reconciliation pass it asked for reads the balances and settles the outcome
+    completed = h.sink.of(ReconciliationCompleted)
+    assert completed[-1].ok
+    assert completed[-1].balances_checked
+    kinds = [c.kind for c in h.sink.of(ReconciliationCorrection)]
+    if happens:
+        assert "merge_adopted" in kinds
+        assert h.state.collateral() == before + 15 * SCALE
+        assert h.state.position(YES).expected == 5 * SCALE
+    else:
+        assert "merge_not_executed" in kinds
+        assert h.state.collateral() == before
+        assert h.state.position(YES).expected == 20 * SCALE
+    assert not h.state.unknown_onchain
+    h.assert_positions_match_venue()

@@ -167,8 +167,6 @@ class _Builder:
         elif isinstance(event, MergeIntent | RedeemIntent):
             self.merge_strategy[event.intent_id] = event.strategy
             self.intent_market.setdefault(event.intent_id, event.market)
-        elif isinstance(event, MergeFailed | RedeemFailed):
-            self._note_recycle_failed(event)
         elif isinstance(event, ExecutionAnomaly):
             self._on_anomaly(event)
         elif isinstance(mapping := getattr(event, "mapping", None), MarketMapping):
@@ -279,6 +277,8 @@ class _Builder:
             self._note_merge(event)
         elif isinstance(event, RedeemCompleted):
             self._note_redeem(event)
+        elif isinstance(event, MergeFailed | RedeemFailed):
+            self._note_recycle_failed(event)
         for token in fx.tokens:
             self._restate(token)
         return set(fx.tokens)

@@ -372,12 +372,17 @@ class MergeCompleted(Event, frozen=True, tag="merge_completed"):
 
 @register_event
 class MergeFailed(Event, frozen=True, tag="merge_failed"):
-    """The merge failed after its retries."""
+    """The merge failed after its retries; ``unknown``: it may have happened (reply lost).
+
+    An unknown one is kept by the ledger until a reconciliation pass's balances show it
+    happened (it is then booked) or did not.
+    """
 
     intent_id: str
     market: str
     size: int
     error: str
+    unknown: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,6 +419,8 @@ class RedeemFailed(Event, frozen=True, tag="redeem_failed"):
     intent_id: str
     market: str
     error: str
+    unknown: bool = False  # it may have happened: the ledger keeps it for reconciliation
+    winning_token_id: str = ""
 
 
 @register_event

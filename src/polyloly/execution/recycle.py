@@ -282,7 +282,7 @@ class RedeemManager:
             try:
                 result = await self.redeemer.redeem(event.market)
             except UnknownOutcomeError as exc:
-                self._failed(event, f"outcome unknown: {exc}")
+                self._failed(event, f"outcome unknown: {exc}", unknown=True)
                 if self.on_unknown is not None:
                     self.on_unknown()
                 return
@@ -308,7 +308,7 @@ class RedeemManager:
             )
             return
 
-    def _failed(self, event: RedeemRequested, error: str) -> None:
+    def _failed(self, event: RedeemRequested, error: str, *, unknown: bool = False) -> None:
         now = self.kernel.now_ns()
         self.kernel.publish(
             RedeemFailed(
@@ -317,5 +317,7 @@ class RedeemManager:
                 intent_id=event.intent_id,
                 market=event.market,
                 error=error,
+                unknown=unknown,
+                winning_token_id=event.winning_token_id,
             )
         )
