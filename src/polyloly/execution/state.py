@@ -73,6 +73,10 @@ from polyloly.execution.positions import (
     merge_proceeds_share,
 )
 
+UNKNOWN_GRACE_NS: Final = 600 * 1_000_000_000
+"""How long a merge or redemption of unknown outcome may still show up in the balances (a
+transaction can wait to be mined); past it, balances without it mean it never happened."""
+
 __all__ = ["Anomaly", "Effects", "ExecutionState"]
 
 
@@ -553,13 +557,17 @@ class ExecutionState:
 
         An unknown one that explains the difference exactly (tokens to the share, collateral
         within the tolerance) is booked as completed (``merge_adopted`` /
-        ``redeem_adopted``); with balances that match, none happened (``…_not_executed``).
+        ``redeem_adopted``); with balances that still match :data:`UNKNOWN_GRACE_NS` after
+        the failure, it did not happen (``…_not_executed``).
         """
         for intent_id, failed in list(self.unknown_onchain.items()):
             if not mismatches:
-                del self.unknown_onchain[intent_id]
-                kind = "merge" if isinstance(failed, MergeFailed) else "redeem"
-                fx.corrections.append(Anomaly(f"{kind}_not_executed", intent_id, "balances"))
+                # A transaction still waiting to be mined looks the same as one never sent:
+                # only after the grace is it taken as not executed.
+                if snap.ts_init - failed.ts_init >= UNKNOWN_GRACE_NS:
+                    del self.unknown_onchain[intent_id]
+                    kind = "merge" if isinstance(failed, MergeFailed) else "redeem"
+                    fx.corrections.append(Anomaly(f"{kind}_not_executed", intent_id, "balances"))
                 continue
             tokens = self.market_tokens(failed.market)
             if len(tokens) != 2:
