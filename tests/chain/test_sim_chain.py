@@ -14,6 +14,7 @@ from polyloly.adapters.polymarket.signing import OrderSpec
 from polyloly.domain.events import Side
 from polyloly.domain.intents import OrderType
 from polyloly.runtime.clock import LiveClock
+from polyloly.runtime.errors import RejectError
 from polyloly.sim.chain.bridge import ChainBridge
 from polyloly.sim.chain.deploy import LocalChain
 from polyloly.sim.exchange import ExchangeSimulator, SimMarket
@@ -44,7 +45,14 @@ async def test_pair_bought_on_the_simulator_is_merged_and_redeemed_on_chain(
     cfg = chain_config(chain)
     w3 = connect(cfg)
     ctf = OnChainCtf(w3, cfg, EoaSender.of(w3, key, cfg), tokens_of=lambda _c: (yes, no))
+    early = OrderSpec(
+        token_id=yes, side=Side.BUY, price=500_000, size=5 * ONE, tick=10_000,
+        order_type=OrderType.GTC,
+    )  # fmt: skip
+    with pytest.raises(RejectError, match="not enough balance / allowance"):
+        await rest.create_and_post(early)  # nothing approved on the chain yet
     await ctf.approve_missing()
+    await bridge.settled()  # the CLOB's allowance follows the chain's
     start = await ctf.balances([yes, no])
     assert start.collateral == sim.config.starting_balance
 

@@ -9,6 +9,9 @@ With a bridge attached (``polyloly sim exchange --chain``), the simulator:
   fills — as one ``SimExchange.move`` per wallet and flush: pUSD through the wallet's
   ``approve``, positions through its ``setApprovalForAll`` (a missing approval reverts, and
   is counted in :attr:`ChainBridge.failures`);
+* takes a wallet's allowances from the chain (0 until its own ``approve`` /
+  ``setApprovalForAll`` for the exchange stand-in is mined), so an order of a wallet that has
+  not approved is refused with ``not enough balance / allowance``, as on Polymarket;
 * reports the payouts when a market resolves;
 * reads back what the wallet itself did on the chain (a merge or redemption through the
   collateral adapter, a transfer): every pUSD or position transfer touching a wallet in a
@@ -31,6 +34,7 @@ from eth_utils.crypto import keccak
 from polyloly.sim.chain import ids
 from polyloly.sim.chain.deploy import ETHER, LocalChain, Market
 from polyloly.sim.exchange.accounts import COLLATERAL
+from polyloly.sim.exchange.config import MAX_UINT256
 
 if TYPE_CHECKING:
     from polyloly.sim.exchange.config import Listing
@@ -43,6 +47,8 @@ _SINGLE: Final = "0x" + keccak(text="TransferSingle(address,address,address,uint
 _BATCH: Final = (
     "0x" + keccak(text="TransferBatch(address,address,address,uint256[],uint256[])").hex()
 )
+_APPROVAL: Final = "0x" + keccak(text="Approval(address,address,uint256)").hex()
+_APPROVAL_FOR_ALL: Final = "0x" + keccak(text="ApprovalForAll(address,address,bool)").hex()
 _STOCK: Final = 10_000_000 * 1_000_000
 """Shares of each outcome the exchange stand-in holds per market (its synthetic side)."""
 _FLOAT: Final = 100_000_000 * 1_000_000
@@ -70,6 +76,7 @@ class ChainBridge:
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._wallets: set[str] = set()
+        self._funded: set[str] = set()
 
     def attach(self) -> None:
         """Hook into the venue: ids, listings, resolutions and every ledger change."""
@@ -139,6 +146,10 @@ class ChainBridge:
         key = address.lower()
         self._wallets.add(key)
         if kind == "deposit" and asset == COLLATERAL:
+            if key not in self._funded:  # a new wallet: no approval on the chain yet
+                self._funded.add(key)
+                self.venue.accounts.set_allowance(address, "COLLATERAL", 0)
+                self.venue.accounts.set_allowance(address, "CONDITIONAL", 0)
             self._jobs.append(("fund", key, amount))
             return
         self._pending.setdefault(key, defaultdict(int))[asset] += amount
@@ -221,11 +232,26 @@ class ChainBridge:
         )
         self._next_block = latest + 1
         for log in logs:
+            self._approval(log)
             if "0x" + bytes(log["transactionHash"]).hex() in self.chain.sent:
                 continue
             for address, asset, amount in self._changes(log):
                 if address in self._wallets:
                     self._apply(address, asset, amount)
+
+    def _approval(self, log: Any) -> None:
+        """A wallet's approval of the exchange stand-in: the CLOB's allowance follows it."""
+        topics = ["0x" + bytes(t).hex() for t in log["topics"]]
+        if len(topics) < 3 or topics[0] not in (_APPROVAL, _APPROVAL_FOR_ALL):
+            return
+        owner, spender = _addr(log["topics"][1]), _addr(log["topics"][2])
+        if owner not in self._wallets or spender != self.chain.deployment.exchange.lower():
+            return
+        (value,) = decode(["uint256"], bytes(log["data"]))
+        if topics[0] == _APPROVAL:
+            self.venue.accounts.set_allowance(owner, "COLLATERAL", int(value))
+        else:
+            self.venue.accounts.set_allowance(owner, "CONDITIONAL", MAX_UINT256 if value else 0)
 
     def _changes(self, log: Any) -> list[tuple[str, str, int]]:
         topics = ["0x" + bytes(t).hex() for t in log["topics"]]

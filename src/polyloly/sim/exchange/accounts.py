@@ -74,12 +74,12 @@ class Accounts:
         initial = self.starting_balance if balance is None else balance
         self._balances[key][COLLATERAL] = initial
         self.deposited += initial
-        if self.observer is not None:
-            self.observer(address, COLLATERAL, initial, "deposit")
         self._allowance[key] = {
             "COLLATERAL": self.starting_allowance,
             "CONDITIONAL": self.starting_allowance,
         }
+        if self.observer is not None:
+            self.observer(address, COLLATERAL, initial, "deposit")
         return True
 
     def balances(self, address: str) -> dict[str, int]:
