@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -39,6 +38,7 @@ from polyloly.backtest.report import write_report
 from polyloly.backtest.report_data import build_report_data
 from polyloly.bot.app import TradingNode
 from polyloly.bot.config_loader import load_settings
+from polyloly.bot.control import ensure_token_file
 from polyloly.bot.datadir import FolderLock
 from polyloly.bot.demo_chain import DemoChain
 from polyloly.bot.logging import register_secret
@@ -478,7 +478,7 @@ async def _run(
     try:
         chain, settings = await _start_world(options, world, out, (key, account.address), say)
         say(f"starting the bot in live mode against them (output: {out})")
-        node = _node(settings, world, result, clock, chain)
+        node = _node(settings, world, result, clock, chain, options=options, say=say)
         node.on_progress = say
         await node.start()
         if chain is not None:
@@ -531,6 +531,7 @@ async def _start_world(
         chain = await DemoChain.start(world, out)
     say(f"starting the local exchange and esports feeds ({', '.join(options.scenarios)})")
     await world.start()
+    say(f"exchange simulator on {world.exchange.http_url}, esports feeds on {world.feeds.http_url}")
     if chain is None:
         return None, demo_settings(world, out, key, options)
     await chain.bridge.start()
@@ -547,6 +548,9 @@ def _node(
     result: DemoResult,
     clock: LiveClock,
     chain: DemoChain | None,
+    *,
+    options: DemoOptions,
+    say: Callable[[str], None],
 ) -> TradingNode:
     merger = None  # on-chain: the node's own port (polymarket.chain)
     if chain is None:
@@ -560,8 +564,8 @@ def _node(
             mode=NodeMode.LIVE,
             event_log_dir=result.events_dir,
             metrics_port=0,
-            control_port=0,
-            control_token=secrets.token_urlsafe(24),
+            control_port=None if "control.port" in options.overrides else 0,
+            control_token=_control_token(settings, result.out_dir, say),
             esports=world.feed_settings(),
             merger=merger,
             bindings=tuple(world.bindings()),
@@ -569,6 +573,18 @@ def _node(
         ),
         clock=clock,
     )
+
+
+def _control_token(settings: Settings, out: Path, say: Callable[[str], None]) -> str:
+    """``control.token`` if configured, else a fresh one written to ``out/control.token``
+    (mode 0600) for the web console's sign-in."""
+    if settings.control.token is not None:
+        return settings.control.token.get_secret_value()
+    path = out / "control.token"
+    path.unlink(missing_ok=True)
+    token = ensure_token_file(path)
+    say(f"the control token (web console sign-in) is in {path}")
+    return token
 
 
 async def _wait_until_done(node: TradingNode, world: DemoWorld) -> None:
