@@ -176,6 +176,13 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "POLYMARKET_API_PASSPHRASE": ("pass-phrase-99", "pass-phrase-99"),
     "POLYMARKET_FUNDER": ("0x" + "ab" * 20, "0x" + "ab" * 20),
     "POLYMARKET_SIGNATURE_TYPE": ("2", 2),
+    "POLYMARKET_RPC_URL": (
+        "https://polygon.example/v2/rpc-key-123",
+        "https://polygon.example/v2/rpc-key-123",
+    ),
+    "POLYMARKET_BUILDER_API_KEY": ("builder-key-1", "builder-key-1"),
+    "POLYMARKET_BUILDER_SECRET": ("YnVpbGRlci1zZWNyZXQ=", "YnVpbGRlci1zZWNyZXQ="),
+    "POLYMARKET_BUILDER_PASSPHRASE": ("builder-pass-1", "builder-pass-1"),
     "OPENDOTA_API_KEY": ("od-key-123", "od-key-123"),
     "PANDASCORE_API_KEY": ("ps-key-123", "ps-key-123"),
     "GRID_API_KEY": ("grid-key-123", "grid-key-123"),

@@ -669,6 +669,37 @@ def _orders_section(data: ReportData) -> str:
     )
 
 
+def _recycle_section(data: ReportData) -> str:
+    """Capital recycled: merges and redemptions, the pUSD each freed, its transaction."""
+    rows = data.recycled
+    merges = [r for r in rows if r.kind == "merge" and not r.error]
+    redeems = [r for r in rows if r.kind == "redeem" and not r.error]
+    failed = [r for r in rows if r.error]
+    note = (
+        f"{len(merges)} merges freed {fmt(sum(r.freed for r in merges), 2)} pUSD; "
+        f"{len(redeems)} redemptions paid {fmt(sum(r.freed for r in redeems), 2)} pUSD; "
+        f"{len(failed)} failed"
+    )
+    names = data.names
+    table = [
+        (
+            _iso(r.ts_ns),
+            r.kind,
+            r.strategy,
+            _market_cell(names, r.market),
+            (fmt(r.shares, 2), "num"),
+            (fmt(r.freed, 2), "num"),
+            short_id(r.transaction_hash) if r.transaction_hash else "",
+            r.error[:120],
+        )
+        for r in rows
+    ]
+    headers = ("time (UTC)", "kind", "strategy", "market", "shares", "pUSD", "transaction", "error")
+    return f'<h2>Capital recycled</h2><p class="note">{esc(note)}</p>' + html_table(
+        "table-recycled", headers, table
+    )
+
+
 def render_report(data: ReportData) -> str:
     """Render a :class:`~polyloly.backtest.report.ReportData` as one self-contained page."""
     s = data.summary
@@ -686,6 +717,7 @@ def render_report(data: ReportData) -> str:
         _source_lead_section(data),
         _latency_section(data),
         _anomaly_section(data),
+        _recycle_section(data),
         _fills_section(data),
         _orders_section(data),
     ]

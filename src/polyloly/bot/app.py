@@ -23,10 +23,12 @@ import contextlib
 import gc
 import os
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import msgspec
 import structlog
 
 from polyloly import __version__
@@ -39,12 +41,14 @@ from polyloly.adapters.esports import (
 )
 from polyloly.adapters.polymarket import events as pm
 from polyloly.adapters.polymarket.config import validate_wallet
+from polyloly.adapters.polymarket.ctf import OnChainCtf
 from polyloly.adapters.polymarket.execution import execution_ports
 from polyloly.adapters.polymarket.factory import PolymarketAdapter, create_adapter
 from polyloly.adapters.polymarket.gamma import DiscoveredMarket, discover_esports
 from polyloly.adapters.polymarket.ws_market import MarketWsClient
 from polyloly.backtest.replay_ports import DigestSigner
 from polyloly.bot.alerts import AlertRules, AppriseAlerts
+from polyloly.bot.chain import ChainBalancesAccount, live_onchain, recycle_config
 from polyloly.bot.config_map import (
     execution_config,
     feed_settings,
@@ -128,6 +132,7 @@ class TradingNode:
         self.folder = data_folder(settings, options.mode.value)
         self.log_dir = options.event_log_dir or self.folder.events
         self.writer: EventLogWriter | None = None
+        self.onchain: OnChainCtf | None = None  # polymarket.chain: merges and redemptions
         self.kernel: NodeKernel | None = None
         self.core: Core | None = None
         self.adapter: PolymarketAdapter | None = None
@@ -297,8 +302,12 @@ class TradingNode:
         assert alerts is not None  # noqa: S101  (observability starts first)
         if self.options.mode is NodeMode.LIVE:
             merger = None
+            # on-chain merge and redeem when polymarket.chain is configured (bot/chain.py)
+            onchain = self.onchain = live_onchain(self.settings, core)
             if self.options.merger is not None:
                 merger = self.options.merger(self.adapter, self._funder())
+            elif onchain is not None:
+                merger = onchain
             ports = execution_ports(
                 self.adapter,
                 self.clock,
@@ -307,11 +316,17 @@ class TradingNode:
                 neg_risk_of=core.neg_risk_of,
                 merger=merger,
             )
+            config = execution_config(self.settings)
+            if onchain is not None:
+                ports = replace(ports, redeemer=onchain)
+                if self.settings.adapters.polymarket.chain.balances_from_chain:
+                    ports = replace(ports, account=ChainBalancesAccount(ports.account, onchain))
+                config = replace(config, recycle=recycle_config(self.settings))
             self.address = self._funder()
             engine = core.attach_engine(
                 ports,
                 sleep=asyncio_sleep,
-                config=execution_config(self.settings),
+                config=config,
                 translators=translators,
                 resync_types=(pm.UserResync,),
             )
@@ -433,7 +448,10 @@ class TradingNode:
     def _publish_session(self) -> None:
         now = self.clock.now_ns()
         merges = self.options.mode is NodeMode.PAPER or self.options.merger is not None
+        merges = merges or self.onchain is not None
         params = node_params(self.settings, merges=merges)
+        if self.onchain is not None:  # logged: a replay recycles exactly as this run did
+            params = msgspec.structs.replace(params, recycle=recycle_config(self.settings))
         self.publish(
             SessionStarted(
                 ts_event=now,
@@ -587,6 +605,8 @@ class TradingNode:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.onchain is not None:
+            await self.onchain.aclose()
         await self._stop_sinks()
         self.kernel.flush()
         if self.writer is not None:

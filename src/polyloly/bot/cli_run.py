@@ -75,6 +75,12 @@ def demo(
         int | None, typer.Option(help="Seed of the simulators (default: demo.seed).")
     ] = None,
     view: Annotated[str, typer.Option(help="auto, live, plain or none.")] = "auto",
+    chain: Annotated[
+        bool,
+        typer.Option(
+            "--chain", help="Settle on a local chain (anvil): merges and redemptions on-chain."
+        ),
+    ] = False,
     config_dir: ConfigDirOption = None,
     sets: SetOption = None,
     log_level: LogLevelOption = "WARNING",
@@ -103,6 +109,7 @@ def demo(
         config_dir=config_dir,
         sets=sets,
         log_level=log_level,
+        chain=chain,
     )
     if not ok:
         raise typer.Exit(ExitCode.FAILED)
@@ -259,6 +266,50 @@ def backtest(
     code = run_backtest(logs, cfg, out)
     if code is not ExitCode.OK:
         raise typer.Exit(code)
+
+
+# -- approve --------------------------------------------------------------------------------
+
+
+@app.command()
+def approve(
+    env: EnvOption = None,
+    config_dir: ConfigDirOption = None,
+    sets: SetOption = None,
+    env_file: EnvFileOption = None,
+) -> None:
+    """Set every missing on-chain allowance of the wallet (pUSD approve, CTF setApprovalForAll).
+
+    For the V2 exchange, the neg-risk exchange and both collateral adapters; an EOA pays the
+    gas, a proxy / Safe / deposit wallet goes through the relayer. Needs
+    ``polymarket.chain.rpc_url`` (POLYMARKET_RPC_URL) and the wallet key.
+    """
+    settings = _settings(env, config_dir, sets, env_file)
+    import asyncio
+
+    from polyloly.bot.chain import build_onchain
+    from polyloly.bot.node_run import setup_logging
+
+    setup_logging("ERROR", settings)
+
+    async def go() -> list[str]:
+        port = build_onchain(settings)
+        try:
+            deploy = getattr(port.sender, "deploy", None)
+            if deploy is not None:  # a Safe or deposit wallet is deployed through the relayer
+                await deploy()
+            sent = await port.approve_missing()
+            missing = [s.label for s in await port.read() if not s.ok]
+        finally:
+            await port.aclose()
+        if missing:
+            raise RuntimeError("still missing after approving: " + ", ".join(missing))
+        return sent
+
+    sent = asyncio.run(go())
+    for tx in sent:
+        typer.echo(f"approval sent and mined: {tx}")
+    typer.echo(f"allowances: all set ({len(sent)} sent)")
 
 
 # -- doctor ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Coroutine
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,7 @@ def run_demo_command(
     config_dir: Path | None,
     sets: list[str] | None,
     log_level: str,
+    chain: bool = False,
 ) -> bool:
     """Run the demo; print its summary; return whether it did what it promises."""
     setup_logging(log_level)
@@ -146,6 +148,8 @@ def run_demo_command(
         config_dir=config_dir,
         overrides=overrides,
     )
+    if chain:
+        options = replace(options, chain=True)
 
     def show(node: TradingNode, _world: object) -> Coroutine[Any, Any, None] | None:
         if view == "none":
@@ -175,6 +179,11 @@ def demo_summary(result: DemoResult) -> list[str]:
         f"output:  {result.out_dir}",
         f"  event log  {result.events_dir}  (replay: polyloly backtest {result.events_dir})",
     ]
+    if result.chain_txs is not None:
+        lines.append(f"on-chain: {len(result.chain_txs)} merges and redemptions (local anvil)")
+        if result.chain_reconciled:
+            lines.append("  the ledger matches the chain's balances (last reconciliation pass)")
+        lines += [f"  {line}" for line in result.chain_txs]
     if result.report_path is not None:
         lines.append(f"  report     {result.report_path}")
     if result.metrics_path is not None:

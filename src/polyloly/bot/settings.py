@@ -168,6 +168,52 @@ class StrategiesSettings(Section):
     temporal_arb: TemporalArbSettings = TemporalArbSettings()
 
 
+Address = Annotated[str, Field(pattern=ADDRESS.pattern)]
+
+
+class RecycleSettings(Section):
+    """Capital recycling in ``run``: merge complete pairs, redeem resolved winners.
+
+    A merge (redemption) goes out when the pUSD it frees is at least ``min_gain_over_gas``
+    times ``gas_pusd``, what one such transaction costs in pUSD (gas × gas price × POL
+    price; 0 for a relayed, gasless wallet).
+    """
+
+    merge: bool = True
+    redeem: bool = True
+    gas_pusd: Usdc = Decimal("0.01")
+    min_gain_over_gas: Annotated[int, BeforeValidator(no_bool), Field(ge=1)] = 2
+    idle_s: Seconds = 60.0  # merge a market's leftover pairs after this long without activity
+
+
+class ChainSettings(Section):
+    """The on-chain port (merge, redeem, allowances): Polygon RPC, contracts, fees, relayer.
+
+    Off while ``rpc_url`` is unset. ``deployment`` names the JSON a local chain wrote
+    (``polyloly sim chain --out``): its RPC URL, chain id and contract addresses override
+    the keys below.
+    """
+
+    rpc_url: SecretStr | None = None  # POLYMARKET_RPC_URL: provider URLs carry API keys
+    deployment: Path | None = None
+    pusd: Address = "0xC011a7E12a19f7B1f670d46F03B03f3342E82DFB"
+    ctf: Address = "0x4D97DCd97eC945f40cF65F87097ACe5EA0476045"
+    exchange: Address = "0xE111180000d2663C0091e4f400237545B87B996B"
+    neg_risk_exchange: Address = "0xe2222d279d744050d28e00520010520000310F59"
+    adapter: Address = "0xAdA100Db00Ca00073811820692005400218FcE1f"
+    neg_risk_adapter: Address = "0xadA2005600Dec949baf300f4C6120000bDB6eAab"
+    receipt_timeout_s: Seconds = 120.0
+    gas_headroom_pct: Annotated[int, BeforeValidator(no_bool), Field(ge=0, le=200)] = 20
+    max_fee_gwei: Annotated[Decimal, Field(gt=0)] = Decimal(2000)
+    priority_fee_gwei: Annotated[Decimal, Field(ge=0)] | None = None
+    relayer_url: HttpUrl | None = None  # None: Polymarket's relayer (RELAYER_URL below)
+    builder_api_key: SecretStr | None = None  # POLYMARKET_BUILDER_API_KEY / _SECRET / _PASSPHRASE
+    builder_secret: SecretStr | None = None
+    builder_passphrase: SecretStr | None = None
+    balances_from_chain: bool = True  # reconciliation reads pUSD and tokens from the chain
+    recycle: RecycleSettings = RecycleSettings()
+
+
 class PolymarketSettings(Section):
     """The CLOB V2 venue: endpoints, chain, signing identity and API credentials."""
 
@@ -190,6 +236,7 @@ class PolymarketSettings(Section):
     ws_stale_after_s: Seconds = 30.0
     max_assets_per_connection: Annotated[int, Field(ge=1, le=500)] = 200
     ws_compression: bool = False
+    chain: ChainSettings = ChainSettings()
 
 
 # The paths the esports adapters append to their hosts: a URL ending with one is refused.

@@ -197,7 +197,7 @@ class MergeManager:
             try:
                 result = await self.merger.merge(event.market, event.size)
             except UnknownOutcomeError as exc:
-                self._failed(event, f"outcome unknown: {exc}")
+                self._failed(event, f"outcome unknown: {exc}", unknown=True)
                 if self.on_unknown is not None:
                     self.on_unknown()
                 return
@@ -222,7 +222,7 @@ class MergeManager:
             )
             return
 
-    def _failed(self, event: MergeRequested, error: str) -> None:
+    def _failed(self, event: MergeRequested, error: str, *, unknown: bool = False) -> None:
         now = self.kernel.now_ns()
         self.kernel.publish(
             MergeFailed(
@@ -232,6 +232,7 @@ class MergeManager:
                 market=event.market,
                 size=event.size,
                 error=error,
+                unknown=unknown,
             )
         )
 
