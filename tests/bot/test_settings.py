@@ -402,6 +402,15 @@ _LIVE = {"bot": {"paper_trading": False}}
         ),
         ({"control": {"port": 9108}}, "control.port: is also metrics.port (9108)"),
         ({"control": {"token": "short"}}, "control.token: needs at least 16 characters"),
+        (
+            {"strategies": {"temporal_arb": {"min_sources": 1, "min_confidence": "0.80"}}},
+            "strategies.temporal_arb.min_confidence: must be > truth.pending_confidence",
+        ),
+        (
+            {"strategies": {"temporal_arb": {"min_sources": 0}}},
+            "strategies.temporal_arb.min_sources:",
+        ),
+        ({"truth": {"confirm_only": ["hltv"]}}, "truth.confirm_only: unknown source 'hltv'"),
     ],
 )
 def test_invariants_name_the_key(overrides: dict[str, Any], expected: str, tmp_path: Path) -> None:

@@ -415,6 +415,14 @@ class TradingNode:
         await self.projection.apply(batch)
 
     def _publish_session(self) -> None:
+        ta = self.settings.strategies.temporal_arb
+        if ta.enabled and ta.allow_single_source_final:
+            warning = (
+                "strategies.temporal_arb.allow_single_source_final is ON: a match result one "
+                "source reported and nobody confirmed will be traded after the truth timeout"
+            )
+            _log.warning("temporal_arb.single_source_final_allowed", detail=warning)
+            self.on_progress(f"WARNING: {warning}")
         now = self.clock.now_ns()
         merges = self.options.mode is NodeMode.PAPER or self.options.merger is not None
         params = node_params(self.settings, merges=merges)

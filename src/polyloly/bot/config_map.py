@@ -68,6 +68,9 @@ def _temporal_params(settings: Settings) -> TemporalArbParams | None:
         return None
     return TemporalArbParams(
         min_confidence=ta.min_confidence_bps,
+        min_sources=ta.min_sources,
+        allow_single_source_final=ta.allow_single_source_final,
+        confirm_only=frozenset(settings.truth.confirm_only),
         max_entry_price=ta.max_entry_price_micros,
         fixed_size_usdc=ta.fixed_size_micros,
         max_exposure_usdc=ta.max_exposure_micros,
@@ -103,6 +106,7 @@ def node_params(
             pending_confidence=truth.pending_confidence_bps,
             final_confidence=truth.final_confidence_bps,
             final_timeout_ns=int(truth.final_timeout_s * NS_PER_S),
+            confirm_only=frozenset(truth.confirm_only),
         ),
         aliases=table,
         fee_model=settings.fees.model,

@@ -219,7 +219,9 @@ class TemporalArbSettings(Section):
     """Temporal arbitrage: buy the known winner while its ask is under the entry cap."""
 
     enabled: bool = False
-    min_confidence: Confidence = Decimal("0.90")
+    min_confidence: Confidence = Decimal("0.90")  # maps and matches alike
+    min_sources: Annotated[int, BeforeValidator(no_bool), Field(ge=1, le=10)] = 2
+    allow_single_source_final: bool = False  # opt-in: trade a one-source FINAL by timeout
     max_entry_price: Price = Decimal("0.95")
     fixed_size_usdc: Usdc = Decimal(50)
     max_exposure_usdc: Usdc = Decimal(200)
@@ -389,6 +391,8 @@ class TruthSettings(Section):
     pending_confidence: Confidence = Decimal("0.80")
     final_confidence: Confidence = Decimal("0.90")
     final_timeout_s: Seconds = 10.0
+    # Sources that confirm a result but never make it true (or tradable) alone.
+    confirm_only: list[str] = Field(default_factory=lambda: ["liquipedia"])
 
     @property
     def source_weights_bps(self) -> dict[str, int]:

@@ -256,6 +256,7 @@ class TruthDelta(Event, frozen=True, tag="truth_delta"):
     game_winner: str | None = None
     game_confidence: int = 0  # basis points
     leader: str | None = None
+    game_sources: tuple[str, ...] = ()  # the sources agreeing on ``game_winner``
 
     derived: ClassVar[bool] = True
 
@@ -272,6 +273,7 @@ class TruthFinal(Event, frozen=True, tag="truth_final"):
     team_b: str
     confidence: int  # basis points
     sources: tuple[str, ...] = ()
+    timed_out: bool = False  # FINAL by the engine's timeout, not by confirmation
 
     derived: ClassVar[bool] = True
 

@@ -494,7 +494,7 @@ class TruthEngine:
         m.final = TruthFinal(
             ts_event=e.ts_event, ts_init=e.ts_init, match_id=m.match_id, winner=m.leader,
             score_a=score_a, score_b=score_b, team_a=m.team_a, team_b=m.team_b,
-            confidence=m.confidence, sources=outcome.sources,
+            confidence=m.confidence, sources=outcome.sources, timed_out=not confirmed,
         )  # fmt: skip
         out.append(m.final)
 
@@ -533,7 +533,7 @@ class TruthEngine:
             ts_event=e.ts_event, ts_init=e.ts_init, match_id=m.match_id, state=m.state,
             change=change, score_a=score_a, score_b=score_b, team_a=m.team_a, team_b=m.team_b,
             confidence=m.confidence, game_number=game, game_winner=g.winner,
-            game_confidence=g.confidence, leader=leader,
+            game_confidence=g.confidence, leader=leader, game_sources=g.sources,
         )  # fmt: skip
 
     @staticmethod
