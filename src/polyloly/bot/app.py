@@ -101,7 +101,12 @@ _BINDING_CHECK_S: Final = 60.0
 
 
 def _feed_counters(stats: FeedStats) -> dict[str, int]:
-    return {"messages": stats.events, "malformed": stats.malformed, "reconnects": stats.reconnects}
+    return {
+        "messages": stats.events,
+        "malformed": stats.malformed,
+        "reconnects": stats.reconnects,
+        "throttled": stats.throttled,
+    }
 
 
 def _ws_counters(ws: MarketWsClient) -> dict[str, int]:

@@ -182,9 +182,14 @@ def feed_settings(settings: Settings) -> FeedSettings:
             "poll_interval_ms": cfg.poll_interval_ms,
             "rate_limit_requests": cfg.rate_limit_per_min,
             "rate_limit_window_ms": 60_000,
+            "min_spacing_ms": cfg.min_request_spacing_ms,
+            "daily_budget": cfg.daily_request_budget,
             "request_timeout_ms": int(cfg.request_timeout_s * 1000),
             "weight_bp": weights.get(name, 5_000),
         }
+        fast = getattr(cfg, "fast_poll_interval_ms", None)
+        if isinstance(fast, int):
+            row["fast_poll_interval_ms"] = fast
         for key in ("ws_url", "feed_url", "user_agent"):
             value = getattr(cfg, key, None)
             if isinstance(value, str) and value:

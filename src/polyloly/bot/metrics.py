@@ -104,6 +104,7 @@ METRIC_NAMES: Final = frozenset(
         "polyloly_feed_messages_total",
         "polyloly_malformed_frames_total",
         "polyloly_reconnects_total",
+        "polyloly_feed_throttled_total",
         "polyloly_feed_staleness_seconds",
         "polyloly_feed_state",
         "polyloly_book_latency_seconds",
@@ -142,7 +143,8 @@ METRIC_NAMES: Final = frozenset(
 
 
 FeedCounters = Mapping[str, int]
-"""An adapter's monotonic counters: ``messages``, ``malformed``, ``reconnects`` (any subset)."""
+"""An adapter's monotonic counters: ``messages``, ``malformed``, ``reconnects``, ``throttled``
+(rounds refused by a daily request budget), any subset."""
 
 PresignCounters = Mapping[str, int]
 """The pool's counters as ``PresignStats.as_dict()`` gives them: ``hits``, ``misses``,
@@ -211,6 +213,7 @@ class _Scraped:
         yield CounterMetricFamily(f"{_NS}_feed_messages", "", labels=["feed"])
         yield CounterMetricFamily(f"{_NS}_malformed_frames", "", labels=["feed"])
         yield CounterMetricFamily(f"{_NS}_reconnects", "", labels=["feed"])
+        yield CounterMetricFamily(f"{_NS}_feed_throttled", "", labels=["feed"])
         yield GaugeMetricFamily(f"{_NS}_feed_staleness_seconds", "", labels=["feed"])
         yield GaugeMetricFamily(f"{_NS}_queue_depth", "", labels=["queue"])
         yield GaugeMetricFamily(f"{_NS}_equity_usd", "")
@@ -254,6 +257,11 @@ class _Scraped:
             ),
             "reconnects": CounterMetricFamily(
                 f"{_NS}_reconnects", "Reconnects per feed.", labels=["feed"]
+            ),
+            "throttled": CounterMetricFamily(
+                f"{_NS}_feed_throttled",
+                "Polling rounds refused by the provider's daily request budget.",
+                labels=["feed"],
             ),
         }
         totals: defaultdict[tuple[str, str], int] = defaultdict(int)

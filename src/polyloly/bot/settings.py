@@ -285,6 +285,8 @@ class ProviderSettings(Section):
     api_key: SecretStr | None = None
     poll_interval_ms: Millis = 5000
     rate_limit_per_min: Count = 60
+    min_request_spacing_ms: NonNegMillis = 0  # least time between two requests
+    daily_request_budget: Annotated[int, BeforeValidator(no_bool), Field(ge=0)] = 0  # 0 = none
     request_timeout_s: Seconds = 10.0
 
 
@@ -293,6 +295,9 @@ class OpenDotaSettings(ProviderSettings):
 
     enabled: bool = True
     base_url: HttpUrl = "https://api.opendota.com/api"
+    poll_interval_ms: Millis = 60_000  # /live is refreshed every 60 s
+    fast_poll_interval_ms: Millis = 15_000  # while a bound game is suspected over
+    daily_request_budget: Annotated[int, BeforeValidator(no_bool), Field(ge=0)] = 3_000
 
 
 class PandaScoreSettings(ProviderSettings):
@@ -325,7 +330,9 @@ class LiquipediaSettings(ProviderSettings):
         "polyloly/0.1 (https://github.com/polyloly/polyloly)"
     )
     poll_interval_ms: Millis = 30_000
-    rate_limit_per_min: Count = 30  # terms of use: at most one request per 2 s
+    rate_limit_per_min: Count = 30
+    # Terms of use: at most one request every 2 s (a spacing, not a burst of 30 a minute).
+    min_request_spacing_ms: Annotated[int, BeforeValidator(no_bool), Field(ge=2_000)] = 2_000
 
 
 class LolEsportsSettings(ProviderSettings):

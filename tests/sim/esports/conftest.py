@@ -28,6 +28,7 @@ from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import Event, MatchEvent, TimerTick
 from polyloly.domain.truth_engine import TruthEngine
 from polyloly.sim.esports import EsportsFeedServer, ScenarioRuntime
+from polyloly.sim.esports.common import ProviderRule
 from polyloly.sim.scenarios import Scenario, load_scenario
 
 START_NS = 1_767_225_600 * NS_PER_S
@@ -45,6 +46,8 @@ def provider_settings(urls: dict[str, str], game: str) -> dict[str, dict[str, An
         "opendota": {
             "base_url": urls["opendota"],
             "poll_interval_ms": 15_000,
+            "fast_poll_interval_ms": 0,
+            "daily_budget": 0,
             "frozen_polls": 4,
             "stale_after_ms": 180_000,
         },
@@ -90,6 +93,8 @@ class Run:
     server_requests: dict[str, int]
     engine: TruthEngine
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    request_log: list[tuple[str, str, int]] = field(default_factory=list)
+    over_limit: dict[str, int] = field(default_factory=dict)
 
     def of(self, cls: type[Event]) -> list[Any]:
         """Events of one class, in kernel order."""
@@ -111,6 +116,7 @@ async def run_scenario(
     overrides: dict[str, dict[str, Any]] | None = None,
     ticks: bool = False,
     until_s: int | None = None,
+    limits: dict[str, ProviderRule] | None = None,
 ) -> Run:
     """Play scenario ``name`` against the adapters of ``providers`` (default: all it has)."""
     scenario = load_scenario(name)
@@ -118,7 +124,9 @@ async def run_scenario(
     clock = VirtualClock(START_NS)
     sleeper = VirtualSleeper(clock)
     runtime = ScenarioRuntime(scenario, clock)
-    server = EsportsFeedServer([runtime], clock=clock, sleeper=sleeper, api_keys=API_KEYS)
+    server = EsportsFeedServer(
+        [runtime], clock=clock, sleeper=sleeper, api_keys=API_KEYS, limits=limits
+    )
     await server.start()
     all_settings = provider_settings(server.urls(), scenario.game)
     for provider, extra in (overrides or {}).items():
@@ -186,6 +194,8 @@ async def run_scenario(
         server_requests=dict(server.requests),
         engine=engine,
         settings=all_settings,
+        request_log=list(server.ctx.request_log),
+        over_limit=dict(server.ctx.over_limit),
     )
 
 

@@ -82,6 +82,9 @@ class ProviderSettings:
     stale_after_ms: int = 60_000
     rate_limit_requests: int = 60
     rate_limit_window_ms: int = 60_000
+    min_spacing_ms: int = 0  # least time between two requests (0 = none)
+    daily_budget: int = 0  # requests per UTC day (0 = no budget)
+    fast_poll_interval_ms: int = 0  # poll this often while a bound game is near its end
     retry_max_attempts: int = 3
     backoff_base_ms: int = 500
     backoff_max_ms: int = 30_000
@@ -108,6 +111,9 @@ class ProviderSettings:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("min_spacing_ms", "daily_budget", "fast_poll_interval_ms"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.backoff_max_ms < self.backoff_base_ms:
             raise ConfigError("backoff_max_ms must be >= backoff_base_ms")
         if not 0 <= self.weight_bp <= 10_000:
@@ -116,14 +122,18 @@ class ProviderSettings:
 
 PROVIDER_DEFAULTS: Final[Mapping[str, Mapping[str, Any]]] = {
     # /live is refreshed by OpenDota's worker every 60 s: polling faster only burns quota.
+    # Unkeyed: 60 requests a minute and 3,000 a day; a game suspected over is confirmed by
+    # /matches/{id}, asked every 15 s until OpenDota has it.
     OPENDOTA: {
         "base_url": "https://api.opendota.com/api",
         "games": ("dota2",),
-        "poll_interval_ms": 15_000,
-        "stale_after_ms": 180_000,
+        "poll_interval_ms": 60_000,
+        "fast_poll_interval_ms": 15_000,
+        "stale_after_ms": 240_000,
         "rate_limit_requests": 60,
         "rate_limit_window_ms": 60_000,
-        "frozen_polls": 8,
+        "daily_budget": 3_000,
+        "frozen_polls": 2,
         "weight_bp": 7_000,
     },
     PANDASCORE: {
@@ -150,6 +160,7 @@ PROVIDER_DEFAULTS: Final[Mapping[str, Mapping[str, Any]]] = {
         "stale_after_ms": 3_600_000,
         "rate_limit_requests": 1,
         "rate_limit_window_ms": 2_000,
+        "min_spacing_ms": 2_000,  # terms of use: at most one request every 2 s
         "weight_bp": 6_000,
         "confirm_only": True,
     },

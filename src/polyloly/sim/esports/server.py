@@ -19,17 +19,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from aiohttp import web
 
 from polyloly.adapters.esports.timing import Sleeper
 from polyloly.bot.clock import Clock
 from polyloly.sim.esports import grid, liquipedia, lolesports, opendota, pandascore
-from polyloly.sim.esports.common import FeedContext
+from polyloly.sim.esports.common import FeedContext, ProviderRule, json_response
 from polyloly.sim.esports.runtime import ScenarioRuntime
 
 __all__ = ["EsportsFeedServer"]
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class EsportsFeedServer:
@@ -45,6 +47,10 @@ class EsportsFeedServer:
         Where to listen (port 0 = any free port).
     api_keys
         Keys the feeds require, per provider (absent = accept anything).
+    limits
+        Request limits to enforce per provider with 429, as the provider would
+        (:data:`~polyloly.sim.esports.common.PUBLISHED_LIMITS`; absent = none). Every request
+        is logged in ``ctx.request_log`` either way: the server judges the client's rate.
     """
 
     def __init__(
@@ -56,13 +62,28 @@ class EsportsFeedServer:
         host: str = "127.0.0.1",
         port: int = 0,
         api_keys: Mapping[str, str] | None = None,
+        limits: Mapping[str, ProviderRule] | None = None,
     ) -> None:
         self.ctx = FeedContext(
-            runtimes=list(runtimes), clock=clock, sleeper=sleeper, api_keys=dict(api_keys or {})
+            runtimes=list(runtimes),
+            clock=clock,
+            sleeper=sleeper,
+            api_keys=dict(api_keys or {}),
+            limits=dict(limits or {}),
         )
         self.host = host
         self._port = port
-        self.app = web.Application()
+        ctx = self.ctx
+
+        @web.middleware
+        async def judge(request: web.Request, handler: _Handler) -> web.StreamResponse:
+            provider = request.path.strip("/").split("/", 1)[0]
+            refused = ctx.admit(provider, request.path)
+            if refused:
+                return json_response({"error": refused}, status=429)
+            return await handler(request)
+
+        self.app = web.Application(middlewares=[judge])
         for module in (opendota, pandascore, grid, liquipedia, lolesports):
             module.add_routes(self.app, self.ctx)
         self._runner: web.AppRunner | None = None
