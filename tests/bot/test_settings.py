@@ -491,3 +491,10 @@ def test_secret_values_and_masked_dump(tmp_path: Path) -> None:
     assert settings.masked()["adapters"]["polymarket"]["private_key"] == "**********"
     assert KEY not in repr(settings)
     assert settings.alerts.apprise_urls() == ["tgram://123:telegram-token/42"]
+
+
+def test_esports_bindings_pin_provider_ids_and_are_no_provider(tmp_path: Path) -> None:
+    overrides = {"adapters": {"esports": {"bindings": {"lol-t1-gen": {"grid": 2578928}}}}}
+    esports = load(make_config(tmp_path), overrides=overrides).adapters.esports
+    assert esports.bindings == {"lol-t1-gen": {"grid": "2578928"}}
+    assert "bindings" not in esports.providers()

@@ -33,9 +33,13 @@ from polyloly.adapters.esports import (
     EsportsFeed,
     FeedStats,
     MatchBindingSettings,
+    MatchDirectory,
     build_directory,
     build_feeds,
 )
+from polyloly.adapters.esports.grid import GridFeed
+from polyloly.adapters.esports.liquipedia import LiquipediaFeed
+from polyloly.adapters.esports.resolver import Binder, WantedMatch
 from polyloly.adapters.polymarket import events as pm
 from polyloly.adapters.polymarket.config import validate_wallet
 from polyloly.adapters.polymarket.execution import execution_ports
@@ -66,11 +70,12 @@ from polyloly.bot.node_report import (
     node_status,
     node_summary,
     refusal_message,
+    source_warnings,
 )
 from polyloly.bot.node_servers import start_servers
 from polyloly.bot.settings import Settings
 from polyloly.bot.wiring import Core, MarketDiscovered, NodeKernel, SessionStarted
-from polyloly.domain.events import Event, OperatorCommand, TimerTick
+from polyloly.domain.events import Event, MatchBound, OperatorCommand, TimerTick
 from polyloly.domain.markets import MarketMapping, MarketRegistry, TeamAliases
 from polyloly.execution.engine import ExecutionEngine, ExecutionPorts, Translate
 from polyloly.execution.events import VenueSnapshot
@@ -141,6 +146,8 @@ class TradingNode:
         self.paper: PaperVenue | None = None
         self.presigner: Presigner | None = None
         self.feeds: list[EsportsFeed] = []
+        self.directory: MatchDirectory | None = None
+        self.binder: Binder | None = None
         self.metrics: Metrics | None = None
         self.metrics_server: MetricsServer | None = None
         self.control: ControlServer | None = None
@@ -469,13 +476,18 @@ class TradingNode:
 
     def _start_feeds(self) -> None:
         settings = self.options.esports or feed_settings(self.settings)
-        directory = build_directory(settings)
+        directory = self.directory = build_directory(settings)
+        overrides = self.settings.adapters.esports.bindings
         bound = {b.match_id for b in settings.matches}
         for binding in self.options.bindings:
             directory.bind(binding)
             bound.add(binding.match_id)
+        wanted: list[WantedMatch] = []
+        pinned: list[tuple[str, str, str]] = []
         for found in self.discovered:
             mapping = found.mapping
+            for key in (mapping.match_id, mapping.market_id):
+                pinned += [(mapping.match_id, s, pid) for s, pid in overrides.get(key, {}).items()]
             if mapping.match_id in bound:
                 continue
             bound.add(mapping.match_id)
@@ -490,6 +502,12 @@ class TradingNode:
                     scheduled_at_s=None if start_ns is None else start_ns // NS_PER_S,
                 )
             )
+            wanted.append(
+                WantedMatch(
+                    mapping.match_id, found.game, mapping.team_a, mapping.team_b, start_ns,
+                    found.best_of,
+                )
+            )  # fmt: skip
         self.feeds = build_feeds(
             settings,
             clock=self.clock,
@@ -497,11 +515,31 @@ class TradingNode:
             publish=self.publish,
             directory=directory,
         )
+        finders = [f for f in self.feeds if isinstance(f, (GridFeed, LiquipediaFeed))]
+        binder = self.binder = Binder(
+            finders, directory, publish=self.publish, clock=self.clock, sleeper=AsyncioSleeper()
+        )
+        for match_id, source, pid in pinned:
+            binder.bound(match_id, source, pid, "config")  # overrides win over every search
+        directory.on_learn = self._learned
+        for want in wanted:
+            binder.want(want)
+        if binder.pending():
+            self.spawn("binder", binder.run())
         for feed in self.feeds:
             self.spawn(f"feed:{feed.source}", feed.run())
             stats = getattr(getattr(feed, "core", None), "stats", None)
             if self.metrics is not None and stats is not None:
                 self.metrics.watch_feed(feed.source, partial(_feed_counters, stats))
+
+    def _learned(self, match_id: str, source: str, provider_id: str) -> None:
+        now = self.clock.now_ns()
+        self.publish(
+            MatchBound(
+                ts_event=now, ts_init=now, match_id=match_id, source=source,
+                provider_match_id=provider_id, how="names",
+            )
+        )  # fmt: skip
 
     def _watch_market_ws(self) -> None:
         if self.metrics is not None and self.adapter is not None:
@@ -554,6 +592,8 @@ class TradingNode:
         await asyncio.sleep(_BINDING_CHECK_S)
         for warning in binding_warnings(self):
             _log.warning("node.unbound", detail=warning)
+        for warning in source_warnings(self):
+            _log.warning("node.few_sources", detail=warning)
 
     def summary(self) -> list[str]:
         """The end-of-run summary: duration, events by source, orders, fills, PnL, the log."""

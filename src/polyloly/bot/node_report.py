@@ -230,6 +230,40 @@ def binding_warnings(node: TradingNode) -> list[str]:
     return unbound_feeds(node.tally, feed_uses(node), len(node.discovered))
 
 
+def few_sources(
+    bound: Mapping[str, Iterable[str]], confirm_only: Iterable[str], minimum: int = 2
+) -> list[str]:
+    """One warning per match with fewer than ``minimum`` independent sources that can reach
+    FINAL (bound and not confirm-only): such a match can never be traded by default."""
+    skip = set(confirm_only)
+    out = []
+    for match_id, sources in sorted(bound.items()):
+        primary = sorted(set(sources) - skip)
+        if len(primary) < minimum:
+            named = ", ".join(primary) or "none"
+            out.append(
+                f"{match_id}: {len(primary)} independent source(s) can reach FINAL ({named}); "
+                f"temporal arbitrage needs {minimum} to trade it"
+            )
+    return out
+
+
+def source_warnings(node: TradingNode) -> list[str]:
+    """Live markets (started by Gamma's clock) with fewer than two sources that can reach FINAL."""
+    directory = node.directory
+    if directory is None or not node.discovered or not node.trading:
+        return []  # ``record`` trades nothing: its feeds need no second source
+    now = node.clock.now_ns()
+    live = {
+        d.mapping.match_id
+        for d in node.discovered
+        if d.game_start_ns is None or d.game_start_ns <= now
+    }
+    bound = {m: directory.sources(m) for m in sorted(live)}
+    minimum = node.settings.strategies.temporal_arb.min_sources
+    return few_sources(bound, node.settings.truth.confirm_only, max(minimum, 2))
+
+
 def node_summary(node: TradingNode) -> list[str]:
     """The end-of-run summary of ``node`` (see :func:`summary_lines`)."""
     core = node.core
@@ -248,7 +282,7 @@ def node_summary(node: TradingNode) -> list[str]:
         tally=node.tally,
         fills=fills,
         pnl=pnl,
-        warnings=binding_warnings(node) if node.started else (),
+        warnings=[*binding_warnings(node), *source_warnings(node)] if node.started else (),
     )
 
 

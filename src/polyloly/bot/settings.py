@@ -356,10 +356,19 @@ class EsportsSettings(Section):
     grid: GridSettings = GridSettings()
     liquipedia: LiquipediaSettings = LiquipediaSettings()
     lolesports: LolEsportsSettings = LolEsportsSettings()
+    # Operator overrides: {market condition id or match id: {provider: provider's match id}};
+    # they win over every search (GRID's series listing, LPDB by date, names while polling).
+    bindings: dict[str, dict[str, Annotated[str, BeforeValidator(str)]]] = Field(
+        default_factory=dict
+    )
 
     def providers(self) -> dict[str, ProviderSettings]:
         """Return every provider's settings by name."""
-        return {name: getattr(self, name) for name in type(self).model_fields}
+        return {
+            name: value
+            for name in type(self).model_fields
+            if isinstance(value := getattr(self, name), ProviderSettings)
+        }
 
 
 class AdaptersSettings(Section):

@@ -29,6 +29,7 @@ __all__ = [
     "Level",
     "LevelChange",
     "MarketResolved",
+    "MatchBound",
     "MatchEvent",
     "MatchEventKind",
     "OperatorCommand",
@@ -206,6 +207,21 @@ class MatchEvent(Event, frozen=True, tag="match_event"):
     score_b: int | None = None
     seq: int | None = None
     detail: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+@register_event
+class MatchBound(Event, frozen=True, tag="match_bound"):
+    """A provider's match was bound to a canonical match (so a replay binds the same way).
+
+    ``how``: ``"config"`` (an operator override, ``adapters.esports.bindings``), ``"search"``
+    (the provider's own listing searched by teams and start time) or ``"names"`` (the
+    provider reported it under the market's team names while polling).
+    """
+
+    match_id: str
+    source: str
+    provider_match_id: str
+    how: str = "search"
 
 
 class FeedState(StrEnum):

@@ -25,6 +25,7 @@ __all__ = [
     "Publisher",
     "SocketSet",
     "iso_ms",
+    "iso_to_ns_sim",
     "iso_z",
     "json_response",
     "lpdb_date",
@@ -43,6 +44,17 @@ def iso_ms(ts_ns: int) -> str:
     """``2026-01-01T10:00:00.123Z``."""
     base = datetime.fromtimestamp(ts_ns // NS_PER_S, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{base}.{(ts_ns % NS_PER_S) // 1_000_000:03d}Z"
+
+
+def iso_to_ns_sim(text: str) -> int | None:
+    """Parse ``2026-01-01T10:00:00Z`` / ``2026-01-01 10:00:00`` (naive = UTC) into ns."""
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp()) * NS_PER_S
 
 
 def lpdb_date(ts_ns: int) -> str:
