@@ -190,6 +190,9 @@ def feed_settings(settings: Settings) -> FeedSettings:
         fast = getattr(cfg, "fast_poll_interval_ms", None)
         if isinstance(fast, int):
             row["fast_poll_interval_ms"] = fast
+        stale = getattr(cfg, "stale_after_s", None)
+        if isinstance(stale, float):
+            row["stale_after_ms"] = int(stale * 1000)
         for key in ("ws_url", "feed_url", "user_agent"):
             value = getattr(cfg, key, None)
             if isinstance(value, str) and value:
@@ -197,6 +200,9 @@ def feed_settings(settings: Settings) -> FeedSettings:
         if cfg.api_key is not None:
             row["api_key"] = cfg.api_key.get_secret_value()
         providers[name] = row
+    confirm = set(settings.truth.confirm_only)
+    for name, row in providers.items():
+        row["confirm_only"] = name in confirm
     return load_esports_settings(
         {"providers": providers, "team_aliases": dict(settings.teams.aliases)}
     )

@@ -348,6 +348,16 @@ class LolEsportsSettings(ProviderSettings):
     poll_interval_ms: Millis = 10_000
 
 
+class PolymarketSportsSettings(ProviderSettings):
+    """Polymarket's own Sports WebSocket: public, no key; confirms, and is the lead baseline."""
+
+    enabled: bool = True
+    base_url: HttpUrl = "https://sports-api.polymarket.com"  # (the channel is the socket)
+    ws_url: WsUrl = "wss://sports-api.polymarket.com/ws"
+    poll_interval_ms: Millis = 1000  # how often the socket's health is checked
+    stale_after_s: Seconds = 15.0  # pings come every 5 s: 15 s of silence is a dead socket
+
+
 class EsportsSettings(Section):
     """Every esports provider, by the name the truth engine weights it under."""
 
@@ -356,6 +366,7 @@ class EsportsSettings(Section):
     grid: GridSettings = GridSettings()
     liquipedia: LiquipediaSettings = LiquipediaSettings()
     lolesports: LolEsportsSettings = LolEsportsSettings()
+    polymarket_sports: PolymarketSportsSettings = PolymarketSportsSettings()
     # Operator overrides: {market condition id or match id: {provider: provider's match id}};
     # they win over every search (GRID's series listing, LPDB by date, names while polling).
     bindings: dict[str, dict[str, Annotated[str, BeforeValidator(str)]]] = Field(
@@ -402,13 +413,14 @@ class TruthSettings(Section):
             "grid": Decimal("0.90"),
             "liquipedia": Decimal("0.60"),
             "lolesports": Decimal("0.85"),
+            "polymarket_sports": Decimal("0.80"),
         }
     )
     pending_confidence: Confidence = Decimal("0.80")
     final_confidence: Confidence = Decimal("0.90")
     final_timeout_s: Seconds = 10.0
     # Sources that confirm a result but never make it true (or tradable) alone.
-    confirm_only: list[str] = Field(default_factory=lambda: ["liquipedia"])
+    confirm_only: list[str] = Field(default_factory=lambda: ["liquipedia", "polymarket_sports"])
 
     @property
     def source_weights_bps(self) -> dict[str, int]:

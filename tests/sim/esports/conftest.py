@@ -72,6 +72,7 @@ def provider_settings(urls: dict[str, str], game: str) -> dict[str, dict[str, An
             "api_key": API_KEYS["liquipedia"],
             "poll_interval_ms": 60_000,
         },
+        "polymarket_sports": {"ws_url": urls["polymarket_sports"], "stale_after_ms": 15_000},
         "lolesports": {
             "base_url": urls["lolesports"],
             "feed_url": urls["lolesports_feed"],
@@ -138,7 +139,9 @@ async def run_scenario(
         "team_b": scenario.team_b.name,
         "best_of": scenario.best_of,
         "scheduled_at_s": runtime.wall_s(scenario.scheduled_ms),
-        "provider_ids": {p: scenario.providers[p].match_id for p in names},
+        "provider_ids": {
+            p: scenario.providers[p].match_id for p in names if p in scenario.providers
+        },
     }
     settings = load_esports_settings(
         {

@@ -35,6 +35,7 @@ __all__ = [
     "LOLESPORTS",
     "OPENDOTA",
     "PANDASCORE",
+    "POLYMARKET_SPORTS",
     "PROVIDER_DEFAULTS",
     "EsportsSettings",
     "MatchBindingSettings",
@@ -47,6 +48,7 @@ PANDASCORE: Final = "pandascore"
 GRID: Final = "grid"
 LIQUIPEDIA: Final = "liquipedia"
 LOLESPORTS: Final = "lolesports"
+POLYMARKET_SPORTS: Final = "polymarket_sports"
 
 DEFAULT_USER_AGENT: Final = "polyloly/0.1 (esports result checker; +https://github.com/polyloly)"
 
@@ -173,6 +175,16 @@ PROVIDER_DEFAULTS: Final[Mapping[str, Mapping[str, Any]]] = {
         "rate_limit_requests": 60,
         "rate_limit_window_ms": 60_000,
         "weight_bp": 8_000,
+    },
+    # Polymarket's own Sports WebSocket: pings every 5 s, so 15 s of silence is a dead
+    # socket; "may be delayed": it confirms results, it never makes one tradable alone.
+    POLYMARKET_SPORTS: {
+        "ws_url": "wss://sports-api.polymarket.com/ws",
+        "poll_interval_ms": 1_000,  # how often the socket's health is checked
+        "stale_after_ms": 15_000,
+        "backoff_base_ms": 1_000,
+        "weight_bp": 8_000,
+        "confirm_only": True,
     },
 }
 

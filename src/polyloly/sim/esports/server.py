@@ -10,6 +10,7 @@ One server serves any number of scenarios at once, each provider under its prefi
     /liquipedia/api/v3/match
     /lolesports/persisted/gw/{getSchedule,getLive,getEventDetails}
     /lolesports/livestats/v1/window/{gameId}
+    /sports/ws                                          (WebSocket: Polymarket's sports feed)
 
 Push feeds run as publisher loops on the injected sleeper; :attr:`EsportsFeedServer.loops`
 says how many, so a virtual-time driver knows how many tasks to wait for.
@@ -25,7 +26,7 @@ from aiohttp import web
 
 from polyloly.adapters.esports.timing import Sleeper
 from polyloly.bot.clock import Clock
-from polyloly.sim.esports import grid, liquipedia, lolesports, opendota, pandascore
+from polyloly.sim.esports import grid, liquipedia, lolesports, opendota, pandascore, sports_ws
 from polyloly.sim.esports.common import FeedContext, ProviderRule, json_response
 from polyloly.sim.esports.runtime import ScenarioRuntime
 
@@ -47,6 +48,9 @@ class EsportsFeedServer:
         Where to listen (port 0 = any free port).
     api_keys
         Keys the feeds require, per provider (absent = accept anything).
+    sports_delay_ms, sports_ping_ms
+        Polymarket's sports channel: how far behind the truth it shows a scenario without
+        its own ``polymarket_sports`` entry, and its ping period (pong within twice that).
     limits
         Request limits to enforce per provider with 429, as the provider would
         (:data:`~polyloly.sim.esports.common.PUBLISHED_LIMITS`; absent = none). Every request
@@ -63,6 +67,8 @@ class EsportsFeedServer:
         port: int = 0,
         api_keys: Mapping[str, str] | None = None,
         limits: Mapping[str, ProviderRule] | None = None,
+        sports_delay_ms: int = 20_000,
+        sports_ping_ms: int = 5_000,
     ) -> None:
         self.ctx = FeedContext(
             runtimes=list(runtimes),
@@ -86,6 +92,13 @@ class EsportsFeedServer:
         self.app = web.Application(middlewares=[judge])
         for module in (opendota, pandascore, grid, liquipedia, lolesports):
             module.add_routes(self.app, self.ctx)
+        self.sports = sports_ws.SportsChannel(
+            self.ctx,
+            delay_ms=sports_delay_ms,
+            ping_interval_ms=sports_ping_ms,
+            pong_timeout_ms=2 * sports_ping_ms,
+        )
+        sports_ws.add_routes(self.app, self.ctx, self.sports)
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -121,6 +134,7 @@ class EsportsFeedServer:
             "liquipedia": f"{http}/liquipedia",
             "lolesports": f"{http}/lolesports",
             "lolesports_feed": f"{http}/lolesports",
+            "polymarket_sports": f"{ws}/sports/ws",
         }
 
     @property
