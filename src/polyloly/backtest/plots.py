@@ -367,6 +367,43 @@ def _latency_section(data: ReportData) -> str:
     return "<h2>Order latency</h2>" + html_figure("plot-latency", uri, "submit → accept/reject")
 
 
+def _lead_s(ns: int | None) -> str:
+    return "—" if ns is None else f"{ns / 1e9:+.2f} s"
+
+
+def _lead_section(data: ReportData) -> str:
+    leads = data.leads
+    if leads is None or not leads.results:
+        return "<h2>Lead per source</h2><p>No map or match result in this log.</p>"
+    intro = (
+        f"<p>{leads.seen} results seen, {leads.confirmed} confirmed, {leads.acted} acted on "
+        f"by temporal arbitrage. Lead = how long before Polymarket's sports feed announced a "
+        f"result, or before the winner's token repriced (a trade or the mid at "
+        f"{leads.reprice_at / 1e6:.2f}, or its resolution), each source's report arrived; "
+        f"positive = we were first. Same numbers: <code>polyloly latency LOG</code>.</p>"
+    )
+    rows: list[Sequence[Cell]] = [
+        (
+            s.source,
+            s.results,
+            (_lead_s(s.p("sports", 50)), "num"),
+            (_lead_s(s.p("sports", 90)), "num"),
+            (_lead_s(s.p("reprice", 50)), "num"),
+            (_lead_s(s.p("reprice", 90)), "num"),
+        )
+        for s in leads.sources
+    ]
+    headers = (
+        "source",
+        "results",
+        "lead over sports feed p50",
+        "p90",
+        "lead over repricing p50",
+        "p90",
+    )
+    return "<h2>Lead per source</h2>" + intro + html_table("table-leads", headers, rows)
+
+
 def _anomaly_section(data: ReportData) -> str:
     names = data.names
     rows: list[Sequence[Cell]] = []
@@ -445,6 +482,7 @@ def render_report(data: ReportData) -> str:
         _timeline_section(data),
         _edge_section(data),
         _latency_section(data),
+        _lead_section(data),
         _anomaly_section(data),
         _fills_section(data),
     ]

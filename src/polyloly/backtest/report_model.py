@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final
 
+from polyloly.backtest.lead import LeadReport
 from polyloly.domain.markets import MarketMapping, normalize_team
 from polyloly.domain.money import SCALE
 
@@ -332,6 +333,7 @@ class ReportData:
     catch_up_price: int = 900_000
     markets: tuple[MarketName, ...] = ()
     anomalies: tuple[AnomalyRow, ...] = ()
+    leads: LeadReport | None = None  # the lead per source and per result (polyloly latency)
 
     @property
     def names(self) -> MarketNames:
