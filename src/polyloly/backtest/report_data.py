@@ -671,4 +671,5 @@ def build_report_data(
         builder.feed(event)
         leads.feed(event)
     data = builder.finish(title, catch_up_price, max_timelines)
-    return dataclasses.replace(data, leads=leads.finish())
+    lead = leads.finish()
+    return dataclasses.replace(data, leads=lead) if lead.results else data
