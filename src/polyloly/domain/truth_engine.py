@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
+import msgspec
+
 from polyloly.domain.events import (
     Event,
     MatchEvent,
@@ -475,7 +477,28 @@ class TruthEngine:
             )
             reason = f"{e.source} contradicts the FINAL result ({final.winner})"
             out.append(self._alert(e, f"{reason}: {detail}" if detail else reason, blocked=True))
+            m.disputed = set(disputes)
+            return
         m.disputed = set(disputes)
+        # An agreeing report after FINAL: the map results it confirms are shown, and a FINAL
+        # the timeout declared becomes a confirmed one once a second source agrees.
+        for n in sorted(m.games):
+            game = self._game_outcome(m, n)
+            shown = (game.winner, game.confidence)
+            if m.shown.get(n, (None, 0)) != shown:
+                m.shown[n] = shown
+                out.append(self._delta(m, e, "game_result", game=n))
+        if final.timed_out and outcome.confidence >= self.params.final_confidence:
+            m.confidence = outcome.confidence
+            m.final = msgspec.structs.replace(
+                final,
+                ts_event=e.ts_event,
+                ts_init=e.ts_init,
+                confidence=outcome.confidence,
+                sources=outcome.sources,
+                timed_out=False,
+            )
+            out.append(m.final)
 
     def _maybe_final(self, m: _Match, e: Event, out: list[Event], *, timeout: bool) -> None:
         if m.state is not S.POST_MATCH_PENDING or m.blocked or m.leader is None:

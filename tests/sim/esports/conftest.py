@@ -118,6 +118,7 @@ async def run_scenario(
     ticks: bool = False,
     until_s: int | None = None,
     limits: dict[str, ProviderRule] | None = None,
+    sports_delay_ms: int = 20_000,
 ) -> Run:
     """Play scenario ``name`` against the adapters of ``providers`` (default: all it has)."""
     scenario = load_scenario(name)
@@ -126,7 +127,12 @@ async def run_scenario(
     sleeper = VirtualSleeper(clock)
     runtime = ScenarioRuntime(scenario, clock)
     server = EsportsFeedServer(
-        [runtime], clock=clock, sleeper=sleeper, api_keys=API_KEYS, limits=limits
+        [runtime],
+        clock=clock,
+        sleeper=sleeper,
+        api_keys=API_KEYS,
+        limits=limits,
+        sports_delay_ms=sports_delay_ms,
     )
     await server.start()
     all_settings = provider_settings(server.urls(), scenario.game)

@@ -86,7 +86,11 @@ class EsportsFeedServer:
             provider = request.path.strip("/").split("/", 1)[0]
             refused = ctx.admit(provider, request.path)
             if refused:
-                return json_response({"error": refused}, status=429)
+                response = json_response({"error": refused}, status=429)
+                rule = ctx.limits.get(provider)
+                if rule is not None and rule.min_spacing_ns:
+                    response.headers["Retry-After"] = str(-(-rule.min_spacing_ns // 10**9))
+                return response
             return await handler(request)
 
         self.app = web.Application(middlewares=[judge])
