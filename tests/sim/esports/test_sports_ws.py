@@ -60,10 +60,13 @@ async def test_the_sports_feed_confirms_each_result_after_the_providers(play: An
         if e.kind is K.GAME_ENDED:
             lag_s = run.t_s(e) - run.t_s(grid[(K.GAME_ENDED, e.game_number)])
             assert 15 <= lag_s <= 25  # the channel's 20 s delay behind GRID's ~1 s
-    # GRID led, the sports feed confirmed: the FINAL is at the sports feed's report.
-    (final,) = run.of(TruthFinal)
-    assert final.sources == ("grid", "polymarket_sports")
+    # GRID led (FINAL by the timeout: not tradable), the sports feed confirmed it.
+    timeout, final = run.of(TruthFinal)
+    assert timeout.timed_out
+    assert (final.sources, final.timed_out) == (("grid", "polymarket_sports"), False)
     assert final.winner == team[truth.winner or "a"]
+    sports_end = next(e for e in sports if e.kind is K.MATCH_ENDED)
+    assert final.ts_init == sports_end.ts_init
 
 
 @pytest.mark.asyncio
