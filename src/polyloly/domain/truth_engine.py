@@ -480,6 +480,8 @@ class TruthEngine:
             m.disputed = set(disputes)
             return
         m.disputed = set(disputes)
+        if m.blocked:
+            return  # canceled: nothing after it is confirmed
         # An agreeing report after FINAL: the map results it confirms are shown, and a FINAL
         # the timeout declared becomes a confirmed one once a second source agrees.
         for n in sorted(m.games):
