@@ -72,3 +72,30 @@ async def test_paper_binds_grid_and_liquipedia_with_no_hand_written_ids(
             assert (provider, scenario.providers[provider].match_id, "search") in bound, bound
     grid_reports = {e.match_id for e in events if isinstance(e, MatchEvent) and e.source == "grid"}
     assert len(grid_reports) == 2  # GRID follows both markets' matches under their Gamma ids
+
+
+@pytest.mark.asyncio
+async def test_markets_shows_which_providers_found_each_match(
+    simulators: tuple[ExchangeSimulator, dict[str, str]], tmp_path: Path
+) -> None:
+    exchange, urls = simulators
+    feeds = [
+        "--set", "adapters.esports.grid.enabled=true",
+        "--set", f"adapters.esports.grid.base_url={urls['grid']}",
+        "--set", f"adapters.esports.grid.ws_url={urls['grid_ws']}",
+        "--set", "adapters.esports.liquipedia.enabled=true",
+        "--set", f"adapters.esports.liquipedia.base_url={urls['liquipedia']}",
+        "--set", "adapters.esports.pandascore.enabled=true",
+        "--set", f"adapters.esports.pandascore.base_url={urls['pandascore']}",
+        "--set", f"adapters.esports.pandascore.ws_url={urls['pandascore_ws']}",
+        "--set", 'teams.aliases={"Gen.G": ["Gen.G Esports"], "Tundra Esports": ["Tundra"]}',
+    ]  # fmt: skip
+    args = [*sim_args(exchange, tmp_path / "data"), *feeds]
+    done = await run_cli("markets", *args, cwd=tmp_path)
+    assert done.code == 0, done.err
+    rows = [line for line in done.out.splitlines() if "grid" in line]
+    assert len(rows) >= 8, done.out  # every market of both matches (4 each)
+    for row in rows:
+        assert "liquipedia*" in row
+        assert "pandascore" in row
+    assert "warning" not in done.out
