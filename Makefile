@@ -1,6 +1,7 @@
 # polyloly — the two commands a new user needs:
 #   make demo   runs the offline demo against the local simulators
-#   make test   runs the lock check, lint, type checks and the whole test suite
+#   make test   runs the lock check, lint (ruff, and lint-imports: the layer contracts in
+#               pyproject.toml), type checks and the whole test suite
 # Each creates or updates .venv with exactly the locked versions in requirements/ (hashes
 # checked), installed by uv; uv itself is bootstrapped from the registry with pip, pinned.
 #   make soak     the fault soak: the live bot under faults and SIGKILLs, audited (~23 min;
@@ -42,6 +43,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -81,4 +83,4 @@ upgrade: $(STAMP)
 	$(MAKE) test
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -20,9 +20,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from polyloly.bot.clock import LiveClock
 from polyloly.domain.events import Side
 from polyloly.domain.money import SCALE
+from polyloly.runtime.clock import LiveClock
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig, SimMarket
 
 __all__ = ["ASK", "BID", "DEPTH", "main"]

@@ -44,12 +44,12 @@ from bench.stats import (
 from bench.stream import KIND_BOOK, KIND_NAMES, KIND_PRICE_CHANGE, Stream, StreamSpec, cached_stream
 from bench.wiring import Bot, build_bot, market_mappings, subscribe_all_tokens
 from polyloly.adapters.polymarket.ws_market import MarketWsClient, decode_market_frame
-from polyloly.bot.clock import LiveClock
 from polyloly.bot.settings import StorageSettings
-from polyloly.bot.wiring import NodeKernel
 from polyloly.execution.engine import ExecutionPorts
-from polyloly.execution.fakes import FakeSigner, FakeVenue, RecordingAlerts
+from polyloly.node.core import NodeKernel
+from polyloly.runtime.clock import LiveClock
 from polyloly.storage.event_log import EventLogWriter
+from polyloly.testing.fakes import FakeSigner, FakeVenue, RecordingAlerts
 
 __all__ = ["make_hot_bot", "run"]
 

@@ -49,13 +49,13 @@ from bench.wiring import (
 )
 from polyloly.adapters.polymarket.ws_market import MarketWsClient
 from polyloly.backtest.replay import replay_simulated
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S, VirtualClock
 from polyloly.bot.replay_core import core_factory
 from polyloly.domain.events import Event, MatchEvent, MatchEventKind, TimerTick
 from polyloly.domain.money import SCALE
 from polyloly.execution.engine import ExecutionPorts
-from polyloly.execution.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S, VirtualClock
 from polyloly.storage.event_log import EventLogReader, EventLogWriter, encode_event
+from polyloly.testing.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 
 __all__ = ["record_log", "replay_core_once", "replay_full_once", "run"]
 

@@ -38,10 +38,10 @@ from bench.wiring import build_bot, market_mappings
 from polyloly.adapters.polymarket.config import WsConfig
 from polyloly.adapters.polymarket.ws_common import ReconnectingSocket
 from polyloly.adapters.polymarket.ws_market import MarketWsClient
-from polyloly.bot.clock import LiveClock
 from polyloly.bot.heap import freeze_heap
 from polyloly.execution.engine import ExecutionPorts
-from polyloly.execution.fakes import FakeSigner, FakeVenue, RecordingAlerts
+from polyloly.runtime.clock import LiveClock
+from polyloly.testing.fakes import FakeSigner, FakeVenue, RecordingAlerts
 
 __all__ = ["Histogram", "run"]
 

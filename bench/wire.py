@@ -19,7 +19,7 @@ its ``TruthFinal`` and measures, with ``perf_counter_ns`` from just before ``pub
 * ``acknowledged`` — until the venue's reply is back as ``OrderAccepted``.
 
 Two modes: ``presigned`` — temporal arbitrage in pre-sign mode with the execution layer's
-:class:`~polyloly.execution.presign.Presigner` running (it signs both outcomes' standard
+:class:`~polyloly.execution.presigner.Presigner` running (it signs both outcomes' standard
 entries in a worker thread once the match is live; the sample waits until they are ready and
 the presigner is idle), and ``on_demand`` — ``PolymarketSigner`` signs when the intent is
 approved (EIP-712 in the kernel). Either way the signer hands the order to
@@ -52,17 +52,18 @@ from polyloly.adapters.polymarket.execution import PolymarketSigner, PolymarketV
 from polyloly.adapters.polymarket.factory import build_clob_client, build_signer
 from polyloly.adapters.polymarket.http import ORDER_KEEPALIVE_S, ClobRest
 from polyloly.adapters.polymarket.transport import Http11Transport
-from polyloly.bot.clock import LiveClock
 from polyloly.bot.heap import freeze_heap
 from polyloly.domain.events import Event, MatchEvent, MatchEventKind, TruthFinal
 from polyloly.domain.markets import MarketKind, MarketMapping
 from polyloly.execution.engine import ExecutionPorts
 from polyloly.execution.events import OrderAccepted, OrderRejected, OrderSubmitUnknown
-from polyloly.execution.fakes import RecordingAlerts
 from polyloly.execution.ports import SignedOrder, SubmitResult
-from polyloly.execution.presign import Presigner, PresignReady
+from polyloly.execution.presign import PresignReady
+from polyloly.execution.presigner import Presigner
 from polyloly.execution.risk_gate import GateConfig
+from polyloly.runtime.clock import LiveClock
 from polyloly.strategies.temporal_arb import TemporalArbParams
+from polyloly.testing.fakes import RecordingAlerts
 
 __all__ = ["TimingTransport", "run"]
 

@@ -1,7 +1,7 @@
 """The bot as the benchmarks run it: the trading node's own wiring, on bench ports.
 
-Everything decision-making is :class:`polyloly.bot.wiring.Core` on a
-:class:`~polyloly.bot.wiring.NodeKernel` — the same object the live node
+Everything decision-making is :class:`polyloly.node.core.Core` on a
+:class:`~polyloly.node.core.NodeKernel` — the same object the live node
 (:mod:`polyloly.bot.app`) and the backtest (:mod:`polyloly.bot.replay_core`) build: the
 strategies' book set, the truth engine, pair and temporal arbitrage, the execution engine
 (ledger, risk gate, pre-signed order pool, order manager) and the strategy feedback. The
@@ -20,15 +20,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from polyloly.adapters.polymarket.ws_market import MarketWsClient
-from polyloly.bot.clock import Clock
-from polyloly.bot.kernel import EventSink
-from polyloly.bot.wiring import Core, MarketDiscovered, NodeKernel, NodeParams, SessionStarted
 from polyloly.domain.intents import PlaceOrderIntent, RiskDecision
 from polyloly.domain.markets import MarketKind, MarketMapping
 from polyloly.domain.risk import RiskParams
 from polyloly.execution.engine import ExecutionConfig, ExecutionEngine, ExecutionPorts
-from polyloly.execution.retry import Sleep
 from polyloly.execution.risk_gate import GateConfig
+from polyloly.node.core import Core, NodeKernel
+from polyloly.node.session import MarketDiscovered, NodeParams, SessionStarted
+from polyloly.runtime.clock import Clock
+from polyloly.runtime.kernel import EventSink
+from polyloly.runtime.sleep import Sleep
 from polyloly.strategies.pair_arb import PairArbParams
 from polyloly.strategies.temporal_arb import TemporalArbParams
 

@@ -1,23 +1,28 @@
-"""Purity and layering: ``domain/`` and ``strategies/`` do no I/O and import only downwards.
+"""Purity: ``domain/`` and ``strategies/`` do no I/O, read no clock and draw no randomness.
+
+Which polyloly package may import which is import-linter's job (the contracts in
+``pyproject.toml``, run by ``lint-imports`` in ``make lint``); this file checks what that tool
+cannot express, and that every package is under those contracts.
 
 Every module's AST is walked (nothing is imported), so the check also covers code paths
-no test runs. ``domain/`` may import the standard library (minus I/O, time and randomness),
-``msgspec`` and itself; ``strategies/`` additionally ``polyloly.domain``. Nobody in these
-layers may call ``datetime.now``/``utcnow``/``today``, ``time.time``, or ``open``.
-Randomness must be injected: importing ``random`` is allowed only for type hints
-(under ``if TYPE_CHECKING:``).
+no test runs. ``domain/`` and ``strategies/`` may import the standard library (minus I/O,
+time and randomness) and ``msgspec``. Nobody in these layers may call
+``datetime.now``/``utcnow``/``today``, ``time.time``, or ``open``. Randomness must be
+injected: importing ``random`` is allowed only for type hints (under ``if TYPE_CHECKING:``).
 """
 
 from __future__ import annotations
 
 import ast
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parent.parent / "src" / "polyloly"
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src" / "polyloly"
 
 BANNED_MODULES = frozenset(
     {
@@ -91,10 +96,7 @@ BANNED_ATTRIBUTE_CALLS = {
     ("time", "monotonic"),
     ("time", "perf_counter"),
 }
-ALLOWED_LAYERS = {
-    "domain": frozenset({"domain"}),
-    "strategies": frozenset({"domain", "strategies"}),
-}
+PURE_LAYERS = ("domain", "strategies")
 
 
 @dataclass(frozen=True)
@@ -149,13 +151,10 @@ def _imported(module: str, is_package: bool, tree: ast.AST) -> list[tuple[int, s
     return found
 
 
-def _check_import(layer: str, name: str) -> str | None:
+def _check_import(name: str) -> str | None:
     top = name.split(".", maxsplit=1)[0]
     if top == "polyloly":
-        parts = name.split(".")
-        if len(parts) > 1 and parts[1] not in ALLOWED_LAYERS[layer]:
-            return f"{layer}/ may not import {name} (layers point down only)"
-        return None
+        return None  # between polyloly packages: import-linter's contracts decide
     if top in BANNED_MODULES:
         return f"imports {name} (I/O, wall clock or randomness)"
     if top in sys.stdlib_module_names or top == "__future__" or top in THIRD_PARTY_OK:
@@ -180,15 +179,14 @@ def _call_violations(tree: ast.AST) -> list[tuple[int, str]]:
 
 
 def check_source(module: str, source: str, *, is_package: bool = False) -> list[Violation]:
-    """Every purity or layering rule ``source`` (module ``module``) breaks."""
-    layer = module.split(".")[1]
+    """Every purity rule ``source`` (module ``module``) breaks."""
     tree = ast.parse(source)
     type_only = _type_checking_lines(tree)
     violations: list[Violation] = []
     for line, name in _imported(module, is_package, tree):
         if line in type_only and name.split(".")[0] in TYPE_ONLY_OK | {"polyloly"}:
             continue  # annotations only: no code runs
-        problem = _check_import(layer, name)
+        problem = _check_import(name)
         if problem:
             violations.append(Violation(module, line, problem))
     violations += [Violation(module, line, msg) for line, msg in _call_violations(tree)]
@@ -196,7 +194,7 @@ def check_source(module: str, source: str, *, is_package: bool = False) -> list[
 
 
 def pure_modules() -> list[Path]:
-    return sorted(p for layer in ALLOWED_LAYERS for p in (SRC / layer).rglob("*.py"))
+    return sorted(p for layer in PURE_LAYERS for p in (SRC / layer).rglob("*.py"))
 
 
 def test_pure_layers_exist() -> None:
@@ -205,7 +203,7 @@ def test_pure_layers_exist() -> None:
 
 
 @pytest.mark.parametrize("path", pure_modules(), ids=_module_name)
-def test_pure_module_imports_nothing_with_io_and_only_lower_layers(path: Path) -> None:
+def test_pure_module_imports_nothing_with_io(path: Path) -> None:
     violations = check_source(
         _module_name(path), path.read_text(encoding="utf-8"), is_package=path.name == "__init__.py"
     )
@@ -241,13 +239,6 @@ def test_pure_module_imports_nothing_with_io_and_only_lower_layers(path: Path) -
         ("polyloly.domain.x", "x = date.today()", "calls date.today()"),
         ("polyloly.domain.x", "x = time.time()", "calls time.time()"),
         ("polyloly.domain.x", "f = open('x')", "calls open()"),
-        ("polyloly.domain.x", "from polyloly.bot.clock import LiveClock", "may not import"),
-        ("polyloly.domain.x", "from polyloly.strategies import pair_arb", "may not import"),
-        ("polyloly.domain.x", "from polyloly import execution", "may not import"),
-        ("polyloly.domain.x", "from ..storage import event_log", "may not import"),
-        ("polyloly.strategies.pair_arb.engine", "from polyloly.execution import x", "may not"),
-        ("polyloly.strategies.pair_arb.engine", "from ...bot import kernel", "may not import"),
-        ("polyloly.strategies.pair_arb.engine", "from polyloly.adapters.x import y", "may not"),
     ],
 )
 def test_checker_catches(module: str, source: str, expected: str) -> None:
@@ -274,3 +265,42 @@ def test_checker_catches(module: str, source: str, expected: str) -> None:
 )
 def test_checker_allows(module: str, source: str) -> None:
     assert check_source(module, source) == []
+
+
+# -- the import-linter contracts cover every package ------------------------------------------
+
+
+def _contracts() -> list[dict[str, object]]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts: list[dict[str, object]] = config["tool"]["importlinter"]["contracts"]
+    return contracts
+
+
+def _packages() -> set[str]:
+    return {p.parent.name for p in SRC.glob("*/__init__.py")}
+
+
+def test_every_package_is_a_layer_of_the_contract_except_testing() -> None:
+    (layers,) = [c for c in _contracts() if c["type"] == "layers"]
+    assert layers["containers"] == ["polyloly"]
+    names = {
+        name.strip() for row in layers["layers"] for name in str(row).replace("|", ":").split(":")
+    }
+    assert names | {"testing"} == _packages()
+
+
+def test_nothing_imports_bot_or_testing_and_no_cycles_are_contracts() -> None:
+    forbidden = {
+        str(target): set(map(str, c["source_modules"]))  # type: ignore[call-overload]
+        for c in _contracts()
+        if c["type"] == "forbidden"
+        for target in c["forbidden_modules"]  # type: ignore[attr-defined]
+        if target in ("polyloly.bot", "polyloly.testing")
+    }
+    everyone = {f"polyloly.{name}" for name in _packages()}
+    assert forbidden["polyloly.bot"] == everyone - {"polyloly.bot"}
+    assert forbidden["polyloly.testing"] == everyone - {"polyloly.testing"}
+    cycles = [c for c in _contracts() if c["type"] == "acyclic_siblings"]
+    assert [c["ancestors"] for c in cycles] == [["polyloly"]]
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert config["tool"]["importlinter"]["exclude_type_checking_imports"] is False

@@ -25,7 +25,7 @@ from bench.soak.config import SoakConfig
 from bench.soak.fuzz import FuzzResult, run_fuzz
 from bench.soak.report import failures, render, report_json, rows
 from bench.soak.run import SeedResult, run_seed
-from polyloly.bot.clock import NS_PER_S, LiveClock
+from polyloly.runtime.clock import NS_PER_S, LiveClock
 
 __all__ = ["main"]
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from polyloly.bot.clock import Clock
+from polyloly.runtime.clock import Clock
 
 __all__ = ["READY_MARK", "BotProcess", "Session", "bot_command"]
 

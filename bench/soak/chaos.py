@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from bench.soak.world import OrderWatch
-from polyloly.bot.clock import Clock
+from polyloly.runtime.clock import Clock
 from polyloly.sim.exchange.faults import Faults
 
 __all__ = [

@@ -64,7 +64,7 @@ def run_fuzz(frames: int, seed: int, *, timeout_s: float, log: Path | None = Non
     """Run the fuzzer in its own process and read its verdict."""
     if not fuzz_available():
         return FuzzResult(available=False, frames=frames, seed=seed)
-    from polyloly.bot.clock import LiveClock
+    from polyloly.runtime.clock import LiveClock
 
     clock = LiveClock()
     t0 = clock.monotonic_ns()

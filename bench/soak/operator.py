@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bench.soak.chaos import FaultRecord
-from polyloly.bot.clock import NS_PER_S, Clock
 from polyloly.bot.control import ControlClient, ControlError
+from polyloly.runtime.clock import NS_PER_S, Clock
 
 __all__ = ["Operator", "StuckFeed", "can_halt", "can_take_down"]
 

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from polyloly.bot.node_options import PM_TRANSLATORS
-from polyloly.bot.wiring import SessionStarted
 from polyloly.domain.events import Event
 from polyloly.domain.intents import PlaceOrderIntent
 from polyloly.execution.engine import LEDGER_EVENTS
@@ -30,6 +29,7 @@ from polyloly.execution.events import (
 )
 from polyloly.execution.lifecycle import OrderState
 from polyloly.execution.state import ExecutionState
+from polyloly.node.session import SessionStarted
 
 __all__ = [
     "BotOrder",

@@ -50,8 +50,8 @@ from bench.soak.config import SoakConfig
 from bench.soak.leaks import Leak, scan_for_secrets
 from bench.soak.operator import Operator, can_halt
 from bench.soak.records import read_bot_log
-from polyloly.bot.clock import NS_PER_S, LiveClock
 from polyloly.bot.control import ControlClient
+from polyloly.runtime.clock import NS_PER_S, LiveClock
 from polyloly.storage.event_log import EventLogReader
 
 __all__ = ["SeedResult", "run_seed"]

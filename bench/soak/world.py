@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.soak.records import ExchangeFill, ExchangeOrder, ExchangeRecords
-from polyloly.bot.clock import Clock
 from polyloly.bot.demo import DEMO_KEYS, DemoOptions, DemoWorld
+from polyloly.runtime.clock import Clock
 from polyloly.sim.exchange import ExchangeSimulator
 from polyloly.sim.exchange.feeds import FeedSink, MarketFrame, UserFrame
 

@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S
-from polyloly.bot.wiring import MarketDiscovered
 from polyloly.domain.events import (
     BookSnapshot,
     Event,
@@ -36,6 +34,8 @@ from polyloly.execution.ports import (
     TradeStatus,
     VenueOrderStatus,
 )
+from polyloly.node.session import MarketDiscovered
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S
 
 START_NS = 1_800_000_000 * NS_PER_S
 

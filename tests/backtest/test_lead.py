@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from polyloly.backtest.lead import CONFIRMED, ORDER, format_lead_report, measure_leads
-from polyloly.bot.wiring import MarketDiscovered
 from polyloly.domain.events import (
     BookSnapshot,
     Event,
@@ -17,6 +16,7 @@ from polyloly.domain.events import (
 )
 from polyloly.domain.intents import OrderType, PlaceOrderIntent
 from polyloly.domain.markets import MarketKind, MarketMapping
+from polyloly.node.session import MarketDiscovered
 
 K = MatchEventKind
 S = 1_000_000_000

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from polyloly.backtest.pnl_sim import CHART_IDS
 from polyloly.bot.cli import build_app
 from polyloly.bot.cli_ops import app, sim_params_from_settings
-from polyloly.bot.settings import load_settings
+from polyloly.bot.config_loader import load_settings
 from polyloly.domain.money import SCALE
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,19 +11,14 @@ from polyloly.adapters.polymarket import events as pm
 from polyloly.backtest.latency import LatencyModel, LatentVenue
 from polyloly.backtest.replay import (
     CoreFactory,
-    DigestSigner,
-    InertVenue,
-    RecordedSigner,
     ReplayParts,
     compare_decisions,
     replay_exact,
     replay_simulated,
 )
-from polyloly.bot.app import PM_TRANSLATORS
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S, Clock
-from polyloly.bot.kernel import EventSink
+from polyloly.backtest.replay_ports import DigestSigner, InertVenue, RecordedSigner
+from polyloly.bot.node_options import PM_TRANSLATORS
 from polyloly.bot.replay_core import core_factory
-from polyloly.bot.wiring import Core, MarketDiscovered, NodeKernel, NodeParams, SessionStarted
 from polyloly.domain.events import (
     BookSnapshot,
     Event,
@@ -41,7 +36,11 @@ from polyloly.execution.engine import ExecutionConfig, ExecutionPorts
 from polyloly.execution.events import OrderSubmitted
 from polyloly.execution.paper import PaperConfig, PaperVenue
 from polyloly.execution.ports import OrderSpec
-from polyloly.execution.retry import Sleep
+from polyloly.node.core import Core, NodeKernel
+from polyloly.node.session import MarketDiscovered, NodeParams, SessionStarted
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S, Clock
+from polyloly.runtime.kernel import EventSink
+from polyloly.runtime.sleep import Sleep
 from polyloly.storage.event_log import EventLogWriter
 from polyloly.strategies.pair_arb import PairArbParams
 

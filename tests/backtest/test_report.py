@@ -7,24 +7,17 @@ from pathlib import Path
 
 from tests.backtest.report_log import START_NS, LogBuilder
 
-from polyloly.backtest.report import (
-    PLOT_IDS,
-    EquityPoint,
-    FillRow,
-    PnlRow,
-    ReportData,
-    build_report_data,
-    render_report,
-    report_from_log,
-    write_report,
-)
-from polyloly.bot.clock import NS_PER_S
+from polyloly.backtest.plots import render_report
+from polyloly.backtest.report import report_from_log, write_report
+from polyloly.backtest.report_data import build_report_data
+from polyloly.backtest.report_model import PLOT_IDS, EquityPoint, FillRow, PnlRow, ReportData
 from polyloly.domain.fees import PolymarketFeeModel
 from polyloly.domain.intents import MergeIntent
 from polyloly.domain.markets import MarketKind, MarketMapping, MarketRegistry
 from polyloly.domain.money import SCALE
 from polyloly.execution.events import MergeCompleted
 from polyloly.execution.ports import MergeResult, TradeStatus, VenueOrderStatus
+from polyloly.runtime.clock import NS_PER_S
 from polyloly.storage.event_log import EventLogWriter
 
 M1, YES, NO = "0xm1", "111", "222"

@@ -16,11 +16,11 @@ import pytest
 from tests.backtest.report_log import LogBuilder
 
 from polyloly.backtest.plots import render_report
-from polyloly.backtest.report import build_report_data
-from polyloly.bot.clock import NS_PER_S
+from polyloly.backtest.report_data import build_report_data
 from polyloly.domain.intents import OrderType
 from polyloly.domain.money import SCALE
 from polyloly.execution.ports import VenueOrderStatus
+from polyloly.runtime.clock import NS_PER_S
 
 M, YES = "0xm1", "111"
 

@@ -7,16 +7,17 @@ from pathlib import Path
 import pytest
 from tests.backtest.report_log import START_NS
 
-from polyloly.backtest.report import render_report, report_from_log
-from polyloly.bot.clock import NS_PER_S, VirtualClock
-from polyloly.bot.kernel import Kernel
+from polyloly.backtest.plots import render_report
+from polyloly.backtest.report import report_from_log
 from polyloly.domain.events import BookSnapshot, MarketResolved, Side
 from polyloly.domain.intents import OrderType, PlaceOrderIntent, RiskDecision
 from polyloly.domain.money import SCALE
 from polyloly.execution.engine import ExecutionEngine, ExecutionPorts
-from polyloly.execution.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 from polyloly.execution.ports import TradeStatus
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.kernel import Kernel
 from polyloly.storage.event_log import EventLogReader, EventLogWriter
+from polyloly.testing.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 
 MARKET, YES, NO = "0xmarket", "111", "222"
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from tests.backtest.report_log import LogBuilder
 
 from polyloly.backtest.plots import render_report
-from polyloly.backtest.report import build_report_data, report_from_log
+from polyloly.backtest.report import report_from_log
+from polyloly.backtest.report_data import build_report_data
 from polyloly.domain.intents import MergeIntent
 from polyloly.domain.markets import MarketKind, MarketMapping, MarketRegistry
 from polyloly.domain.money import SCALE

@@ -11,8 +11,8 @@ import pytest_asyncio
 from bench.soak.chaos import FaultRecord
 from bench.soak.operator import Operator, can_take_down
 
-from polyloly.bot.clock import NS_PER_S, VirtualClock
 from polyloly.bot.control import ControlClient, ControlServer
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
 
 TOKEN = "t" * 32
 

@@ -23,9 +23,9 @@ from bench.soak.report import failures, render, rows
 from bench.soak.run import SeedResult
 from bench.soak.world import OrderWatch, watch_exchange
 
-from polyloly.bot.clock import VirtualClock
 from polyloly.domain.events import Side
 from polyloly.domain.money import ONE
+from polyloly.runtime.clock import VirtualClock
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig, SimMarket
 
 KEY = "0x" + "ab12" * 16

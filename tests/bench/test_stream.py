@@ -22,8 +22,8 @@ from bench.stream import (
 )
 
 from polyloly.adapters.polymarket.ws_market import MarketWsClient, decode_market_frame
-from polyloly.bot.clock import VirtualClock
 from polyloly.domain.events import Event
+from polyloly.runtime.clock import VirtualClock
 
 SPEC = StreamSpec(markets=12, messages=20_000, seed=3, tick_changes_per_million=600)
 

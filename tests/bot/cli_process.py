@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from polyloly.bot.settings import ENV_VARS
+from polyloly.bot.config_loader import ENV_VARS
 from polyloly.sim.exchange import ExchangeSimulator
 
 LAUNCH = "from polyloly.bot.cli import main; main()"

@@ -13,8 +13,6 @@ import pytest_asyncio
 from aiohttp import web
 
 from polyloly.bot.alerts import AlertRules, AppriseAlerts, DailySummary
-from polyloly.bot.clock import NS_PER_S, VirtualClock
-from polyloly.bot.kernel import Kernel
 from polyloly.bot.logging import register_secret
 from polyloly.bot.settings import AlertsSettings
 from polyloly.domain.events import Side
@@ -36,6 +34,8 @@ from polyloly.execution.ports import (
     TradeReport,
     TradeStatus,
 )
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.kernel import Kernel
 
 START = 1_800_000_000 * NS_PER_S
 

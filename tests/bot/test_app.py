@@ -23,16 +23,18 @@ from rich.console import Console
 
 from polyloly.adapters.esports import load_esports_settings
 from polyloly.backtest.replay import replay_simulated
-from polyloly.bot.app import NodeMode, NodeOptions, TradingNode
+from polyloly.bot.app import TradingNode
+from polyloly.bot.config_loader import load_settings
 from polyloly.bot.control import ControlAuthError, ControlClient
-from polyloly.bot.errors import ConfigError
 from polyloly.bot.live_view import plain_line, render
+from polyloly.bot.node_options import NodeMode, NodeOptions
 from polyloly.bot.replay_core import core_factory
-from polyloly.bot.settings import Settings, load_settings
-from polyloly.bot.wiring import MarketDiscovered, SessionStarted
+from polyloly.bot.settings import Settings
 from polyloly.domain.events import BookSnapshot, Event, OperatorCommand, PriceChanges
 from polyloly.domain.money import SCALE
 from polyloly.execution.events import KillSwitchFired
+from polyloly.node.session import MarketDiscovered, SessionStarted
+from polyloly.runtime.errors import ConfigError
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig
 from polyloly.sim.exchange.scenarios import bo3_markets
 from polyloly.storage.event_log import EventLogReader

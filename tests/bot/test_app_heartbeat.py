@@ -14,10 +14,11 @@ import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
 from polyloly.adapters.esports import load_esports_settings
-from polyloly.bot.app import NodeMode, NodeOptions, TradingNode
-from polyloly.bot.clock import NS_PER_S
-from polyloly.bot.settings import load_settings
+from polyloly.bot.app import TradingNode
+from polyloly.bot.config_loader import load_settings
+from polyloly.bot.node_options import NodeMode, NodeOptions
 from polyloly.execution.events import KillSwitchFired
+from polyloly.runtime.clock import NS_PER_S
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig
 from polyloly.sim.exchange.scenarios import bo3_markets
 

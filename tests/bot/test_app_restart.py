@@ -15,8 +15,9 @@ import pytest
 import pytest_asyncio
 
 from polyloly.adapters.esports import load_esports_settings
-from polyloly.bot.app import NodeMode, NodeOptions, TradingNode
-from polyloly.bot.settings import load_settings
+from polyloly.bot.app import TradingNode
+from polyloly.bot.config_loader import load_settings
+from polyloly.bot.node_options import NodeMode, NodeOptions
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig
 from polyloly.sim.exchange.scenarios import bo3_markets
 

@@ -12,10 +12,8 @@ import msgspec
 import pytest
 from tests.conftest import RecordingSink
 
-from polyloly.bot.app import feed_settings, node_params, polymarket_config
-from polyloly.bot.clock import NS_PER_S, VirtualClock
-from polyloly.bot.settings import load_settings
-from polyloly.bot.wiring import Core, MarketDiscovered, NodeKernel, NodeParams, SessionStarted
+from polyloly.bot.config_loader import load_settings
+from polyloly.bot.config_map import feed_settings, node_params, polymarket_config
 from polyloly.domain.events import BookSnapshot, Event, OperatorCommand, TimerTick
 from polyloly.domain.intents import PlaceOrderIntent, RiskDecision
 from polyloly.domain.markets import MarketKind, MarketMapping
@@ -23,11 +21,14 @@ from polyloly.domain.money import SCALE
 from polyloly.domain.risk import RiskParams
 from polyloly.execution.engine import ExecutionPorts
 from polyloly.execution.events import OrderSubmitted, OrderUpdate, UpdateSource
-from polyloly.execution.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 from polyloly.execution.ports import TradeStatus, VenueOrderStatus
+from polyloly.node.core import Core, NodeKernel
+from polyloly.node.session import MarketDiscovered, NodeParams, SessionStarted
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
 from polyloly.storage.event_log import decode_event, encode_event
 from polyloly.strategies.pair_arb import PairArbParams
 from polyloly.strategies.temporal_arb import TemporalArbParams
+from polyloly.testing.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 
 START = 1_800_000_000 * NS_PER_S
 MARKET, YES, NO = "0xm1", "111", "222"

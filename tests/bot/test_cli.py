@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from polyloly import __version__
 from polyloly.bot.cli import app, build_app, parse_sets
-from polyloly.bot.errors import ConfigError, ExitCode
-from polyloly.bot.settings import ENV_VARS
+from polyloly.bot.config_loader import ENV_VARS
+from polyloly.runtime.errors import ConfigError, ExitCode
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"

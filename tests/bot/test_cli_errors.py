@@ -10,7 +10,7 @@ import pytest
 
 from polyloly.bot.cli_errors import describe
 from polyloly.bot.control import ControlAuthError, ControlError
-from polyloly.bot.errors import (
+from polyloly.runtime.errors import (
     ConfigError,
     ExitCode,
     FolderInUseError,

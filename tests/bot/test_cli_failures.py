@@ -19,12 +19,12 @@ from aiohttp import web
 from eth_account import Account
 from tests.bot.cli_process import KEY, run_cli, sim_args
 
-from polyloly.bot.clock import NS_PER_S
+from polyloly.bot.config_loader import load_settings
 from polyloly.bot.doctor import run_doctor
-from polyloly.bot.errors import ExitCode
-from polyloly.bot.settings import load_settings
-from polyloly.bot.wiring import NodeParams, SessionStarted
 from polyloly.domain.events import BookSnapshot, TimerTick
+from polyloly.node.session import NodeParams, SessionStarted
+from polyloly.runtime.clock import NS_PER_S
+from polyloly.runtime.errors import ExitCode
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig
 from polyloly.sim.exchange.scenarios import bo3_markets
 from polyloly.storage.event_log import EventLogWriter

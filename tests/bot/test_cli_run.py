@@ -16,11 +16,12 @@ import pytest_asyncio
 from typer.testing import CliRunner, Result
 
 from polyloly.bot.cli import build_app
-from polyloly.bot.clock import NS_PER_S, VirtualClock
+from polyloly.bot.config_loader import load_settings
 from polyloly.bot.doctor import run_doctor
-from polyloly.bot.errors import ExitCode
-from polyloly.bot.settings import Settings, load_settings
-from polyloly.bot.wiring import MarketDiscovered, SessionStarted
+from polyloly.bot.settings import Settings
+from polyloly.node.session import MarketDiscovered, SessionStarted
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.errors import ExitCode
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig
 from polyloly.sim.exchange.scenarios import bo3_markets
 from polyloly.storage.event_log import EventLogReader

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from polyloly.bot.clock import NS_PER_S, VirtualClock
+from polyloly.bot.config_loader import load_settings
 from polyloly.bot.control import (
     ControlAuthError,
     ControlClient,
@@ -20,10 +20,11 @@ from polyloly.bot.control import (
     KernelControl,
     ensure_token_file,
 )
-from polyloly.bot.errors import ConfigError
-from polyloly.bot.kernel import Kernel
-from polyloly.bot.settings import Settings, load_settings
+from polyloly.bot.settings import Settings
 from polyloly.domain.events import OperatorCommand
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.errors import ConfigError
+from polyloly.runtime.kernel import Kernel
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "s3cret-control-token-0123456789"  # a test token, not a real credential

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from polyloly.bot.cli_ops import app
 from polyloly.bot.control import ControlServer, ensure_token_file
-from polyloly.bot.errors import ExitCode
+from polyloly.runtime.errors import ExitCode
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "cli-test-token-abcdefghijklmnop"  # a test token, not a real credential

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from polyloly.bot.crashpoints import CRASH_ENV, CrashPoint, CrashPoints
-from polyloly.bot.errors import ConfigError
+from polyloly.runtime.errors import ConfigError
 
 
 def test_nothing_is_armed_without_the_variable() -> None:

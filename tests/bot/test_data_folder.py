@@ -14,10 +14,10 @@ import pytest_asyncio
 from tests.bot.cli_process import KEY, run_cli, sim_args, spawn, wait_for_line
 
 from polyloly.adapters.polymarket import events  # noqa: F401 - registers a live log's events
+from polyloly.bot.config_loader import load_settings
 from polyloly.bot.datadir import LOCK_FILE, FolderLock, data_folder
-from polyloly.bot.errors import ExitCode, FolderInUseError
-from polyloly.bot.settings import load_settings
-from polyloly.bot.wiring import SessionStarted
+from polyloly.node.session import SessionStarted
+from polyloly.runtime.errors import ExitCode, FolderInUseError
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig
 from polyloly.sim.exchange.scenarios import bo3_markets
 from polyloly.storage.event_log import EventLogReader

@@ -18,9 +18,9 @@ from typer.testing import CliRunner, Result
 
 from polyloly.adapters.polymarket import events as pm
 from polyloly.backtest.replay import replay_exact
-from polyloly.backtest.report import build_report_data
-from polyloly.bot.app import PM_TRANSLATORS
+from polyloly.backtest.report_data import build_report_data
 from polyloly.bot.cli import build_app
+from polyloly.bot.node_options import PM_TRANSLATORS
 from polyloly.bot.replay_core import core_factory
 from polyloly.domain.intents import PlaceOrderIntent
 from polyloly.execution.events import OrderSubmitted

@@ -18,18 +18,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from polyloly.bot.clock import VirtualClock
 from polyloly.bot.logging import (
     REDACTED,
     ClockStamper,
     Redactor,
     configure_logging,
-    get_logger,
     is_secret_key,
     reset_logging,
 )
 from polyloly.bot.settings import Settings
 from polyloly.domain.events import BookSnapshot
+from polyloly.runtime.clock import VirtualClock
 
 PRIVATE_KEY = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 API_SECRET = "dGhpcyBpcyBhIHNlY3JldA=="
@@ -67,7 +66,7 @@ def assert_clean(text: str) -> None:
 
 def test_secrets_are_masked_in_values_nested_containers_and_messages(capture: Any) -> None:
     stream, _, _ = capture
-    log = get_logger("test")
+    log = structlog.get_logger("test")
     log.info(
         f"signing with {PRIVATE_KEY}",
         private_key=PRIVATE_KEY,
@@ -90,7 +89,7 @@ def test_secrets_are_masked_in_values_nested_containers_and_messages(capture: An
 
 def test_exception_text_and_tracebacks_are_masked(capture: Any) -> None:
     stream, _, _ = capture
-    log = get_logger("test")
+    log = structlog.get_logger("test")
     try:
         raise ValueError(f"bad key {PRIVATE_KEY} for passphrase {PASSPHRASE}")
     except ValueError as exc:
@@ -105,7 +104,7 @@ def test_exception_text_and_tracebacks_are_masked(capture: Any) -> None:
 
 def test_key_names_mark_values_secret_but_public_ids_stay_readable(capture: Any) -> None:
     stream, _, _ = capture
-    get_logger().info(
+    structlog.get_logger().info(
         "order",
         POLY_SIGNATURE="sig-abc-123456",
         authorization="Bearer abcdef123456",
@@ -130,7 +129,7 @@ def test_unregistered_key_shaped_hex_credentials_in_urls_and_headers_are_masked(
 ) -> None:
     stream, _, _ = capture
     other_key = "ab" * 32
-    get_logger().warning(
+    structlog.get_logger().warning(
         f"leaked {other_key}",
         detail=f"key=0x{other_key}",
         url="postgresql://user:hunter2pass@db:5432/x",
@@ -161,7 +160,7 @@ def test_standard_library_loggers_go_through_the_same_chain(capture: Any) -> Non
 
 
 def test_a_logger_made_before_configuration_follows_it() -> None:
-    early = get_logger("polyloly.early")  # as modules do at import, before the CLI configures
+    early = structlog.get_logger("polyloly.early")  # as modules do at import, before the CLI
     stream = io.StringIO()
     configure_logging(level="INFO", stream=stream, secrets=[API_SECRET], cache_loggers=False)
     try:
@@ -171,6 +170,22 @@ def test_a_logger_made_before_configuration_follows_it() -> None:
     (line,) = lines(stream)
     assert (line["logger"], line["event"]) == ("polyloly.early", "made.early")
     assert API_SECRET not in stream.getvalue()
+
+
+def test_a_module_logger_follows_every_reconfiguration_and_carries_its_name() -> None:
+    log = structlog.get_logger("polyloly.node.core")  # the idiom: structlog.get_logger(__name__)
+    first, second = io.StringIO(), io.StringIO()
+    try:
+        configure_logging(level="INFO", stream=first, redactor=Redactor())
+        log.info("one")
+        configure_logging(level="INFO", stream=second, redactor=Redactor())
+        log.info("two")
+    finally:
+        reset_logging()
+    assert [(line["logger"], line["event"]) for line in lines(first)] == [
+        ("polyloly.node.core", "one")
+    ]
+    assert [line["event"] for line in lines(second)] == ["two"]
 
 
 def test_http_request_lines_are_debug_not_info() -> None:
@@ -190,9 +205,9 @@ def test_http_request_lines_are_debug_not_info() -> None:
 def test_secrets_registered_after_start_are_masked(capture: Any) -> None:
     stream, redactor, _ = capture
     derived = "derived-api-secret-42"
-    get_logger().info("before", value=derived)
+    structlog.get_logger().info("before", value=derived)
     redactor.register(derived)
-    get_logger().info("after", value=derived)
+    structlog.get_logger().info("after", value=derived)
     before, after = lines(stream)
     assert before["value"] == derived
     assert after["value"] == REDACTED
@@ -200,7 +215,7 @@ def test_secrets_registered_after_start_are_masked(capture: Any) -> None:
 
 def test_timestamps_come_from_the_injected_clock(capture: Any) -> None:
     stream, _, clock = capture
-    log = get_logger()
+    log = structlog.get_logger()
     log.info("one")
     clock.advance_ns(1_500_000_000)
     log.info("two")
@@ -214,7 +229,7 @@ def test_level_comes_from_configuration() -> None:
     stream = io.StringIO()
     configure_logging(level="warning", stream=stream, redactor=Redactor(), cache_loggers=False)
     try:
-        log = get_logger()
+        log = structlog.get_logger()
         log.info("dropped")
         log.warning("kept")
         logging.getLogger("lib").info("dropped too")
@@ -236,7 +251,7 @@ def test_console_format_is_redacted_too() -> None:
         try:
             raise KeyError(PASSPHRASE)
         except KeyError:
-            get_logger().exception("boom", passphrase=PASSPHRASE, text=PASSPHRASE)
+            structlog.get_logger().exception("boom", passphrase=PASSPHRASE, text=PASSPHRASE)
     finally:
         reset_logging()
     assert PASSPHRASE not in stream.getvalue()
@@ -256,7 +271,7 @@ def test_events_are_logged_as_plain_data(capture: Any) -> None:
     book = BookSnapshot(
         ts_event=1, ts_init=2, market=CONDITION_ID, token_id="7", bids=((1, 2),), asks=()
     )
-    get_logger().info("book", event_obj=book)
+    structlog.get_logger().info("book", event_obj=book)
     (line,) = lines(stream)
     assert line["event_obj"]["market"] == CONDITION_ID
     assert line["event_obj"]["type"] == "book_snapshot"

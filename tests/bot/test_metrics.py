@@ -7,8 +7,6 @@ import prometheus_client
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S, VirtualClock
-from polyloly.bot.kernel import Kernel
 from polyloly.bot.metrics import METRIC_NAMES, Metrics, MetricsServer
 from polyloly.domain.events import (
     BookSnapshot,
@@ -38,6 +36,8 @@ from polyloly.execution.ports import (
     TradeStatus,
     VenueOrderStatus,
 )
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S, VirtualClock
+from polyloly.runtime.kernel import Kernel
 
 START = 1_800_000_000 * NS_PER_S
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

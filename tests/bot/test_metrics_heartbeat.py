@@ -8,9 +8,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from polyloly.adapters.polymarket.heartbeat import HeartbeatLoop
 from polyloly.adapters.polymarket.heartbeat_chain import HeartbeatTiming
 from polyloly.adapters.polymarket.http import HeartbeatAck
-from polyloly.bot.clock import NS_PER_S, VirtualClock
-from polyloly.bot.errors import RetryableError
 from polyloly.bot.metrics import HEARTBEAT_OUTCOMES, Metrics
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.errors import RetryableError
 
 START = 1_800_000_000 * NS_PER_S
 

@@ -6,16 +6,16 @@ from collections.abc import Mapping
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S, VirtualClock
-from polyloly.bot.kernel import Kernel
 from polyloly.bot.metrics import METRIC_NAMES, Metrics
 from polyloly.domain.events import Event, Side
 from polyloly.domain.intents import OrderType, PlaceOrderIntent
 from polyloly.domain.money import SCALE
-from polyloly.execution.fakes import FakeSigner
 from polyloly.execution.ports import OrderSpec
 from polyloly.execution.presign import PresignDiscarded, PresignPool, PresignReady
 from polyloly.execution.state import ExecutionState
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S, VirtualClock
+from polyloly.runtime.kernel import Kernel
+from polyloly.testing.fakes import FakeSigner
 
 START = 1_800_000_000 * NS_PER_S
 PRESIGN_NAMES = {name for name in METRIC_NAMES if name.startswith("polyloly_presign_")}

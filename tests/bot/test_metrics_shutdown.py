@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from polyloly.bot.clock import VirtualClock
 from polyloly.bot.metrics import SHUTDOWN_TIMEOUT_S, Metrics, MetricsServer
+from polyloly.runtime.clock import VirtualClock
 
 PROMPT_S = SHUTDOWN_TIMEOUT_S + 4.0  # well under aiohttp's own 60 s (and its 10 s linger)
 

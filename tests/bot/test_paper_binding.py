@@ -15,10 +15,10 @@ import pytest
 import pytest_asyncio
 from tests.bot.cli_process import run_cli, sim_args
 
-from polyloly.adapters.esports import AsyncioSleeper
-from polyloly.bot.clock import LiveClock
-from polyloly.bot.wiring import SessionStarted
 from polyloly.domain.events import MatchBound, MatchEvent
+from polyloly.node.session import SessionStarted
+from polyloly.runtime.clock import LiveClock
+from polyloly.runtime.sleep import AsyncioSleeper
 from polyloly.sim.esports import EsportsFeedServer, ScenarioRuntime
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig
 from polyloly.sim.exchange.scenarios import esports_scenario

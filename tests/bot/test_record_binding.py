@@ -18,9 +18,9 @@ import pytest
 import pytest_asyncio
 from tests.bot.cli_process import run_cli, sim_args
 
-from polyloly.adapters.esports import AsyncioSleeper
-from polyloly.bot.clock import LiveClock
 from polyloly.bot.node_report import FeedUse, RunTally, unbound_feeds
+from polyloly.runtime.clock import LiveClock
+from polyloly.runtime.sleep import AsyncioSleeper
 from polyloly.sim.esports import EsportsFeedServer, ScenarioRuntime
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig
 from polyloly.sim.exchange.scenarios import esports_scenario

@@ -17,20 +17,21 @@ from tests.conftest import RecordingSink
 
 from polyloly.backtest.latency import LatencyModel
 from polyloly.backtest.replay import replay_exact, replay_simulated
-from polyloly.bot.clock import NS_PER_S, VirtualClock
 from polyloly.bot.replay_core import core_factory
-from polyloly.bot.wiring import Core, MarketDiscovered, NodeKernel, NodeParams, SessionStarted
 from polyloly.domain.events import BookSnapshot, Event, TimerTick, TruthDelta, TruthState
 from polyloly.domain.intents import PlaceOrderIntent, split_intent_id
 from polyloly.domain.markets import MarketKind, MarketMapping
 from polyloly.domain.money import SCALE, cost_of
 from polyloly.execution.engine import ExecutionEngine, ExecutionPorts
 from polyloly.execution.events import ExecutionAnomaly, OrderSubmitted
-from polyloly.execution.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 from polyloly.execution.ports import SignedOrder, SubmitResult
+from polyloly.node.core import Core, NodeKernel
+from polyloly.node.session import MarketDiscovered, NodeParams, SessionStarted
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
 from polyloly.storage.event_log import EventLogWriter
 from polyloly.strategies.pair_arb import PairArbParams
 from polyloly.strategies.temporal_arb import TemporalArbParams
+from polyloly.testing.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 
 START = 1_800_000_000 * NS_PER_S
 RESTART = START + 60 * NS_PER_S

@@ -11,17 +11,12 @@ import pydantic
 import pytest
 import yaml
 
-from polyloly.bot.errors import ConfigError
-from polyloly.bot.settings import (
-    ENV_VARS,
-    INVARIANTS,
-    Settings,
-    load_settings,
-    load_yaml,
-    read_env_file,
-)
+from polyloly.bot.config_loader import ENV_VARS, load_settings, load_yaml, read_env_file
+from polyloly.bot.invariants import INVARIANTS
+from polyloly.bot.settings import Settings
 from polyloly.domain.fees import FlatPayoutFeeModel, PolymarketFeeModel
-from polyloly.domain.truth_engine import TruthParams
+from polyloly.domain.truth_table import TruthParams
+from polyloly.runtime.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config"

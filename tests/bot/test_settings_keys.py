@@ -12,12 +12,13 @@ from typer.testing import CliRunner
 
 from polyloly.adapters.esports.config import PROVIDER_DEFAULTS
 from polyloly.bot.cli import build_app
+from polyloly.bot.config_loader import load_settings
 from polyloly.bot.config_map import execution_config, feed_settings, node_params, presign_config
 from polyloly.bot.demo import demo_options
-from polyloly.bot.errors import ConfigError, ExitCode
-from polyloly.bot.settings import Settings, load_settings
+from polyloly.bot.settings import Settings
 from polyloly.domain.intents import OrderType
 from polyloly.domain.money import SCALE
+from polyloly.runtime.errors import ConfigError, ExitCode
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config"

@@ -14,11 +14,11 @@ from polyloly.domain.matching import (
     ERR_MARKET_NOT_READY,
     ERR_POST_ONLY_CROSSES,
     FillKind,
-    LevelChange,
     MatchingEngine,
     OrderRequest,
     OrderState,
 )
+from polyloly.domain.matching_book import LevelChange
 
 CID = "0xmarket"
 A, B = "111", "222"

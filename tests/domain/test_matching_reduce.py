@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from polyloly.domain.events import Side
 from polyloly.domain.intents import OrderType
-from polyloly.domain.matching import LevelChange, MatchingEngine, OrderRequest
+from polyloly.domain.matching import MatchingEngine, OrderRequest
+from polyloly.domain.matching_book import LevelChange
 from polyloly.domain.money import ONE
 
 CID, A, B = "0xm", "A", "B"

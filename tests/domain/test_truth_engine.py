@@ -23,16 +23,8 @@ from polyloly.domain.events import (
 from polyloly.domain.events import MatchEventKind as K
 from polyloly.domain.events import TruthState as S
 from polyloly.domain.markets import TeamAliases
-from polyloly.domain.truth_engine import (
-    TRANSITIONS,
-    Action,
-    GameState,
-    MatchView,
-    TruthEngine,
-    TruthParams,
-    TruthStep,
-    combined_confidence,
-)
+from polyloly.domain.truth_engine import GameState, MatchView, TruthEngine, TruthStep
+from polyloly.domain.truth_table import TRANSITIONS, Action, TruthParams, combined_confidence
 
 SECOND = 1_000_000_000
 

@@ -15,7 +15,8 @@ from polyloly.domain.events import (
     TruthFinal,
 )
 from polyloly.domain.markets import normalize_team
-from polyloly.domain.truth_engine import MatchView, TruthEngine, TruthParams
+from polyloly.domain.truth_engine import MatchView, TruthEngine
+from polyloly.domain.truth_table import TruthParams
 
 K = MatchEventKind
 SOURCES = ["grid", "pandascore", "opendota", "liquipedia", "lolesports"]

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from tests.conftest import RecordingSink
 
-from polyloly.bot.clock import NS_PER_S, VirtualClock
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import BookSnapshot, Event, Side
 from polyloly.domain.intents import OrderType, PlaceOrderIntent, RiskDecision
 from polyloly.domain.money import SCALE
 from polyloly.execution.engine import ExecutionConfig, ExecutionEngine, ExecutionPorts
 from polyloly.execution.events import OrderSubmitted
-from polyloly.execution.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.kernel import Kernel
+from polyloly.testing.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 
 START_NS = 1_800_000_000 * NS_PER_S
 MARKET = "0xmarket"

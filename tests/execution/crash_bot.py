@@ -24,18 +24,19 @@ from typing import Any
 from polyloly.adapters.polymarket.config import PolymarketConfig, Secret, WalletConfig
 from polyloly.adapters.polymarket.execution import attach_user_channel, execution_ports
 from polyloly.adapters.polymarket.factory import create_adapter
-from polyloly.bot.clock import LiveClock
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import Event, Side, TimerTick
 from polyloly.domain.intents import OrderType, PlaceOrderIntent
 from polyloly.domain.money import SCALE
 from polyloly.execution.engine import ExecutionConfig, ExecutionEngine
-from polyloly.execution.fakes import RecordingAlerts
 from polyloly.execution.order_manager import OrderManagerConfig
 from polyloly.execution.ports import SignedOrder, SubmitResult
 from polyloly.execution.reconciliation import ReconcileConfig
-from polyloly.execution.retry import RetryPolicy, asyncio_sleep
+from polyloly.execution.retry import RetryPolicy
+from polyloly.runtime.clock import LiveClock
+from polyloly.runtime.kernel import Kernel
+from polyloly.runtime.sleep import asyncio_sleep
 from polyloly.storage.event_log import EventLogReader, EventLogWriter
+from polyloly.testing.fakes import RecordingAlerts
 
 FAST = RetryPolicy(base_delay_ms=10, max_delay_ms=100, max_attempts=6)
 

@@ -6,15 +6,15 @@ Shared by the paper venue's queue and mirror tests (one market ``M`` with tokens
 
 from __future__ import annotations
 
-from polyloly.bot.clock import NS_PER_S, VirtualClock
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import BookSnapshot, Event, LastTrade, LevelChange, PriceChanges, Side
 from polyloly.domain.intents import OrderType
 from polyloly.domain.money import SCALE
 from polyloly.domain.orderbook import BookSet
-from polyloly.execution.fakes import FakeSigner
 from polyloly.execution.paper import PaperConfig, PaperVenue
 from polyloly.execution.ports import OrderSpec, SubmitResult
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.kernel import Kernel
+from polyloly.testing.fakes import FakeSigner
 
 M, YES, NO = "0xpaper", "1", "2"
 Levels = tuple[tuple[int, int], ...]

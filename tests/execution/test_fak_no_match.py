@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from polyloly.bot.errors import RejectError
 from polyloly.domain.intents import OrderType
 from polyloly.execution.events import ExecutionAnomaly, OrderRejected, OrderUpdate, UpdateSource
 from polyloly.execution.lifecycle import Edge, OrderState, order_edge
 from polyloly.execution.ports import VenueOrder, VenueOrderStatus
+from polyloly.runtime.errors import RejectError
 
 
 def test_rejected_then_canceled_is_a_stale_frame() -> None:

@@ -20,19 +20,20 @@ from polyloly.adapters.polymarket.config import PolymarketConfig, Secret, Wallet
 from polyloly.adapters.polymarket.execution import attach_user_channel, execution_ports
 from polyloly.adapters.polymarket.factory import PolymarketAdapter, create_adapter
 from polyloly.adapters.polymarket.heartbeat import HEARTBEAT_SOURCE, HeartbeatLoop
-from polyloly.bot.clock import NS_PER_S, LiveClock
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import FeedState, FeedStatus, Side
 from polyloly.domain.intents import OrderType, PlaceOrderIntent, RiskDecision
 from polyloly.domain.money import SCALE
 from polyloly.execution.engine import ExecutionConfig, ExecutionEngine
 from polyloly.execution.events import KillSwitchFired, KillSwitchResumed
-from polyloly.execution.fakes import RecordingAlerts
 from polyloly.execution.lifecycle import OrderState
 from polyloly.execution.order_manager import OrderManagerConfig
 from polyloly.execution.reconciliation import ReconcileConfig
-from polyloly.execution.retry import RetryPolicy, asyncio_sleep
+from polyloly.execution.retry import RetryPolicy
+from polyloly.runtime.clock import NS_PER_S, LiveClock
+from polyloly.runtime.kernel import Kernel
+from polyloly.runtime.sleep import asyncio_sleep
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig, SimMarket
+from polyloly.testing.fakes import RecordingAlerts
 
 pytestmark = pytest.mark.asyncio
 

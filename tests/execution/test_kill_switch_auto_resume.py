@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 
-from polyloly.bot.clock import NS_PER_S
-from polyloly.bot.errors import RejectError
 from polyloly.domain.events import FeedState, FeedStatus, OperatorCommand, TimerTick
 from polyloly.domain.intents import RiskDecision
 from polyloly.execution.engine import ExecutionConfig
@@ -21,6 +19,8 @@ from polyloly.execution.events import (
 from polyloly.execution.lifecycle import OrderState
 from polyloly.execution.ports import AlertLevel
 from polyloly.execution.risk_gate import GateConfig
+from polyloly.runtime.clock import NS_PER_S
+from polyloly.runtime.errors import RejectError
 
 from .conftest import Harness, restart
 

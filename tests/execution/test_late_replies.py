@@ -19,7 +19,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from polyloly.bot.errors import RejectError
 from polyloly.domain.intents import OrderType
 from polyloly.execution.events import (
     ExecutionAnomaly,
@@ -30,6 +29,7 @@ from polyloly.execution.events import (
 )
 from polyloly.execution.lifecycle import OrderState
 from polyloly.execution.ports import RejectCode, SignedOrder, SubmitResult, VenueOrderStatus
+from polyloly.runtime.errors import RejectError
 
 from .conftest import Harness, restart
 

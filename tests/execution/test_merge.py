@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from polyloly.bot.errors import RetryableError
 from polyloly.domain.events import TimerTick
 from polyloly.domain.intents import MergeIntent
 from polyloly.domain.money import SCALE
 from polyloly.execution.events import ExecutionAnomaly, MergeCompleted, MergeFailed
 from polyloly.execution.pnl import pair_guaranteed_pnl
 from polyloly.execution.ports import TradeStatus
+from polyloly.runtime.errors import RetryableError
 
 from .conftest import MARKET, NO, YES, Harness
 

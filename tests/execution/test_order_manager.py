@@ -6,9 +6,7 @@ from typing import Any
 
 import pytest
 
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S
 from polyloly.bot.crashpoints import CrashPoint, CrashPoints
-from polyloly.bot.errors import BackOffError, RejectError, RetryableError, UnknownOutcomeError
 from polyloly.domain.events import Side
 from polyloly.domain.intents import CancelIntent
 from polyloly.domain.money import SCALE
@@ -25,6 +23,8 @@ from polyloly.execution.events import (
 from polyloly.execution.lifecycle import OrderState
 from polyloly.execution.order_manager import spec_for_intent
 from polyloly.execution.ports import TradeStatus
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S
+from polyloly.runtime.errors import BackOffError, RejectError, RetryableError, UnknownOutcomeError
 
 from .conftest import NO, YES
 

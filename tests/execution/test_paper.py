@@ -6,8 +6,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from polyloly.bot.clock import NS_PER_S, VirtualClock
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import (
     BookSnapshot,
     LastTrade,
@@ -19,10 +17,12 @@ from polyloly.domain.events import (
 from polyloly.domain.intents import MergeIntent, OrderType, PlaceOrderIntent
 from polyloly.domain.money import SCALE
 from polyloly.execution.engine import ExecutionEngine, ExecutionPorts
-from polyloly.execution.fakes import FakeSigner, RecordingAlerts, VirtualSleep
 from polyloly.execution.lifecycle import OrderState
 from polyloly.execution.paper import PaperConfig, PaperVenue
 from polyloly.execution.ports import TradeStatus
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.kernel import Kernel
+from polyloly.testing.fakes import FakeSigner, RecordingAlerts, VirtualSleep
 
 pytestmark = pytest.mark.asyncio
 

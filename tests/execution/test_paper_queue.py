@@ -6,7 +6,7 @@ import pytest
 from tests.execution.paper_harness import YES, PaperHarness
 
 from polyloly.domain.events import Side
-from polyloly.domain.matching import BookOrder
+from polyloly.domain.matching_book import BookOrder
 from polyloly.domain.money import SCALE
 from polyloly.execution.events import OrderUpdate
 

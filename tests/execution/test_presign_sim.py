@@ -22,8 +22,6 @@ from tests.conftest import RecordingSink
 from polyloly.adapters.polymarket.config import PolymarketConfig, Secret, WalletConfig
 from polyloly.adapters.polymarket.execution import attach_user_channel, execution_ports
 from polyloly.adapters.polymarket.factory import PolymarketAdapter, create_adapter
-from polyloly.bot.clock import LiveClock
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import (
     BookSnapshot,
     Event,
@@ -39,13 +37,16 @@ from polyloly.domain.money import SCALE
 from polyloly.domain.orderbook import BookSet
 from polyloly.execution.engine import ExecutionConfig, ExecutionEngine
 from polyloly.execution.events import OrderAccepted, OrderRejected, OrderSubmitted
-from polyloly.execution.fakes import RecordingAlerts
 from polyloly.execution.order_manager import OrderManagerConfig
-from polyloly.execution.presign import Presigner
+from polyloly.execution.presigner import Presigner
 from polyloly.execution.reconciliation import ReconcileConfig
-from polyloly.execution.retry import RetryPolicy, asyncio_sleep
+from polyloly.execution.retry import RetryPolicy
+from polyloly.runtime.clock import LiveClock
+from polyloly.runtime.kernel import Kernel
+from polyloly.runtime.sleep import asyncio_sleep
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig, SimMarket
 from polyloly.strategies.temporal_arb import TemporalArbEngine, TemporalArbParams
+from polyloly.testing.fakes import RecordingAlerts
 
 KEY = "0x" + "5d" * 32
 FAST = RetryPolicy(base_delay_ms=5, max_delay_ms=50, max_attempts=6)

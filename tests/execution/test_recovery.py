@@ -8,7 +8,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from polyloly.bot.clock import NS_PER_S
 from polyloly.domain.events import Event, OperatorCommand, register_event
 from polyloly.domain.money import SCALE
 from polyloly.execution.engine import ExecutionEngine
@@ -28,6 +27,7 @@ from polyloly.execution.ports import (
     VenueOrderStatus,
 )
 from polyloly.execution.state import ExecutionState
+from polyloly.runtime.clock import NS_PER_S
 
 from .conftest import YES, Harness, restart
 

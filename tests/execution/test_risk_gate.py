@@ -6,8 +6,6 @@ from typing import Any
 
 import pytest
 
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S
-from polyloly.bot.errors import RejectError
 from polyloly.domain.events import BookSnapshot, FeedState, FeedStatus, OperatorCommand, TimerTick
 from polyloly.domain.intents import MergeIntent, RiskDecision
 from polyloly.domain.money import SCALE
@@ -17,6 +15,8 @@ from polyloly.execution.events import KillSwitchFired, KillSwitchResumed
 from polyloly.execution.lifecycle import OrderState
 from polyloly.execution.ports import AlertLevel, VenueOrderStatus
 from polyloly.execution.risk_gate import GateConfig
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S
+from polyloly.runtime.errors import RejectError
 
 from .conftest import MARKET, NO, YES, Harness
 

@@ -17,8 +17,6 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from polyloly.bot.clock import NS_PER_S, VirtualClock
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import (
     BookInvalidated,
     BookSnapshot,
@@ -52,7 +50,6 @@ from polyloly.execution.events import (
     UpdateSource,
     VenueSnapshot,
 )
-from polyloly.execution.fakes import FakeSigner, RecordingAlerts
 from polyloly.execution.pnl import equity as full_equity_of
 from polyloly.execution.ports import (
     Balances,
@@ -69,7 +66,10 @@ from polyloly.execution.ports import (
 )
 from polyloly.execution.risk_gate import RiskGate
 from polyloly.execution.state import ExecutionState
-from polyloly.execution.tasks import TaskOwner
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.kernel import Kernel
+from polyloly.runtime.tasks import TaskOwner
+from polyloly.testing.fakes import FakeSigner, RecordingAlerts
 
 START = 1_800_000_000 * NS_PER_S
 MARKETS = ("0xm0", "0xm1", "0xm2")

@@ -25,8 +25,6 @@ from polyloly.adapters.polymarket.execution import (
     execution_ports,
 )
 from polyloly.adapters.polymarket.factory import PolymarketAdapter, create_adapter
-from polyloly.bot.clock import LiveClock
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import FeedState, FeedStatus, OperatorCommand, Side
 from polyloly.domain.intents import CancelIntent, MergeIntent, OrderType, PlaceOrderIntent
 from polyloly.domain.money import SCALE
@@ -37,13 +35,16 @@ from polyloly.execution.events import (
     OrderAccepted,
     ReconciliationCorrection,
 )
-from polyloly.execution.fakes import RecordingAlerts
 from polyloly.execution.lifecycle import OrderState
 from polyloly.execution.order_manager import OrderManagerConfig
 from polyloly.execution.ports import TradeStatus
 from polyloly.execution.reconciliation import ReconcileConfig
-from polyloly.execution.retry import RetryPolicy, asyncio_sleep
+from polyloly.execution.retry import RetryPolicy
+from polyloly.runtime.clock import LiveClock
+from polyloly.runtime.kernel import Kernel
+from polyloly.runtime.sleep import asyncio_sleep
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig, SimMarket
+from polyloly.testing.fakes import RecordingAlerts
 
 pytestmark = pytest.mark.asyncio
 

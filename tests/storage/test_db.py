@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from polyloly.bot.errors import ConfigError
+from polyloly.runtime.errors import ConfigError
 from polyloly.storage.db import Database, async_url, redacted, url_from_env
 from polyloly.storage.schema import MIGRATIONS, SCHEMA_VERSION
 

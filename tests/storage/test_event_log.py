@@ -374,7 +374,7 @@ def test_strategy_builder_covers_other_field_types(value: Sample) -> None:
 
 ENCODE_IN_A_FRESH_PROCESS = """
 import sys
-from polyloly.bot.wiring import NodeParams, SessionStarted
+from polyloly.node.core import NodeParams, SessionStarted
 from polyloly.domain.truth_table import TruthParams
 from polyloly.storage.event_log import encode_event
 sources = frozenset(f"source-{i}" for i in range(12))

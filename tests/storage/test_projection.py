@@ -12,17 +12,17 @@ import pytest
 import pytest_asyncio
 from tests.conftest import RecordingSink
 
-from polyloly.bot.clock import NS_PER_S, VirtualClock
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import BookSnapshot, Event, Side, TimerTick
 from polyloly.domain.intents import OrderType, PlaceOrderIntent
 from polyloly.domain.money import SCALE
 from polyloly.execution.engine import ExecutionEngine, ExecutionPorts
-from polyloly.execution.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 from polyloly.execution.pnl import NS_PER_DAY
 from polyloly.execution.ports import TradeStatus
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.kernel import Kernel
 from polyloly.storage.db import Database
 from polyloly.storage.projection import Projection
+from polyloly.testing.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 
 PG_ENV = "POLYLOLY_TEST_DATABASE_URL"
 TABLES = ("orders", "trades", "positions", "daily_pnl", "projection_state")

@@ -9,7 +9,7 @@ reproducible random extra of up to that much to each delay.
 
 :class:`LatentVenue` wraps any venue implementation (the paper venue) so that each call
 waits out the request delay before the venue acts and the reply delay after, through an
-injected :data:`~polyloly.execution.retry.Sleep` (the backtest's virtual clock).
+injected :data:`~polyloly.runtime.sleep.Sleep` (the backtest's virtual clock).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from polyloly.bot.clock import NS_PER_MS
 from polyloly.domain.events import (
     BookInvalidated,
     BookSnapshot,
@@ -39,7 +38,8 @@ from polyloly.execution.ports import (
     TradeReport,
     VenueOrder,
 )
-from polyloly.execution.retry import Sleep
+from polyloly.runtime.clock import NS_PER_MS
+from polyloly.runtime.sleep import Sleep
 
 __all__ = ["MARKET_DATA", "FullVenue", "LatencyModel", "LatentVenue"]
 

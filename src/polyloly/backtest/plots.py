@@ -34,7 +34,6 @@ from polyloly.backtest.plot_kit import (
     html_figure,
     html_table,
     line_chart,
-    png_uri,
     time_axis,
     usd,
 )
@@ -45,26 +44,7 @@ if TYPE_CHECKING:
     from polyloly.backtest.report_model import MarketNames, MatchTimeline, PnlRow, ReportData
 
 __all__ = [
-    "NEGATIVE",
-    "POSITIVE",
-    "Band",
-    "Cell",
-    "Label",
-    "Marker",
-    "Series",
-    "VLine",
-    "bar_chart",
-    "esc",
-    "histogram",
-    "html_cards",
-    "html_document",
-    "html_figure",
-    "html_table",
-    "line_chart",
-    "png_uri",
     "render_report",
-    "time_axis",
-    "usd",
 ]
 
 # -- the trading report (polyloly.backtest.report.ReportData) -------------------------------

@@ -42,9 +42,9 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Final
 
-from polyloly.backtest import plots
-from polyloly.backtest.plots import Cell, Series, VLine, html_cards, html_document, html_figure
-from polyloly.backtest.plots import html_table as table
+from polyloly.backtest import plot_kit
+from polyloly.backtest.plot_kit import Cell, Series, VLine, html_cards, html_document, html_figure
+from polyloly.backtest.plot_kit import html_table as table
 from polyloly.domain.fees import FeeModel, PolymarketFeeModel
 from polyloly.domain.money import ONE, SCALE, cost_of, fmt
 
@@ -476,12 +476,12 @@ def _usd(micros: int) -> str:
 
 def _hist(name: str, stats: Distribution) -> str:
     lines = [
-        VLine(plots.usd(stats.mean), f"mean {_usd(stats.mean)}", "#1a202c", "-"),
-        VLine(plots.usd(stats.p5), f"p5 {_usd(stats.p5)}", plots.NEGATIVE),
-        VLine(plots.usd(stats.p95), f"p95 {_usd(stats.p95)}", plots.POSITIVE),
+        VLine(plot_kit.usd(stats.mean), f"mean {_usd(stats.mean)}", "#1a202c", "-"),
+        VLine(plot_kit.usd(stats.p5), f"p5 {_usd(stats.p5)}", plot_kit.NEGATIVE),
+        VLine(plot_kit.usd(stats.p95), f"p95 {_usd(stats.p95)}", plot_kit.POSITIVE),
     ]
-    values = [plots.usd(v) for v in stats.values]
-    return plots.histogram(f"{name}: PnL per session", values, xlabel="pUSD", vlines=lines)
+    values = [plot_kit.usd(v) for v in stats.values]
+    return plot_kit.histogram(f"{name}: PnL per session", values, xlabel="pUSD", vlines=lines)
 
 
 def _curve(
@@ -489,10 +489,10 @@ def _curve(
 ) -> str:
     xs = [p.x / scale for p in curve]
     series = [
-        Series(label, xs, [plots.usd(getattr(p.stats, attr)) for p in curve], style)
+        Series(label, xs, [plot_kit.usd(getattr(p.stats, attr)) for p in curve], style)
         for label, attr, style in (("mean", "mean", "-o"), ("p5", "p5", "--"), ("p95", "p95", ":"))
     ]
-    return plots.line_chart(
+    return plot_kit.line_chart(
         title, series, xlabel=xlabel, ylabel="pUSD per session", vlines=marks, zero_line=True
     )
 
@@ -501,10 +501,10 @@ def _charts(r: SimResult) -> dict[str, tuple[str, str]]:
     t, pair = r.params.temporal, r.params.pair
     wrong_marks = [VLine(t.wrong_truth_bps / 100, "assumed rate", "#2b6cb0")]
     if (be := r.break_even_wrong_truth_bps) is not None:
-        wrong_marks.append(VLine(float(be) / 100, "break-even", plots.NEGATIVE))
+        wrong_marks.append(VLine(float(be) / 100, "break-even", plot_kit.NEGATIVE))
     fill_marks = [VLine(pair.fill_bps / 100, "assumed fill", "#2b6cb0")]
     if (bf := r.break_even_fill_bps) is not None:
-        fill_marks.append(VLine(float(bf) / 100, "break-even", plots.NEGATIVE))
+        fill_marks.append(VLine(float(bf) / 100, "break-even", plot_kit.NEGATIVE))
     delay_marks = [VLine(t.taker_delay_ms / 1_000, "configured delay", "#2b6cb0")]
     return {
         "plot-hist-pair": (_hist("pair arbitrage", r.pair), "pair arbitrage sessions"),

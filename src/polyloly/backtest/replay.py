@@ -35,8 +35,6 @@ import msgspec
 
 from polyloly.backtest.latency import LatencyModel, LatentVenue
 from polyloly.backtest.replay_ports import DigestSigner, InertVenue, KeptAlerts, RecordedSigner
-from polyloly.bot.clock import Clock, VirtualClock
-from polyloly.bot.kernel import EventSink, Kernel
 from polyloly.domain.events import (
     BookSnapshot,
     Event,
@@ -66,17 +64,15 @@ from polyloly.execution.events import (
     VenueSnapshot,
 )
 from polyloly.execution.paper import PaperConfig, PaperVenue
-from polyloly.execution.retry import Sleep
+from polyloly.runtime.clock import Clock, VirtualClock
+from polyloly.runtime.kernel import EventSink, Kernel
+from polyloly.runtime.sleep import Sleep
 from polyloly.storage.event_log import EventLogReader, EventLogWriter, encode_event
 
 __all__ = [
     "DECISION_TYPES",
     "VENUE_INPUTS",
     "CoreFactory",
-    "DigestSigner",
-    "InertVenue",
-    "KeptAlerts",
-    "RecordedSigner",
     "ReplayMode",
     "ReplayParts",
     "ReplayResult",

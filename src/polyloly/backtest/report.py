@@ -47,51 +47,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Final
 
 from polyloly.backtest.plots import render_report
 from polyloly.backtest.report_data import build_report_data
 from polyloly.backtest.report_model import (
-    PLOT_IDS,
-    AnomalyRow,
-    EdgeRow,
-    EquityPoint,
-    FillRow,
-    MarketName,
-    MarketNames,
-    MatchTimeline,
-    OrderMark,
-    PnlRow,
-    PricePoint,
     ReportData,
-    Summary,
-    TruthMark,
 )
 from polyloly.domain.events import Event
 from polyloly.domain.fees import FeeModel
 from polyloly.domain.markets import MarketRegistry
 from polyloly.execution.engine import Translate
+from polyloly.node.session import MarketDiscovered, SessionStarted
 from polyloly.storage.event_log import EventLogReader
 
 __all__ = [
-    "PLOT_IDS",
-    "AnomalyRow",
-    "EdgeRow",
-    "EquityPoint",
-    "FillRow",
-    "MarketName",
-    "MarketNames",
-    "MatchTimeline",
-    "OrderMark",
-    "PnlRow",
-    "PricePoint",
-    "ReportData",
-    "Summary",
-    "TruthMark",
-    "build_report_data",
-    "render_report",
+    "NODE_EVENTS",
     "report_from_log",
     "write_report",
 ]
+
+NODE_EVENTS: Final = (MarketDiscovered, SessionStarted)
+"""The node's input events a report reads (importing them registers them for decoding)."""
 
 
 def report_from_log(
@@ -105,13 +82,9 @@ def report_from_log(
     """Read an event log (files or folders) and build its :class:`ReportData`.
 
     Undecodable lines are counted and skipped: a report should not fail on one torn line.
-    The node's own events are registered first, so its ``MarketDiscovered`` lines decode
-    and name the markets even when nothing else in this process imported the node.
+    The node's own events (:data:`NODE_EVENTS`) are registered with the log's decoder by
+    this module's import, so ``MarketDiscovered`` lines decode and name the markets.
     """
-    # Registers MarketDiscovered and SessionStarted with the event log's decoder; imported
-    # here, not at module level, because the node sits above this package.
-    import polyloly.bot.wiring  # noqa: F401, PLC0415
-
     reader = EventLogReader(paths, strict=False)
     return build_report_data(
         reader, title=title, translators=translators, registry=registry, fee_model=fee_model

@@ -30,10 +30,9 @@ from dataclasses import dataclass
 from typing import Final, Protocol, TypeVar
 
 import apprise
+import structlog
 
-from polyloly.bot.clock import Clock
-from polyloly.bot.kernel import Kernel
-from polyloly.bot.logging import get_logger, redact_text
+from polyloly.bot.logging import redact_text
 from polyloly.bot.settings import AlertsSettings
 from polyloly.domain.events import Event, TruthAlert
 from polyloly.domain.money import SCALE, fmt, to_decimal
@@ -50,10 +49,12 @@ from polyloly.execution.events import (
     TradeUpdate,
 )
 from polyloly.execution.ports import Alert, AlertLevel, TradeStatus
+from polyloly.runtime.clock import Clock
+from polyloly.runtime.kernel import Kernel
 
 __all__ = ["AlertQueue", "AlertRules", "AppriseAlerts", "DailySummary"]
 
-_log = get_logger("polyloly.alerts")
+_log = structlog.get_logger(__name__)
 _MAX_BODY: Final = 2_000
 _RANK: Final = {AlertLevel.INFO: 0, AlertLevel.WARNING: 1, AlertLevel.CRITICAL: 2}
 _NOTIFY_TYPE: Final = {

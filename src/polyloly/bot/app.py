@@ -2,7 +2,7 @@
 
 :class:`TradingNode` owns the event log, the kernel, the Polymarket adapter (REST, market
 and user sockets, heartbeat, Gamma), the esports feeds, the execution engine with its
-venue ports, the strategies (:class:`~polyloly.bot.wiring.Core`), metrics, alerts, the
+venue ports, the strategies (:class:`~polyloly.node.core.Core`), metrics, alerts, the
 control API and the SQL projection. :meth:`TradingNode.start` brings them up in order and
 :meth:`TradingNode.stop` takes them down in reverse; every task it starts is its own.
 
@@ -27,9 +27,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
+import structlog
+
 from polyloly import __version__
 from polyloly.adapters.esports import (
-    AsyncioSleeper,
     EsportsFeed,
     FeedStats,
     MatchBindingSettings,
@@ -46,59 +47,52 @@ from polyloly.adapters.polymarket.execution import execution_ports
 from polyloly.adapters.polymarket.factory import PolymarketAdapter, create_adapter
 from polyloly.adapters.polymarket.gamma import DiscoveredMarket, discover_esports
 from polyloly.adapters.polymarket.ws_market import MarketWsClient
-from polyloly.backtest.replay import DigestSigner
+from polyloly.backtest.replay_ports import DigestSigner
 from polyloly.bot.alerts import AlertRules, AppriseAlerts
-from polyloly.bot.clock import NS_PER_S, Clock, LiveClock
 from polyloly.bot.config_map import (
     execution_config,
     feed_settings,
     node_params,
     polymarket_config,
-    presign_config,
 )
 from polyloly.bot.control import ControlServer
 from polyloly.bot.crashpoints import CrashPoints
 from polyloly.bot.datadir import data_folder
-from polyloly.bot.errors import ConfigError, HaltError
 from polyloly.bot.heap import freeze_heap
-from polyloly.bot.logging import get_logger
 from polyloly.bot.metrics import Metrics, MetricsServer
 from polyloly.bot.node_options import PM_TRANSLATORS, NodeMode, NodeOptions
 from polyloly.bot.node_report import (
+    FeedUse,
     RunTally,
-    binding_warnings,
-    node_status,
-    node_summary,
+    few_sources,
     refusal_message,
-    source_warnings,
+    summary_lines,
+    unbound_feeds,
 )
 from polyloly.bot.node_servers import start_servers
 from polyloly.bot.settings import Settings
-from polyloly.bot.wiring import Core, MarketDiscovered, NodeKernel, SessionStarted
 from polyloly.domain.events import Event, MatchBound, OperatorCommand, TimerTick
 from polyloly.domain.markets import MarketMapping, MarketRegistry, TeamAliases
+from polyloly.domain.money import fmt
 from polyloly.execution.engine import ExecutionEngine, ExecutionPorts, Translate
 from polyloly.execution.events import VenueSnapshot
 from polyloly.execution.paper import PaperConfig, PaperVenue
-from polyloly.execution.presign import OrderTarget, Presigner
-from polyloly.execution.retry import asyncio_sleep
+from polyloly.execution.presign import OrderTarget
+from polyloly.execution.presigner import Presigner
+from polyloly.node.core import Core, NodeKernel
+from polyloly.node.session import MarketDiscovered, SessionStarted
+from polyloly.runtime.clock import NS_PER_S, Clock, LiveClock
+from polyloly.runtime.errors import ConfigError, HaltError
+from polyloly.runtime.sleep import AsyncioSleeper, asyncio_sleep
 from polyloly.storage.db import Database
 from polyloly.storage.event_log import EventLogReader, EventLogWriter
 from polyloly.storage.projection import Projection
 
 __all__ = [
-    "PM_TRANSLATORS",
-    "NodeMode",
-    "NodeOptions",
     "TradingNode",
-    "execution_config",
-    "feed_settings",
-    "node_params",
-    "polymarket_config",
-    "presign_config",
 ]
 
-_log = get_logger("polyloly.node")
+_log = structlog.get_logger(__name__)
 
 _PROJECTION_QUEUE: Final = 100_000
 _BINDING_CHECK_S: Final = 60.0
@@ -211,7 +205,7 @@ class TradingNode:
         """Bring every component up; raise if the venue cannot be reconciled.
 
         The control and metrics ports are bound first: a port that cannot be bound raises
-        :class:`~polyloly.bot.errors.PortInUseError` before anything is logged or sent.
+        :class:`~polyloly.runtime.errors.PortInUseError` before anything is logged or sent.
         """
         opts, clock, say = self.options, self.clock, self.on_progress
         self.started_ns = clock.now_ns()
@@ -679,3 +673,97 @@ class TradingNode:
 
 def _quiet(_text: str) -> None:
     """The default progress sink: says nothing."""
+
+
+# -- reading a node (the summary and /status; the formatting is bot/node_report.py) -----
+
+
+def feed_uses(node: TradingNode) -> list[FeedUse]:
+    """Each esports feed's answered requests (or socket frames) and failures so far."""
+    out: list[FeedUse] = []
+    for feed in node.feeds:
+        stats = getattr(getattr(feed, "core", None), "stats", None)
+        if stats is not None:
+            answered = max(stats.requests - stats.failures, 0) + stats.frames
+            out.append(FeedUse(feed.source, answered, stats.failures))
+    return out
+
+
+def binding_warnings(node: TradingNode) -> list[str]:
+    """No market discovered, or feeds that answer but bind no market (:func:`unbound_feeds`)."""
+    if not node.options.discover:
+        return []
+    if not node.discovered:
+        return [f"no LoL or Dota 2 market found on {node.settings.adapters.polymarket.gamma_url}"]
+    return unbound_feeds(node.tally, feed_uses(node), len(node.discovered))
+
+
+def source_warnings(node: TradingNode) -> list[str]:
+    """Live markets (started by Gamma's clock) with fewer than two sources that can reach FINAL."""
+    directory = node.directory
+    if directory is None or not node.discovered or not node.trading:
+        return []  # ``record`` trades nothing: its feeds need no second source
+    now = node.clock.now_ns()
+    live = {
+        d.mapping.match_id
+        for d in node.discovered
+        if d.game_start_ns is None or d.game_start_ns <= now
+    }
+    bound = {m: directory.sources(m) for m in sorted(live)}
+    minimum = node.settings.strategies.temporal_arb.min_sources
+    return few_sources(bound, node.settings.truth.confirm_only, max(minimum, 2))
+
+
+def node_summary(node: TradingNode) -> list[str]:
+    """The end-of-run summary of ``node`` (see :func:`summary_lines`)."""
+    core = node.core
+    engine = core.engine if core is not None else None
+    fills: dict[str, int] | None = None
+    if engine is not None and core is not None:
+        fills = dict(core.feedback.fills_by_strategy) if core.feedback is not None else {}
+    pnl = (node.equity_start, engine.state.equity()) if engine and node.started else None
+    return summary_lines(
+        mode=node.options.mode.value,
+        duration_s=(node.clock.now_ns() - node.started_ns) / NS_PER_S,
+        logged=node.writer.count if node.writer is not None else 0,
+        log_dir=Path(node.log_dir),
+        market_frames=node.adapter.market_ws.frames if node.adapter is not None else None,
+        feeds={use.source: use.answered for use in feed_uses(node)},
+        tally=node.tally,
+        fills=fills,
+        pnl=pnl,
+        warnings=[*binding_warnings(node), *source_warnings(node)] if node.started else (),
+    )
+
+
+def node_status(node: TradingNode) -> dict[str, Any]:
+    """A JSON-ready snapshot of ``node`` (what the control API's ``/status`` serves)."""
+    out: dict[str, Any] = {
+        "mode": node.options.mode.value,
+        "version": __version__,
+        "uptime_s": (node.clock.now_ns() - node.started_ns) // NS_PER_S,
+        "markets": len(node.discovered),
+        "events": node.kernel.published if node.kernel is not None else 0,
+    }
+    core = node.core
+    if core is None or core.engine is None:
+        return out
+    engine = core.engine
+    state = engine.state
+    out.update(
+        halted=state.halted,
+        reconciled=engine.reconciler.last_ok,
+        equity=fmt(state.equity(), 2),
+        daily_pnl=fmt(state.daily_pnl(), 2),
+        collateral=fmt(state.collateral(), 2),
+        open_orders=len(state.open_orders()),
+        positions={
+            token: fmt(view.expected, 2)
+            for token, view in sorted(state.positions.items())
+            if view.expected
+        },
+        feeds={name: feed.value for name, feed in sorted(engine.gate.c.feeds.items())},
+        intents=dict(core.intents),
+        fills=dict(core.feedback.fills_by_strategy) if core.feedback else {},
+    )
+    return out

@@ -3,7 +3,7 @@
 ``exact`` mode proves the log explains every decision: it says so only when there were
 decisions to compare. A log with no events, or none of the decisions a trading run makes
 (a ``record`` log), gets "nothing to compare" and
-:attr:`~polyloly.bot.errors.ExitCode.NOTHING_TO_COMPARE`, never "identical". A missing,
+:attr:`~polyloly.runtime.errors.ExitCode.NOTHING_TO_COMPARE`, never "identical". A missing,
 unreadable or corrupt log raises :class:`~polyloly.storage.event_log.EventLogError`
 naming the file (and the line).
 """
@@ -22,13 +22,14 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from polyloly.adapters.polymarket import events as pm
 from polyloly.backtest.latency import LatencyModel
 from polyloly.backtest.replay import ReplayResult, replay_exact, replay_simulated
-from polyloly.backtest.report import build_report_data, write_report
-from polyloly.bot.app import PM_TRANSLATORS
-from polyloly.bot.errors import ConfigError, ExitCode
+from polyloly.backtest.report import write_report
+from polyloly.backtest.report_data import build_report_data
 from polyloly.bot.logging import configure_logging
+from polyloly.bot.node_options import PM_TRANSLATORS
 from polyloly.bot.replay_core import core_factory
 from polyloly.bot.settings import BacktestSettings
 from polyloly.domain.money import fmt
+from polyloly.runtime.errors import ConfigError, ExitCode
 from polyloly.storage.event_log import EventLogReader
 
 __all__ = ["backtest_settings", "run_backtest"]

@@ -8,7 +8,7 @@ reuse :data:`EnvOption`, :data:`ConfigDirOption`, :data:`SetOption` and
 :func:`settings_from_options`, so every command reads settings the same way.
 
 Every command's expected failures become one line on stderr and an
-:class:`~polyloly.bot.errors.ExitCode` (the root group catches them, see
+:class:`~polyloly.runtime.errors.ExitCode` (the root group catches them, see
 :mod:`polyloly.bot.cli_errors`); ``polyloly --debug …`` shows the traceback instead.
 
 Start-up stays fast: this module and the mounted ones import only typer and light modules
@@ -27,7 +27,7 @@ import typer
 from typer.core import TyperGroup
 
 from polyloly import __version__
-from polyloly.bot.errors import ConfigError, ExitCode
+from polyloly.runtime.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
     from polyloly.bot.settings import Settings
@@ -97,7 +97,7 @@ def parse_sets(pairs: list[str] | None) -> dict[str, Any]:
     Values stay text, like environment variables (so ``0x…`` keys are not read as numbers),
     except ``null`` and YAML flow lists or mappings (``[a, b]``, ``{x: 1}``).
     """
-    from polyloly.bot.settings import load_yaml  # noqa: PLC0415 - lazy: keeps --help fast
+    from polyloly.bot.config_loader import load_yaml  # noqa: PLC0415 - lazy: keeps --help fast
 
     overrides: dict[str, Any] = {}
     for pair in pairs or ():
@@ -117,7 +117,7 @@ def settings_from_options(
     env_file: Path | None = None,
 ) -> Settings:
     """Load settings the way every command does (raises :class:`ConfigError`)."""
-    from polyloly.bot.settings import load_settings  # noqa: PLC0415 - lazy: keeps --help fast
+    from polyloly.bot.config_loader import load_settings  # noqa: PLC0415 - lazy: keeps --help fast
 
     return load_settings(
         env=env, config_dir=config_dir, overrides=parse_sets(sets), env_file=env_file
@@ -147,7 +147,7 @@ def config_check(
     """Validate the merged configuration and print it with secrets masked."""
     import yaml  # noqa: PLC0415 - lazy: keeps --help fast
 
-    from polyloly.bot.settings import resolve_config_dir  # noqa: PLC0415
+    from polyloly.bot.config_loader import resolve_config_dir  # noqa: PLC0415
 
     try:
         settings = settings_from_options(env, config_dir, sets, env_file)

@@ -1,4 +1,4 @@
-"""Expected failures as one line on stderr and an :class:`~polyloly.bot.errors.ExitCode`.
+"""Expected failures as one line on stderr and an :class:`~polyloly.runtime.errors.ExitCode`.
 
 The root command group (:class:`polyloly.bot.cli.RootGroup`) hands whatever a command
 raised to :func:`report`. Library exception classes are only looked at when their module
@@ -14,7 +14,7 @@ from typing import Final
 
 import typer
 
-from polyloly.bot.errors import (
+from polyloly.runtime.errors import (
     ConfigError,
     ExitCode,
     FolderInUseError,

@@ -9,7 +9,7 @@ Carlo (:mod:`polyloly.backtest.pnl_sim`) with the strategy and fee settings and 
 HTML/PNG report.
 
 Exit status: 0 done, 2 invalid configuration, 3 token refused, 4 API unreachable or failed
-(:class:`~polyloly.bot.errors.ExitCode`). The control client (aiohttp) and the Monte Carlo
+(:class:`~polyloly.runtime.errors.ExitCode`). The control client (aiohttp) and the Monte Carlo
 (matplotlib) are imported when a command runs, never for ``--help``.
 """
 
@@ -32,7 +32,7 @@ from polyloly.bot.cli import (
     fail_on_config_error,
     settings_from_options,
 )
-from polyloly.bot.errors import ConfigError, ExitCode
+from polyloly.runtime.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
     from polyloly.backtest.pnl_sim import SimParams, SimResult

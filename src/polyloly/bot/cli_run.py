@@ -4,7 +4,7 @@ A typer sub-app; mounted without a group name its commands sit at the root. This
 only declares the commands: each imports what it runs (:mod:`polyloly.bot.node_run`,
 :mod:`polyloly.bot.backtest_cmd`, :mod:`polyloly.bot.doctor`) when invoked, so that
 ``--help`` stays fast. Failures propagate as polyloly errors and become one line and an
-:class:`~polyloly.bot.errors.ExitCode` at the root (:mod:`polyloly.bot.cli_errors`).
+:class:`~polyloly.runtime.errors.ExitCode` at the root (:mod:`polyloly.bot.cli_errors`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from polyloly.bot.cli import (
     SetOption,
     settings_from_options,
 )
-from polyloly.bot.errors import ConfigError, ExitCode
+from polyloly.runtime.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
     from polyloly.bot.settings import Settings
@@ -281,7 +281,7 @@ def latency(
     """
     from decimal import Decimal, InvalidOperation
 
-    import polyloly.bot.wiring  # noqa: F401 - registers the node's events with the decoder
+    import polyloly.node.session  # noqa: F401 - registers the node's events with the decoder
     from polyloly.backtest.lead import format_lead_report, measure_leads
     from polyloly.storage.event_log import EventLogReader
 

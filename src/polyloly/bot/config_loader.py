@@ -9,9 +9,11 @@ as one line naming the key path, the rule, the value (never a secret) and its so
 
     risk.max_daily_loss_usdc: must be greater than 0 (got -5) [dev.yaml]
 
-This module knows nothing of the settings models: :func:`merge_config` returns plain data,
-and :func:`validate_config` / :func:`validation_error_lines` take the root model class.
-:func:`polyloly.bot.settings.load_settings` puts the two halves together.
+:func:`merge_config` returns plain data, and :func:`validate_config` /
+:func:`validation_error_lines` take the root model class; :func:`load_settings` puts them
+together for :class:`~polyloly.bot.settings.Settings` and then runs the cross-field rules
+of :data:`polyloly.bot.invariants.INVARIANTS` on the validated settings, one line per
+violation.
 """
 
 from __future__ import annotations
@@ -28,15 +30,18 @@ from typing import Any, Literal, TypeVar, get_args
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from polyloly.bot.errors import ConfigError
+from polyloly.bot.invariants import INVARIANTS, Violation
 from polyloly.bot.logging import is_secret_key, redact_text
+from polyloly.bot.settings import Settings
+from polyloly.runtime.errors import ConfigError
 
 __all__ = [
     "ENV_VARS",
-    "InvariantError",
     "MergedConfig",
     "Origins",
-    "Violation",
+    "format_validation_error",
+    "invariant_error_lines",
+    "load_settings",
     "load_yaml",
     "merge_config",
     "read_env_file",
@@ -73,20 +78,10 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
 Origins = dict[tuple[str, ...], str]
 """Key path -> the layer that last set it (``base.yaml``, ``dev.yaml``, a variable name...)."""
 
-Violation = tuple[str, str]
-"""``(key path, rule broken)``: what a cross-field invariant reports."""
 
 _M = TypeVar("_M", bound=BaseModel)
 _ENV_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 _REPO_CONFIG = Path(__file__).resolve().parents[3] / "config"  # src layout: <repo>/config
-
-
-class InvariantError(ValueError):
-    """Cross-field rules broken (carried through pydantic to the error formatter)."""
-
-    def __init__(self, violations: list[Violation]) -> None:
-        super().__init__("; ".join(f"{path}: {rule}" for path, rule in violations))
-        self.violations = violations
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,12 +355,6 @@ def validation_error_lines(
     """
     lines: list[str] = []
     for error in exc.errors():
-        cause = (error.get("ctx") or {}).get("error")
-        if isinstance(cause, InvariantError):
-            for path, rule in cause.violations:
-                where = _origin(origins, tuple(re.sub(r"\[\d+\]", "", path).split(".")))
-                lines.append(f"{path}: {rule}{where}")
-            continue
         loc = tuple(error["loc"])
         where = _origin(origins, tuple(str(part) for part in loc))
         lines.append(f"{_path(loc) or '<root>'}: {_rule(root, error)}{_got(root, error)}{where}")
@@ -378,3 +367,55 @@ def _origin(origins: Origins | None, parts: tuple[str, ...]) -> str:
         if origins and parts[:end] in origins:
             return f" [{origins[parts[:end]]}]"
     return ""
+
+
+# -- loading --------------------------------------------------------------------------------
+
+
+def load_settings(
+    env: str | None = None,
+    config_dir: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    env_file: Path | str | Literal[False] | None = None,
+) -> Settings:
+    """Load, merge and validate the configuration.
+
+    Parameters
+    ----------
+    env
+        Overlay name (``dev``, ``prod``, ``demo``); default ``POLYLOLY_ENV``, then ``dev``.
+    config_dir
+        Folder with ``base.yaml`` and the overlays (see :func:`resolve_config_dir`).
+    environ
+        The environment to read (default ``os.environ``).
+    overrides
+        Highest-precedence values, nested or dotted (``{"risk.max_daily_loss_usdc": "50"}``).
+    env_file
+        A ``.env`` file; ``None`` reads ``<config_dir>/../.env`` if present, ``False`` none.
+
+    Raises
+    ------
+    ConfigError
+        One line per problem, each naming the key path and the rule it breaks.
+    """
+    merged = merge_config(env, config_dir, environ, overrides, env_file)
+    settings = validate_config(Settings, merged)
+    violations = [v for check in INVARIANTS for v in check(settings)]
+    if violations:
+        raise ConfigError("\n".join(invariant_error_lines(violations, merged.origins)))
+    return settings
+
+
+def invariant_error_lines(violations: list[Violation], origins: Origins | None = None) -> list[str]:
+    """One ``key.path: rule [source]`` line per broken cross-field rule."""
+    lines: list[str] = []
+    for path, rule in violations:
+        where = _origin(origins, tuple(re.sub(r"\[\d+\]", "", path).split(".")))
+        lines.append(f"{path}: {rule}{where}")
+    return lines
+
+
+def format_validation_error(exc: ValidationError, origins: Origins | None = None) -> list[str]:
+    """Turn pydantic's errors into ``key.path: rule (got value) [source]`` lines."""
+    return validation_error_lines(exc, Settings, origins)

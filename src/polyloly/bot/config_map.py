@@ -23,15 +23,15 @@ from polyloly.adapters.polymarket.config import (
     WalletConfig,
     WsConfig,
 )
-from polyloly.bot.clock import NS_PER_S
 from polyloly.bot.settings import Settings
-from polyloly.bot.wiring import NodeParams
 from polyloly.domain.intents import OrderType
 from polyloly.domain.risk import RiskParams
-from polyloly.domain.truth_engine import TruthParams
+from polyloly.domain.truth_table import TruthParams
 from polyloly.execution.engine import ExecutionConfig
 from polyloly.execution.presign import PresignConfig
 from polyloly.execution.risk_gate import GateConfig
+from polyloly.node.session import NodeParams
+from polyloly.runtime.clock import NS_PER_S
 from polyloly.strategies.pair_arb import PairArbParams
 from polyloly.strategies.temporal_arb import TemporalArbParams
 

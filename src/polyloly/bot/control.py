@@ -31,14 +31,15 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 import aiohttp
+import structlog
 from aiohttp import web
 
-from polyloly.bot.errors import ConfigError, PolylolyError
 from polyloly.bot.invariants import CONTROL_TOKEN_MIN
-from polyloly.bot.kernel import Kernel
-from polyloly.bot.logging import get_logger, redact, redact_text, register_secret
+from polyloly.bot.logging import redact, redact_text, register_secret
 from polyloly.bot.settings import Settings
 from polyloly.domain.events import OperatorCommand
+from polyloly.runtime.errors import ConfigError, PolylolyError
+from polyloly.runtime.kernel import Kernel
 
 __all__ = [
     "SHUTDOWN_TIMEOUT_S",
@@ -52,7 +53,7 @@ __all__ = [
     "token_file_for",
 ]
 
-_log = get_logger("polyloly.control")
+_log = structlog.get_logger(__name__)
 _MAX_BODY: Final = 16 * 1024
 _MAX_REASON: Final = 500
 SHUTDOWN_TIMEOUT_S: Final = 1.0

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from polyloly.bot.errors import ConfigError
-from polyloly.bot.kernel import Kernel
 from polyloly.execution.events import OrderAccepted, OrderRejected, OrderSubmitUnknown
 from polyloly.execution.order_manager import OrderManager
+from polyloly.runtime.errors import ConfigError
+from polyloly.runtime.kernel import Kernel
 
 __all__ = ["CRASH_ENV", "CrashPoint", "CrashPoints"]
 

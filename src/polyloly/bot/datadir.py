@@ -13,7 +13,7 @@ With ``storage.data_dir: data`` (``data/dev`` and ``data/prod`` in those overlay
 Live and paper state never share a folder, so switching modes never reads another
 mode's ledger (which reconciliation would rightly refuse). :class:`FolderLock` is taken
 before anything else a command does; a second process asking for the same folder gets
-:class:`~polyloly.bot.errors.FolderInUseError` naming the holder's PID. The lock is an
+:class:`~polyloly.runtime.errors.FolderInUseError` naming the holder's PID. The lock is an
 ``flock`` on an open file: the kernel releases it when the process dies, however it dies,
 so a stale lock file never blocks a restart.
 """
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from polyloly.bot.errors import FolderInUseError
+from polyloly.runtime.errors import FolderInUseError
 
 if TYPE_CHECKING:
     from types import TracebackType

@@ -32,20 +32,20 @@ from typing import Any, Final
 import httpx
 from eth_account import Account
 
-from polyloly.adapters.esports import (
-    AsyncioSleeper,
-    MatchBindingSettings,
-    load_esports_settings,
-)
 from polyloly.adapters.esports import EsportsSettings as FeedSettings
+from polyloly.adapters.esports import MatchBindingSettings, load_esports_settings
 from polyloly.adapters.polymarket.execution import SimControlMerger
-from polyloly.backtest.report import build_report_data, write_report
-from polyloly.bot.app import PM_TRANSLATORS, NodeMode, NodeOptions, TradingNode
-from polyloly.bot.clock import NS_PER_S, Clock, LiveClock
+from polyloly.backtest.report import write_report
+from polyloly.backtest.report_data import build_report_data
+from polyloly.bot.app import TradingNode
+from polyloly.bot.config_loader import load_settings
 from polyloly.bot.datadir import FolderLock
 from polyloly.bot.logging import register_secret
-from polyloly.bot.settings import DemoSettings, Settings, load_settings
+from polyloly.bot.node_options import PM_TRANSLATORS, NodeMode, NodeOptions
+from polyloly.bot.settings import DemoSettings, Settings
 from polyloly.domain.money import ONE
+from polyloly.runtime.clock import NS_PER_S, Clock, LiveClock
+from polyloly.runtime.sleep import AsyncioSleeper
 from polyloly.sim.esports import EsportsFeedServer, ScenarioFairValue, ScenarioRuntime
 from polyloly.sim.exchange import ExchangeSimulator, Listing, SimConfig
 from polyloly.sim.exchange.scenarios import bo3_markets
@@ -451,7 +451,7 @@ async def run_demo(
     return an awaitable that is cancelled when the run ends; ``progress`` is told each
     set-up step. The output folder is locked for the run
     (:class:`~polyloly.bot.datadir.FolderLock`): a second demo writing into the same
-    folder raises :class:`~polyloly.bot.errors.FolderInUseError` before it starts anything.
+    folder raises :class:`~polyloly.runtime.errors.FolderInUseError` before it starts anything.
     """
     clock = LiveClock()
     out = _out_dir(options, clock)

@@ -25,10 +25,10 @@ from polyloly.adapters.esports import ProviderSettings
 from polyloly.adapters.esports.grid import SERIES_STATE_QUERY, STATE_PATH
 from polyloly.adapters.polymarket.errors import message_of
 from polyloly.adapters.polymarket.factory import build_clob_client
-from polyloly.bot.clock import NS_PER_S, Clock, LiveClock
 from polyloly.bot.config_map import feed_settings, polymarket_config
 from polyloly.bot.settings import Settings
 from polyloly.domain.money import fmt
+from polyloly.runtime.clock import NS_PER_S, Clock, LiveClock
 
 __all__ = ["Check", "explain", "print_checks", "probe_feed", "run_doctor"]
 

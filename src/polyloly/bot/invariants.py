@@ -1,27 +1,27 @@
 """Cross-field rules of :class:`~polyloly.bot.settings.Settings` (:data:`INVARIANTS`).
 
 Each ``check_*`` function takes a fully typed ``Settings`` and returns one
-``(key path, rule)`` pair per violation; the root model runs them all after the fields
-validated and reports every violation at once.
+``(key path, rule)`` pair per violation: :func:`polyloly.bot.config_loader.load_settings`
+runs them all once the fields have validated and reports every violation at once, one line
+each. The settings models themselves never call them (so this module imports the settings,
+not the other way round).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretStr
 
-from polyloly.bot.config_loader import Violation
-
-if TYPE_CHECKING:
-    from polyloly.bot.settings import Settings
+from polyloly.bot.settings import Settings
 
 __all__ = [
     "CONTROL_TOKEN_MIN",
     "INVARIANTS",
+    "Violation",
     "check_confirmation_policy",
     "check_control_auth",
     "check_heartbeat_schedule",
@@ -35,6 +35,9 @@ __all__ = [
     "check_team_aliases",
     "check_truth_thresholds",
 ]
+
+Violation = tuple[str, str]
+"""``(key path, rule broken)``: what a cross-field invariant reports."""
 
 CONTROL_TOKEN_MIN: Final = 16
 """Shortest control API bearer token accepted (characters)."""

@@ -5,6 +5,11 @@ httpx, websockets, asyncio — through the same chain) so that every line is one
 with ``timestamp`` (ISO-8601 UTC) and ``ts`` (int ns) taken from the kernel's clock, not the
 wall clock: a replay logs virtual time.
 
+This module is the only place logging is configured. Every module logs through
+``_log = structlog.get_logger(__name__)``; the configured logger factory keeps that name and
+each line carries it as ``logger``. Loggers are not cached on first use (logging is off the
+hot path), so a module-level logger follows every (re)configuration.
+
 The :class:`Redactor` runs last before rendering, after exceptions have been formatted to
 text, so it sees everything that will be written. It masks:
 
@@ -33,9 +38,9 @@ from typing import Any, TextIO
 
 import msgspec
 import structlog
-from structlog.typing import Processor
+from structlog.typing import EventDict, Processor
 
-from polyloly.bot.clock import Clock, LiveClock
+from polyloly.runtime.clock import Clock, LiveClock
 
 __all__ = [
     "CHATTY_LOGGERS",
@@ -44,7 +49,6 @@ __all__ = [
     "Redactor",
     "configure_logging",
     "default_redactor",
-    "get_logger",
     "is_secret_key",
     "redact",
     "redact_text",
@@ -53,7 +57,6 @@ __all__ = [
 ]
 
 REDACTED = "[redacted]"
-_GENERATION = [0]  # bumped by every (re)configuration: loggers rebind on their next line
 CHATTY_LOGGERS = frozenset({"httpx", "httpcore", "hpack", "h11", "h2", "urllib3"})
 """Libraries whose INFO lines are per-request chatter: logged at DEBUG instead."""
 _MIN_SECRET_LEN = 6  # shorter values would mask common words and numbers
@@ -284,7 +287,7 @@ def configure_logging(
     secrets: Iterable[str] = (),
     stream: TextIO | None = None,
     redactor: Redactor | None = None,
-    cache_loggers: bool = True,
+    cache_loggers: bool = False,
 ) -> Redactor:
     """Configure structlog and the standard ``logging`` root for the whole process.
 
@@ -303,7 +306,8 @@ def configure_logging(
     redactor
         The redactor to use (default the process-wide one, see :func:`register_secret`).
     cache_loggers
-        Let structlog cache loggers on first use (turn off in tests that reconfigure).
+        Let structlog cache loggers on first use (then a later reconfiguration does not
+        reach a logger already used; off by default).
 
     Returns
     -------
@@ -313,7 +317,6 @@ def configure_logging(
     levelno = logging.getLevelNamesMapping().get(level.upper())
     if levelno is None:
         raise ValueError(f"unknown log level {level!r}")
-    _GENERATION[0] += 1
     redactor = _DEFAULT if redactor is None else redactor
     for secret in secrets:
         redactor.register(secret)
@@ -334,6 +337,7 @@ def configure_logging(
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            _add_logger_name,
             structlog.processors.add_log_level,
             stamper,
             *tail,
@@ -341,7 +345,7 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(levelno),
-        logger_factory=structlog.WriteLoggerFactory(file=out),
+        logger_factory=_NamedWriteLoggerFactory(out),
         cache_logger_on_first_use=cache_loggers,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
@@ -404,32 +408,29 @@ def reset_logging() -> None:
     """Undo :func:`configure_logging` (structlog defaults, our root handler removed)."""
     structlog.reset_defaults()
     _remove_handlers(logging.getLogger())
-    _GENERATION[0] += 1
 
 
-class _Logger:
-    """A structlog logger bound on first use after each (re)configuration (see get_logger)."""
+class _NamedWriteLogger(structlog.WriteLogger):
+    """structlog's ``WriteLogger`` that remembers the name it was made for."""
 
-    __slots__ = ("_bound", "_context", "_generation")
-
-    def __init__(self, context: dict[str, Any]) -> None:
-        self._context = context
-        self._bound: Any = None
-        self._generation = -1
-
-    def __getattr__(self, name: str) -> Any:
-        if self._generation != _GENERATION[0]:
-            self._bound = structlog.get_logger().bind(**self._context)
-            self._generation = _GENERATION[0]
-        return getattr(self._bound, name)
+    def __init__(self, file: Any, name: str | None) -> None:
+        super().__init__(file)
+        self.name = name
 
 
-def get_logger(name: str = "polyloly", **context: Any) -> Any:
-    """Return a structlog logger bound to ``logger=name`` and any extra context.
+class _NamedWriteLoggerFactory:
+    """Makes the logger behind ``structlog.get_logger(__name__)``, keeping ``__name__``."""
 
-    It takes the configuration in force when it logs, not the one at the time it was
-    created: modules create theirs at import, before the command line calls
-    :func:`configure_logging`, and a logger bound then would write through structlog's
-    defaults (to stdout, past the redactor).
-    """
-    return _Logger({"logger": name, **context})
+    def __init__(self, file: Any) -> None:
+        self._file = file
+
+    def __call__(self, *args: Any) -> _NamedWriteLogger:
+        return _NamedWriteLogger(self._file, str(args[0]) if args else None)
+
+
+def _add_logger_name(logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+    """``logger=<module name>`` on every line of a named logger (a bound ``logger`` wins)."""
+    name = getattr(logger, "name", None)
+    if name and "logger" not in event_dict:
+        event_dict["logger"] = name
+    return event_dict

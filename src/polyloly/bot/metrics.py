@@ -29,15 +29,13 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Final, Protocol, TypeVar
 
+import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from polyloly import __version__
-from polyloly.bot.clock import NS_PER_S, Clock
-from polyloly.bot.kernel import Kernel
-from polyloly.bot.logging import get_logger
 from polyloly.domain.events import (
     BookSnapshot,
     Event,
@@ -68,6 +66,8 @@ from polyloly.execution.events import (
     ReconciliationError,
     TradeUpdate,
 )
+from polyloly.runtime.clock import NS_PER_S, Clock
+from polyloly.runtime.kernel import Kernel
 
 __all__ = [
     "HEARTBEAT_OUTCOMES",
@@ -83,7 +83,7 @@ __all__ = [
 
 _NS = "polyloly"
 _V = TypeVar("_V")
-_log = get_logger("polyloly.metrics")
+_log = structlog.get_logger(__name__)
 _BOOK_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _DECISION_BUCKETS: Final = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2, 0.1)
 _ORDER_BUCKETS: Final = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

@@ -15,29 +15,20 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Final
 
-from polyloly import __version__
-from polyloly.bot.clock import NS_PER_S
-from polyloly.bot.kernel import Kernel
-from polyloly.bot.wiring import MarketDiscovered
 from polyloly.domain.events import MatchEvent
 from polyloly.domain.markets import MarketRegistry
 from polyloly.domain.money import fmt
 from polyloly.execution.events import OrderRejected, OrderSubmitted, VenueSnapshot
 from polyloly.execution.state import ExecutionState
-
-if TYPE_CHECKING:
-    from polyloly.bot.app import TradingNode
+from polyloly.node.session import MarketDiscovered
+from polyloly.runtime.kernel import Kernel
 
 __all__ = [
     "BINDING_HINT",
     "FeedUse",
     "RunTally",
-    "binding_warnings",
-    "feed_uses",
-    "node_status",
-    "node_summary",
     "refusal_message",
     "summary_lines",
     "unbound_feeds",
@@ -207,29 +198,6 @@ def summary_lines(
     return lines
 
 
-# -- reading a node -------------------------------------------------------------------------
-
-
-def feed_uses(node: TradingNode) -> list[FeedUse]:
-    """Each esports feed's answered requests (or socket frames) and failures so far."""
-    out: list[FeedUse] = []
-    for feed in node.feeds:
-        stats = getattr(getattr(feed, "core", None), "stats", None)
-        if stats is not None:
-            answered = max(stats.requests - stats.failures, 0) + stats.frames
-            out.append(FeedUse(feed.source, answered, stats.failures))
-    return out
-
-
-def binding_warnings(node: TradingNode) -> list[str]:
-    """No market discovered, or feeds that answer but bind no market (:func:`unbound_feeds`)."""
-    if not node.options.discover:
-        return []
-    if not node.discovered:
-        return [f"no LoL or Dota 2 market found on {node.settings.adapters.polymarket.gamma_url}"]
-    return unbound_feeds(node.tally, feed_uses(node), len(node.discovered))
-
-
 def few_sources(
     bound: Mapping[str, Iterable[str]], confirm_only: Iterable[str], minimum: int = 2
 ) -> list[str]:
@@ -245,75 +213,4 @@ def few_sources(
                 f"{match_id}: {len(primary)} independent source(s) can reach FINAL ({named}); "
                 f"temporal arbitrage needs {minimum} to trade it"
             )
-    return out
-
-
-def source_warnings(node: TradingNode) -> list[str]:
-    """Live markets (started by Gamma's clock) with fewer than two sources that can reach FINAL."""
-    directory = node.directory
-    if directory is None or not node.discovered or not node.trading:
-        return []  # ``record`` trades nothing: its feeds need no second source
-    now = node.clock.now_ns()
-    live = {
-        d.mapping.match_id
-        for d in node.discovered
-        if d.game_start_ns is None or d.game_start_ns <= now
-    }
-    bound = {m: directory.sources(m) for m in sorted(live)}
-    minimum = node.settings.strategies.temporal_arb.min_sources
-    return few_sources(bound, node.settings.truth.confirm_only, max(minimum, 2))
-
-
-def node_summary(node: TradingNode) -> list[str]:
-    """The end-of-run summary of ``node`` (see :func:`summary_lines`)."""
-    core = node.core
-    engine = core.engine if core is not None else None
-    fills: dict[str, int] | None = None
-    if engine is not None and core is not None:
-        fills = dict(core.feedback.fills_by_strategy) if core.feedback is not None else {}
-    pnl = (node.equity_start, engine.state.equity()) if engine and node.started else None
-    return summary_lines(
-        mode=node.options.mode.value,
-        duration_s=(node.clock.now_ns() - node.started_ns) / NS_PER_S,
-        logged=node.writer.count if node.writer is not None else 0,
-        log_dir=Path(node.log_dir),
-        market_frames=node.adapter.market_ws.frames if node.adapter is not None else None,
-        feeds={use.source: use.answered for use in feed_uses(node)},
-        tally=node.tally,
-        fills=fills,
-        pnl=pnl,
-        warnings=[*binding_warnings(node), *source_warnings(node)] if node.started else (),
-    )
-
-
-def node_status(node: TradingNode) -> dict[str, Any]:
-    """A JSON-ready snapshot of ``node`` (what the control API's ``/status`` serves)."""
-    out: dict[str, Any] = {
-        "mode": node.options.mode.value,
-        "version": __version__,
-        "uptime_s": (node.clock.now_ns() - node.started_ns) // NS_PER_S,
-        "markets": len(node.discovered),
-        "events": node.kernel.published if node.kernel is not None else 0,
-    }
-    core = node.core
-    if core is None or core.engine is None:
-        return out
-    engine = core.engine
-    state = engine.state
-    out.update(
-        halted=state.halted,
-        reconciled=engine.reconciler.last_ok,
-        equity=fmt(state.equity(), 2),
-        daily_pnl=fmt(state.daily_pnl(), 2),
-        collateral=fmt(state.collateral(), 2),
-        open_orders=len(state.open_orders()),
-        positions={
-            token: fmt(view.expected, 2)
-            for token, view in sorted(state.positions.items())
-            if view.expected
-        },
-        feeds={name: feed.value for name, feed in sorted(engine.gate.c.feeds.items())},
-        intents=dict(core.intents),
-        fills=dict(core.feedback.fills_by_strategy) if core.feedback else {},
-    )
     return out

@@ -22,7 +22,6 @@ from rich.console import Console
 from rich.table import Table
 
 from polyloly.adapters.esports import (
-    AsyncioSleeper,
     MatchBindingSettings,
     build_directory,
     build_feeds,
@@ -32,17 +31,20 @@ from polyloly.adapters.esports.liquipedia import LiquipediaFeed
 from polyloly.adapters.esports.resolver import Binder, WantedMatch
 from polyloly.adapters.esports.sports_ws import PolymarketSportsFeed
 from polyloly.adapters.polymarket.gamma import DiscoveredMarket, GammaClient, discover_esports
-from polyloly.bot.app import NodeOptions, TradingNode, node_params
-from polyloly.bot.clock import NS_PER_S, LiveClock
-from polyloly.bot.config_map import feed_settings
+from polyloly.bot.app import TradingNode
+from polyloly.bot.config_loader import load_settings
+from polyloly.bot.config_map import feed_settings, node_params
 from polyloly.bot.datadir import FolderLock, data_folder
 from polyloly.bot.demo import DemoResult, demo_options, run_demo
 from polyloly.bot.live_view import run_view
 from polyloly.bot.logging import configure_logging
+from polyloly.bot.node_options import NodeOptions
 from polyloly.bot.node_report import few_sources
-from polyloly.bot.settings import Settings, load_settings
+from polyloly.bot.settings import Settings
 from polyloly.domain.markets import MarketKind, MarketRegistry, TeamAliases
 from polyloly.domain.money import fmt
+from polyloly.runtime.clock import NS_PER_S, LiveClock
+from polyloly.runtime.sleep import AsyncioSleeper
 
 __all__ = [
     "demo_summary",

@@ -2,7 +2,7 @@
 
 :func:`start_servers` binds the Prometheus exporter (``metrics.host:metrics.port``) and
 the control API (``control.host:control.port``). A port that cannot be bound raises
-:class:`~polyloly.bot.errors.PortInUseError` naming the setting, having closed whatever
+:class:`~polyloly.runtime.errors.PortInUseError` naming the setting, having closed whatever
 it had already bound: a second bot whose ports are taken stops before it logs or sends
 anything.
 """
@@ -14,10 +14,10 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from polyloly.bot.control import ControlServer, ControlTarget, ensure_token_file, token_file_for
-from polyloly.bot.errors import PortInUseError
 from polyloly.bot.metrics import Metrics, MetricsServer
 from polyloly.bot.node_options import NodeOptions
 from polyloly.bot.settings import Settings
+from polyloly.runtime.errors import PortInUseError
 
 __all__ = ["start_servers"]
 

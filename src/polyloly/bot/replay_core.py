@@ -2,9 +2,9 @@
 
 :func:`core_factory` is what ``polyloly backtest`` (and the tests) hand to
 :func:`~polyloly.backtest.replay.replay_exact` / :func:`~polyloly.backtest.replay.
-replay_simulated`: a :class:`~polyloly.bot.wiring.NodeKernel` and a
-:class:`~polyloly.bot.wiring.Core` with its execution engine. No
-:class:`~polyloly.execution.presign.Presigner` runs in a replay: the pre-signed orders the
+replay_simulated`: a :class:`~polyloly.node.core.NodeKernel` and a
+:class:`~polyloly.node.core.Core` with its execution engine. No
+:class:`~polyloly.execution.presigner.Presigner` runs in a replay: the pre-signed orders the
 live node used are re-fed from the log as ``PresignReady`` inputs, and the pool's ages come
 from the logged ``SessionStarted`` parameters.
 """
@@ -16,13 +16,13 @@ from typing import Any
 
 from polyloly.adapters.polymarket import events as pm
 from polyloly.backtest.replay import CoreFactory, ReplayParts
-from polyloly.bot.app import PM_TRANSLATORS
-from polyloly.bot.clock import Clock
-from polyloly.bot.kernel import EventSink
-from polyloly.bot.wiring import Core, NodeKernel
+from polyloly.bot.node_options import PM_TRANSLATORS
 from polyloly.domain.events import Event
 from polyloly.execution.engine import ExecutionConfig, ExecutionPorts, Translate
-from polyloly.execution.retry import Sleep
+from polyloly.node.core import Core, NodeKernel
+from polyloly.runtime.clock import Clock
+from polyloly.runtime.kernel import EventSink
+from polyloly.runtime.sleep import Sleep
 
 __all__ = ["core_factory"]
 

@@ -3,19 +3,18 @@
 Every section is a frozen pydantic model with ``extra="forbid"``, so a misspelt key stops
 start-up. Units are in field names (``_s``, ``_ms``, ``_usdc``); money is ``Decimal`` here and
 ``int`` micro-units in the core (the ``*_micros`` and ``*_bps`` attributes). Cross-field rules
-are named functions in :data:`INVARIANTS`.
+are named functions in :data:`polyloly.bot.invariants.INVARIANTS`.
 
-:func:`load_settings` reads and merges the layers (``config/base.yaml`` < ``config/<env>.yaml``
-< ``.env`` < the environment, :data:`ENV_VARS` < ``overrides``) through
-:mod:`polyloly.bot.config_loader`, then validates them here. Every problem becomes one line of
-a :class:`~polyloly.bot.errors.ConfigError`, naming the key path and the rule::
+:func:`polyloly.bot.config_loader.load_settings` reads and merges the layers
+(``config/base.yaml`` < ``config/<env>.yaml`` < ``.env`` < the environment < ``overrides``),
+validates them against :class:`Settings`, then runs the invariants. Every problem becomes one
+line of a :class:`~polyloly.runtime.errors.ConfigError`, naming the key path and the rule::
 
     risk.max_daily_loss_usdc: must be greater than 0 (got -5) [MAX_DAILY_LOSS]
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -26,39 +25,10 @@ from pydantic import (
     BeforeValidator,
     Field,
     SecretStr,
-    ValidationError,
-    model_validator,
 )
 
-from polyloly.bot.config_loader import (
-    ENV_VARS,
-    InvariantError,
-    Origins,
-    Violation,
-    load_yaml,
-    merge_config,
-    read_env_file,
-    resolve_config_dir,
-    validate_config,
-    validation_error_lines,
-)
-from polyloly.bot.errors import ConfigError
-from polyloly.bot.invariants import (
-    INVARIANTS,
-    check_control_auth,
-    check_live_trading_credentials,
-    check_offline_is_loopback,
-    check_ports_distinct,
-    check_presign_ages,
-    check_providers,
-    check_risk_limits_ordered,
-    check_strategies_within_risk,
-    check_team_aliases,
-    check_truth_thresholds,
-)
 from polyloly.bot.settings_types import (
     ADDRESS,
-    DB_SCHEMES,
     Bps,
     Confidence,
     Count,
@@ -88,12 +58,8 @@ from polyloly.bot.settings_types import (
 from polyloly.domain.fees import FeeModel, fee_model_from_config
 
 __all__ = [
-    "ADDRESS",
-    "DB_SCHEMES",
-    "ENV_VARS",
     "GRID_EVENTS_PATH",
     "GRID_STATE_PATH",
-    "INVARIANTS",
     "LOLESPORTS_API_PATH",
     "LOLESPORTS_FEED_PATH",
     "LPDB_PATH",
@@ -101,66 +67,26 @@ __all__ = [
     "AlertsSettings",
     "BacktestSettings",
     "BotSettings",
-    "Bps",
-    "Confidence",
-    "ConfigError",
     "ControlSettings",
-    "Count",
-    "DatabaseUrl",
     "DemoSettings",
     "EsportsSettings",
     "FeesSettings",
     "GridSettings",
-    "Host",
-    "HttpUrl",
-    "HttpsSecretUrl",
-    "InvariantError",
     "LiquipediaSettings",
-    "LogLevel",
     "LolEsportsSettings",
     "MetricsSettings",
-    "Micros",
-    "Millis",
-    "NonNegMillis",
     "OpenDotaSettings",
     "PairArbSettings",
     "PandaScoreSettings",
     "PolymarketSettings",
-    "Port",
-    "Price",
-    "PrivateKey",
     "ProviderSettings",
-    "Rate",
-    "RedisUrl",
     "RiskSettings",
-    "Seconds",
-    "Section",
     "Settings",
     "StorageSettings",
     "StrategiesSettings",
     "TeamsSettings",
     "TemporalArbSettings",
     "TruthSettings",
-    "Usdc",
-    "Violation",
-    "Weight",
-    "WholeSeconds",
-    "WsUrl",
-    "check_control_auth",
-    "check_live_trading_credentials",
-    "check_offline_is_loopback",
-    "check_ports_distinct",
-    "check_presign_ages",
-    "check_providers",
-    "check_risk_limits_ordered",
-    "check_strategies_within_risk",
-    "check_team_aliases",
-    "check_truth_thresholds",
-    "format_validation_error",
-    "load_settings",
-    "load_yaml",
-    "read_env_file",
-    "resolve_config_dir",
 ]
 
 # -- sections -------------------------------------------------------------------------------
@@ -523,7 +449,11 @@ class ControlSettings(Section):
 
 
 class Settings(Section):
-    """Everything polyloly is configured with. Build it with :func:`load_settings`."""
+    """Everything polyloly is configured with.
+
+    Build it with :func:`~polyloly.bot.config_loader.load_settings` (which also runs the
+    cross-field invariants).
+    """
 
     env: str = "dev"
     bot: BotSettings = BotSettings()
@@ -539,13 +469,6 @@ class Settings(Section):
     control: ControlSettings = ControlSettings()
     demo: DemoSettings = DemoSettings()
     backtest: BacktestSettings = BacktestSettings()
-
-    @model_validator(mode="after")
-    def _check_invariants(self) -> Settings:
-        violations = [v for check in INVARIANTS for v in check(self)]
-        if violations:
-            raise InvariantError(violations)
-        return self
 
     @property
     def live(self) -> bool:
@@ -573,42 +496,3 @@ class Settings(Section):
     def masked(self) -> dict[str, Any]:
         """The whole configuration as JSON-ready data, every secret shown as ``**********``."""
         return self.model_dump(mode="json")
-
-
-# -- loading --------------------------------------------------------------------------------
-
-
-def load_settings(
-    env: str | None = None,
-    config_dir: Path | str | None = None,
-    environ: Mapping[str, str] | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    env_file: Path | str | Literal[False] | None = None,
-) -> Settings:
-    """Load, merge and validate the configuration.
-
-    Parameters
-    ----------
-    env
-        Overlay name (``dev``, ``prod``, ``demo``); default ``POLYLOLY_ENV``, then ``dev``.
-    config_dir
-        Folder with ``base.yaml`` and the overlays (see :func:`resolve_config_dir`).
-    environ
-        The environment to read (default ``os.environ``).
-    overrides
-        Highest-precedence values, nested or dotted (``{"risk.max_daily_loss_usdc": "50"}``).
-    env_file
-        A ``.env`` file; ``None`` reads ``<config_dir>/../.env`` if present, ``False`` none.
-
-    Raises
-    ------
-    ConfigError
-        One line per problem, each naming the key path and the rule it breaks.
-    """
-    merged = merge_config(env, config_dir, environ, overrides, env_file)
-    return validate_config(Settings, merged)
-
-
-def format_validation_error(exc: ValidationError, origins: Origins | None = None) -> list[str]:
-    """Turn pydantic's errors into ``key.path: rule (got value) [source]`` lines."""
-    return validation_error_lines(exc, Settings, origins)

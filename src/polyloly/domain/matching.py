@@ -58,17 +58,12 @@ __all__ = [
     "ERR_MARKET_NOT_READY",
     "ERR_POST_ONLY_CROSSES",
     "MIN_MARKETABLE_BUY",
-    "BookOrder",
-    "BookSide",
     "Fill",
     "FillKind",
-    "LevelChange",
-    "MarketBook",
     "MatchResult",
     "MatchingEngine",
     "OrderRequest",
     "OrderState",
-    "effective_price",
 ]
 
 ERR_POST_ONLY_CROSSES: Final = "invalid post-only order: order crosses book"

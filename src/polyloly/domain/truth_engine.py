@@ -39,28 +39,18 @@ from polyloly.domain.events import MatchEventKind as K
 from polyloly.domain.events import TruthState as S
 from polyloly.domain.markets import TeamAliases
 from polyloly.domain.truth_table import (
-    BPS,
-    DEFAULT_SOURCE_WEIGHTS,
     TRANSITIONS,
     Action,
-    Rule,
     TruthParams,
     combined_confidence,
 )
 
 __all__ = [
-    "BPS",
-    "DEFAULT_SOURCE_WEIGHTS",
-    "TRANSITIONS",
-    "Action",
     "GameState",
     "GameView",
     "MatchView",
-    "Rule",
     "TruthEngine",
-    "TruthParams",
     "TruthStep",
-    "combined_confidence",
 ]
 
 

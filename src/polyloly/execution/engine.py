@@ -8,7 +8,7 @@ component sees it — then the risk gate, the order manager, its pool of pre-sig
 
 Every signature goes through :attr:`ExecutionEngine.signer` (a
 :class:`~polyloly.execution.presign.SerialSigner` around the port's signer), so the live
-:class:`~polyloly.execution.presign.Presigner` can sign in a worker thread while the order
+:class:`~polyloly.execution.presigner.Presigner` can sign in a worker thread while the order
 manager signs on demand.
 
 Venue updates published by an adapter in its own event types (the Polymarket user channel
@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import Event, MarketResolved, TimerTick
 from polyloly.domain.intents import MergeIntent, PlaceOrderIntent
 from polyloly.domain.orderbook import BookSet
@@ -63,10 +62,11 @@ from polyloly.execution.ports import (
 )
 from polyloly.execution.presign import PresignConfig, PresignPool, SerialSigner
 from polyloly.execution.reconciliation import ReconcileConfig, Reconciler
-from polyloly.execution.retry import Sleep
 from polyloly.execution.risk_gate import GateConfig, RiskGate
 from polyloly.execution.state import Effects, ExecutionState
-from polyloly.execution.tasks import TaskOwner
+from polyloly.runtime.kernel import Kernel
+from polyloly.runtime.sleep import Sleep
+from polyloly.runtime.tasks import TaskOwner
 
 __all__ = ["LEDGER_EVENTS", "ExecutionConfig", "ExecutionEngine", "ExecutionPorts", "Translate"]
 

@@ -24,9 +24,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from polyloly.bot.clock import NS_PER_S
-from polyloly.bot.errors import PolylolyError, RetryableError, UnknownOutcomeError
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import Side, TimerTick
 from polyloly.domain.intents import MergeIntent, RiskDecision
 from polyloly.execution.events import (
@@ -37,9 +34,13 @@ from polyloly.execution.events import (
     PositionChanged,
 )
 from polyloly.execution.ports import Merger
-from polyloly.execution.retry import RetryPolicy, Sleep
+from polyloly.execution.retry import RetryPolicy
 from polyloly.execution.state import ExecutionState
-from polyloly.execution.tasks import TaskOwner
+from polyloly.runtime.clock import NS_PER_S
+from polyloly.runtime.errors import PolylolyError, RetryableError, UnknownOutcomeError
+from polyloly.runtime.kernel import Kernel
+from polyloly.runtime.sleep import Sleep
+from polyloly.runtime.tasks import TaskOwner
 
 __all__ = ["MergeManager", "mergeable_pairs"]
 

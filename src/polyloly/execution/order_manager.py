@@ -27,9 +27,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S
-from polyloly.bot.errors import PolylolyError
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import Event, OperatorCommand
 from polyloly.domain.intents import CancelIntent, PlaceOrderIntent, RiskDecision
 from polyloly.execution.events import (
@@ -59,14 +56,17 @@ from polyloly.execution.ports import (
 from polyloly.execution.presign import PresignPool
 from polyloly.execution.retry import (
     RetryPolicy,
-    Sleep,
     SubmitKind,
     SubmitOutcome,
     call_with_retry,
     submit_with_retry,
 )
 from polyloly.execution.state import ExecutionState
-from polyloly.execution.tasks import TaskOwner
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S
+from polyloly.runtime.errors import PolylolyError
+from polyloly.runtime.kernel import Kernel
+from polyloly.runtime.sleep import Sleep
+from polyloly.runtime.tasks import TaskOwner
 
 __all__ = ["OrderManager", "OrderManagerConfig", "spec_for_intent"]
 

@@ -39,9 +39,6 @@ from itertools import count
 
 import msgspec
 
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S, Clock
-from polyloly.bot.errors import RejectError
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import (
     BookSnapshot,
     Event,
@@ -60,11 +57,11 @@ from polyloly.domain.matching import (
     ERR_POST_ONLY_CROSSES,
     Fill,
     FillKind,
-    MarketBook,
     MatchingEngine,
     MatchResult,
     OrderRequest,
 )
+from polyloly.domain.matching_book import MarketBook
 from polyloly.domain.money import Rounding, cost_of, market_buy_amount
 from polyloly.domain.orderbook import BookSet
 from polyloly.execution.events import OrderUpdate, TradeUpdate, UpdateSource
@@ -83,6 +80,9 @@ from polyloly.execution.ports import (
     VenueOrder,
     VenueOrderStatus,
 )
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S, Clock
+from polyloly.runtime.errors import RejectError
+from polyloly.runtime.kernel import Kernel
 
 __all__ = ["PaperConfig", "PaperVenue"]
 

@@ -13,8 +13,8 @@ from typing import Final
 
 from polyloly.domain.fees import FeeModel, PolymarketFeeModel
 from polyloly.domain.money import SCALE
+from polyloly.domain.pairs import PairPosition
 from polyloly.execution.positions import PositionView
-from polyloly.strategies.pair_arb.math import PairPosition
 
 __all__ = [
     "NS_PER_DAY",

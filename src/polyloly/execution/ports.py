@@ -11,18 +11,18 @@ payloads and hands back these venue-neutral types.
 
 Error contract (every async method)
 -----------------------------------
-Implementations translate vendor failures into :mod:`polyloly.bot.errors`:
+Implementations translate vendor failures into :mod:`polyloly.runtime.errors`:
 
-* :class:`~polyloly.bot.errors.RejectError` — the venue refused the request as sent
+* :class:`~polyloly.runtime.errors.RejectError` — the venue refused the request as sent
   (bad price, no balance). ``code`` is a :class:`RejectCode`: adapters map every venue
   error string onto one (a test checks each adapter's table), and the execution layer
   branches on the code, never on the text. A duplicate order must be
   :attr:`RejectCode.DUPLICATE` (the order already exists: look it up).
-* :class:`~polyloly.bot.errors.BackOffError` — 429 or a cancel-only 503: the request did not
+* :class:`~polyloly.runtime.errors.BackOffError` — 429 or a cancel-only 503: the request did not
   take effect; wait (``retry_after_s``) and retry.
-* :class:`~polyloly.bot.errors.UnknownOutcomeError` — timeout or lost reply on a write: it may
+* :class:`~polyloly.runtime.errors.UnknownOutcomeError` — timeout or lost reply on a write: it may
   have taken effect; look it up before retrying.
-* :class:`~polyloly.bot.errors.RetryableError` — other transient failures (5xx, dropped
+* :class:`~polyloly.runtime.errors.RetryableError` — other transient failures (5xx, dropped
   connection). On a write, treated like an unknown outcome.
 """
 

@@ -23,9 +23,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from polyloly.bot.clock import NS_PER_S
-from polyloly.bot.errors import PolylolyError
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import OperatorCommand, TimerTick
 from polyloly.execution.events import (
     BalanceBaseline,
@@ -40,9 +37,13 @@ from polyloly.execution.events import (
 from polyloly.execution.lifecycle import OrderState
 from polyloly.execution.order_manager import OrderManager
 from polyloly.execution.ports import AccountReader, OrderVenue, TradeReport
-from polyloly.execution.retry import RetryPolicy, Sleep, call_with_retry
+from polyloly.execution.retry import RetryPolicy, call_with_retry
 from polyloly.execution.state import Anomaly, Effects, ExecutionState
-from polyloly.execution.tasks import TaskOwner
+from polyloly.runtime.clock import NS_PER_S
+from polyloly.runtime.errors import PolylolyError
+from polyloly.runtime.kernel import Kernel
+from polyloly.runtime.sleep import Sleep
+from polyloly.runtime.tasks import TaskOwner
 
 __all__ = ["ReconcileConfig", "Reconciler"]
 

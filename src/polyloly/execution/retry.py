@@ -14,14 +14,11 @@ Sleeping is injected (:data:`Sleep`), so tests drive time without waiting.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S
-from polyloly.bot.errors import BackOffError, RejectError, RetryableError
 from polyloly.execution.ports import (
     OrderVenue,
     RejectCode,
@@ -29,26 +26,19 @@ from polyloly.execution.ports import (
     SubmitResult,
     VenueOrder,
 )
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S
+from polyloly.runtime.errors import BackOffError, RejectError, RetryableError
+from polyloly.runtime.sleep import Sleep
 
 __all__ = [
     "RetryPolicy",
-    "Sleep",
     "SubmitKind",
     "SubmitOutcome",
-    "asyncio_sleep",
     "call_with_retry",
     "submit_with_retry",
 ]
 
 _T = TypeVar("_T")
-
-Sleep = Callable[[int], Awaitable[None]]
-"""Wait ``delay_ns`` nanoseconds (``asyncio.sleep`` live; a virtual clock in tests)."""
-
-
-async def asyncio_sleep(delay_ns: int) -> None:
-    """Sleep on the event loop for ``delay_ns`` nanoseconds."""
-    await asyncio.sleep(delay_ns / NS_PER_S)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,8 +35,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
-from polyloly.bot.clock import NS_PER_S
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import (
     BookInvalidated,
     BookSnapshot,
@@ -66,7 +64,9 @@ from polyloly.execution.events import (
 )
 from polyloly.execution.ports import Alert, AlertLevel, AlertPort, RejectCode
 from polyloly.execution.state import ExecutionState
-from polyloly.execution.tasks import TaskOwner
+from polyloly.runtime.clock import NS_PER_S
+from polyloly.runtime.kernel import Kernel
+from polyloly.runtime.tasks import TaskOwner
 
 __all__ = ["BENIGN_REJECT_CODES", "FEED_CONDITIONS", "GateConfig", "RiskGate"]
 

@@ -41,7 +41,8 @@ def exchange(
     """Serve the local Polymarket exchange: CLOB REST, Gamma and both WebSockets, one port."""
     import asyncio
 
-    from polyloly.sim.exchange.cli import SCENARIOS, serve
+    from polyloly.sim.exchange.cli import serve
+    from polyloly.sim.exchange.scenarios import SCENARIOS
 
     if scenario not in SCENARIOS:
         known = ", ".join(sorted(SCENARIOS))

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from polyloly.bot.errors import ConfigError
+from polyloly.runtime.errors import ConfigError
 from polyloly.storage.schema import MIGRATIONS, SCHEMA_VERSION, Tables, make_tables
 
 __all__ = ["DEFAULT_SQLITE_PATH", "Database", "async_url", "redacted", "url_from_env"]

@@ -6,15 +6,15 @@ import pytest
 
 from polyloly.adapters.esports import (
     MatchDirectory,
-    VirtualSleeper,
     build_directory,
     build_feeds,
     load_esports_settings,
     truth_params,
 )
 from polyloly.adapters.esports.config import PROVIDER_DEFAULTS, ProviderSettings
-from polyloly.bot.clock import VirtualClock
-from polyloly.bot.errors import ConfigError
+from polyloly.runtime.clock import VirtualClock
+from polyloly.runtime.errors import ConfigError
+from polyloly.runtime.sleep import VirtualSleeper
 
 
 def test_defaults_and_overrides() -> None:

@@ -16,12 +16,7 @@ import httpx
 import msgspec
 import pytest
 
-from polyloly.adapters.esports import (
-    FeedCore,
-    MatchDirectory,
-    VirtualSleeper,
-    load_esports_settings,
-)
+from polyloly.adapters.esports import FeedCore, MatchDirectory, load_esports_settings
 from polyloly.adapters.esports.base import FeedStats, decode
 from polyloly.adapters.esports.config import MatchBindingSettings
 from polyloly.adapters.esports.liquipedia import LiquipediaFeed, lpdb_snapshot, lpdb_teams
@@ -31,9 +26,10 @@ from polyloly.adapters.esports.schemas.liquipedia import LpMatch
 from polyloly.adapters.esports.schemas.opendota import OdMatch, TopLiveGames
 from polyloly.adapters.esports.schemas.pandascore import PsMatch
 from polyloly.adapters.esports.tracker import GamePhase, MatchPhase
-from polyloly.bot.clock import NS_PER_S, VirtualClock
 from polyloly.domain.events import Event, MatchEvent, MatchEventKind
 from polyloly.domain.markets import TeamAliases
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.sleep import VirtualSleeper
 
 K = MatchEventKind
 

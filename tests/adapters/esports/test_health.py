@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from polyloly.adapters.esports.base import FeedHealth
-from polyloly.bot.clock import NS_PER_S, VirtualClock
 from polyloly.domain.events import Event, FeedState, FeedStatus
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
 
 
 def _health() -> tuple[FeedHealth, VirtualClock, list[Event]]:

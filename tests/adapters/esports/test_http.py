@@ -12,10 +12,10 @@ from aiohttp import web
 
 from polyloly.adapters.esports import FeedCore, MatchDirectory, load_esports_settings
 from polyloly.adapters.esports.base import ProviderHttp
-from polyloly.adapters.esports.timing import Sleeper
-from polyloly.bot.clock import NS_PER_S, VirtualClock
-from polyloly.bot.errors import BackOffError, RejectError, RetryableError
 from polyloly.domain.markets import TeamAliases
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.errors import BackOffError, RejectError, RetryableError
+from polyloly.runtime.sleep import Sleeper
 
 
 class RecordingSleeper:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from polyloly.adapters.esports.config import MatchBindingSettings
 from polyloly.adapters.esports.identity import MatchDirectory
-from polyloly.bot.clock import NS_PER_S
 from polyloly.domain.markets import TeamAliases
+from polyloly.runtime.clock import NS_PER_S
 
 ALIASES = TeamAliases({"Gen.G": ["GEN", "Gen.G Esports"], "T1": ["SK Telecom T1"]})
 T0 = 1_767_225_600 * NS_PER_S

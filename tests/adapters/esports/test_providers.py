@@ -7,18 +7,13 @@ import random
 import msgspec
 import pytest
 
-from polyloly.adapters.esports import (
-    FeedCore,
-    MatchDirectory,
-    VirtualSleeper,
-    load_esports_settings,
-)
+from polyloly.adapters.esports import FeedCore, MatchDirectory, load_esports_settings
 from polyloly.adapters.esports.config import MatchBindingSettings
 from polyloly.adapters.esports.grid import GridFeed, apply_event, series_snapshot
 from polyloly.adapters.esports.liquipedia import check_user_agent
 from polyloly.adapters.esports.lolesports import assign_game_winners, window_starting_time
 from polyloly.adapters.esports.pandascore import frame_game
-from polyloly.adapters.esports.parsing import best_of_from_format, coerce_int, iso_to_ns, ns_to_iso
+from polyloly.adapters.esports.parsing import best_of_from_format, coerce_int
 from polyloly.adapters.esports.schemas.grid import (
     GridActor,
     GridEvent,
@@ -28,10 +23,12 @@ from polyloly.adapters.esports.schemas.grid import (
 )
 from polyloly.adapters.esports.schemas.pandascore import PsFrame
 from polyloly.adapters.esports.tracker import GamePhase
-from polyloly.bot.clock import NS_PER_S, VirtualClock
-from polyloly.bot.errors import ConfigError
 from polyloly.domain.events import Event, MatchEvent
 from polyloly.domain.markets import TeamAliases
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.errors import ConfigError
+from polyloly.runtime.sleep import VirtualSleeper
+from polyloly.runtime.timefmt import iso_to_ns, ns_to_iso
 
 
 @pytest.mark.parametrize(

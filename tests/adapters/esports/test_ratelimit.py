@@ -19,8 +19,8 @@ from polyloly.adapters.esports.ratelimit import (
     SlidingWindowLimiter,
     paced_interval_ns,
 )
-from polyloly.adapters.esports.timing import VirtualSleeper
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S, VirtualClock
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S, VirtualClock
+from polyloly.runtime.sleep import VirtualSleeper
 
 
 @pytest.mark.asyncio

@@ -21,7 +21,7 @@ from polyloly.adapters.polymarket.http import (
     configure_http_transport,
     restore_http_transport,
 )
-from polyloly.bot.clock import LiveClock
+from polyloly.runtime.clock import LiveClock
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig
 
 FAST_WS = WsConfig(

@@ -18,7 +18,7 @@ from polyloly.adapters.polymarket.config import (
     validate_wallet,
 )
 from polyloly.adapters.polymarket.heartbeat_chain import HeartbeatTiming
-from polyloly.bot.errors import ConfigError
+from polyloly.runtime.errors import ConfigError
 
 KEY = "0x" + "4c" * 32
 SAFE = "0x" + "ab" * 20

@@ -14,7 +14,9 @@ from polyloly.adapters.polymarket.errors import (
     refused_order_error,
     translate_exception,
 )
-from polyloly.bot.errors import (
+from polyloly.execution.ports import RejectCode
+from polyloly.execution.risk_gate import BENIGN_REJECT_CODES
+from polyloly.runtime.errors import (
     BackOffError,
     ConfigError,
     HaltError,
@@ -22,8 +24,6 @@ from polyloly.bot.errors import (
     RetryableError,
     UnknownOutcomeError,
 )
-from polyloly.execution.ports import RejectCode
-from polyloly.execution.risk_gate import BENIGN_REJECT_CODES
 
 # (status, exact venue string from docs/reference/polymarket.md §4, class, code)
 REFERENCE_TABLE = [

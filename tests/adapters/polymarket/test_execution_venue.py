@@ -17,12 +17,13 @@ from polyloly.adapters.polymarket.execution import OrderBodies, PolymarketSigner
 from polyloly.adapters.polymarket.http import ClobRest
 from polyloly.adapters.polymarket.order_request import json_body
 from polyloly.adapters.polymarket.signing import SignedOrder as PmSignedOrder
-from polyloly.bot.clock import LiveClock
-from polyloly.bot.errors import ConfigError
 from polyloly.domain.events import Side
 from polyloly.domain.intents import OrderType
 from polyloly.execution.ports import OrderSpec, SignedOrder, VenueOrderStatus
-from polyloly.execution.retry import RetryPolicy, SubmitKind, asyncio_sleep, submit_with_retry
+from polyloly.execution.retry import RetryPolicy, SubmitKind, submit_with_retry
+from polyloly.runtime.clock import LiveClock
+from polyloly.runtime.errors import ConfigError
+from polyloly.runtime.sleep import asyncio_sleep
 from polyloly.sim.exchange import ExchangeSimulator, SimMarket
 
 from .conftest import TEST_KEY, make_rest

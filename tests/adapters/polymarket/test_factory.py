@@ -6,10 +6,10 @@ import pytest
 
 from polyloly.adapters.polymarket.config import PolymarketConfig, Secret, WalletConfig
 from polyloly.adapters.polymarket.factory import AUTH_RETRY, create_adapter
-from polyloly.bot.clock import LiveClock
-from polyloly.bot.errors import HaltError, RetryableError
 from polyloly.domain.events import Event
 from polyloly.execution.retry import RetryPolicy
+from polyloly.runtime.clock import LiveClock
+from polyloly.runtime.errors import HaltError, RetryableError
 from polyloly.sim.exchange import ExchangeSimulator
 
 from .conftest import TEST_KEY

@@ -28,9 +28,9 @@ from polyloly.adapters.polymarket.parsing import (
 )
 from polyloly.adapters.polymarket.ws_market import decode_market_frame
 from polyloly.adapters.polymarket.ws_user import decode_user_frame
-from polyloly.bot.errors import RejectError
 from polyloly.domain.events import BookSnapshot, PriceChanges, Side
 from polyloly.domain.markets import TeamAliases
+from polyloly.runtime.errors import RejectError
 
 TS = 1_800_000_000_000_000_000
 

@@ -10,15 +10,15 @@ import pytest
 from polyloly.adapters.polymarket.heartbeat import HEARTBEAT_SOURCE, HeartbeatLoop
 from polyloly.adapters.polymarket.heartbeat_chain import Health, HeartbeatTiming
 from polyloly.adapters.polymarket.http import HeartbeatAck
-from polyloly.bot.clock import NS_PER_S, VirtualClock
-from polyloly.bot.errors import (
+from polyloly.domain.events import Event, FeedState, FeedStatus
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.errors import (
     BackOffError,
     PolylolyError,
     RejectError,
     RetryableError,
     UnknownOutcomeError,
 )
-from polyloly.domain.events import Event, FeedState, FeedStatus
 
 START = 1_800_000_000 * NS_PER_S
 TIMING = HeartbeatTiming()  # the venue's: beats every 5 s, a 10 s window

@@ -17,8 +17,8 @@ from polyloly.adapters.polymarket.heartbeat import HeartbeatLoop
 from polyloly.adapters.polymarket.heartbeat_chain import Health, HeartbeatTiming
 from polyloly.adapters.polymarket.http import ClobRest
 from polyloly.adapters.polymarket.signing import OrderSpec
-from polyloly.bot.clock import LiveClock
 from polyloly.domain.events import Event, FeedState, FeedStatus, Side
+from polyloly.runtime.clock import LiveClock
 from polyloly.sim.exchange import ExchangeSimulator, Listing, SimConfig, SimMarket
 
 from .conftest import eventually, make_rest, wait_for

@@ -9,8 +9,8 @@ import pytest
 from polyloly.adapters.polymarket.heartbeat import HeartbeatLoop
 from polyloly.adapters.polymarket.heartbeat_chain import HeartbeatTiming
 from polyloly.adapters.polymarket.http import HeartbeatAck
-from polyloly.bot.clock import VirtualClock
 from polyloly.domain.events import Event
+from polyloly.runtime.clock import VirtualClock
 
 
 class SlowToDiePort:

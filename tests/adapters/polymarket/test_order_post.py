@@ -30,10 +30,10 @@ from polyloly.adapters.polymarket.config import SignatureType
 from polyloly.adapters.polymarket.http import ClobRest
 from polyloly.adapters.polymarket.order_request import L2Headers, json_body
 from polyloly.adapters.polymarket.signing import OrderSpec, SignedOrder
-from polyloly.bot.clock import NS_PER_S, VirtualClock
-from polyloly.bot.errors import RetryableError, UnknownOutcomeError
 from polyloly.domain.events import Side
 from polyloly.domain.intents import OrderType
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.errors import RetryableError, UnknownOutcomeError
 
 CREDS = ApiCreds(
     api_key="0b7f2a1e-5c4d-4e3f-9a8b-7c6d5e4f3a2b",

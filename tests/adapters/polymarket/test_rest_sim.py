@@ -12,14 +12,9 @@ from polyloly.adapters.polymarket.config import (
 from polyloly.adapters.polymarket.events import OrderStatus, TradeStatus
 from polyloly.adapters.polymarket.http import ClobRest, HeartbeatAck
 from polyloly.adapters.polymarket.signing import OrderSpec
-from polyloly.bot.errors import (
-    BackOffError,
-    RejectError,
-    RetryableError,
-    UnknownOutcomeError,
-)
 from polyloly.domain.events import Side
 from polyloly.domain.intents import OrderType
+from polyloly.runtime.errors import BackOffError, RejectError, RetryableError, UnknownOutcomeError
 from polyloly.sim.exchange import ExchangeSimulator, Listing, SimMarket
 
 from .conftest import make_rest

@@ -21,10 +21,10 @@ from py_clob_client_v2.signer import Signer
 
 from polyloly.adapters.polymarket.config import SignatureType
 from polyloly.adapters.polymarket.signing import OrderSigner, OrderSpec, order_amounts
-from polyloly.bot.errors import RejectError
 from polyloly.domain.events import Side
 from polyloly.domain.intents import OrderType
 from polyloly.domain.money import VALID_TICKS, to_decimal
+from polyloly.runtime.errors import RejectError
 
 KEY = "0x" + "4c" * 32
 FUNDER = "0x" + "ab" * 20

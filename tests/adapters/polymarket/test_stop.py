@@ -30,8 +30,8 @@ from polyloly.adapters.polymarket.http import ClobRest
 from polyloly.adapters.polymarket.ws_common import cancel_and_wait
 from polyloly.adapters.polymarket.ws_market import MarketWsClient
 from polyloly.adapters.polymarket.ws_user import UserWsClient
-from polyloly.bot.clock import LiveClock
 from polyloly.domain.events import Event, FeedState, FeedStatus
+from polyloly.runtime.clock import LiveClock
 from polyloly.sim.exchange import ExchangeSimulator, Listing, SimMarket
 
 from .conftest import TEST_KEY, make_rest, wait_for

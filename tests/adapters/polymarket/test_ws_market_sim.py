@@ -9,7 +9,6 @@ import random
 import pytest
 
 from polyloly.adapters.polymarket.ws_market import MarketWsClient
-from polyloly.bot.clock import LiveClock
 from polyloly.domain.events import (
     BookInvalidated,
     BookSnapshot,
@@ -20,6 +19,7 @@ from polyloly.domain.events import (
     TickSizeChange,
 )
 from polyloly.domain.orderbook import BookSet
+from polyloly.runtime.clock import LiveClock
 from polyloly.sim.exchange import ExchangeSimulator, SimMarket
 
 from .conftest import FAST_WS, wait_for

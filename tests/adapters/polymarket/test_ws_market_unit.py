@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from polyloly.adapters.polymarket.ws_market import MarketWsClient, decode_market_frame
-from polyloly.bot.clock import VirtualClock
 from polyloly.domain.events import (
     BookInvalidated,
     BookSnapshot,
@@ -21,6 +20,7 @@ from polyloly.domain.events import (
     PriceChanges,
     TickSizeChange,
 )
+from polyloly.runtime.clock import VirtualClock
 
 A = "111"
 B = "222"

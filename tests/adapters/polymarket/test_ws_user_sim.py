@@ -20,10 +20,10 @@ from polyloly.adapters.polymarket.events import (
 from polyloly.adapters.polymarket.http import UserRecoveryPort
 from polyloly.adapters.polymarket.signing import OrderSpec
 from polyloly.adapters.polymarket.ws_user import UserWsClient
-from polyloly.bot.clock import LiveClock
-from polyloly.bot.errors import BackOffError
 from polyloly.domain.events import Event, FeedState, FeedStatus, Side
 from polyloly.domain.intents import OrderType
+from polyloly.runtime.clock import LiveClock
+from polyloly.runtime.errors import BackOffError
 from polyloly.sim.exchange import ExchangeSimulator, SimMarket
 
 from .conftest import FAST_WS, make_rest, wait_for

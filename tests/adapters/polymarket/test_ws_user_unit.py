@@ -15,8 +15,8 @@ from polyloly.adapters.polymarket.events import (
     UpdateSource,
 )
 from polyloly.adapters.polymarket.ws_user import UserWsClient, decode_user_frame
-from polyloly.bot.clock import VirtualClock
 from polyloly.domain.events import Event
+from polyloly.runtime.clock import VirtualClock
 
 OWNER = "00000000-0000-0000-0000-000000000001"
 

@@ -17,16 +17,16 @@ import pytest
 
 from polyloly.adapters.esports import (
     EsportsFeed,
-    VirtualSleeper,
     build_directory,
     build_feed,
     load_esports_settings,
     wire_truth_engine,
 )
-from polyloly.bot.clock import NS_PER_S, VirtualClock
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import Event, MatchEvent, TimerTick
 from polyloly.domain.truth_engine import TruthEngine
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.kernel import Kernel
+from polyloly.runtime.sleep import VirtualSleeper
 from polyloly.sim.esports import EsportsFeedServer, ScenarioRuntime
 from polyloly.sim.esports.common import ProviderRule
 from polyloly.sim.scenarios import Scenario, load_scenario

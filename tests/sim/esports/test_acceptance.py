@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from polyloly.bot.clock import NS_PER_MS
 from polyloly.domain.events import (
     FeedState,
     FeedStatus,
@@ -24,6 +23,7 @@ from polyloly.domain.events import (
     TruthFinal,
 )
 from polyloly.domain.markets import normalize_team
+from polyloly.runtime.clock import NS_PER_MS
 from polyloly.sim.scenarios import Scenario, available_scenarios, load_scenario
 from polyloly.sim.scenarios.model import StepKind
 

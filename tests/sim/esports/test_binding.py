@@ -14,15 +14,15 @@ from tests.sim.esports.conftest import API_KEYS, START_NS, provider_settings
 
 from polyloly.adapters.esports import (
     MatchBindingSettings,
-    VirtualSleeper,
     build_directory,
     build_feed,
     load_esports_settings,
 )
 from polyloly.adapters.esports.resolver import Binder, WantedMatch, pick_match
-from polyloly.bot.clock import NS_PER_S, VirtualClock
 from polyloly.domain.events import Event, MatchBound, MatchEvent
 from polyloly.domain.markets import TeamAliases
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.sleep import VirtualSleeper
 from polyloly.sim.esports import EsportsFeedServer, ScenarioRuntime
 from polyloly.sim.scenarios import load_scenario
 

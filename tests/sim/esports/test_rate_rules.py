@@ -15,8 +15,8 @@ import pytest
 
 from polyloly.adapters.esports import PROVIDER_DEFAULTS
 from polyloly.adapters.esports.ratelimit import NS_PER_DAY
-from polyloly.bot.clock import NS_PER_S
 from polyloly.domain.events import FeedState, MatchEventKind, TruthFinal
+from polyloly.runtime.clock import NS_PER_S
 from polyloly.sim.esports.common import PUBLISHED_LIMITS, ProviderRule
 
 K = MatchEventKind

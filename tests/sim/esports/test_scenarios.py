@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polyloly.bot.clock import NS_PER_S, VirtualClock
 from polyloly.domain.money import ONE
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
 from polyloly.sim.esports import ScenarioFairValue, ScenarioRuntime
 from polyloly.sim.scenarios import ScenarioError, available_scenarios, load_scenario, parse_scenario
 from polyloly.sim.scenarios.model import StepKind, game_probability, series_probability

@@ -13,17 +13,13 @@ import pytest_asyncio
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from polyloly.adapters.esports import (
-    FeedCore,
-    MatchDirectory,
-    VirtualSleeper,
-    load_esports_settings,
-)
+from polyloly.adapters.esports import FeedCore, MatchDirectory, load_esports_settings
 from polyloly.adapters.esports.config import MatchBindingSettings
 from polyloly.adapters.esports.pandascore import PandaScoreFeed
-from polyloly.bot.clock import NS_PER_S, VirtualClock
 from polyloly.domain.events import Event, MatchEvent, MatchEventKind
 from polyloly.domain.markets import TeamAliases
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.sleep import VirtualSleeper
 from polyloly.sim.esports import EsportsFeedServer, ScenarioRuntime
 from polyloly.sim.scenarios import load_scenario
 

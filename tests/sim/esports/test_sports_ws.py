@@ -18,16 +18,16 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError
 
 from polyloly.adapters.esports import (
-    AsyncioSleeper,
     MatchBindingSettings,
     build_directory,
     build_feed,
     load_esports_settings,
 )
 from polyloly.adapters.esports.sports_ws import parse_score
-from polyloly.bot.clock import LiveClock
 from polyloly.domain.events import Event, MatchEventKind, TruthFinal
 from polyloly.domain.markets import normalize_team
+from polyloly.runtime.clock import LiveClock
+from polyloly.runtime.sleep import AsyncioSleeper
 from polyloly.sim.esports import EsportsFeedServer, ScenarioRuntime
 from polyloly.sim.scenarios import load_scenario
 

@@ -10,7 +10,7 @@ import pytest_asyncio
 from eth_account import Account
 from py_clob_client_v2.client import ClobClient
 
-from polyloly.bot.clock import LiveClock, VirtualClock
+from polyloly.runtime.clock import LiveClock, VirtualClock
 from polyloly.sim.exchange import ExchangeSimulator, Listing, SimConfig, SimMarket
 
 # Fixed, publicly known test keys (Hardhat's default accounts): never real funds.

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from tests.conftest import load_fixture
 
-from polyloly.bot.clock import VirtualClock
+from polyloly.runtime.clock import VirtualClock
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig
 from polyloly.sim.exchange.scenarios import esports_scenario
 

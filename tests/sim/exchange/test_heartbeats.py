@@ -17,7 +17,7 @@ from py_clob_client_v2.exceptions import PolyApiException
 from py_clob_client_v2.http_helpers import helpers as lib_http
 from tests.sim.exchange.conftest import KEY_1, KEY_2, Env, lol_market
 
-from polyloly.bot.clock import NS_PER_MS, LiveClock, VirtualClock
+from polyloly.runtime.clock import NS_PER_MS, LiveClock, VirtualClock
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig
 from polyloly.sim.exchange.heartbeats import ERR_HEARTBEAT
 

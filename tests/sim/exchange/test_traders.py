@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from polyloly.bot.clock import NS_PER_MS, VirtualClock
 from polyloly.domain.events import Side
 from polyloly.domain.money import ONE
+from polyloly.runtime.clock import NS_PER_MS, VirtualClock
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig, StaticFairValue
 from polyloly.sim.exchange.accounts import COLLATERAL
 from polyloly.sim.exchange.scenarios import bo3_markets, esports_scenario

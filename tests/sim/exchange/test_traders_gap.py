@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from polyloly.bot.clock import NS_PER_MS, VirtualClock
 from polyloly.domain.money import ONE
+from polyloly.runtime.clock import NS_PER_MS, VirtualClock
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig, StaticFairValue
 from polyloly.sim.exchange.scenarios import bo3_markets
 from polyloly.sim.exchange.traders import MarketMaker

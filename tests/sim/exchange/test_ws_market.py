@@ -14,8 +14,8 @@ from tests.sim.exchange import wire_shapes
 from tests.sim.exchange.conftest import Env, lol_market
 from tests.sim.exchange.wsutil import collect, next_text, of_type
 
-from polyloly.bot.clock import VirtualClock
 from polyloly.domain.events import Side
+from polyloly.runtime.clock import VirtualClock
 from polyloly.sim.exchange import ExchangeSimulator, SimConfig
 
 pytestmark = pytest.mark.asyncio

@@ -10,15 +10,9 @@ from polyloly.domain.events import BookSnapshot, Side, TruthAlert, TruthFinal
 from polyloly.domain.fees import FeeModel, FlatPayoutFeeModel, PolymarketFeeModel
 from polyloly.domain.intents import MergeIntent, OrderType, PlaceOrderIntent
 from polyloly.domain.orderbook import BookSet
+from polyloly.domain.pairs import Leg, PairPosition
 from polyloly.strategies.pair_arb.engine import PairArbEngine, PairArbError, PairIntent
-from polyloly.strategies.pair_arb.math import (
-    Leg,
-    PairPosition,
-    buy_fill,
-    order_lot,
-    should_buy_more,
-    should_buy_pair,
-)
+from polyloly.strategies.pair_arb.math import buy_fill, order_lot, should_buy_more, should_buy_pair
 from polyloly.strategies.pair_arb.params import PairArbParams
 
 SH = 1_000_000

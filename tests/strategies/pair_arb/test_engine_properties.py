@@ -9,16 +9,9 @@ from polyloly.domain.events import BookSnapshot, Side, TruthFinal
 from polyloly.domain.fees import FeeModel, FlatPayoutFeeModel, PolymarketFeeModel
 from polyloly.domain.intents import MergeIntent, PlaceOrderIntent
 from polyloly.domain.orderbook import BookSet
+from polyloly.domain.pairs import Leg, LegFill, PairPosition
 from polyloly.strategies.pair_arb.engine import PairArbEngine
-from polyloly.strategies.pair_arb.math import (
-    Leg,
-    LegFill,
-    PairPosition,
-    buy_fill,
-    order_lot,
-    sell_fill,
-    should_buy_more,
-)
+from polyloly.strategies.pair_arb.math import buy_fill, order_lot, sell_fill, should_buy_more
 from polyloly.strategies.pair_arb.params import PairArbParams
 
 SH = 1_000_000

@@ -6,8 +6,9 @@ from polyloly.domain.events import BookSnapshot
 from polyloly.domain.fees import PolymarketFeeModel
 from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, split_intent_id
 from polyloly.domain.orderbook import BookSet
+from polyloly.domain.pairs import PairPosition
 from polyloly.strategies.pair_arb.engine import PairArbEngine, PairIntent
-from polyloly.strategies.pair_arb.math import PairPosition, buy_fill
+from polyloly.strategies.pair_arb.math import buy_fill
 from polyloly.strategies.pair_arb.params import PairArbParams
 
 SH = 1_000_000

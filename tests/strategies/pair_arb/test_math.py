@@ -8,11 +8,9 @@ import pytest
 
 from polyloly.domain.fees import FlatPayoutFeeModel, PolymarketFeeModel
 from polyloly.domain.money import MoneyError
+from polyloly.domain.pairs import Leg, LegFill, PairPosition
 from polyloly.strategies.pair_arb.math import (
     APPROVED,
-    Leg,
-    LegFill,
-    PairPosition,
     buy_fill,
     fee_per_share,
     max_price_under,

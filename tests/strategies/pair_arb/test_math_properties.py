@@ -8,10 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from polyloly.domain.fees import FeeModel, FlatPayoutFeeModel, PolymarketFeeModel
+from polyloly.domain.pairs import Leg, LegFill, PairPosition
 from polyloly.strategies.pair_arb.math import (
-    Leg,
-    LegFill,
-    PairPosition,
     buy_fill,
     fee_per_share,
     max_price_under,

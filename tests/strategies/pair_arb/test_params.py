@@ -48,6 +48,4 @@ def test_invalid_params_raise(bad: dict[str, Any]) -> None:
 def test_public_surface() -> None:
     for name in pair_arb.__all__:
         assert hasattr(pair_arb, name)
-    assert {"PairArbEngine", "PairArbParams", "PairPosition", "should_buy_more"} <= set(
-        pair_arb.__all__
-    )
+    assert {"PairArbEngine", "PairArbParams", "should_buy_more"} <= set(pair_arb.__all__)

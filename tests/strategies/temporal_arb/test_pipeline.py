@@ -5,8 +5,6 @@ from __future__ import annotations
 import msgspec
 from tests.conftest import RecordingSink
 
-from polyloly.bot.clock import VirtualClock
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import (
     BookSnapshot,
     Event,
@@ -22,6 +20,8 @@ from polyloly.domain.markets import MarketKind, MarketMapping, MarketRegistry
 from polyloly.domain.orderbook import BookSet
 from polyloly.domain.risk import Quote, RiskParams, TradingState, check
 from polyloly.domain.truth_engine import TruthEngine
+from polyloly.runtime.clock import VirtualClock
+from polyloly.runtime.kernel import Kernel
 from polyloly.strategies.temporal_arb import TemporalArbEngine, TemporalArbParams
 
 K = MatchEventKind

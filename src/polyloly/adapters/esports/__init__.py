@@ -21,11 +21,9 @@ from polyloly.adapters.esports.factory import (
     wire_truth_engine,
 )
 from polyloly.adapters.esports.identity import MatchDirectory, MatchRef
-from polyloly.adapters.esports.timing import AsyncioSleeper, Sleeper, VirtualSleeper
 
 __all__ = [
     "PROVIDER_DEFAULTS",
-    "AsyncioSleeper",
     "EsportsFeed",
     "EsportsSettings",
     "FeedCore",
@@ -35,8 +33,6 @@ __all__ = [
     "MatchDirectory",
     "MatchRef",
     "ProviderSettings",
-    "Sleeper",
-    "VirtualSleeper",
     "build_directory",
     "build_feed",
     "build_feeds",

@@ -7,7 +7,7 @@
   ``down_after_failures`` failed rounds, ``OK`` again on recovery.
 * :class:`ProviderHttp` — httpx with a base URL (tests point it at the local feed), the
   provider's rate limit on the injected clock, retries with jittered backoff, and vendor
-  errors translated into :mod:`polyloly.bot.errors` classes.
+  errors translated into :mod:`polyloly.runtime.errors` classes.
 * :class:`FeedCore` — what an adapter is given: settings, clock, sleeper, the kernel's
   synchronous ``publish``, the match directory, injected randomness, per-match trackers.
 
@@ -34,11 +34,11 @@ from polyloly.adapters.esports.ratelimit import (
     ProviderLimiter,
     paced_interval_ns,
 )
-from polyloly.adapters.esports.timing import Sleeper
 from polyloly.adapters.esports.tracker import MatchSnap, MatchTracker
-from polyloly.bot.clock import NS_PER_MS, Clock
-from polyloly.bot.errors import BackOffError, RejectError, RetryableError
 from polyloly.domain.events import Event, FeedState, FeedStatus, MatchEvent
+from polyloly.runtime.clock import NS_PER_MS, Clock
+from polyloly.runtime.errors import BackOffError, RejectError, RetryableError
+from polyloly.runtime.sleep import Sleeper
 
 __all__ = [
     "EsportsFeed",

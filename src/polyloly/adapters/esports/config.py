@@ -27,7 +27,7 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
-from polyloly.bot.errors import ConfigError
+from polyloly.runtime.errors import ConfigError
 
 __all__ = [
     "GRID",

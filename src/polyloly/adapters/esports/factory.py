@@ -37,12 +37,13 @@ from polyloly.adapters.esports.lolesports import LolEsportsFeed
 from polyloly.adapters.esports.opendota import OpenDotaFeed
 from polyloly.adapters.esports.pandascore import PandaScoreFeed
 from polyloly.adapters.esports.sports_ws import PolymarketSportsFeed
-from polyloly.adapters.esports.timing import Sleeper
-from polyloly.bot.clock import NS_PER_S, Clock
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import Event, MatchEvent, TimerTick
 from polyloly.domain.markets import TeamAliases
-from polyloly.domain.truth_engine import TruthEngine, TruthParams
+from polyloly.domain.truth_engine import TruthEngine
+from polyloly.domain.truth_table import TruthParams
+from polyloly.runtime.clock import NS_PER_S, Clock
+from polyloly.runtime.kernel import Kernel
+from polyloly.runtime.sleep import Sleeper
 
 __all__ = [
     "FEEDS",

@@ -37,7 +37,7 @@ from websockets.exceptions import InvalidHandshake, WebSocketException
 from polyloly.adapters.esports.base import FeedCore, ProviderHttp, decode, run_polling
 from polyloly.adapters.esports.config import GRID
 from polyloly.adapters.esports.identity import MatchRef
-from polyloly.adapters.esports.parsing import best_of_from_format, iso_to_ns
+from polyloly.adapters.esports.parsing import best_of_from_format
 from polyloly.adapters.esports.ratelimit import Backoff
 from polyloly.adapters.esports.resolver import WantedMatch, iso_utc, pick_match
 from polyloly.adapters.esports.schemas.grid import (
@@ -49,7 +49,8 @@ from polyloly.adapters.esports.schemas.grid import (
     GridStateResponse,
 )
 from polyloly.adapters.esports.tracker import GamePhase, GameSnap, MatchPhase, MatchSnap
-from polyloly.bot.errors import RejectError, RetryableError
+from polyloly.runtime.errors import RejectError, RetryableError
+from polyloly.runtime.timefmt import iso_to_ns
 
 __all__ = [
     "SERIES_LIST_QUERY",

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from polyloly.adapters.esports.config import MatchBindingSettings
-from polyloly.bot.clock import NS_PER_S
 from polyloly.domain.markets import TeamAliases
+from polyloly.runtime.clock import NS_PER_S
 
 __all__ = ["MatchDirectory", "MatchRef", "Side"]
 

@@ -28,12 +28,13 @@ import httpx
 from polyloly.adapters.esports.base import FeedCore, ProviderHttp, decode, run_polling
 from polyloly.adapters.esports.config import LIQUIPEDIA
 from polyloly.adapters.esports.identity import MatchRef
-from polyloly.adapters.esports.parsing import coerce_int, iso_to_ns
+from polyloly.adapters.esports.parsing import coerce_int
 from polyloly.adapters.esports.resolver import WantedMatch, pick_match
 from polyloly.adapters.esports.schemas.liquipedia import LpMatch, LpOpponent, LpResponse
 from polyloly.adapters.esports.tracker import GamePhase, GameSnap, MatchPhase, MatchSnap
-from polyloly.bot.clock import NS_PER_S
-from polyloly.bot.errors import ConfigError, RejectError, RetryableError
+from polyloly.runtime.clock import NS_PER_S
+from polyloly.runtime.errors import ConfigError, RejectError, RetryableError
+from polyloly.runtime.timefmt import iso_to_ns
 
 __all__ = ["WIKI", "LiquipediaFeed", "lpdb_snapshot", "lpdb_start_ns", "lpdb_teams"]
 

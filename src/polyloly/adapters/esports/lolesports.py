@@ -25,7 +25,6 @@ import httpx
 from polyloly.adapters.esports.base import FeedCore, ProviderHttp, decode, run_polling
 from polyloly.adapters.esports.config import LOLESPORTS
 from polyloly.adapters.esports.identity import MatchRef
-from polyloly.adapters.esports.parsing import iso_to_ns, ns_to_iso
 from polyloly.adapters.esports.schemas.lolesports import (
     LeEventDetailsResponse,
     LeFrame,
@@ -36,8 +35,9 @@ from polyloly.adapters.esports.schemas.lolesports import (
     LeWindow,
 )
 from polyloly.adapters.esports.tracker import GamePhase, GameSnap, MatchPhase, MatchSnap
-from polyloly.bot.clock import NS_PER_S
-from polyloly.bot.errors import RejectError, RetryableError
+from polyloly.runtime.clock import NS_PER_S
+from polyloly.runtime.errors import RejectError, RetryableError
+from polyloly.runtime.timefmt import iso_to_ns, ns_to_iso
 
 __all__ = ["LolEsportsFeed", "assign_game_winners", "window_starting_time"]
 

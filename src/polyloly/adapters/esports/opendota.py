@@ -41,8 +41,8 @@ from polyloly.adapters.esports.identity import MatchRef
 from polyloly.adapters.esports.parsing import series_winner
 from polyloly.adapters.esports.schemas.opendota import LiveGame, OdMatch
 from polyloly.adapters.esports.tracker import GamePhase, GameSnap, MatchPhase, MatchSnap
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S
-from polyloly.bot.errors import RejectError, RetryableError
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S
+from polyloly.runtime.errors import RejectError, RetryableError
 
 __all__ = ["OpenDotaFeed", "best_of_from_series_type", "live_game_sides", "parse_live"]
 

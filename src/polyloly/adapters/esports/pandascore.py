@@ -36,7 +36,6 @@ from polyloly.adapters.esports.base import FeedCore, ProviderHttp, decode, run_p
 from polyloly.adapters.esports.config import PANDASCORE
 from polyloly.adapters.esports.identity import MatchRef
 from polyloly.adapters.esports.pandascore_events import LiveEventDeduper, PsLiveEvent, classify
-from polyloly.adapters.esports.parsing import iso_to_ns
 from polyloly.adapters.esports.ratelimit import Backoff
 from polyloly.adapters.esports.schemas.pandascore import (
     PsFrame,
@@ -45,8 +44,9 @@ from polyloly.adapters.esports.schemas.pandascore import (
     PsMessageType,
 )
 from polyloly.adapters.esports.tracker import GamePhase, GameSnap, MatchPhase, MatchSnap
-from polyloly.bot.clock import NS_PER_S
-from polyloly.bot.errors import RejectError, RetryableError
+from polyloly.runtime.clock import NS_PER_S
+from polyloly.runtime.errors import RejectError, RetryableError
+from polyloly.runtime.timefmt import iso_to_ns
 
 __all__ = ["FrameGame", "PandaScoreFeed", "frame_game", "match_snapshot", "team_sides"]
 

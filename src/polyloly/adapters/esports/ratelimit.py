@@ -3,7 +3,7 @@
 ``aiolimiter`` (and ``limits``, ``pyrate-limiter``'s default clocks) read the loop's or the
 system's time, which a virtual clock cannot move, and none of them expresses a minimum
 spacing *and* a daily budget, so the limits here are small and exact over
-:class:`~polyloly.bot.clock.Clock` time. :class:`ProviderLimiter` expresses a provider's rule
+:class:`~polyloly.runtime.clock.Clock` time. :class:`ProviderLimiter` expresses a provider's rule
 as it is written, and one instance is shared by every call to that provider:
 
 * windows: at most ``n`` requests start in any window of ``w`` (a sliding log, exact);
@@ -26,9 +26,9 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Final
 
-from polyloly.adapters.esports.timing import Sleeper
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S, Clock
-from polyloly.bot.errors import BackOffError
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S, Clock
+from polyloly.runtime.errors import BackOffError
+from polyloly.runtime.sleep import Sleeper
 
 __all__ = [
     "NS_PER_DAY",

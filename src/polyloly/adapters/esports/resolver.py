@@ -31,10 +31,10 @@ from typing import Protocol
 import structlog
 
 from polyloly.adapters.esports.identity import MatchDirectory
-from polyloly.adapters.esports.timing import Sleeper
-from polyloly.bot.clock import NS_PER_S, Clock
-from polyloly.bot.errors import RejectError, RetryableError
 from polyloly.domain.events import Event, MatchBound
+from polyloly.runtime.clock import NS_PER_S, Clock
+from polyloly.runtime.errors import RejectError, RetryableError
+from polyloly.runtime.sleep import Sleeper
 
 __all__ = ["Binder", "Finder", "WantedMatch", "iso_utc", "pick_match"]
 

@@ -38,11 +38,12 @@ from websockets.exceptions import InvalidHandshake, WebSocketException
 from polyloly.adapters.esports.base import FeedCore, decode, run_polling
 from polyloly.adapters.esports.config import POLYMARKET_SPORTS
 from polyloly.adapters.esports.identity import MatchRef
-from polyloly.adapters.esports.parsing import iso_to_ns, series_winner
+from polyloly.adapters.esports.parsing import series_winner
 from polyloly.adapters.esports.ratelimit import Backoff
 from polyloly.adapters.esports.schemas.sports import SportResult
 from polyloly.adapters.esports.tracker import GamePhase, GameSnap, MatchPhase, MatchSnap
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S
+from polyloly.runtime.timefmt import iso_to_ns
 
 __all__ = ["PolymarketSportsFeed", "parse_score"]
 

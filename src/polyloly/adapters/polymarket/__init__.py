@@ -7,7 +7,7 @@ Modules (STYLE.md §8 adapter shape):
 ``schemas``     msgspec wire structs with the venue's field names
 ``parsing``     pure wire → domain events (integer micros)
 ``events``      kernel events for our orders and trades (``OrderUpdate``, ``TradeUpdate``)
-``errors``      venue/library failures → ``polyloly.bot.errors`` classes
+``errors``      venue/library failures → ``polyloly.runtime.errors`` classes
 ``signing``     exact order amounts, local V2 signing and order hash
 ``http``        the REST port over py-clob-client-v2 (worker threads)
 ``ws_common``   one reconnecting socket with the venue's PING/PONG keepalive

@@ -16,7 +16,7 @@ type  name                funder
 Secrets (the private key, the API secret and passphrase) are held in :class:`Secret`,
 whose ``repr``/``str`` never show the value, so a config object can be logged safely.
 Cross-field rules are checked by :func:`validate_wallet` / :func:`validate_config`, which
-raise :class:`~polyloly.bot.errors.ConfigError` naming the offending key.
+raise :class:`~polyloly.runtime.errors.ConfigError` naming the offending key.
 
 References
 ----------
@@ -37,7 +37,7 @@ from eth_account import Account
 
 from polyloly.adapters.polymarket.constants import HEARTBEAT_TIMEOUT_S
 from polyloly.adapters.polymarket.heartbeat_chain import HeartbeatTiming
-from polyloly.bot.errors import ConfigError
+from polyloly.runtime.errors import ConfigError
 
 __all__ = [
     "ApiCredentials",

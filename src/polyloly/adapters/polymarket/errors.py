@@ -1,4 +1,4 @@
-"""Translate venue and client-library failures into :mod:`polyloly.bot.errors` classes.
+"""Translate venue and client-library failures into :mod:`polyloly.runtime.errors` classes.
 
 Callers branch on the class (retry, back off, look up, skip, halt), never on text. The
 venue's error strings are matched here once, in a table; each rule carries a stable
@@ -30,7 +30,8 @@ import msgspec
 from py_clob_client_v2.exceptions import PolyApiException, PolyException
 
 from polyloly.adapters.polymarket.schemas.http import HeartbeatMismatch
-from polyloly.bot.errors import (
+from polyloly.execution.ports import RejectCode
+from polyloly.runtime.errors import (
     BackOffError,
     ConfigError,
     HaltError,
@@ -39,7 +40,6 @@ from polyloly.bot.errors import (
     RetryableError,
     UnknownOutcomeError,
 )
-from polyloly.execution.ports import RejectCode
 
 __all__ = [
     "VENUE_ERROR_RULES",

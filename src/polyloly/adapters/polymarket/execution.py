@@ -40,15 +40,6 @@ from polyloly.adapters.polymarket.http import ClobRest
 from polyloly.adapters.polymarket.signing import OrderSigner as PmOrderSigner
 from polyloly.adapters.polymarket.signing import OrderSpec as PmOrderSpec
 from polyloly.adapters.polymarket.signing import SignedOrder as PmSignedOrder
-from polyloly.bot.clock import NS_PER_S, Clock
-from polyloly.bot.errors import (
-    ConfigError,
-    HaltError,
-    PolylolyError,
-    RejectError,
-    RetryableError,
-    UnknownOutcomeError,
-)
 from polyloly.domain.events import Event
 from polyloly.domain.money import to_decimal
 from polyloly.execution.engine import ExecutionEngine, ExecutionPorts
@@ -69,6 +60,15 @@ from polyloly.execution.ports import (
     TradeStatus,
     VenueOrder,
     VenueOrderStatus,
+)
+from polyloly.runtime.clock import NS_PER_S, Clock
+from polyloly.runtime.errors import (
+    ConfigError,
+    HaltError,
+    PolylolyError,
+    RejectError,
+    RetryableError,
+    UnknownOutcomeError,
 )
 
 __all__ = [

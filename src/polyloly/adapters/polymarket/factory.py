@@ -34,9 +34,10 @@ from polyloly.adapters.polymarket.http import ClobRest, configure_http_transport
 from polyloly.adapters.polymarket.signing import OrderSigner
 from polyloly.adapters.polymarket.ws_market import MarketWsClient
 from polyloly.adapters.polymarket.ws_user import UserWsClient
-from polyloly.bot.clock import NS_PER_MS, Clock
 from polyloly.domain.events import Event
-from polyloly.execution.retry import RetryPolicy, Sleep, asyncio_sleep, call_with_retry
+from polyloly.execution.retry import RetryPolicy, call_with_retry
+from polyloly.runtime.clock import NS_PER_MS, Clock
+from polyloly.runtime.sleep import Sleep, asyncio_sleep
 
 __all__ = [
     "AUTH_RETRY",

@@ -43,7 +43,6 @@ from polyloly.adapters.polymarket.constants import (
 from polyloly.adapters.polymarket.errors import ParseError, error_for_status, translate_exception
 from polyloly.adapters.polymarket.parsing import decimal_micros, tick_micros, time_to_ns
 from polyloly.adapters.polymarket.schemas.gamma import GammaEvent, GammaMarket
-from polyloly.bot.errors import RetryableError
 from polyloly.domain.fees import ESPORTS_TAKER_RATE
 from polyloly.domain.markets import (
     DEFAULT_MIN_SIZE,
@@ -55,7 +54,9 @@ from polyloly.domain.markets import (
     TeamAliases,
     map_outcomes_to_tokens,
 )
-from polyloly.execution.retry import RetryPolicy, Sleep, asyncio_sleep, call_with_retry
+from polyloly.execution.retry import RetryPolicy, call_with_retry
+from polyloly.runtime.errors import RetryableError
+from polyloly.runtime.sleep import Sleep, asyncio_sleep
 
 __all__ = [
     "GAMMA_RETRY",

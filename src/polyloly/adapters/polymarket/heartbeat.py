@@ -45,9 +45,9 @@ from polyloly.adapters.polymarket.heartbeat_chain import (
 )
 from polyloly.adapters.polymarket.http import HeartbeatPort
 from polyloly.adapters.polymarket.ws_common import cancel_and_wait
-from polyloly.bot.clock import NS_PER_S, Clock
-from polyloly.bot.errors import BackOffError, PolylolyError
 from polyloly.domain.events import Event, FeedState, FeedStatus
+from polyloly.runtime.clock import NS_PER_S, Clock
+from polyloly.runtime.errors import BackOffError, PolylolyError
 
 __all__ = ["HEARTBEAT_SOURCE", "HeartbeatLoop"]
 

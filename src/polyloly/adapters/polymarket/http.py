@@ -3,7 +3,7 @@
 py-clob-client-v2 is synchronous (httpx + local EIP-712 signing), so every call except the
 order posts and the heartbeats runs in a worker thread (:func:`asyncio.to_thread`). Replies
 are decoded into typed structs; every failure is translated at this boundary into
-:mod:`polyloly.bot.errors` classes (:mod:`polyloly.adapters.polymarket.errors`).
+:mod:`polyloly.runtime.errors` classes (:mod:`polyloly.adapters.polymarket.errors`).
 
 Order posts (``POST /order``, ``POST /orders``) are the latency-critical calls, so they run
 on the event loop over one long-lived keep-alive ``httpx.AsyncClient`` (HTTP/1.1, on an
@@ -89,10 +89,10 @@ from polyloly.adapters.polymarket.schemas.http import (
 from polyloly.adapters.polymarket.schemas.user import WsUserOrder, WsUserTrade
 from polyloly.adapters.polymarket.signing import OrderSigner, OrderSpec, SignedOrder
 from polyloly.adapters.polymarket.transport import Http11Transport
-from polyloly.bot.clock import NS_PER_S, Clock
-from polyloly.bot.errors import ConfigError, PolylolyError, RejectError, RetryableError
 from polyloly.domain.events import BookSnapshot
 from polyloly.execution.ports import RejectCode
+from polyloly.runtime.clock import NS_PER_S, Clock
+from polyloly.runtime.errors import ConfigError, PolylolyError, RejectError, RetryableError
 
 __all__ = [
     "Balances",
@@ -375,7 +375,7 @@ class ClobRest:
 
         Transport failures translate as through the library (its ``request`` wraps every
         ``httpx.RequestError``; :func:`translate_exception` maps both the same way): these
-        are writes, so a lost reply is an :class:`~polyloly.bot.errors.UnknownOutcomeError`.
+        are writes, so a lost reply is an :class:`~polyloly.runtime.errors.UnknownOutcomeError`.
         Nothing is ever resent here.
         """
         headers = self._l2_headers().post(path, body, self._clock.now_ns() // NS_PER_S)

@@ -68,11 +68,11 @@ from py_clob_client_v2.signer import Signer
 
 from polyloly.adapters.polymarket.config import SignatureType
 from polyloly.adapters.polymarket.schemas.http import SignedOrderBody
-from polyloly.bot.errors import RejectError
 from polyloly.domain.events import Side
 from polyloly.domain.intents import OrderType
 from polyloly.domain.money import ONE, SCALE, MoneyError, market_buy_amount, validate_price
 from polyloly.execution.ports import RejectCode
+from polyloly.runtime.errors import RejectError
 
 __all__ = [
     "BYTES32_ZERO",

@@ -33,7 +33,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from polyloly.adapters.polymarket.config import WsConfig
 from polyloly.adapters.polymarket.constants import NO_NEW_ASSETS_TEXT, PING_TEXT, PONG_TEXT
-from polyloly.bot.clock import Clock
+from polyloly.runtime.clock import Clock
 
 __all__ = [
     "ReconnectingSocket",

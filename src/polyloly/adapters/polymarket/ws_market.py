@@ -60,7 +60,6 @@ from polyloly.adapters.polymarket.schemas.market import (
     WsTickSizeChange,
 )
 from polyloly.adapters.polymarket.ws_common import ReconnectingSocket, frame_payload
-from polyloly.bot.clock import Clock
 from polyloly.domain.events import (
     BookInvalidated,
     BookSnapshot,
@@ -71,6 +70,7 @@ from polyloly.domain.events import (
 )
 from polyloly.domain.money import ONE, VALID_TICKS, all_on_grid
 from polyloly.domain.orderbook import BookSet, OrderBook
+from polyloly.runtime.clock import Clock
 
 __all__ = ["MarketWsClient", "decode_market_frame"]
 

@@ -51,9 +51,9 @@ from polyloly.adapters.polymarket.ws_common import (
     cancel_and_wait,
     frame_payload,
 )
-from polyloly.bot.clock import Clock
-from polyloly.bot.errors import PolylolyError
 from polyloly.domain.events import Event, FeedState, FeedStatus
+from polyloly.runtime.clock import Clock
+from polyloly.runtime.errors import PolylolyError
 
 __all__ = ["UserWsClient", "decode_user_frame"]
 

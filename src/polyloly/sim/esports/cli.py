@@ -18,9 +18,9 @@ from fractions import Fraction
 
 import typer
 
-from polyloly.adapters.esports.timing import AsyncioSleeper
-from polyloly.bot.clock import LiveClock
-from polyloly.bot.errors import PortInUseError
+from polyloly.runtime.clock import LiveClock
+from polyloly.runtime.errors import PortInUseError
+from polyloly.runtime.sleep import AsyncioSleeper
 from polyloly.sim.esports.runtime import ScenarioRuntime
 from polyloly.sim.esports.server import EsportsFeedServer
 from polyloly.sim.scenarios.loader import ScenarioError, available_scenarios, load_scenario

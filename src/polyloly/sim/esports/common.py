@@ -13,8 +13,8 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from polyloly.adapters.esports.timing import Sleeper
-from polyloly.bot.clock import NS_PER_S, Clock
+from polyloly.runtime.clock import NS_PER_S, Clock
+from polyloly.runtime.sleep import Sleeper
 from polyloly.sim.esports.runtime import ScenarioRuntime
 from polyloly.sim.scenarios.model import ProviderSpec
 

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from polyloly.adapters.esports.parsing import iso_to_ns
+from polyloly.runtime.timefmt import iso_to_ns
 from polyloly.sim.esports.common import FeedContext, iso_ms, iso_z, json_response
 from polyloly.sim.esports.runtime import ScenarioRuntime
 from polyloly.sim.scenarios.model import GameState, MatchState, ProviderSpec

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from polyloly.bot.clock import NS_PER_S
+from polyloly.runtime.clock import NS_PER_S
 from polyloly.sim.esports.common import FeedContext, json_response
 from polyloly.sim.esports.runtime import ScenarioRuntime
 from polyloly.sim.scenarios.model import GameState, ProviderSpec

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
 
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S, Clock
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S, Clock
 from polyloly.sim.scenarios.model import MatchState, Outage, ProviderSpec, Scenario
 
 __all__ = ["ScenarioFairValue", "ScenarioRuntime"]

@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from aiohttp import web
 
-from polyloly.adapters.esports.timing import Sleeper
-from polyloly.bot.clock import Clock
+from polyloly.runtime.clock import Clock
+from polyloly.runtime.sleep import Sleeper
 from polyloly.sim.esports import grid, liquipedia, lolesports, opendota, pandascore, sports_ws
 from polyloly.sim.esports.common import FeedContext, ProviderRule, json_response
 from polyloly.sim.esports.runtime import ScenarioRuntime

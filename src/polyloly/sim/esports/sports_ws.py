@@ -26,7 +26,7 @@ from typing import Any, Final
 import msgspec
 from aiohttp import WSMsgType, web
 
-from polyloly.bot.clock import NS_PER_MS
+from polyloly.runtime.clock import NS_PER_MS
 from polyloly.sim.esports.common import FeedContext, Publisher, iso_z
 from polyloly.sim.esports.runtime import ScenarioRuntime
 from polyloly.sim.scenarios.model import MatchState

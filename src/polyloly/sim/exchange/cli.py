@@ -13,12 +13,12 @@ import signal
 
 import typer
 
-from polyloly.bot.errors import PortInUseError
+from polyloly.runtime.errors import PortInUseError
 from polyloly.sim.exchange.config import SimConfig
 from polyloly.sim.exchange.scenarios import SCENARIOS
 from polyloly.sim.exchange.server import ExchangeSimulator
 
-__all__ = ["SCENARIOS", "serve"]
+__all__ = ["serve"]
 
 
 async def serve(host: str, port: int, scenario: str, seed: int) -> None:

@@ -27,18 +27,73 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from polyloly.domain.events import Side
 from polyloly.domain.money import MoneyError, parse_micros
+from polyloly.sim.exchange.faults import Faults
 from polyloly.sim.exchange.frames import num, rest_order
+from polyloly.sim.exchange.venue import Venue
 
-if TYPE_CHECKING:
-    from polyloly.sim.exchange.server import ExchangeSimulator
+__all__ = ["ControlledSim", "SimControl", "control_routes"]
 
-__all__ = ["SimControl", "control_routes"]
+
+class ControlledSim(Protocol):
+    """The calls the control routes make on a simulator (the server implements them)."""
+
+    @property
+    def faults(self) -> Faults:
+        """The armed faults."""
+        ...
+
+    @property
+    def venue(self) -> Venue:
+        """The exchange core (orders and listings are read from it)."""
+        ...
+
+    def merge(self, address: str, condition_id: str, size: int) -> bool:
+        """Merge ``size`` complete pairs into pUSD."""
+        ...
+
+    def split(self, address: str, condition_id: str, size: int) -> bool:
+        """Split ``size`` pUSD into complete pairs."""
+        ...
+
+    def redeem(self, address: str, condition_id: str) -> int:
+        """Redeem a resolved market's winning shares; return the payout."""
+        ...
+
+    def resolve(self, condition_id: str, winning_token_id: str) -> None:
+        """Resolve a market."""
+        ...
+
+    def set_live(self, condition_id: str, live: bool = True) -> None:
+        """Mark a market's game live (taker delay) or not."""
+        ...
+
+    def set_tick_size(self, token_id: str, tick: int) -> None:
+        """Change a token's tick size."""
+        ...
+
+    def place_resting(
+        self, token_id: str, side: Side | str, price: int, size: int, owner: str = "mm-1"
+    ) -> str:
+        """Rest a house order on the book; return its id."""
+        ...
+
+    def cancel_resting(self, order_id: str) -> bool:
+        """Cancel a resting order."""
+        ...
+
+    def set_allowance(self, address: str, amount: int, asset_type: str = "COLLATERAL") -> None:
+        """Set an address's allowance."""
+        ...
+
+    def balances(self, address: str) -> dict[str, int]:
+        """Every balance of ``address`` in micro-units."""
+        ...
 
 
 async def _json(request: web.Request) -> dict[str, Any]:
@@ -55,7 +110,7 @@ def _bad(message: str) -> web.Response:
     return web.json_response({"error": message}, status=400)
 
 
-def control_routes(sim: ExchangeSimulator) -> list[web.RouteDef]:
+def control_routes(sim: ControlledSim) -> list[web.RouteDef]:
     """The ``/sim/`` routes of a simulator."""
     return SimControl(sim).routes()
 
@@ -66,7 +121,7 @@ _BAD_INPUT = (KeyError, ValueError, MoneyError)
 class SimControl:
     """Handlers of the ``/sim/`` control API (see module docstring)."""
 
-    def __init__(self, sim: ExchangeSimulator) -> None:
+    def __init__(self, sim: ControlledSim) -> None:
         self.sim = sim
 
     def routes(self) -> list[web.RouteDef]:
@@ -230,5 +285,5 @@ class SimControl:
         )
 
 
-def _balances(sim: ExchangeSimulator, address: str) -> dict[str, int]:
+def _balances(sim: ControlledSim, address: str) -> dict[str, int]:
     return sim.balances(address) if address else {}

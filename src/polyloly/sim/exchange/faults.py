@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from polyloly.bot.clock import NS_PER_S, Clock
+from polyloly.runtime.clock import NS_PER_S, Clock
 
 __all__ = ["HTTP_ERROR_BODIES", "Faults", "HttpFault"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from polyloly.domain.events import Side
-from polyloly.domain.matching import LevelChange
+from polyloly.domain.matching_book import LevelChange
 from polyloly.sim.exchange import frames
 from polyloly.sim.exchange.config import Listing
 from polyloly.sim.exchange.frames import Json

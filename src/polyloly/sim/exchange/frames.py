@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import Any
 
-from polyloly.domain.matching import LevelChange
+from polyloly.domain.matching_book import LevelChange
 from polyloly.domain.money import to_decimal
 from polyloly.sim.exchange.config import Listing
 from polyloly.sim.exchange.orders import OrderRecord, TradeRecord

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from polyloly.bot.clock import NS_PER_S
+from polyloly.runtime.clock import NS_PER_S
 from polyloly.sim.exchange.frames import Json
 
 __all__ = ["ERR_HEARTBEAT", "HeartbeatChains"]

@@ -2,7 +2,7 @@
 
 :class:`Timers` is a deterministic timer heap driven by the injected clock: the exchange
 runs :meth:`Timers.run_due` from its background loop (live clock) or straight after a
-test advances a :class:`~polyloly.bot.clock.VirtualClock`. :class:`TradeLifecycle` moves
+test advances a :class:`~polyloly.runtime.clock.VirtualClock`. :class:`TradeLifecycle` moves
 each trade along its timeline with the configured delays; a trade marked to fail goes
 MATCHED → FAILED at its mining time and is reversed in balances; a trade marked to retry
 goes MATCHED → RETRYING → MINED → CONFIRMED.
@@ -14,7 +14,7 @@ import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from polyloly.bot.clock import NS_PER_MS
+from polyloly.runtime.clock import NS_PER_MS
 from polyloly.sim.exchange.orders import TradeRecord, TradeStatus
 
 __all__ = ["Timers", "TradeLifecycle"]

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
-from polyloly.bot.clock import NS_PER_S
 from polyloly.domain.money import SCALE
+from polyloly.runtime.clock import NS_PER_S
 from polyloly.sim.exchange.config import Listing, SimMarket
 from polyloly.sim.scenarios.loader import load_scenario
 

@@ -4,7 +4,7 @@ One aiohttp application serves the CLOB REST API at ``/``, Gamma at ``/gamma``, 
 market and user WebSocket channels at ``/ws/market`` and ``/ws/user`` and the control API
 at ``/sim/``. A background task runs the timers (trade lifecycle, taker delays, GTD
 expiry, heartbeats) and the synthetic traders on the injected clock; with a
-:class:`~polyloly.bot.clock.VirtualClock`, call :meth:`ExchangeSimulator.run_due` after
+:class:`~polyloly.runtime.clock.VirtualClock`, call :meth:`ExchangeSimulator.run_due` after
 advancing it.
 
 Example
@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from polyloly.bot.clock import NS_PER_MS, Clock, LiveClock
 from polyloly.domain.events import Side
+from polyloly.runtime.clock import NS_PER_MS, Clock, LiveClock
 from polyloly.sim.exchange.accounts import COLLATERAL
 from polyloly.sim.exchange.config import Listing, SimConfig, SimMarket
 from polyloly.sim.exchange.control import control_routes

@@ -8,15 +8,16 @@ user channels hear about it. The reply is ``POST /order``'s, including
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from polyloly.domain.events import Side
 from polyloly.domain.intents import OrderType
-from polyloly.domain.matching import Fill, MatchResult, OrderRequest, OrderState
-from polyloly.sim.exchange.frames import Json
+from polyloly.domain.matching import Fill, MatchingEngine, MatchResult, OrderRequest, OrderState
+from polyloly.runtime.clock import NS_PER_S, Clock
+from polyloly.sim.exchange.accounts import Accounts
+from polyloly.sim.exchange.config import IdFactory, Listing
+from polyloly.sim.exchange.feeds import Publisher
+from polyloly.sim.exchange.frames import Json, num
+from polyloly.sim.exchange.lifecycle import TradeLifecycle
 from polyloly.sim.exchange.orders import MakerFill, OrderRecord, TradeRecord
-
-if TYPE_CHECKING:
-    from polyloly.sim.exchange.venue import Venue
 
 __all__ = ["Settlement"]
 
@@ -24,14 +25,43 @@ _MARKET_TYPES = frozenset({OrderType.FOK, OrderType.FAK})
 
 
 class Settlement:
-    """Matches and settles orders for a :class:`~polyloly.sim.exchange.venue.Venue`."""
+    """Matches and settles orders for a :class:`~polyloly.sim.exchange.venue.Venue`.
 
-    def __init__(self, venue: Venue) -> None:
-        self._venue = venue
+    It receives the venue's parts it works on (the matching engine, accounts, publisher,
+    trade lifecycle, the order/trade/listing records, the id factory and the clock), not
+    the venue itself.
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: MatchingEngine,
+        accounts: Accounts,
+        publisher: Publisher,
+        lifecycle: TradeLifecycle,
+        orders: dict[str, OrderRecord],
+        trades: dict[str, TradeRecord],
+        by_token: dict[str, Listing],
+        ids: IdFactory,
+        clock: Clock,
+    ) -> None:
+        self.engine = engine
+        self.accounts = accounts
+        self.publisher = publisher
+        self.lifecycle = lifecycle
+        self.orders = orders
+        self.trades = trades
+        self.by_token = by_token
+        self.ids = ids
+        self.clock = clock
+
+    def now_s(self) -> int:
+        """Clock time in s."""
+        return self.clock.now_ns() // NS_PER_S
 
     def execute(self, request: OrderRequest, record: OrderRecord) -> tuple[int, Json]:
         """Match ``request`` now; return the HTTP status and ``POST /order`` reply."""
-        venue = self._venue
+        venue = self
         result = venue.engine.submit(request, venue.now_s())
         if not result.accepted:
             venue.accounts.release(request.order_id)
@@ -46,7 +76,7 @@ class Settlement:
             return 400, {"error": result.error}
         trades = self._settle(request, record, result)
         status = "live" if result.state is OrderState.LIVE else "matched"
-        making, taking = venue.trade_amounts(record, trades)
+        making, taking = _trade_amounts(record, trades)
         return 200, {
             "success": True,
             "errorMsg": "",
@@ -61,7 +91,7 @@ class Settlement:
     def _settle(
         self, request: OrderRequest, record: OrderRecord, result: MatchResult
     ) -> list[TradeRecord]:
-        venue = self._venue
+        venue = self
         listing = venue.by_token[request.token_id]
         trades = self._trades(request, record, result.fills)
         for fill in result.fills:
@@ -95,7 +125,7 @@ class Settlement:
         return trades
 
     def _update_makers(self, fills: tuple[Fill, ...], trades: list[TradeRecord]) -> None:
-        venue = self._venue
+        venue = self
         trade_of = {(f.maker_order_id, f.price): t.id for t in trades for f in t.fills}
         touched: dict[str, OrderRecord] = {}
         for fill in fills:
@@ -126,7 +156,7 @@ class Settlement:
         self, request: OrderRequest, record: OrderRecord, fills: tuple[Fill, ...]
     ) -> list[TradeRecord]:
         """Group fills by effective price into trades."""
-        venue = self._venue
+        venue = self
         groups: dict[int, list[Fill]] = {}
         for fill in fills:
             groups.setdefault(fill.price, []).append(fill)
@@ -170,3 +200,12 @@ class Settlement:
                 )
             )
         return trades
+
+
+def _trade_amounts(record: OrderRecord, trades: list[TradeRecord]) -> tuple[str, str]:
+    """``makingAmount`` / ``takingAmount`` of a taker order's trades."""
+    cash = sum(f.taker_cash for t in trades for f in t.fills)
+    shares = sum(f.size for t in trades for f in t.fills)
+    if record.side is Side.BUY:
+        return num(cash), num(shares)
+    return num(shares), num(cash)

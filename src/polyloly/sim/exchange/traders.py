@@ -20,10 +20,10 @@ import random
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from polyloly.bot.clock import NS_PER_MS
 from polyloly.domain.events import Side
 from polyloly.domain.intents import OrderType
 from polyloly.domain.money import ONE, Rounding, round_to_tick
+from polyloly.runtime.clock import NS_PER_MS
 from polyloly.sim.exchange.venue import Venue
 
 __all__ = [

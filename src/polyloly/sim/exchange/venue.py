@@ -16,17 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S, Clock
 from polyloly.domain.events import Side
 from polyloly.domain.fees import PolymarketFeeModel
 from polyloly.domain.intents import OrderType
-from polyloly.domain.matching import (
-    BookOrder,
-    LevelChange,
-    MatchingEngine,
-    OrderRequest,
-)
+from polyloly.domain.matching import MatchingEngine, OrderRequest
+from polyloly.domain.matching_book import BookOrder, LevelChange
 from polyloly.domain.money import ONE, Rounding, cost_of
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S, Clock
 from polyloly.sim.exchange.accounts import COLLATERAL, Accounts
 from polyloly.sim.exchange.auth import (
     ApiCredentials,
@@ -38,7 +34,7 @@ from polyloly.sim.exchange.auth import (
 )
 from polyloly.sim.exchange.config import CHAIN_CONTRACTS, IdFactory, Listing, SimConfig, SimMarket
 from polyloly.sim.exchange.feeds import FeedSink, Publisher
-from polyloly.sim.exchange.frames import Json, num
+from polyloly.sim.exchange.frames import Json
 from polyloly.sim.exchange.heartbeats import HeartbeatChains
 from polyloly.sim.exchange.lifecycle import Timers, TradeLifecycle
 from polyloly.sim.exchange.orders import (
@@ -91,7 +87,17 @@ class Venue:
             on_status=self.publisher.trade,
             on_failed=self._reverse,
         )
-        self.settlement = Settlement(self)
+        self.settlement = Settlement(
+            engine=self.engine,
+            accounts=self.accounts,
+            publisher=self.publisher,
+            lifecycle=self.lifecycle,
+            orders=self.orders,
+            trades=self.trades,
+            by_token=self.by_token,
+            ids=self.ids,
+            clock=clock,
+        )
         self.contracts = CHAIN_CONTRACTS[config.chain_id]
         self._delayed: dict[str, OrderRequest] = {}
         self.heartbeats = HeartbeatChains(config.heartbeat_timeout_s, self.ids.uuid, self._expired)
@@ -544,11 +550,3 @@ class Venue:
     def _reverse(self, trade: TradeRecord) -> None:
         for fill in trade.fills:
             self.accounts.apply_fill(fill, reverse=True)
-
-    def trade_amounts(self, record: OrderRecord, trades: list[TradeRecord]) -> tuple[str, str]:
-        """``makingAmount`` / ``takingAmount`` of a taker order's trades."""
-        cash = sum(f.taker_cash for t in trades for f in t.fills)
-        shares = sum(f.size for t in trades for f in t.fills)
-        if record.side is Side.BUY:
-            return num(cash), num(shares)
-        return num(shares), num(cash)

@@ -46,10 +46,8 @@ from polyloly.domain.fees import FeeModel
 from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, decision_key, intent_id_for
 from polyloly.domain.money import SCALE, cost_of
 from polyloly.domain.orderbook import OrderBook
+from polyloly.domain.pairs import Leg, LegFill, PairPosition
 from polyloly.strategies.pair_arb.math import (
-    Leg,
-    LegFill,
-    PairPosition,
     buy_fill,
     fee_per_share,
     max_price_under,

@@ -8,7 +8,7 @@ current one, first in first out, so the whole system sees one total order with n
 asyncio queue hop per message.
 
 Replay feeds a recorded log's *input* events through the same kernel with a
-:class:`~polyloly.bot.clock.VirtualClock`; derived events are regenerated, not re-fed, so a
+:class:`~polyloly.runtime.clock.VirtualClock`; derived events are regenerated, not re-fed, so a
 backtest shows whether the code makes the same decisions.
 """
 
@@ -18,8 +18,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
-from polyloly.bot.clock import Clock, VirtualClock
 from polyloly.domain.events import Event
+from polyloly.runtime.clock import Clock, VirtualClock
 
 __all__ = ["EventSink", "Handler", "Kernel"]
 

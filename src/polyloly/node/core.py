@@ -9,10 +9,11 @@ very same :class:`Core`; only the venue ports differ.
 Everything a decision depends on travels through the event log, so that a replay makes the
 same decisions:
 
-* :class:`SessionStarted` (an input event, first of every run) carries the decision
-  parameters (:class:`NodeParams`): a replay configures itself from the log, not from
-  today's configuration;
-* :class:`MarketDiscovered` (input) carries each market's mapping to its match and teams;
+* :class:`~polyloly.node.session.SessionStarted` (an input event, first of every run)
+  carries the decision parameters (:class:`~polyloly.node.session.NodeParams`): a replay
+  configures itself from the log, not from today's configuration;
+* :class:`~polyloly.node.session.MarketDiscovered` (input) carries each market's mapping to
+  its match and teams;
 * :class:`NodeKernel` pins ``now_ns()`` to the ``ts_init`` of the input being dispatched,
   so every derived event carries the same timestamps live and in replay.
 
@@ -27,12 +28,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
-import msgspec
+import structlog
 
-from polyloly.bot.clock import NS_PER_S, Clock
-from polyloly.bot.feedback import FEEDBACK_EVENTS, StrategyFeedback
-from polyloly.bot.kernel import EventSink, Kernel
-from polyloly.bot.logging import get_logger
 from polyloly.domain.events import (
     BookInvalidated,
     BookSnapshot,
@@ -45,9 +42,7 @@ from polyloly.domain.events import (
     TruthAlert,
     TruthDelta,
     TruthFinal,
-    register_event,
 )
-from polyloly.domain.fees import FeeModel, fee_model_from_config
 from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, RiskDecision
 from polyloly.domain.markets import (
     DEFAULT_TICK,
@@ -57,8 +52,8 @@ from polyloly.domain.markets import (
     TeamAliases,
 )
 from polyloly.domain.orderbook import BookSet
-from polyloly.domain.risk import RiskParams
-from polyloly.domain.truth_engine import TruthEngine, TruthParams
+from polyloly.domain.pairs import Leg
+from polyloly.domain.truth_engine import TruthEngine
 from polyloly.execution.engine import ExecutionConfig, ExecutionEngine, ExecutionPorts, Translate
 from polyloly.execution.events import (
     ExecutionAnomaly,
@@ -67,79 +62,23 @@ from polyloly.execution.events import (
     OrderAccepted,
 )
 from polyloly.execution.presign import PresignConfig
-from polyloly.execution.retry import Sleep
-from polyloly.execution.risk_gate import GateConfig
-from polyloly.strategies.pair_arb import Leg, PairArbEngine, PairArbParams
-from polyloly.strategies.temporal_arb import TemporalArbEngine, TemporalArbParams
+from polyloly.node.feedback import FEEDBACK_EVENTS, StrategyFeedback
+from polyloly.node.session import MarketDiscovered, NodeParams, SessionStarted
+from polyloly.runtime.clock import NS_PER_S, Clock
+from polyloly.runtime.kernel import EventSink, Kernel
+from polyloly.runtime.sleep import Sleep
+from polyloly.strategies.pair_arb import PairArbEngine
+from polyloly.strategies.temporal_arb import TemporalArbEngine
 
 __all__ = [
-    "FEEDBACK_EVENTS",
     "Core",
-    "MarketDiscovered",
     "NodeKernel",
-    "NodeParams",
-    "SessionStarted",
-    "StrategyFeedback",
 ]
 
-_log = get_logger("polyloly.wiring")
+_log = structlog.get_logger(__name__)
 
 _BOOK_EVENTS: Final = (BookSnapshot, PriceChanges, TickSizeChange, BookInvalidated)
 _LEVEL_EVENTS: Final = (BookSnapshot, PriceChanges)  # the ones temporal arbitrage re-checks on
-
-
-# ---------------------------------------------------------------------------------------------
-# Session events and parameters
-# ---------------------------------------------------------------------------------------------
-
-
-class NodeParams(msgspec.Struct, frozen=True, kw_only=True):
-    """Every parameter a decision depends on (logged in :class:`SessionStarted`).
-
-    ``pair_arb`` / ``temporal_arb`` are ``None`` when the strategy is disabled.
-    ``pair_arb_delayed_markets``: whether pair arbitrage trades markets with a taker delay
-    (off by default: both legs must fill at the quoted prices, which a delayed, re-priced
-    FAK cannot promise). ``aliases`` is the team alias table (canonical → spellings).
-    ``presign_refresh_s`` / ``presign_max_age_s``: the pre-signed order pool's ages (a
-    replay must judge an order stale exactly as the live node did).
-    """
-
-    pair_arb: PairArbParams | None = None
-    pair_arb_delayed_markets: bool = False
-    temporal_arb: TemporalArbParams | None = None
-    risk: RiskParams = msgspec.field(default_factory=RiskParams)
-    gate: GateConfig = msgspec.field(default_factory=GateConfig)
-    truth: TruthParams = msgspec.field(default_factory=TruthParams)
-    aliases: dict[str, list[str]] = msgspec.field(default_factory=dict)
-    fee_model: str = "polymarket"
-    fee_rate: int = 30_000
-    fee_exponent: int = 1
-    order_grace_s: int = 10
-    presign_refresh_s: int = 20
-    presign_max_age_s: int = 45
-
-    def fees(self) -> FeeModel:
-        """The configured fee model."""
-        return fee_model_from_config(self.fee_model, self.fee_rate, self.fee_exponent)
-
-
-@register_event
-class SessionStarted(Event, frozen=True, tag="session_started"):
-    """A node started: how it runs and with which decision parameters (an input event)."""
-
-    mode: str
-    params: NodeParams
-    version: str = ""
-    address: str = ""  # the funder address orders are signed for (public)
-
-
-@register_event
-class MarketDiscovered(Event, frozen=True, tag="market_discovered"):
-    """A market joined the registry (Gamma discovery or configuration; an input event)."""
-
-    mapping: MarketMapping
-    game: str = ""
-    best_of: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------

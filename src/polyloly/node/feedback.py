@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Final
 
-from polyloly.bot.clock import NS_PER_S
 from polyloly.domain.events import Event, Side
 from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, RiskDecision
 from polyloly.domain.money import Rounding, cost_of
+from polyloly.domain.pairs import Leg, PairPosition
 from polyloly.execution.events import (
     CancelCompleted,
     ExecutionAnomaly,
@@ -38,7 +38,8 @@ from polyloly.execution.events import (
 )
 from polyloly.execution.lifecycle import OrderRecord
 from polyloly.execution.state import ExecutionState
-from polyloly.strategies.pair_arb import Leg, PairArbEngine, PairPosition
+from polyloly.runtime.clock import NS_PER_S
+from polyloly.strategies.pair_arb import PairArbEngine
 from polyloly.strategies.temporal_arb import TemporalArbEngine
 
 __all__ = ["FEEDBACK_EVENTS", "PAIR_ARB", "TEMPORAL_ARB", "StrategyFeedback"]

@@ -8,8 +8,8 @@
   before or after an order is processed (a lost reply), duplicates, rejects.
 * :class:`FakeSigner` — deterministic "signing" (the hash is a digest of the spec).
 * :class:`RecordingAlerts` — keeps every alert.
-* :class:`VirtualSleep` — a :data:`~polyloly.execution.retry.Sleep` that advances a
-  :class:`~polyloly.bot.clock.VirtualClock` instead of waiting.
+* :class:`VirtualSleep` — a :data:`~polyloly.runtime.sleep.Sleep` that advances a
+  :class:`~polyloly.runtime.clock.VirtualClock` instead of waiting.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from polyloly.bot.clock import VirtualClock
-from polyloly.bot.errors import PolylolyError, RejectError, UnknownOutcomeError
 from polyloly.domain.events import Event, Side
 from polyloly.domain.money import SCALE
 from polyloly.execution.events import OrderUpdate, TradeUpdate, UpdateSource
@@ -44,6 +42,8 @@ from polyloly.execution.ports import (
     VenueOrder,
     VenueOrderStatus,
 )
+from polyloly.runtime.clock import VirtualClock
+from polyloly.runtime.errors import PolylolyError, RejectError, UnknownOutcomeError
 
 __all__ = ["FakeSigner", "FakeVenue", "RecordingAlerts", "VirtualSleep"]
 

@@ -1,8 +1,12 @@
 """Injected sleeping: real ``asyncio.sleep`` live, a virtual sleeper in tests and replays.
 
+The one home of "wait": :data:`Sleep` (a ``delay_ns`` -> awaitable callable, what retries
+and backoff take) and :class:`Sleeper` (an object whose :meth:`Sleeper.sleep_ns` is such a
+callable, what polling loops take). ``sleeper.sleep_ns`` is a :data:`Sleep`.
+
 Every loop in the esports adapters and the local feeds waits through a :class:`Sleeper`
 instead of calling ``asyncio.sleep`` directly, so a test can run a whole best-of-3 in
-milliseconds under a :class:`~polyloly.bot.clock.VirtualClock`: the
+milliseconds under a :class:`~polyloly.runtime.clock.VirtualClock`: the
 :class:`VirtualSleeper` parks each waiting task on a future and
 :meth:`VirtualSleeper.advance_to` moves the clock and wakes the due ones, in due order.
 
@@ -17,12 +21,21 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from polyloly.bot.clock import NS_PER_S, VirtualClock
+from polyloly.runtime.clock import NS_PER_S, VirtualClock
 
-__all__ = ["AsyncioSleeper", "Sleeper", "VirtualSleeper"]
+__all__ = ["AsyncioSleeper", "Sleep", "Sleeper", "VirtualSleeper", "asyncio_sleep"]
+
+Sleep = Callable[[int], Awaitable[None]]
+"""Wait ``delay_ns`` nanoseconds (``asyncio.sleep`` live; a virtual clock in tests)."""
+
+
+async def asyncio_sleep(delay_ns: int) -> None:
+    """Sleep on the event loop for ``delay_ns`` nanoseconds."""
+    await asyncio.sleep(delay_ns / NS_PER_S)
 
 
 class Sleeper(Protocol):

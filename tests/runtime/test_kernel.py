@@ -10,8 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import RecordingSink
 
-from polyloly.bot.clock import LiveClock, VirtualClock
-from polyloly.bot.kernel import Kernel
 from polyloly.domain.events import (
     BookSnapshot,
     Event,
@@ -24,6 +22,8 @@ from polyloly.domain.events import (
     TruthState,
 )
 from polyloly.domain.intents import OrderType, PlaceOrderIntent, RiskDecision, intent_id_for
+from polyloly.runtime.clock import LiveClock, VirtualClock
+from polyloly.runtime.kernel import Kernel
 from polyloly.storage.event_log import EventLogReader, EventLogWriter, encode_event
 
 

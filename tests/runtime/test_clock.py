@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polyloly.bot.clock import NS_PER_MS, NS_PER_S, Clock, LiveClock, VirtualClock
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S, Clock, LiveClock, VirtualClock
 
 
 def test_timers_fire_in_due_order_not_registration_order() -> None:

@@ -1,0 +1,1 @@
+"""The ground floor every running part shares: clock, event stream, errors, sleep, tasks."""
