@@ -144,3 +144,21 @@ async def test_the_adapter_closes_a_silent_socket_and_reconnects() -> None:
         await asyncio.gather(task, return_exceptions=True)
         await runner.cleanup()
     assert feed.stale_closes >= 2  # type: ignore[attr-defined]
+
+
+@pytest.mark.asyncio
+async def test_doctor_probes_the_sports_channel_by_its_first_message() -> None:
+    from polyloly.bot.doctor import probe_feed
+    from polyloly.bot.settings import PolymarketSportsSettings
+
+    clock = LiveClock()
+    runtime = ScenarioRuntime(load_scenario("lol_bo1_late_source"), clock)
+    server = EsportsFeedServer([runtime], clock=clock, sleeper=AsyncioSleeper(), sports_ping_ms=50)
+    await server.start()
+    try:
+        url = server.urls()["polymarket_sports"]
+        settings = PolymarketSportsSettings(ws_url=url)
+        detail = await probe_feed("polymarket_sports", settings, 2.0)
+        assert detail == f"{url}: first message 'ping'"
+    finally:
+        await server.stop()
