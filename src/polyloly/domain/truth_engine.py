@@ -433,6 +433,10 @@ class TruthEngine:
                     e, f"dispute resolved ({names}); FINAL needs fresh confirmation", blocked=False
                 )
             )
+            if was_blocked:
+                # Map results established while the match was blocked were shown to no one
+                # who could act: show them again now that it is unblocked.
+                m.shown.clear()
         outcome = self._match_outcome(m)
         if outcome.winner != m.leader or (was_blocked and not m.blocked):
             m.pending_since = e.ts_init if outcome.winner else None
