@@ -137,6 +137,7 @@ METRIC_NAMES: Final = frozenset(
         "polyloly_presign_signed_total",
         "polyloly_presign_sign_failures_total",
         "polyloly_heartbeats_total",
+        "polyloly_operator_refused_total",
     }
 )
 """Every metric family this module exports (histograms add ``_bucket``/``_sum``/``_count``)."""
@@ -220,6 +221,18 @@ class _Scraped:
         yield GaugeMetricFamily(f"{_NS}_daily_pnl_usd", "")
         yield from self._presign_families(None)
         yield self._heartbeat_family(None)
+        yield self._refused_family(None)
+
+    def _refused_family(self, counters: Mapping[str, int] | None) -> Metric:
+        family = CounterMetricFamily(
+            f"{_NS}_operator_refused",
+            "Operator requests refused: a missing or wrong control token (control), a "
+            "Telegram message from a chat not allowed (telegram).",
+            labels=["channel"],
+        )
+        for channel, count in sorted((counters or {}).items()):
+            family.add_metric([channel], count)
+        return family
 
     def _heartbeat_family(self, counters: HeartbeatCounters | None) -> Metric:
         family = CounterMetricFamily(f"{_NS}_heartbeats", "Heartbeat outcomes.", labels=["outcome"])
@@ -306,6 +319,7 @@ class _Scraped:
         # A broken or missing source exports no samples (not zeros).
         yield from self._presign_families(_read(m._presign, None, "presign"))
         yield self._heartbeat_family(_read(m._heartbeat, None, "heartbeat"))
+        yield self._refused_family(_read(m._refused, None, "refused"))
 
 
 class Metrics:
@@ -337,6 +351,7 @@ class Metrics:
         self._pnl: PnlSource | None = None
         self._presign: Callable[[], PresignCounters] | None = None
         self._heartbeat: Callable[[], HeartbeatCounters] | None = None
+        self._refused: Callable[[], Mapping[str, int]] | None = None
         self._order_strategy: _Lru[str] = _Lru()
         self._order_sent: _Lru[int] = _Lru()
         self._trades_seen: _Lru[str] = _Lru()
@@ -472,6 +487,10 @@ class Metrics:
         ``read`` is e.g. ``adapter.heartbeat.stats.as_dict`` (a ``HeartbeatLoop``'s).
         """
         self._heartbeat = read
+
+    def watch_refusals(self, read: Callable[[], Mapping[str, int]]) -> None:
+        """Export the operator channels' refusals (channel → count), read at each scrape."""
+        self._refused = read
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
