@@ -134,6 +134,7 @@ class SoakWorld:
             "adapters.esports.liquipedia.base_url": urls["liquipedia"],
             "adapters.esports.lolesports.base_url": urls["lolesports"],
             "adapters.esports.lolesports.feed_url": urls["lolesports_feed"],
+            "adapters.esports.polymarket_sports.ws_url": urls["polymarket_sports"],
             "bot.paper_trading": "false",
             "bot.offline": "true",
             "strategies.pair_arb.enabled": "true",
@@ -148,6 +149,8 @@ class SoakWorld:
         }
         for name, key in DEMO_KEYS.items():  # placeholders the local feeds accept
             sets[f"adapters.esports.{name}.api_key"] = key
+        sets["adapters.esports.opendota.daily_request_budget"] = "0"  # the local feed: no quota
+        sets["adapters.esports.opendota.fast_poll_interval_ms"] = "250"
         for name in ("opendota", "pandascore", "grid", "liquipedia", "lolesports"):
             sets[f"adapters.esports.{name}.rate_limit_per_min"] = "100000"
             if name != "liquipedia":

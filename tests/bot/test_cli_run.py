@@ -27,7 +27,7 @@ from polyloly.sim.exchange.scenarios import bo3_markets
 from polyloly.storage.event_log import EventLogReader
 
 KEY = "0x" + "6b" * 32
-PROVIDERS = ("opendota", "pandascore", "grid", "liquipedia", "lolesports")
+PROVIDERS = ("opendota", "pandascore", "grid", "liquipedia", "lolesports", "polymarket_sports")
 MOUNTS = {"": "polyloly.bot.cli_run:app"}
 
 

@@ -408,6 +408,15 @@ _LIVE = {"bot": {"paper_trading": False}}
         ),
         ({"control": {"port": 9108}}, "control.port: is also metrics.port (9108)"),
         ({"control": {"token": "short"}}, "control.token: needs at least 16 characters"),
+        (
+            {"strategies": {"temporal_arb": {"min_sources": 1, "min_confidence": "0.80"}}},
+            "strategies.temporal_arb.min_confidence: must be > truth.pending_confidence",
+        ),
+        (
+            {"strategies": {"temporal_arb": {"min_sources": 0}}},
+            "strategies.temporal_arb.min_sources:",
+        ),
+        ({"truth": {"confirm_only": ["hltv"]}}, "truth.confirm_only: unknown source 'hltv'"),
     ],
 )
 def test_invariants_name_the_key(overrides: dict[str, Any], expected: str, tmp_path: Path) -> None:
@@ -488,3 +497,10 @@ def test_secret_values_and_masked_dump(tmp_path: Path) -> None:
     assert settings.masked()["adapters"]["polymarket"]["private_key"] == "**********"
     assert KEY not in repr(settings)
     assert settings.alerts.apprise_urls() == ["tgram://123:telegram-token/42"]
+
+
+def test_esports_bindings_pin_provider_ids_and_are_no_provider(tmp_path: Path) -> None:
+    overrides = {"adapters": {"esports": {"bindings": {"lol-t1-gen": {"grid": 2578928}}}}}
+    esports = load(make_config(tmp_path), overrides=overrides).adapters.esports
+    assert esports.bindings == {"lol-t1-gen": {"grid": "2578928"}}
+    assert "bindings" not in esports.providers()

@@ -11,6 +11,7 @@ mapping the log carries (an event with a ``mapping`` field, the node's
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from bisect import bisect_left
 from collections import Counter, defaultdict
@@ -19,6 +20,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
+from polyloly.backtest.lead import LeadBuilder
 from polyloly.backtest.report_model import (
     AnomalyRow,
     EdgeRow,
@@ -881,6 +883,10 @@ def build_report_data(
         fee_model or PolymarketFeeModel(),
         frozenset(edge_strategies),
     )
+    leads = LeadBuilder(reprice_at=catch_up_price)
     for event in events:
         builder.feed(event)
-    return builder.finish(title, catch_up_price, max_timelines)
+        leads.feed(event)
+    data = builder.finish(title, catch_up_price, max_timelines)
+    lead = leads.finish()
+    return dataclasses.replace(data, leads=lead) if lead.results else data

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final
 
+from polyloly.backtest.lead import LeadReport
 from polyloly.domain.markets import MarketMapping, normalize_team
 from polyloly.domain.money import SCALE
 
@@ -441,6 +442,7 @@ class ReportData:
     orders: tuple[OrderRow, ...] = ()
     rejections: tuple[Rejection, ...] = ()
     source_leads: tuple[SourceLead, ...] = ()
+    leads: LeadReport | None = None  # the lead per source and per result (polyloly latency)
 
     @property
     def names(self) -> MarketNames:

@@ -36,9 +36,13 @@ from polyloly.adapters.esports import (
     EsportsFeed,
     FeedStats,
     MatchBindingSettings,
+    MatchDirectory,
     build_directory,
     build_feeds,
 )
+from polyloly.adapters.esports.grid import GridFeed
+from polyloly.adapters.esports.liquipedia import LiquipediaFeed
+from polyloly.adapters.esports.resolver import Binder, WantedMatch
 from polyloly.adapters.polymarket import events as pm
 from polyloly.adapters.polymarket.config import validate_wallet
 from polyloly.adapters.polymarket.ctf import OnChainCtf
@@ -65,13 +69,14 @@ from polyloly.bot.node_options import PM_TRANSLATORS, NodeMode, NodeOptions
 from polyloly.bot.node_report import (
     FeedUse,
     RunTally,
+    few_sources,
     refusal_message,
     summary_lines,
     unbound_feeds,
 )
 from polyloly.bot.node_servers import start_servers
 from polyloly.bot.settings import Settings
-from polyloly.domain.events import Event, OperatorCommand, TimerTick
+from polyloly.domain.events import Event, MatchBound, OperatorCommand, TimerTick
 from polyloly.domain.markets import MarketMapping, MarketRegistry, TeamAliases
 from polyloly.domain.money import fmt
 from polyloly.execution.engine import ExecutionEngine, ExecutionPorts, Translate
@@ -103,7 +108,12 @@ _BINDING_CHECK_S: Final = 60.0
 
 
 def _feed_counters(stats: FeedStats) -> dict[str, int]:
-    return {"messages": stats.events, "malformed": stats.malformed, "reconnects": stats.reconnects}
+    return {
+        "messages": stats.events,
+        "malformed": stats.malformed,
+        "reconnects": stats.reconnects,
+        "throttled": stats.throttled,
+    }
 
 
 def _ws_counters(ws: MarketWsClient) -> dict[str, int]:
@@ -139,6 +149,8 @@ class TradingNode:
         self.paper: PaperVenue | None = None
         self.presigner: Presigner | None = None
         self.feeds: list[EsportsFeed] = []
+        self.directory: MatchDirectory | None = None
+        self.binder: Binder | None = None
         self.metrics: Metrics | None = None
         self.metrics_server: MetricsServer | None = None
         self.control: ControlServer | None = None
@@ -446,6 +458,14 @@ class TradingNode:
         await self.projection.apply(batch)
 
     def _publish_session(self) -> None:
+        ta = self.settings.strategies.temporal_arb
+        if ta.enabled and ta.allow_single_source_final:
+            warning = (
+                "strategies.temporal_arb.allow_single_source_final is ON: a match result one "
+                "source reported and nobody confirmed will be traded after the truth timeout"
+            )
+            _log.warning("temporal_arb.single_source_final_allowed", detail=warning)
+            self.on_progress(f"WARNING: {warning}")
         now = self.clock.now_ns()
         merges = self.options.mode is NodeMode.PAPER or self.options.merger is not None
         merges = merges or self.onchain is not None
@@ -490,13 +510,18 @@ class TradingNode:
 
     def _start_feeds(self) -> None:
         settings = self.options.esports or feed_settings(self.settings)
-        directory = build_directory(settings)
+        directory = self.directory = build_directory(settings)
+        overrides = self.settings.adapters.esports.bindings
         bound = {b.match_id for b in settings.matches}
         for binding in self.options.bindings:
             directory.bind(binding)
             bound.add(binding.match_id)
+        wanted: list[WantedMatch] = []
+        pinned: list[tuple[str, str, str]] = []
         for found in self.discovered:
             mapping = found.mapping
+            for key in (mapping.match_id, mapping.market_id):
+                pinned += [(mapping.match_id, s, pid) for s, pid in overrides.get(key, {}).items()]
             if mapping.match_id in bound:
                 continue
             bound.add(mapping.match_id)
@@ -511,6 +536,12 @@ class TradingNode:
                     scheduled_at_s=None if start_ns is None else start_ns // NS_PER_S,
                 )
             )
+            wanted.append(
+                WantedMatch(
+                    mapping.match_id, found.game, mapping.team_a, mapping.team_b, start_ns,
+                    found.best_of,
+                )
+            )  # fmt: skip
         self.feeds = build_feeds(
             settings,
             clock=self.clock,
@@ -518,11 +549,31 @@ class TradingNode:
             publish=self.publish,
             directory=directory,
         )
+        finders = [f for f in self.feeds if isinstance(f, (GridFeed, LiquipediaFeed))]
+        binder = self.binder = Binder(
+            finders, directory, publish=self.publish, clock=self.clock, sleeper=AsyncioSleeper()
+        )
+        for match_id, source, pid in pinned:
+            binder.bound(match_id, source, pid, "config")  # overrides win over every search
+        directory.on_learn = self._learned
+        for want in wanted:
+            binder.want(want)
+        if binder.pending():
+            self.spawn("binder", binder.run())
         for feed in self.feeds:
             self.spawn(f"feed:{feed.source}", feed.run())
             stats = getattr(getattr(feed, "core", None), "stats", None)
             if self.metrics is not None and stats is not None:
                 self.metrics.watch_feed(feed.source, partial(_feed_counters, stats))
+
+    def _learned(self, match_id: str, source: str, provider_id: str) -> None:
+        now = self.clock.now_ns()
+        self.publish(
+            MatchBound(
+                ts_event=now, ts_init=now, match_id=match_id, source=source,
+                provider_match_id=provider_id, how="names",
+            )
+        )  # fmt: skip
 
     def _watch_market_ws(self) -> None:
         if self.metrics is not None and self.adapter is not None:
@@ -575,6 +626,8 @@ class TradingNode:
         await asyncio.sleep(_BINDING_CHECK_S)
         for warning in binding_warnings(self):
             _log.warning("node.unbound", detail=warning)
+        for warning in source_warnings(self):
+            _log.warning("node.few_sources", detail=warning)
 
     def summary(self) -> list[str]:
         """The end-of-run summary: duration, events by source, orders, fills, PnL, the log."""
@@ -700,6 +753,22 @@ def binding_warnings(node: TradingNode) -> list[str]:
     return unbound_feeds(node.tally, feed_uses(node), len(node.discovered))
 
 
+def source_warnings(node: TradingNode) -> list[str]:
+    """Live markets (started by Gamma's clock) with fewer than two sources that can reach FINAL."""
+    directory = node.directory
+    if directory is None or not node.discovered or not node.trading:
+        return []  # ``record`` trades nothing: its feeds need no second source
+    now = node.clock.now_ns()
+    live = {
+        d.mapping.match_id
+        for d in node.discovered
+        if d.game_start_ns is None or d.game_start_ns <= now
+    }
+    bound = {m: directory.sources(m) for m in sorted(live)}
+    minimum = node.settings.strategies.temporal_arb.min_sources
+    return few_sources(bound, node.settings.truth.confirm_only, max(minimum, 2))
+
+
 def node_summary(node: TradingNode) -> list[str]:
     """The end-of-run summary of ``node`` (see :func:`summary_lines`)."""
     core = node.core
@@ -718,7 +787,7 @@ def node_summary(node: TradingNode) -> list[str]:
         tally=node.tally,
         fills=fills,
         pnl=pnl,
-        warnings=binding_warnings(node) if node.started else (),
+        warnings=[*binding_warnings(node), *source_warnings(node)] if node.started else (),
     )
 
 

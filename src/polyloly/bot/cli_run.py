@@ -21,7 +21,7 @@ from polyloly.bot.cli import (
     SetOption,
     settings_from_options,
 )
-from polyloly.runtime.errors import ExitCode
+from polyloly.runtime.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
     from polyloly.bot.settings import Settings
@@ -310,6 +310,40 @@ def approve(
     for tx in sent:
         typer.echo(f"approval sent and mined: {tx}")
     typer.echo(f"allowances: all set ({len(sent)} sent)")
+
+
+# -- latency --------------------------------------------------------------------------------
+
+
+@app.command()
+def latency(
+    logs: Annotated[list[Path], typer.Argument(help="Event log files or folders.")],
+    *,
+    reprice_at: Annotated[
+        str, typer.Option(help="Price at which the winner's token counts as repriced.")
+    ] = "0.90",
+) -> None:
+    """Per source, how far ahead of Polymarket's sports feed and of the repricing we knew.
+
+    For every map and match result in the log: each source's receive time, our confirmed
+    truth, the temporal-arbitrage order, Polymarket's sports feed and the repricing (a trade
+    or the mid at ``--reprice-at``, or the resolution); p50/p90 leads per source. Exit 7 on
+    a missing or corrupt log.
+    """
+    from decimal import Decimal, InvalidOperation
+
+    from polyloly.backtest.lead import format_lead_report, measure_leads
+    from polyloly.storage.event_log import EventLogReader
+
+    try:
+        price = Decimal(reprice_at)
+    except InvalidOperation:
+        price = Decimal(-1)
+    if not 0 < price < 1:
+        raise ConfigError(f"--reprice-at: must be a price within (0, 1), got {reprice_at!r}")
+    report = measure_leads(EventLogReader(logs, strict=False), reprice_at=int(price * 1_000_000))
+    for line in format_lead_report(report):
+        typer.echo(line)
 
 
 # -- doctor ---------------------------------------------------------------------------------

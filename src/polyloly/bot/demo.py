@@ -274,7 +274,14 @@ class DemoWorld:
         fast = {"poll_interval_ms": 250, "stale_after_ms": stale_ms}
         limit = {"rate_limit_requests": 100_000, "rate_limit_window_ms": 60_000}
         providers = {
-            "opendota": {"base_url": urls["opendota"], **fast, **limit, "frozen_polls": 10**6},
+            "opendota": {
+                "base_url": urls["opendota"],
+                **fast,
+                **limit,
+                "frozen_polls": 10**6,
+                "fast_poll_interval_ms": 0,
+                "daily_budget": 0,  # the local feed has no quota
+            },
             "pandascore": {
                 "base_url": urls["pandascore"],
                 "ws_url": urls["pandascore_ws"],
@@ -303,6 +310,8 @@ class DemoWorld:
                 **fast,
                 **limit,
             },
+            # Polymarket's own sports channel, served by the same local feeds (it lags them).
+            "polymarket_sports": {"ws_url": urls["polymarket_sports"], "stale_after_ms": 15_000},
         }
         bindings = [
             {

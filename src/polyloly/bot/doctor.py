@@ -101,8 +101,22 @@ async def _call(name: str, fn: Callable[[], Awaitable[str]]) -> Check:
         return Check(name, False, explain(exc)[:_MAX_DETAIL])
 
 
+async def probe_socket(url: str, timeout_s: float) -> str:
+    """Open a push channel (Polymarket's sports feed) and wait for its first message."""
+    from websockets.asyncio.client import connect  # noqa: PLC0415 - doctor only
+
+    async with asyncio.timeout(timeout_s), connect(url, open_timeout=timeout_s) as ws:
+        first = await ws.recv()
+    text = first if isinstance(first, str) else first.decode(errors="replace")
+    return f"{url}: first message {text[:40]!r}"
+
+
 async def probe_feed(name: str, provider: ProviderSettings, timeout_s: float) -> str:
     """Send the provider's first request the way its adapter does; raise unless 2xx."""
+    ws_url = getattr(provider, "ws_url", "")
+    if name == "polymarket_sports" and ws_url:
+        # Pings come every 5 s: wait a little longer than one.
+        return await probe_socket(ws_url, max(timeout_s, 6.0))
     method, path, params, body = _PROBES.get(name, ("GET", "", None, None))
     headers = {"User-Agent": provider.user_agent}
     if provider.api_key and name in _AUTH:

@@ -146,7 +146,9 @@ class TemporalArbSettings(Section):
     """Temporal arbitrage: buy the known winner while its ask is under the entry cap."""
 
     enabled: bool = False
-    min_confidence: Confidence = Decimal("0.90")
+    min_confidence: Confidence = Decimal("0.90")  # maps and matches alike
+    min_sources: Annotated[int, BeforeValidator(no_bool), Field(ge=1, le=10)] = 2
+    allow_single_source_final: bool = False  # opt-in: trade a one-source FINAL by timeout
     max_entry_price: Price = Decimal("0.95")
     fixed_size_usdc: Usdc = Decimal(50)
     max_exposure_usdc: Usdc = Decimal(200)
@@ -257,6 +259,8 @@ class ProviderSettings(Section):
     api_key: SecretStr | None = None
     poll_interval_ms: Millis = 5000
     rate_limit_per_min: Count = 60
+    min_request_spacing_ms: NonNegMillis = 0  # least time between two requests
+    daily_request_budget: Annotated[int, BeforeValidator(no_bool), Field(ge=0)] = 0  # 0 = none
     request_timeout_s: Seconds = 10.0
 
 
@@ -265,6 +269,9 @@ class OpenDotaSettings(ProviderSettings):
 
     enabled: bool = True
     base_url: HttpUrl = "https://api.opendota.com/api"
+    poll_interval_ms: Millis = 60_000  # /live is refreshed every 60 s
+    fast_poll_interval_ms: Millis = 15_000  # while a bound game is suspected over
+    daily_request_budget: Annotated[int, BeforeValidator(no_bool), Field(ge=0)] = 3_000
 
 
 class PandaScoreSettings(ProviderSettings):
@@ -297,7 +304,9 @@ class LiquipediaSettings(ProviderSettings):
         "polyloly/0.1 (https://github.com/polyloly/polyloly)"
     )
     poll_interval_ms: Millis = 30_000
-    rate_limit_per_min: Count = 30  # terms of use: at most one request per 2 s
+    rate_limit_per_min: Count = 30
+    # Terms of use: at most one request every 2 s (a spacing, not a burst of 30 a minute).
+    min_request_spacing_ms: Annotated[int, BeforeValidator(no_bool), Field(ge=2_000)] = 2_000
 
 
 class LolEsportsSettings(ProviderSettings):
@@ -313,6 +322,16 @@ class LolEsportsSettings(ProviderSettings):
     poll_interval_ms: Millis = 10_000
 
 
+class PolymarketSportsSettings(ProviderSettings):
+    """Polymarket's own Sports WebSocket: public, no key; confirms, and is the lead baseline."""
+
+    enabled: bool = True
+    base_url: HttpUrl = "https://sports-api.polymarket.com"  # (the channel is the socket)
+    ws_url: WsUrl = "wss://sports-api.polymarket.com/ws"
+    poll_interval_ms: Millis = 1000  # how often the socket's health is checked
+    stale_after_s: Seconds = 15.0  # pings come every 5 s: 15 s of silence is a dead socket
+
+
 class EsportsSettings(Section):
     """Every esports provider, by the name the truth engine weights it under."""
 
@@ -321,10 +340,20 @@ class EsportsSettings(Section):
     grid: GridSettings = GridSettings()
     liquipedia: LiquipediaSettings = LiquipediaSettings()
     lolesports: LolEsportsSettings = LolEsportsSettings()
+    polymarket_sports: PolymarketSportsSettings = PolymarketSportsSettings()
+    # Operator overrides: {market condition id or match id: {provider: provider's match id}};
+    # they win over every search (GRID's series listing, LPDB by date, names while polling).
+    bindings: dict[str, dict[str, Annotated[str, BeforeValidator(str)]]] = Field(
+        default_factory=dict
+    )
 
     def providers(self) -> dict[str, ProviderSettings]:
         """Return every provider's settings by name."""
-        return {name: getattr(self, name) for name in type(self).model_fields}
+        return {
+            name: value
+            for name in type(self).model_fields
+            if isinstance(value := getattr(self, name), ProviderSettings)
+        }
 
 
 class AdaptersSettings(Section):
@@ -358,11 +387,14 @@ class TruthSettings(Section):
             "grid": Decimal("0.90"),
             "liquipedia": Decimal("0.60"),
             "lolesports": Decimal("0.85"),
+            "polymarket_sports": Decimal("0.80"),
         }
     )
     pending_confidence: Confidence = Decimal("0.80")
     final_confidence: Confidence = Decimal("0.90")
     final_timeout_s: Seconds = 10.0
+    # Sources that confirm a result but never make it true (or tradable) alone.
+    confirm_only: list[str] = Field(default_factory=lambda: ["liquipedia", "polymarket_sports"])
 
     @property
     def source_weights_bps(self) -> dict[str, int]:

@@ -101,11 +101,16 @@ def esports(
         typer.Option(help="Scenario name or YAML path (repeat to serve several)."),
     ] = None,
     speed: Annotated[str, typer.Option(help="Scenario seconds per real second.")] = "1",
+    sports_delay_s: Annotated[
+        int,
+        typer.Option(min=0, help="Polymarket's sports channel: scenario seconds behind the truth."),
+    ] = 20,
 ) -> None:
-    """Serve scenario-driven OpenDota, PandaScore, GRID, Liquipedia and lolesports feeds."""
+    """Serve scenario-driven OpenDota, PandaScore, GRID, Liquipedia, lolesports feeds and
+    Polymarket's sports channel (/sports/ws)."""
     import asyncio
 
     from polyloly.sim.esports.cli import checked_scenarios, serve
 
     names = checked_scenarios(scenario or ["lol_bo3_pause"], speed)
-    asyncio.run(serve(host, port, names, speed))
+    asyncio.run(serve(host, port, names, speed, sports_delay_ms=sports_delay_s * 1000))
