@@ -141,6 +141,7 @@ class SoakWorld:
             "strategies.pair_arb.max_total_cost_usdc": "300",
             "strategies.temporal_arb.enabled": "true",
             "strategies.temporal_arb.max_exposure_usdc": "400",
+            "storage.data_dir": str(data_dir),
             "storage.event_log_dir": str(data_dir / "events"),
             "storage.database_url": f"sqlite+aiosqlite:///{data_dir / 'polyloly.db'}",
             "metrics.enabled": "false",

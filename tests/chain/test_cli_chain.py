@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from tests.bot.cli_process import PROVIDERS
 
 from polyloly.bot.config_loader import ENV_VARS
 from polyloly.sim.chain.bridge import ChainBridge
@@ -21,7 +22,6 @@ from polyloly.sim.exchange import ExchangeSimulator
 
 pytestmark = pytest.mark.asyncio
 LAUNCH = "from polyloly.bot.cli import main; main()"
-PROVIDERS = ("opendota", "pandascore", "grid", "liquipedia", "lolesports")
 
 
 async def polyloly(*args: str, cwd: Path) -> tuple[int, str, str]:

@@ -595,14 +595,25 @@ class TradingNode:
         reconciler = engine.reconciler
         engine.start()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.options.reconcile_timeout_s
+        started = loop.time()
+        deadline = started + self.options.reconcile_timeout_s
         errors = 0
         while reconciler.last_ok is None or reconciler.running:
             if loop.time() > deadline:
-                raise HaltError("start-up reconciliation did not finish in time")
+                # The venue has not let a pass finish (hung or failing reads): nothing is
+                # traded until one does, so keep trying rather than exit — a bad minute at the
+                # venue must not turn a restart into a failed start. Say so each period.
+                _log.warning(
+                    "node.reconcile_waiting",
+                    waited_s=round(loop.time() - started, 1),
+                    failed_passes=errors,
+                    detail="start-up reconciliation not done: the venue's reads keep failing; "
+                    "nothing is traded until a pass completes",
+                )
+                deadline = loop.time() + self.options.reconcile_timeout_s
             if not reconciler.running and reconciler.last_ok is None:
                 # The pass could not read the venue (its own retries ran out): try again,
-                # backing off, until the deadline; a bad minute must not stop a restart.
+                # backing off; a bad minute must not stop a restart.
                 errors += 1
                 await asyncio.sleep(min(0.25 * 2**errors, 5.0))
                 reconciler.request(startup=True)
