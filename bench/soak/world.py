@@ -27,7 +27,7 @@ from polyloly.bot.demo import DEMO_KEYS, DemoOptions, DemoWorld
 from polyloly.runtime.clock import Clock
 from polyloly.sim.exchange import ExchangeSimulator
 from polyloly.sim.exchange.feeds import FeedSink, MarketFrame, UserFrame
-from polyloly.sim.exchange.pool import MarketParams
+from polyloly.sim.exchange.pool import TRADING_MARKET
 
 __all__ = ["OrderWatch", "SoakWorld", "watch_exchange"]
 
@@ -92,22 +92,14 @@ class SoakWorld:
 
     def __init__(self, *, seed: int, scenario_s: float, warmup_s: float, clock: Clock) -> None:
         # A soak audits order integrity under faults, not edge: it needs a market that makes
-        # the bot trade — one careless maker leaving 5-tick pair gaps, no rivals, and game
-        # markets without a taker delay (NOT the honest market of docs/05_SIMULATED_MARKET.md).
+        # the bot trade (NOT the honest market of docs/05_SIMULATED_MARKET.md).
         options = DemoOptions(
             scenario_s=scenario_s,
             warmup_s=warmup_s,
             seed=seed,
             view="none",
             game_seconds_delay=0,
-            market=MarketParams(
-                makers=1,
-                gap_probability=0.3,
-                gap_ticks=5,
-                refresh_ms=60_000,
-                rival_pairs=0,
-                rival_temporals=0,
-            ),
+            market=TRADING_MARKET,
         )
         self.demo = DemoWorld(options, clock)
         self.exchange = self.demo.exchange
@@ -152,12 +144,14 @@ class SoakWorld:
             "adapters.esports.liquipedia.base_url": urls["liquipedia"],
             "adapters.esports.lolesports.base_url": urls["lolesports"],
             "adapters.esports.lolesports.feed_url": urls["lolesports_feed"],
+            "adapters.esports.polymarket_sports.ws_url": urls["polymarket_sports"],
             "bot.paper_trading": "false",
             "bot.offline": "true",
             "strategies.pair_arb.enabled": "true",
             "strategies.pair_arb.max_total_cost_usdc": "300",
             "strategies.temporal_arb.enabled": "true",
             "strategies.temporal_arb.max_exposure_usdc": "400",
+            "storage.data_dir": str(data_dir),
             "storage.event_log_dir": str(data_dir / "events"),
             "storage.database_url": f"sqlite+aiosqlite:///{data_dir / 'polyloly.db'}",
             "metrics.enabled": "false",
@@ -166,6 +160,8 @@ class SoakWorld:
         }
         for name, key in DEMO_KEYS.items():  # placeholders the local feeds accept
             sets[f"adapters.esports.{name}.api_key"] = key
+        sets["adapters.esports.opendota.daily_request_budget"] = "0"  # the local feed: no quota
+        sets["adapters.esports.opendota.fast_poll_interval_ms"] = "250"
         for name in ("opendota", "pandascore", "grid", "liquipedia", "lolesports"):
             sets[f"adapters.esports.{name}.rate_limit_per_min"] = "100000"
             if name != "liquipedia":

@@ -64,9 +64,8 @@ async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
     proc = await spawn(
         "demo", "--fast", "--view", "none", "--out", str(tmp_path / "run"),
         "--set", f"control.token={TOKEN}",
-        # game markets without a taker delay: the honest market where the bot still fills
-        # orders (docs/05_SIMULATED_MARKET.md) — the console needs fills to show
-        "--set", "demo.game_seconds_delay=0",
+        # a market built to make the bot trade: the console needs fills to show
+        "--set", "demo.market_profile=trading",
         cwd=tmp_path,
     )  # fmt: skip
     running = Bot(proc)

@@ -240,3 +240,24 @@ def test_simulate_pnl_inputs_are_fitted_from_the_demo_log(
     assert simulated.exit_code == 0, simulated.output
     assert "temporal_taker_delay_ms" in simulated.output
     assert "fitted (n=" in simulated.output
+
+
+def test_latency_prints_each_sources_lead_over_the_sports_feed_and_the_repricing(
+    demo_run: tuple[Result, Path],
+) -> None:
+    _, out = demo_run
+    done = CliRunner().invoke(build_app(MOUNTS), ["latency", str(out / "events")])
+    assert done.exit_code == 0, done.output
+    seen = re.search(r"results: (\d+) seen, (\d+) confirmed, (\d+) acted on", done.output)
+    assert seen, done.output
+    assert int(seen.group(1)) >= 5  # 3 + 2 maps and 2 matches, less what the run cut short
+    assert int(seen.group(3)) >= 1
+    rows = {
+        line.split()[0]: line
+        for line in done.output.splitlines()
+        if line.startswith(("grid ", "pandascore ", "temporal order"))
+    }
+    assert set(rows) == {"grid", "pandascore", "temporal"}, done.output
+    for line in rows.values():
+        # Both leads are numbers (a sign and seconds), not "—".
+        assert len(re.findall(r"[+-]\d+\.\d\d s", line)) == 4, line

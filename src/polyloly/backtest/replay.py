@@ -45,7 +45,7 @@ from polyloly.domain.events import (
     TimerTick,
     TruthDelta,
 )
-from polyloly.domain.intents import CancelIntent, MergeIntent, PlaceOrderIntent
+from polyloly.domain.intents import CancelIntent, MergeIntent, PlaceOrderIntent, RedeemIntent
 from polyloly.domain.markets import MarketRegistry
 from polyloly.domain.money import SCALE
 from polyloly.domain.orderbook import BookSet
@@ -61,6 +61,8 @@ from polyloly.execution.events import (
     OrderSubmitUnknown,
     OrderUpdate,
     ReconciliationError,
+    RedeemCompleted,
+    RedeemFailed,
     TradeUpdate,
     VenueSnapshot,
 )
@@ -86,6 +88,7 @@ DECISION_TYPES: Final[tuple[type[Event], ...]] = (
     PlaceOrderIntent,
     CancelIntent,
     MergeIntent,
+    RedeemIntent,
     OrderSubmitted,
 )
 """What "the same intents and orders" compares."""
@@ -101,6 +104,8 @@ VENUE_INPUTS: Final[tuple[type[Event], ...]] = (
     VenueSnapshot,
     MergeCompleted,
     MergeFailed,
+    RedeemCompleted,
+    RedeemFailed,
     ReconciliationError,
 )
 """Inputs that came from the recorded venue (dropped when replaying against a simulated one)."""
@@ -248,6 +253,7 @@ async def replay_exact(
         alerts=KeptAlerts(),
         cancel_all=inert,
         merger=inert,
+        redeemer=inert,
     )
     parts = factory(clock, sink, ports, _no_sleep)
     _forget_inflight(parts)

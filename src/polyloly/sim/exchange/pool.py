@@ -25,7 +25,7 @@ from polyloly.sim.exchange.traders import (
 )
 from polyloly.sim.exchange.venue import Venue
 
-__all__ = ["MarketParams", "Trader", "TraderPool"]
+__all__ = ["TRADING_MARKET", "MarketParams", "Trader", "TraderPool"]
 
 
 class Trader(Protocol):
@@ -101,6 +101,19 @@ class MarketParams:
             rival_lag_ms=int(self.rival_lag_ms / factor),
             rival_lag_spread_ms=int(self.rival_lag_spread_ms / factor),
         )
+
+
+TRADING_MARKET = MarketParams(
+    makers=1,
+    gap_probability=0.3,
+    gap_ticks=5,
+    refresh_ms=60_000,
+    rival_pairs=0,
+    rival_temporals=0,
+)
+"""A market built to make the bot trade — one careless maker leaving 5-tick pair gaps, no
+rivals — for exercising execution and settlement (the soak, the chain demo, the console);
+**not** evidence of edge (``demo.market_profile: trading``)."""
 
 
 class TraderPool:
