@@ -27,6 +27,7 @@ from polyloly.bot.demo import DEMO_KEYS, DemoOptions, DemoWorld
 from polyloly.runtime.clock import Clock
 from polyloly.sim.exchange import ExchangeSimulator
 from polyloly.sim.exchange.feeds import FeedSink, MarketFrame, UserFrame
+from polyloly.sim.exchange.pool import TRADING_MARKET
 
 __all__ = ["OrderWatch", "SoakWorld", "watch_exchange"]
 
@@ -90,7 +91,16 @@ class SoakWorld:
     """The simulators and the truth driver, with the soak's observer (module docstring)."""
 
     def __init__(self, *, seed: int, scenario_s: float, warmup_s: float, clock: Clock) -> None:
-        options = DemoOptions(scenario_s=scenario_s, warmup_s=warmup_s, seed=seed, view="none")
+        # A soak audits order integrity under faults, not edge: it needs a market that makes
+        # the bot trade (NOT the honest market of docs/05_SIMULATED_MARKET.md).
+        options = DemoOptions(
+            scenario_s=scenario_s,
+            warmup_s=warmup_s,
+            seed=seed,
+            view="none",
+            game_seconds_delay=0,
+            market=TRADING_MARKET,
+        )
         self.demo = DemoWorld(options, clock)
         self.exchange = self.demo.exchange
         self.address = ""

@@ -64,6 +64,8 @@ async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
     proc = await spawn(
         "demo", "--fast", "--view", "none", "--out", str(tmp_path / "run"),
         "--set", f"control.token={TOKEN}",
+        # a market built to make the bot trade: the console needs fills to show
+        "--set", "demo.market_profile=trading",
         cwd=tmp_path,
     )  # fmt: skip
     running = Bot(proc)

@@ -64,17 +64,20 @@ def test_the_live_view_ends_on_the_summary_pnl(demo_run: tuple[Result, Path]) ->
     assert re.search(r"\d+/8 markets settled", result.output)
 
 
-def test_both_strategies_traded(demo_run: tuple[Result, Path]) -> None:
-    _, out = demo_run
+def test_the_honest_market_audit(demo_run: tuple[Result, Path]) -> None:
+    """On the honest market: orders held by the taker delay, no wrong-side trade, no temporal
+    fill after the public priced the result; the run's decomposition is printed."""
+    result, out = demo_run
     data = build_report_data(EventLogReader([out / "events"]), translators=PM_TRANSLATORS)
+    assert data.summary.orders_delayed >= 1, result.output
+    assert "temporal_arb: PnL" in result.output
+    assert re.search(r"wrong-side 0, after the public priced 0", result.output)
+    assert "wrong-side temporal trades" not in result.output
+    assert "market:  synthetic" in result.output
     by_strategy: dict[str, list[str]] = defaultdict(list)
-    tokens_by_market: dict[str, set[str]] = defaultdict(set)
     for fill in data.fills:
         by_strategy[fill.strategy].append(fill.trade_id)
-        if fill.strategy == "pair_arb" and fill.side == "BUY":
-            tokens_by_market[fill.market].add(fill.token_id)
-    assert by_strategy["temporal_arb"], "no temporal-arbitrage fill"
-    assert any(len(t) == 2 for t in tokens_by_market.values()), "no complete YES+NO pair"
+    assert set(by_strategy) <= {"pair_arb", "temporal_arb"}
 
 
 def test_the_report_is_self_contained(demo_run: tuple[Result, Path]) -> None:
@@ -124,13 +127,17 @@ async def test_the_report_opens_from_disk_with_no_network(demo_run: tuple[Result
                 await expect(page.get_by_text(section).first).to_be_visible()
             fills = page.locator("#table-fills tbody tr")
             total = await fills.count()
-            assert total > 10
+            # on the honest market a run fills a handful of orders (or none): every one is shown
+            data = build_report_data(EventLogReader([out / "events"]), translators=PM_TRANSLATORS)
+            assert total == len(data.fills) or (not data.fills and total == 1)  # "no fills"
             await page.locator("#table-fills th", has_text="price").click()
             prices = await page.locator("#table-fills tbody tr td:nth-child(6)").all_inner_texts()
             assert [float(p) for p in prices] == sorted(float(p) for p in prices)
-            await page.fill("input[aria-label='filter table-fills']", "temporal_arb")
+            await page.fill("input[aria-label='filter table-fills']", "pair_arb")
             shown = await page.locator("#table-fills tbody tr:not([hidden])").count()
-            assert 0 < shown < total
+            assert (
+                shown == sum(1 for f in data.fills if f.strategy == "pair_arb") < total or not total
+            )
             assert errors == []
             assert fetched == []
         finally:
@@ -145,13 +152,15 @@ def test_metrics_were_non_zero(demo_run: tuple[Result, Path]) -> None:
         if line and not line.startswith("#"):
             name, value = line.rsplit(" ", 1)
             totals[name.split("{", 1)[0]] += float(value)
+    data = build_report_data(EventLogReader([out / "events"]), translators=PM_TRANSLATORS)
+    for name in ("polyloly_orders_filled_total", "polyloly_trade_status_total"):
+        # on the honest market a run may fill nothing: the metrics say so
+        assert (totals[name] > 0) == bool(data.fills), name
     for name in (
         "polyloly_feed_messages_total",
         "polyloly_intents_total",
         "polyloly_risk_decisions_total",
         "polyloly_orders_placed_total",
-        "polyloly_orders_filled_total",
-        "polyloly_trade_status_total",
         "polyloly_truth_finals_total",
         "polyloly_equity_usd",
         "polyloly_order_latency_seconds_count",
@@ -172,12 +181,17 @@ def test_the_event_log_replays_to_the_same_intents_and_orders(
     assert counts.get("OrderSubmitted", 0) > 0
     assert result.identical, result.first_mismatch
     strategies = {e.strategy for e in result.replayed if isinstance(e, PlaceOrderIntent)}
-    assert strategies == {"pair_arb", "temporal_arb"}
+    assert "temporal_arb" in strategies
+    assert strategies <= {"pair_arb", "temporal_arb"}
     # signed orders come back byte-identical: same hashes, same signatures
     recorded = [e.order for e in result.recorded if isinstance(e, OrderSubmitted)]
     replayed = [e.order for e in result.replayed if isinstance(e, OrderSubmitted)]
     assert recorded == replayed
-    assert any(isinstance(e, pm.TradeUpdate) for e in EventLogReader([out / "events"]))
+    log = EventLogReader([out / "events"])
+    filled = bool(build_report_data(log, translators=PM_TRANSLATORS).fills)
+    assert (
+        any(isinstance(e, pm.TradeUpdate) for e in EventLogReader([out / "events"])) or not filled
+    )
 
 
 def test_backtest_command_on_the_demo_log(demo_run: tuple[Result, Path], tmp_path: Path) -> None:
@@ -206,6 +220,26 @@ def test_temporal_arbitrage_sent_pre_signed_orders(demo_run: tuple[Result, Path]
     sent = [e for e in events if isinstance(e, OrderSubmitted) and e.strategy == "temporal_arb"]
     assert any(e.order_hash in ready for e in sent)  # sent as signed ahead, relabelled
     assert len({e.client_id for e in sent}) == len(sent)
+
+
+def test_simulate_pnl_inputs_are_fitted_from_the_demo_log(
+    demo_run: tuple[Result, Path], tmp_path: Path
+) -> None:
+    _, out = demo_run
+    app = build_app({"": "polyloly.bot.cli_ops:app"})
+    fitted = CliRunner().invoke(app, ["calibrate", str(out / "events")])
+    assert fitted.exit_code == 0, fitted.output
+    assert re.search(r"temporal_taker_delay_ms\s+3000\s+fitted", fitted.output)
+    # never a wrong side: 0 when the run filled temporal orders, else nothing to judge
+    assert re.search(r"temporal_wrong_truth_bps\s+(0\s+fitted|-\s+assumed)", fitted.output)
+    simulated = CliRunner().invoke(
+        app,
+        ["simulate-pnl", "--runs", "20", "--sweep-runs", "5", "--no-report",
+         "--calibrate", str(out / "events"), "--opportunities", "3"],
+    )  # fmt: skip
+    assert simulated.exit_code == 0, simulated.output
+    assert "temporal_taker_delay_ms" in simulated.output
+    assert "fitted (n=" in simulated.output
 
 
 def test_latency_prints_each_sources_lead_over_the_sports_feed_and_the_repricing(

@@ -28,7 +28,18 @@ TX = re.compile(r"tx (0x[0-9a-f]{64})")
 def chain_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path]:
     out = tmp_path_factory.mktemp("demo-chain")
     result = CliRunner().invoke(
-        build_app(MOUNTS), ["demo", "--chain", "--fast", "--out", str(out), "--view", "none"]
+        build_app(MOUNTS),
+        [
+            "demo",
+            "--chain",
+            "--fast",
+            "--out",
+            str(out),
+            "--view",
+            "none",
+            "--set",
+            "demo.market_profile=trading",
+        ],
     )
     return result, out
 

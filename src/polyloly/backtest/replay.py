@@ -43,6 +43,7 @@ from polyloly.domain.events import (
     PriceChanges,
     TickSizeChange,
     TimerTick,
+    TruthDelta,
 )
 from polyloly.domain.intents import CancelIntent, MergeIntent, PlaceOrderIntent, RedeemIntent
 from polyloly.domain.markets import MarketRegistry
@@ -400,6 +401,8 @@ class _Driver:
             TimerTick: paper.on_tick,
             MarketResolved: self._venue_resolved,
         }
+        # The taker delay applies while a market's game is live, as the bot's truth says.
+        parts.kernel.subscribe(TruthDelta, paper.on_truth)
 
     def _route(self, event: Event) -> _Route:
         cls = type(event)
@@ -505,6 +508,9 @@ class _Driver:
                     tick=mapping.tick,
                     min_size=mapping.min_size,
                     fee_rate=mapping.fee_rate,
+                    seconds_delay=mapping.seconds_delay,
+                    match_id=mapping.match_id,
+                    game_number=mapping.game_number,
                 )
 
     async def settle(self) -> None:

@@ -632,6 +632,7 @@ class _Builder:
             order_latencies_ns=tuple(self.latencies),
             edges=tuple(self._edges(fills)),
             catch_up_price=catch_up_price,
+            delayed_orders=frozenset(self.delayed),
             markets=tuple(self._market_names()),
             anomalies=tuple(self._anomaly_rows()),
             recycled=tuple(self.recycled),

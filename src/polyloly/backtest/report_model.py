@@ -442,6 +442,7 @@ class ReportData:
     orders: tuple[OrderRow, ...] = ()
     rejections: tuple[Rejection, ...] = ()
     source_leads: tuple[SourceLead, ...] = ()
+    delayed_orders: frozenset[str] = frozenset()  # hashes of orders the taker delay held
     leads: LeadReport | None = None  # the lead per source and per result (polyloly latency)
 
     @property

@@ -410,6 +410,9 @@ class TradingNode:
                 tick=mapping.tick,
                 min_size=mapping.min_size,
                 fee_rate=mapping.fee_rate,
+                seconds_delay=mapping.seconds_delay,
+                match_id=mapping.match_id,
+                game_number=mapping.game_number,
             )
 
     def _start_observability(self, translators: Mapping[type[Event], Translate]) -> None:

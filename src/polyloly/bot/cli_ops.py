@@ -336,27 +336,44 @@ def simulate_pnl_command(
     opportunities: Annotated[
         int | None, typer.Option(min=0, help="Pair steps per session.")
     ] = None,
+    calibrate_from: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--calibrate",
+            help="Fit the inputs a log supports from this event log (repeatable).",
+        ),
+    ] = None,
     env: EnvOption = None,
     config_dir: ConfigDirOption = None,
     sets: SetOption = None,
     env_file: EnvFileOption = None,
 ) -> None:
     """Monte Carlo of both strategies' PnL: fees, fills, leg risk, delays, wrong truths."""
+    fitted: dict[str, int] = {}
+    if calibrate_from:
+        from polyloly.backtest.calibrate import calibrate
+        from polyloly.bot.node_options import PM_TRANSLATORS
+
+        calibration = calibrate(calibrate_from, translators=PM_TRANSLATORS)
+        for line in calibration.lines():
+            typer.echo(line)
+        fitted = calibration.overrides()
     try:
         settings = settings_from_options(env, config_dir, sets, env_file)
+        given = {
+            "temporal_wrong_truth_bps": _percent_bps(wrong_truth, "--wrong-truth-rate"),
+            "pair_fill_bps": _percent_bps(fill_prob, "--fill-prob"),
+            "temporal_taker_delay_ms": taker_delay_ms,
+            "pair_latency_ms": latency_ms,
+            "temporal_latency_ms": latency_ms,
+            "temporal_market_lag_mean_ms": market_lag_ms,
+            "temporal_signals": signals,
+            "pair_opportunities": opportunities,
+        }
+        # an option given on the command line wins over the value fitted from a log
+        inputs = {**fitted, **{k: v for k, v in given.items() if v is not None}}
         params = sim_params_from_settings(
-            settings,
-            runs=runs,
-            seed=seed,
-            sweep_runs=sweep_runs,
-            temporal_wrong_truth_bps=_percent_bps(wrong_truth, "--wrong-truth-rate"),
-            pair_fill_bps=_percent_bps(fill_prob, "--fill-prob"),
-            temporal_taker_delay_ms=taker_delay_ms,
-            pair_latency_ms=latency_ms,
-            temporal_latency_ms=latency_ms,
-            temporal_market_lag_mean_ms=market_lag_ms,
-            temporal_signals=signals,
-            pair_opportunities=opportunities,
+            settings, runs=runs, seed=seed, sweep_runs=sweep_runs, **inputs
         )
     except ConfigError as exc:
         fail_on_config_error(exc)
@@ -368,3 +385,17 @@ def simulate_pnl_command(
     result = simulate(params)
     page = None if no_report else write_pnl_report(result, out)
     _print_result(result, page)
+    if not calibrate_from:
+        typer.echo("inputs: all assumed (see --calibrate LOG to fit them from event logs)")
+
+
+@app.command("calibrate")
+def calibrate_command(
+    logs: Annotated[list[Path], typer.Argument(help="Event log folders or files.")],
+) -> None:
+    """Fit simulate-pnl's inputs from event logs; say which are fitted and which assumed."""
+    from polyloly.backtest.calibrate import calibrate
+    from polyloly.bot.node_options import PM_TRANSLATORS
+
+    for line in calibrate(logs, translators=PM_TRANSLATORS).lines():
+        typer.echo(line)

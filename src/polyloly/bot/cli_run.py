@@ -1,4 +1,4 @@
-"""``polyloly demo | run | paper | record | markets | backtest | doctor``: running the bot.
+"""``polyloly demo | suite | run | paper | record | markets | backtest | doctor``: running it.
 
 A typer sub-app; mounted without a group name its commands sit at the root. This module
 only declares the commands: each imports what it runs (:mod:`polyloly.bot.node_run`,
@@ -112,6 +112,68 @@ def demo(
         chain=chain,
     )
     if not ok:
+        raise typer.Exit(ExitCode.FAILED)
+
+
+@app.command()
+def suite(
+    *,
+    runs: Annotated[int, typer.Option(min=1, help="Runs of two matches each.")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the first run (then +1 each).")] = 1,
+    speed: Annotated[str, typer.Option(help="Scenario seconds per real second.")] = "120",
+    faster: Annotated[
+        float, typer.Option(min=1.0, help="How much faster the rivals of the second pass are.")
+    ] = 4.0,
+    workers: Annotated[int | None, typer.Option(min=1, help="Processes (default: cores).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Where the runs' outputs go.")] = None,
+    market: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--market", help="Change one market parameter, e.g. maker_lag_ms=1000 (repeatable)."
+        ),
+    ] = None,
+    game_delay: Annotated[
+        int, typer.Option(min=0, help="Taker delay (s) of the Game N Winner markets.")
+    ] = 3,
+) -> None:
+    """The evidence of edge: seeded scenario matches, the full node, the honest market."""
+    from fractions import Fraction
+
+    from polyloly.bot.suite import describe, run_suite, suite_runs, suite_table
+
+    try:
+        pace = Fraction(speed)
+        if pace <= 0:
+            raise ValueError("must be positive")
+    except (ValueError, ZeroDivisionError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--speed") from exc
+    from polyloly.bot.suite import market_params
+
+    try:
+        params = market_params(market or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--market") from exc
+    plan = suite_runs(runs, seed, params, faster, game_seconds_delay=game_delay)
+    facts = describe(plan, pace)
+    _say(
+        f"polyloly suite: {facts['runs']} runs, {facts['matches']} matches, seeds "
+        f"{facts['seeds']}, speed {facts['speed']}x, scenarios {', '.join(facts['scenarios'])}"
+    )
+
+    def progress(result: object) -> None:
+        from polyloly.bot.suite import RunResult
+
+        assert isinstance(result, RunResult)  # noqa: S101
+        _say(
+            f"  run {result.run.index:2d} {result.run.variant:<22} "
+            f"{' + '.join(result.run.scenarios)} seed {result.run.seed}: "
+            f"{result.duration_s:.0f} s{' PROBLEMS' if result.problems else ''}"
+        )
+
+    results = run_suite(plan, speed=pace, workers=workers, out_root=out, progress=progress)
+    for line in suite_table(results):
+        typer.echo(line)
+    if any(r.wrong_side or r.after_public for r in results):
         raise typer.Exit(ExitCode.FAILED)
 
 

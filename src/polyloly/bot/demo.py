@@ -5,16 +5,21 @@ The demo starts, in this process, on free loopback ports:
 * the esports provider feeds (:class:`~polyloly.sim.esports.EsportsFeedServer`) playing a
   LoL and a Dota 2 best-of-3 scenario, time-compressed;
 * the exchange simulator (:class:`~polyloly.sim.exchange.ExchangeSimulator`) listing each
-  match's market and its "Game N Winner" markets, with synthetic makers quoting around
-  the scenario's fair value as a market *lagging the truth* prices it, and takers;
+  match's market and its "Game N Winner" markets, with the *honest market* of
+  :class:`~polyloly.sim.exchange.pool.MarketParams` on each: makers pricing from the game
+  as the public sees it (the sports feed a few game seconds late), re-quoting on news,
+  widening and pulling quotes; noise takers; rival pair and temporal arbitrageurs racing
+  the bot. Every lag is game time; the taker delay is 3 s of game time too (the venue
+  scales it by the speed). The market is synthetic: ``docs/05_SIMULATED_MARKET.md``;
 * the full bot (:class:`~polyloly.bot.app.TradingNode`) in **live** mode: py-clob-client-v2,
   local signing with a throwaway key, both WebSocket channels, heartbeats, Gamma
   discovery, both strategies.
 
 A driver follows the scenario truth: it marks a market live while its game is played (the
-sports taker delay applies) and resolves each market once the lagging market has caught
-up. At the end the demo prints a summary, writes the HTML report and keeps the event log
-(replayable with ``polyloly backtest``) in the output folder it prints.
+sports taker delay applies) and resolves each market ``market_lag_s`` real seconds after
+the slowest viewer of the broadcast has seen its result. At the end the demo prints a
+summary, writes the HTML report and keeps the event log (replayable with
+``polyloly backtest``) in the output folder it prints.
 """
 
 from __future__ import annotations
@@ -40,17 +45,19 @@ from polyloly.bot.app import TradingNode
 from polyloly.bot.config_loader import load_settings
 from polyloly.bot.control import ensure_token_file
 from polyloly.bot.datadir import FolderLock
+from polyloly.bot.demo_audit import DemoAudit, audit_demo
 from polyloly.bot.demo_chain import DemoChain
 from polyloly.bot.logging import register_secret
 from polyloly.bot.node_options import PM_TRANSLATORS, NodeMode, NodeOptions
 from polyloly.bot.settings import DemoSettings, Settings
-from polyloly.domain.money import ONE
 from polyloly.runtime.clock import NS_PER_S, Clock, LiveClock
 from polyloly.runtime.sleep import AsyncioSleeper
-from polyloly.sim.esports import EsportsFeedServer, ScenarioFairValue, ScenarioRuntime
+from polyloly.sim.esports import EsportsFeedServer, ScenarioRuntime
 from polyloly.sim.exchange import ExchangeSimulator, Listing, SimConfig
+from polyloly.sim.exchange.pool import TRADING_MARKET, MarketParams
 from polyloly.sim.exchange.scenarios import bo3_markets
 from polyloly.sim.scenarios import Scenario, load_scenario
+from polyloly.sim.scenarios.market import ScenarioPublic
 from polyloly.sim.scenarios.model import StepKind
 from polyloly.storage.event_log import EventLogReader
 
@@ -74,7 +81,6 @@ DEMO_KEYS: Final = {
 }
 _TITLES: Final = {"lol": ("LoL", "LCK"), "dota2": ("Dota 2", "DreamLeague")}
 _TICK: Final = 10_000  # 0.01: the makers' gaps are whole ticks
-_GAP_TICKS: Final = 5  # 0.05 under $1 beats the 0.03 taker fee (at most 0.015 a pair)
 _SETTLE_TIMEOUT_S: Final = 8.0
 
 
@@ -84,9 +90,14 @@ class DemoOptions:
 
     ``scenario_s`` is how long (real seconds) the scenarios' games take; the speed
     follows from it unless ``speed`` (scenario seconds per real second) is given;
-    ``realtime`` plays at true speed. ``market_lag_s`` is how far (real seconds) the
-    exchange's makers lag the truth. ``view`` is ``auto`` (live table on a terminal,
-    plain lines otherwise), ``live``, ``plain`` or ``none``. :func:`demo_options` fills
+    ``realtime`` plays at true speed. ``market_lag_s`` is how long (real seconds) after
+    the slowest broadcast viewer has seen a result the venue resolves its market.
+    ``market`` is the synthetic market on every listing (makers, takers, rivals);
+    ``game_seconds_delay`` the taker delay of the "Game N Winner" markets (the match
+    market carries the venue's 3 s; that its games' markets carry it too is an assumption,
+    the pessimistic one for temporal arbitrage).
+    ``view`` is ``auto`` (live table on a terminal, plain lines otherwise), ``live``,
+    ``plain`` or ``none``. :func:`demo_options` fills
     the defaults from the ``demo`` settings section.
     """
 
@@ -101,6 +112,8 @@ class DemoOptions:
     view: str = "auto"
     config_dir: Path | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    market: MarketParams = field(default_factory=MarketParams)
+    game_seconds_delay: int = 3
     chain: bool = False  # settle on a local chain (anvil): merges and redemptions on-chain
 
 
@@ -121,6 +134,8 @@ class DemoResult:
     speed: Fraction = Fraction(1)
     kill_switch: str | None = None
     presign: dict[str, int] = field(default_factory=dict)
+    audit: DemoAudit | None = None
+    max_drawdown: int = 0
     chain_txs: list[str] | None = None  # --chain: the merges and redemptions on-chain
     chain_reconciled: bool = False  # --chain: the last pass matched the chain's balances
     problems: list[str] = field(default_factory=list)
@@ -142,7 +157,10 @@ def demo_options(settings: DemoSettings, **overrides: Any) -> DemoOptions:
         "market_lag_s": settings.market_lag_s,
         "warmup_s": settings.warmup_s,
         "seed": settings.seed,
+        "game_seconds_delay": settings.game_seconds_delay,
     }
+    if settings.market_profile == "trading":
+        base.update(market=TRADING_MARKET, game_seconds_delay=0)
     base.update({k: v for k, v in overrides.items() if v is not None})
     return DemoOptions(**base)
 
@@ -166,6 +184,7 @@ class _Market:
     listing: Listing
     runtime: ScenarioRuntime
     game_number: int | None
+    decided_ms: int | None = None
     resolved: bool = False
 
 
@@ -181,22 +200,23 @@ class DemoWorld:
             if options.realtime
             else options.speed or demo_speed(raw, options.scenario_s)
         )
-        lag_ms = int(Fraction(str(options.market_lag_s)) * self.speed * 1000)
-        self.scenarios = [replace(s, market_lag_ms=max(s.market_lag_ms, lag_ms)) for s in raw]
+        self.scenarios = raw
+        self.resolve_lag_ns = int(options.market_lag_s * NS_PER_S)
         start_ns = clock.now_ns() + int(options.warmup_s * NS_PER_S)
         self.runtimes = [
             ScenarioRuntime(s, clock, start_ns=start_ns, speed=self.speed) for s in self.scenarios
         ]
-        self.fair = ScenarioFairValue(self.runtimes, {})
+        self.public = ScenarioPublic()
         self.exchange = ExchangeSimulator(
             SimConfig(
                 seed=options.seed,
                 trade_mined_delay_ms=300,
                 trade_confirmed_delay_ms=600,
                 tick_interval_ms=20,
+                taker_delay_ms_per_s=max(1, int(1000 / self.speed)),
             ),
             clock=clock,
-            fair_value=self.fair,
+            fair_value=self.public,
         )
         self.feeds = EsportsFeedServer(
             self.runtimes, clock=clock, sleeper=AsyncioSleeper(), api_keys=DEMO_KEYS
@@ -218,26 +238,17 @@ class DemoWorld:
                 event_slug=scn.match_id,
                 start=_iso(first),
                 end=_iso(runtime.wall_s(scn.end_ms)),
+                best_of=scn.best_of,
             )
             for spec in specs:
-                listing = self.exchange.add_market(replace(spec, tick=_TICK))
-                self.fair.bind(listing.condition_id, scn.match_id, spec.game_number)
-                self.markets.append(_Market(listing, runtime, spec.game_number))
-                self._add_traders(listing)
-
-    def _add_traders(self, listing: Listing) -> None:
-        self.exchange.add_traders(
-            listing.condition_id,
-            makers=1,
-            takers=1,
-            spread=40_000,
-            size=150 * ONE,
-            lag_ms=250,
-            refresh_ms=1_000,
-            gap_probability=0.3,
-            gap_ticks=_GAP_TICKS,
-            taker_interval_ms=1_500,
-        )
+                delay = spec.seconds_delay
+                if spec.game_number is not None:
+                    delay = self.options.game_seconds_delay
+                listing = self.exchange.add_market(replace(spec, tick=_TICK, seconds_delay=delay))
+                self.public.bind(listing.condition_id, runtime, spec.game_number)
+                decided = scn.decided_ms(spec.game_number)
+                self.markets.append(_Market(listing, runtime, spec.game_number, decided))
+                self.exchange.add_market_traders(listing.condition_id, self.options.market)
 
     async def start(self) -> None:
         """List the markets and serve both simulators."""
@@ -342,29 +353,55 @@ class DemoWorld:
 
     def step(self) -> None:
         """Bring every market's live flag and resolution in line with the scenario."""
+        now = self.clock.now_ns()
         for market in self.markets:
             if market.resolved:
                 continue
             runtime, listing = market.runtime, market.listing
-            t_ms = runtime.t_ms()
+            t_ms = runtime.t_ms(now)
             truth = runtime.scenario.state(None, t_ms)
-            games = {g.number: g for g in truth.games}
-            if market.game_number is None:
-                live = truth.status == "running" and any(g.winner is None for g in truth.games)
-            else:
-                game = games.get(market.game_number)
-                live = game is not None and game.winner is None
+            live = self._live(market, t_ms)
             if live != listing.live:
                 self.exchange.set_live(listing.condition_id, live)
-            lagged = runtime.scenario.state(None, t_ms - runtime.scenario.market_lag_ms)
-            winner = self._winner(lagged, market.game_number)
+            if now < self.resolve_ns(market):
+                continue
+            winner = self._winner(truth, market.game_number)
             if winner is not None:
                 token = listing.token_ids[0 if winner == "a" else 1]
                 self.exchange.resolve(listing.condition_id, token)
                 market.resolved = True
-            elif lagged.status == "finished" and market.game_number not in games:
+            elif truth.status in ("finished", "canceled"):
                 self.exchange.venue.set_accepting(listing.condition_id, False)
                 market.resolved = True  # an unplayed game: closed, never resolved
+
+    @staticmethod
+    def _live(market: _Market, t_ms: int) -> bool:
+        """Whether the venue shows a market's game live (its taker delay on): from its
+        game's start until the broadcast shows the result that decides it (an assumption:
+        the venue marks an event ended ``broadcast_delay_ms`` after the truth; no public
+        figure exists)."""
+        scn = market.runtime.scenario
+        feed = scn.public.broadcast_delay_ms
+        state = scn.state(None, t_ms)
+        if market.decided_ms is not None and t_ms >= market.decided_ms + feed:
+            return False
+        if market.game_number is None:
+            return state.status == "running" or (
+                state.status == "finished" and market.decided_ms is not None
+            )
+        game = next((g for g in state.games if g.number == market.game_number), None)
+        return game is not None
+
+    def resolve_ns(self, market: _Market) -> int:
+        """When the venue resolves a market: ``market_lag_s`` after the slowest broadcast
+        viewer has seen the result (or the series end, for a game never played)."""
+        scn = market.runtime.scenario
+        decided = market.decided_ms
+        if decided is None:
+            ended = [s.at_ms for s in scn.steps if s.kind in (StepKind.GAME_END, StepKind.CANCEL)]
+            decided = max(ended, default=scn.end_ms)
+        public = scn.public.broadcast_delay_ms + scn.public.broadcast_spread_ms
+        return market.runtime.wall_ns(decided + public) + self.resolve_lag_ns
 
     @staticmethod
     def _winner(state: Any, game_number: int | None) -> str | None:
@@ -375,13 +412,40 @@ class DemoWorld:
 
     @property
     def end_ns(self) -> int:
-        """When the last market must have resolved: last game end + market lag + 2 s."""
-        ends = []
-        for runtime in self.runtimes:
-            scn = runtime.scenario
-            last = max((s.at_ms for s in scn.steps if s.kind is StepKind.GAME_END), default=0)
-            ends.append(runtime.wall_ns(last + scn.market_lag_ms) + 2 * NS_PER_S)
-        return max(ends)
+        """When the last market must have resolved (its resolution time + 2 s)."""
+        return max(self.resolve_ns(m) for m in self.markets) + 2 * NS_PER_S
+
+    def public_priced_ns(self, market_id: str) -> int | None:
+        """When every maker on a market had seen its result and could re-quote (clock ns),
+        ``None`` if the market's outcome was never decided (or it is not ours)."""
+        market = next((m for m in self.markets if m.listing.condition_id == market_id), None)
+        if market is None or market.decided_ms is None:
+            return None
+        params = self.options.market
+        lag = (
+            params.maker_lag_ms + params.maker_lag_spread_ms + max(params.react_ms, params.pull_ms)
+        )
+        return market.runtime.wall_ns(market.decided_ms + lag) + self.exchange.tick_ns
+
+    def matched_ns(self, order_hash: str) -> int | None:
+        """When the venue matched an order (its first trade as taker), if it did."""
+        times = [
+            t.matched_ns
+            for t in self.exchange.venue.trades.values()
+            if t.taker_order_id == order_hash
+        ]
+        return min(times) if times else None
+
+    def winning_token(self, market_id: str) -> str | None:
+        """The token that wins a market per the scenario truth (``None``: undecided)."""
+        market = next((m for m in self.markets if m.listing.condition_id == market_id), None)
+        if market is None or market.decided_ms is None:
+            return None
+        state = market.runtime.scenario.state(None, market.decided_ms)
+        winner = self._winner(state, market.game_number)
+        if winner is None:
+            return None
+        return market.listing.token_ids[0 if winner == "a" else 1]
 
     @property
     def done(self) -> bool:
@@ -520,7 +584,7 @@ async def _run(
             await chain.stop()
     result.duration_s = (clock.monotonic_ns() - t0) / NS_PER_S
     if node is not None and node.core is not None:
-        result.report_path = _report(result, node)
+        result.report_path = _report(result, node, world)
     _check(result)
     return result
 
@@ -637,7 +701,7 @@ def _collect(node: TradingNode, result: DemoResult) -> None:
     result.presign = node.engine.presign.stats.as_dict()
 
 
-def _report(result: DemoResult, node: TradingNode) -> Path | None:
+def _report(result: DemoResult, node: TradingNode, world: DemoWorld) -> Path | None:
     core = node.core
     assert core is not None  # noqa: S101
     try:
@@ -647,6 +711,13 @@ def _report(result: DemoResult, node: TradingNode) -> Path | None:
             translators=PM_TRANSLATORS,
             registry=core.registry,
         )
+        result.max_drawdown = data.summary.max_drawdown
+        result.audit = audit_demo(
+            data,
+            winning_token=world.winning_token,
+            public_priced_ns=world.public_priced_ns,
+            matched_ns=world.matched_ns,
+        )
         return write_report(data, result.out_dir / "report.html")
     except Exception as exc:  # a report failure must not hide the run's own result
         result.problems.append(f"report: {type(exc).__name__}: {exc}")
@@ -654,9 +725,15 @@ def _report(result: DemoResult, node: TradingNode) -> Path | None:
 
 
 def _check(result: DemoResult) -> None:
-    for strategy in ("pair_arb", "temporal_arb"):
-        if not result.fills.get(strategy):
-            result.problems.append(f"{strategy} made no trade")
+    """What must never happen. A strategy without trades is a result, not a problem: on an
+    honest market an edge the rivals take first is no edge of ours."""
+    audit = result.audit
+    if audit is not None and audit.total("wrong_side"):
+        result.problems.append(f"{audit.total('wrong_side')} wrong-side temporal trades")
+    if audit is not None and audit.total("after_public"):
+        result.problems.append(
+            f"{audit.total('after_public')} temporal fills after the public priced the result"
+        )
     if result.kill_switch:
         result.problems.append(f"the kill switch fired: {result.kill_switch}")
     if result.chain_txs is not None:

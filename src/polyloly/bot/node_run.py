@@ -188,6 +188,9 @@ def demo_summary(result: DemoResult) -> list[str]:
         f"pre-signed orders: {_presign_line(result.presign)}",
         f"PnL:     {fmt(result.pnl, 2)} pUSD (equity {fmt(result.equity_start, 2)} -> "
         f"{fmt(result.equity_end, 2)})",
+        *(f"  {line}" for line in (result.audit.lines() if result.audit else ())),
+        "market:  synthetic (docs/05_SIMULATED_MARKET.md): makers price the game as the public "
+        "sees it, rivals race for every gap and stale quote",
         f"output:  {result.out_dir}",
         f"  event log  {result.events_dir}  (replay: polyloly backtest {result.events_dir})",
     ]

@@ -493,6 +493,13 @@ class DemoSettings(Section):
     market_lag_s: Annotated[float, BeforeValidator(no_bool), Field(ge=0, allow_inf_nan=False)] = 4.0
     warmup_s: Annotated[float, BeforeValidator(no_bool), Field(ge=0, allow_inf_nan=False)] = 3.0
     seed: Annotated[int, BeforeValidator(no_bool), Field(ge=0)] = 7
+    game_seconds_delay: Annotated[int, BeforeValidator(no_bool), Field(ge=0)] = 3
+    """Taker delay of the "Game N Winner" markets (docs/05_SIMULATED_MARKET.md: an assumption;
+    0 lets the bot win the game markets' races it is faster for)."""
+    market_profile: Literal["honest", "trading"] = "honest"
+    """``honest``: the market of docs/05_SIMULATED_MARKET.md; ``trading``: one careless maker,
+    no rivals, game markets without a taker delay — a market that makes the bot trade, to
+    exercise execution and settlement, not evidence of edge."""
 
 
 class BacktestSettings(Section):

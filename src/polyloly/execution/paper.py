@@ -24,6 +24,14 @@ our orders cannot fill anything of ours).
   taker fee of the market's fee model applies); the liquidity we took stays consumed until
   the live level shrinks by as much, so the same shares are not bought twice (this is
   remembered per level whether or not the market is mirrored at the moment).
+* **Taker delay.** On a market with a ``seconds_delay`` (live sports markets carry 3 s)
+  whose game is live, a marketable order that is not post-only is answered ``delayed``
+  and matched when the delay ends against the book as it stands then, exactly as the
+  venue (and the exchange simulator) does; it can be cancelled meanwhile, and the makers
+  it would have hit are free to move. A market is live while the truth engine says its
+  match is (``TruthDelta`` LIVE or PAUSED; a game market while its game is the one in
+  play), or when :meth:`PaperVenue.set_live` says so. The due orders run before each
+  market-data event and timer tick at or after their due time.
 * **Settlement.** Trades move MATCHED → MINED → CONFIRMED after configurable delays,
   driven by the clock (``TimerTick``); updates are published like the user channel.
 
@@ -48,6 +56,8 @@ from polyloly.domain.events import (
     Side,
     TickSizeChange,
     TimerTick,
+    TruthDelta,
+    TruthState,
 )
 from polyloly.domain.fees import PolymarketFeeModel
 from polyloly.domain.intents import OrderType
@@ -105,6 +115,15 @@ class PaperConfig:
     trade_confirmed_delay_ms: int = 5_000
     owner: str = "paper"
     address: str = "0xpaper"
+
+
+@dataclass(frozen=True, slots=True)
+class _Delayed:
+    request: OrderRequest
+    due_ns: int
+
+
+_LIVE_STATES = frozenset({TruthState.LIVE, TruthState.PAUSED})
 
 
 @dataclass(slots=True)
@@ -176,6 +195,13 @@ class PaperVenue:
         # much (kept for every token: it outlives the mirror).
         self._consumed: dict[str, dict[_Slot, int]] = {}
         self._unsettled: dict[str, _PaperTrade] = {}
+        # The taker delay: seconds per market, markets live now, the match (and game) each
+        # market prices, and our orders held until their due time (oldest first).
+        self._delay_s: dict[str, int] = {}
+        self._live: set[str] = set()
+        self._priced: dict[str, tuple[str, int | None]] = {}
+        self._delayed: dict[str, _Delayed] = {}
+        self.delayed_total = 0
 
     # -- set-up -----------------------------------------------------------------------------
 
@@ -187,8 +213,12 @@ class PaperVenue:
         tick: int,
         min_size: int,
         fee_rate: int = 30_000,
+        seconds_delay: int = 0,
+        match_id: str = "",
+        game_number: int | None = None,
     ) -> None:
-        """List a binary market (tokens in outcome order, fee rate in micros)."""
+        """List a binary market (tokens in outcome order, fee rate in micros); its taker
+        delay applies while the match ``match_id`` (game ``game_number``) is live."""
         self.engine.add_market(
             condition_id,
             tokens[0],
@@ -199,6 +229,25 @@ class PaperVenue:
         )
         self._fee_rates[condition_id] = fee_rate
         self._tokens.update(tokens)
+        self._delay_s[condition_id] = seconds_delay
+        if match_id:
+            self._priced[condition_id] = (match_id, game_number)
+
+    def set_live(self, condition_id: str, live: bool) -> None:
+        """Mark a market's game live (its taker delay applies) or not."""
+        if live:
+            self._live.add(condition_id)
+        else:
+            self._live.discard(condition_id)
+
+    def on_truth(self, event: TruthDelta) -> None:
+        """Follow which markets are live from the truth engine's view of their match."""
+        running = event.state in _LIVE_STATES
+        in_play = event.score_a + event.score_b + 1
+        for condition_id, (match_id, game_number) in self._priced.items():
+            if match_id == event.match_id:
+                live = running and (game_number is None or game_number == in_play)
+                self.set_live(condition_id, live)
 
     def _listed(self, token_id: str) -> bool:
         return token_id in self._tokens
@@ -212,6 +261,7 @@ class PaperVenue:
         kernel.subscribe(TickSizeChange, self.on_tick_size)
         kernel.subscribe(MarketResolved, self.on_resolved)
         kernel.subscribe(TimerTick, self.on_tick)
+        kernel.subscribe(TruthDelta, self.on_truth)
 
     @property
     def mirrored(self) -> tuple[str, ...]:
@@ -222,6 +272,7 @@ class PaperVenue:
 
     def on_book(self, event: BookSnapshot) -> None:
         """Take the live snapshot; make a mirrored token's synthetic liquidity equal it."""
+        self._run_delayed()
         self.books.apply(event)
         token = event.token_id
         live_book = self.books.get(token)
@@ -247,6 +298,7 @@ class PaperVenue:
 
     def on_price_changes(self, event: PriceChanges) -> None:
         """Apply level updates (shrinking levels first, so nothing crosses needlessly)."""
+        self._run_delayed()
         self.books.apply(event)
         queues, consumed = self._queues, self._consumed
         if not queues and not consumed:
@@ -268,6 +320,7 @@ class PaperVenue:
 
     def on_last_trade(self, event: LastTrade) -> None:
         """Replay a printed trade as a synthetic taker against a mirrored queue."""
+        self._run_delayed()
         if event.token_id in self._queues:
             self._synthetic_take(event.token_id, event.side, event.price, event.size)
             self._release_idle()
@@ -282,7 +335,8 @@ class PaperVenue:
         self._cancel(mine, VenueOrderStatus.CANCELED)
 
     def on_tick(self, _tick: TimerTick) -> None:
-        """Advance trade settlement and GTD expiry."""
+        """Run due delayed orders; advance trade settlement and GTD expiry."""
+        self._run_delayed()
         now = self.clock.now_ns()
         settled: list[str] = []
         for trade_id, trade in self._unsettled.items():
@@ -465,15 +519,37 @@ class PaperVenue:
     def _submit(
         self, order: SignedOrder, request: OrderRequest, market: MarketBook | None
     ) -> SubmitResult:
+        now = self.clock.now_ns()
+        delayed = market is not None and self._delays(market, request)
+        if delayed:
+            error = self.engine.validate(request, now // NS_PER_S)
+            if error is not None:
+                raise RejectError(error, _error_code(error))
+            delayed = self.engine.is_marketable(request)
+        if not delayed:
+            result = self.engine.submit(request, now // NS_PER_S)
+            if not result.accepted or market is None:
+                raise RejectError(result.error, _error_code(result.error))
+        assert market is not None  # noqa: S101  (a delayed order's market is listed)
+        self._record_order(order, market.condition_id)
+        if delayed:
+            self._delayed[order.order_hash] = _Delayed(request, now + self._delay_ns(market))
+            self.delayed_total += 1
+            self._update(order.order_hash, status=VenueOrderStatus.DELAYED)
+            return SubmitResult(order_hash=order.order_hash, status=VenueOrderStatus.DELAYED)
+        status, trade_ids = self._matched(request, result)
+        return SubmitResult(order_hash=order.order_hash, status=status, trade_ids=trade_ids)
+
+    def _delays(self, market: MarketBook, request: OrderRequest) -> bool:
+        """Whether the market's taker delay applies to ``request`` (if it is marketable)."""
+        live = market.condition_id in self._live
+        return live and not request.post_only and self._delay_s.get(market.condition_id, 0) > 0
+
+    def _delay_ns(self, market: MarketBook) -> int:
+        return self._delay_s.get(market.condition_id, 0) * NS_PER_S
+
+    def _record_order(self, order: SignedOrder, condition_id: str) -> None:
         spec = order.spec
-        result = self.engine.submit(request, self.clock.now_ns() // NS_PER_S)
-        if not result.accepted or market is None:
-            raise RejectError(result.error, _error_code(result.error))
-        status = VenueOrderStatus.LIVE if result.resting else VenueOrderStatus.MATCHED
-        if spec.order_type in (OrderType.FAK, OrderType.FOK) and not result.filled:
-            status = VenueOrderStatus.UNMATCHED
-        elif spec.order_type is OrderType.FAK and result.resting == 0 and result.filled < spec.size:
-            status = VenueOrderStatus.MATCHED  # the unfilled rest of an FAK is canceled
         self.orders[order.order_hash] = VenueOrder(
             order_hash=order.order_hash,
             market=spec.market,
@@ -486,10 +562,36 @@ class PaperVenue:
             order_type=spec.order_type,
             created_ns=self.clock.now_ns(),
         )
-        self._open_in.setdefault(market.condition_id, set()).add(order.order_hash)
+        self._open_in.setdefault(condition_id, set()).add(order.order_hash)
+
+    def _matched(
+        self, request: OrderRequest, result: MatchResult
+    ) -> tuple[VenueOrderStatus, tuple[str, ...]]:
+        """Book what matching one of our orders did; its status and trades."""
+        if not result.accepted:
+            self._update(request.order_id, status=VenueOrderStatus.UNMATCHED)
+            return VenueOrderStatus.UNMATCHED, ()
+        status = VenueOrderStatus.LIVE if result.resting else VenueOrderStatus.MATCHED
+        kind = request.order_type
+        if kind in (OrderType.FAK, OrderType.FOK) and not result.filled:
+            status = VenueOrderStatus.UNMATCHED
+        elif kind is OrderType.FAK and result.resting == 0 and result.filled < request.size:
+            status = VenueOrderStatus.MATCHED  # the unfilled rest of an FAK is canceled
         trade_ids = self._record_fills(result, taker_is_ours=True)
-        self._update(order.order_hash, status=status)
-        return SubmitResult(order_hash=order.order_hash, status=status, trade_ids=tuple(trade_ids))
+        self._update(request.order_id, status=status)
+        return status, tuple(trade_ids)
+
+    def _run_delayed(self) -> None:
+        """Match every delayed order whose delay has ended, against the book as it is."""
+        if not self._delayed:
+            return
+        now = self.clock.now_ns()
+        due = [h for h, d in self._delayed.items() if d.due_ns <= now]
+        for order_hash in due:
+            request = self._delayed.pop(order_hash).request
+            self._matched(request, self.engine.submit(request, now // NS_PER_S))
+        if due:
+            self._release_idle()
 
     async def lookup(self, order_hash: str) -> VenueOrder | None:
         """The paper order, whatever its status."""
@@ -513,7 +615,8 @@ class PaperVenue:
             if order is None or not self._open(order):
                 refused[order_hash] = "already canceled or matched"
                 continue
-            self.engine.cancel(order_hash)
+            if self._delayed.pop(order_hash, None) is None:
+                self.engine.cancel(order_hash)
             self._update(order_hash, status=status)
             canceled.append(order_hash)
         if canceled:

@@ -80,6 +80,11 @@ class SimConfig:
         How often the background loop runs timers (delays, expiry, heartbeats, traders).
     house_balance
         pUSD micros of each synthetic trader (``place_resting`` owners).
+    taker_delay_ms_per_s
+        Clock milliseconds the venue holds a delayed taker order per second of the
+        market's ``secondsDelay`` (1000: real time; a time-compressed world, such as the
+        demo playing games 47× faster, divides it by its speed so the delay stays 3 s of
+        game time against every other lag).
     """
 
     seed: int = 1
@@ -96,6 +101,7 @@ class SimConfig:
     strict_market_precision: bool = False
     tick_interval_ms: int = 20
     house_balance: int = 1_000_000_000 * ONE
+    taker_delay_ms_per_s: int = 1_000
 
     def __post_init__(self) -> None:
         if self.chain_id not in CHAIN_CONTRACTS:
@@ -104,6 +110,8 @@ class SimConfig:
             raise ValueError("starting balance and allowance must be >= 0")
         if min(self.trade_mined_delay_ms, self.trade_confirmed_delay_ms) < 0:
             raise ValueError("trade delays must be >= 0")
+        if self.taker_delay_ms_per_s < 0:
+            raise ValueError("taker_delay_ms_per_s must be >= 0")
         if self.heartbeat_timeout_s <= 0 or self.tick_interval_ms <= 0:
             raise ValueError("heartbeat timeout and tick interval must be positive")
 

@@ -282,6 +282,7 @@ class TradeRecord:
     status: str = TradeStatus.MATCHED
     last_update_s: int = 0
     history: list[str] = field(default_factory=list)
+    matched_ns: int = 0  # clock time of the match (the venue's own record, not on the wire)
 
     def owners(self) -> set[str]:
         """Every account that took part (taker and makers)."""

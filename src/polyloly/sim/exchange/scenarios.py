@@ -57,10 +57,11 @@ def bo3_markets(
     event_slug: str,
     start: str,
     end: str,
+    best_of: int = 3,
 ) -> list[SimMarket]:
-    """A Bo3 series: its match market and its three "Game N Winner" markets."""
+    """A series (a Bo3 by default): its match market and one "Game N Winner" market a game."""
     match = SimMarket(
-        question=f"{title}: {team_a} vs {team_b} (BO3) - {league}",
+        question=f"{title}: {team_a} vs {team_b} (BO{best_of}) - {league}",
         outcomes=(team_a, team_b),
         tick=1_000,
         min_size=5_000_000,
@@ -68,9 +69,9 @@ def bo3_markets(
         game=game,
         slug=event_slug,
         event_slug=event_slug,
-        event_title=f"{title}: {team_a} vs {team_b} (BO3) - {league}",
+        event_title=f"{title}: {team_a} vs {team_b} (BO{best_of}) - {league}",
         league=league,
-        best_of=3,
+        best_of=best_of,
         seconds_delay=3,
         game_start_time=start,
         end_date=end,
@@ -83,7 +84,7 @@ def bo3_markets(
             game_number=n,
             seconds_delay=0,
         )
-        for n in (1, 2, 3)
+        for n in range(1, best_of + 1)
     ]
     return [match, *games]
 

@@ -34,8 +34,9 @@ from polyloly.sim.exchange.feeds import RecordingSink
 from polyloly.sim.exchange.frames import Json
 from polyloly.sim.exchange.gamma import GammaApi
 from polyloly.sim.exchange.orders import OrderRecord, TradeRecord
+from polyloly.sim.exchange.pool import MarketParams, TraderPool
 from polyloly.sim.exchange.rest import ClobRest
-from polyloly.sim.exchange.traders import FairValueSource, TraderPool
+from polyloly.sim.exchange.traders import FairValueSource
 from polyloly.sim.exchange.venue import Venue
 from polyloly.sim.exchange.ws import WsHub
 
@@ -84,6 +85,7 @@ class ExchangeSimulator:
         )
         self.hub.faults = self.faults
         self.traders = TraderPool(self.venue, fair_value, seed=self.config.seed)
+        self.venue.catch_up = self.run_due
         self._runner: web.AppRunner | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self.host = ""
@@ -140,8 +142,18 @@ class ExchangeSimulator:
             await asyncio.sleep(interval)
 
     def run_due(self) -> int:
-        """Run everything due at the clock's time (timers, expiry, heartbeats, traders)."""
-        return self.venue.run_due() + self.traders.step(self.clock.now_ns())
+        """Run everything due at the clock's time (timers, expiry, heartbeats, traders).
+
+        When the loop runs late, timers due in the past fire in due order, each after the
+        traders have acted *as of its due time*: a delayed order is matched against the book
+        the makers had then (a maker that would have pulled its quote at news before the delay
+        ended has pulled it), not against quotes a late tick left standing."""
+        now = self.clock.now_ns()
+        done = 0
+        timers = self.venue.timers
+        while (due := timers.next_due()) is not None and due < now:
+            done += self.traders.step(due) + timers.run_due(due)
+        return done + self.venue.run_due() + self.traders.step(now)
 
     @web.middleware
     async def _fault_middleware(
@@ -266,8 +278,12 @@ class ExchangeSimulator:
         return trade is not None and self.venue.lifecycle.fail(trade)
 
     def add_traders(self, condition_id: str, **kwargs: object) -> None:
-        """Start synthetic makers and takers on a market (see ``traders.TraderPool``)."""
+        """Start synthetic makers and takers on a market (see ``pool.TraderPool.add``)."""
         self.traders.add(condition_id, **kwargs)  # type: ignore[arg-type]
+
+    def add_market_traders(self, condition_id: str, params: MarketParams) -> None:
+        """Start the honest market of ``params`` on a market (makers, takers, rivals)."""
+        self.traders.add_market(condition_id, params)
 
     @property
     def now_ns(self) -> int:

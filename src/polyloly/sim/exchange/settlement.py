@@ -54,6 +54,7 @@ class Settlement:
         self.by_token = by_token
         self.ids = ids
         self.clock = clock
+        self.as_of_ns: int | None = None  # a delayed order's match time (its delay's end)
 
     def now_s(self) -> int:
         """Clock time in s."""
@@ -197,6 +198,7 @@ class Settlement:
                     maker_orders=makers,
                     fills=list(group),
                     last_update_s=now_s,
+                    matched_ns=self.as_of_ns or self.clock.now_ns(),
                 )
             )
         return trades

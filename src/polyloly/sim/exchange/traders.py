@@ -1,17 +1,25 @@
-"""Synthetic traders: market makers that lag the truth, and takers that trade against them.
+"""Synthetic traders: market makers that know what the public knows, and takers.
 
 The fair value of a market (the probability of outcome 0, in micros) comes through the
 small :class:`FairValueSource` port; :class:`RandomWalkFairValue` is the seeded default
-and scenario timelines plug in their own. A :class:`MarketMaker` re-quotes both tokens
-around the fair value it saw ``lag_ms`` ago, every ``refresh_ms``; sometimes
+and scenario timelines plug in their own. A source may also say what someone ``lag``
+behind the truth *sees* and when that someone last learned news (:class:`PublicView`,
+``view``): scenario sources measure the lag in game time (a bot reading the sports feed a
+few seconds late, a viewer watching the broadcast tens of seconds late); the others in
+clock time. A :class:`MarketMaker` re-quotes both tokens around the value it sees
+(``lag_ms`` plus its own draw up to ``lag_spread_ms``): at once when that value moves (after
+``react_ms``), otherwise every ``refresh_ms``; on news it widens its quotes
+(``news_widen_ticks`` for ``news_widen_ms``), and pulls them for ``pull_ms`` when the value
+jumps by ``pull_threshold`` or more (a map ends, a fight decides the game). Sometimes
 (``gap_probability``, drawn from the pool's seeded RNG) it leaves the two tokens' asks
 summing to ``1 − gap_ticks × tick``, as real makers do between updates, which pair traders
 hunt. One tick (the default) never beats a 0.03 taker fee on a 0.01 tick (up to 0.015 a
 pair); ``gap_ticks=5`` does. A :class:`Taker` sends FAK orders that lift the
-best ask or hit the best bid when the price looks fair to it.
+best ask or hit the best bid when the price looks fair to it. Rival arbitrageurs
+(:mod:`~polyloly.sim.exchange.rivals`) compete with the bot for gaps and stale quotes.
 
-Everything is driven by :meth:`TraderPool.step` with the clock's time and a seeded RNG,
-so a run is reproducible.
+Everything is driven by :meth:`~polyloly.sim.exchange.pool.TraderPool.step` with the
+clock's time and a seeded RNG, so a run is reproducible.
 """
 
 from __future__ import annotations
@@ -29,10 +37,13 @@ from polyloly.sim.exchange.venue import Venue
 __all__ = [
     "FairValueSource",
     "MarketMaker",
+    "PublicView",
     "RandomWalkFairValue",
     "StaticFairValue",
     "Taker",
-    "TraderPool",
+    "View",
+    "duration_ns",
+    "view_of",
 ]
 
 _MIN_P = 20_000
@@ -45,6 +56,37 @@ class FairValueSource(Protocol):
     def fair_value(self, condition_id: str, now_ns: int) -> int | None:
         """Fair value of outcome 0 at ``now_ns``."""
         ...
+
+
+View = tuple[int | None, int | None]
+"""What a viewer sees: ``(fair value of outcome 0 or None, clock ns of its latest news or
+None when the source has no notion of news)``."""
+
+
+class PublicView(FairValueSource, Protocol):
+    """A source that also says what someone ``lag_ms`` behind the truth sees."""
+
+    def view(self, condition_id: str, now_ns: int, lag_ms: int) -> View:
+        """The value seen at ``now_ns`` with ``lag_ms`` of lag (the source's time unit)."""
+        ...
+
+
+def duration_ns(fair: FairValueSource, condition_id: str, ms: float) -> int:
+    """Clock ns of ``ms`` in the source's time (``fair.duration_ns`` when it has one: game
+    time for scenarios played faster than real time), else ``ms`` clock milliseconds."""
+    convert = getattr(fair, "duration_ns", None)
+    if convert is not None:
+        return int(convert(condition_id, ms))
+    return int(ms * NS_PER_MS)
+
+
+def view_of(fair: FairValueSource, condition_id: str, now_ns: int, lag_ms: int) -> View:
+    """``fair.view`` when the source has one, else its value ``lag_ms`` clock ms ago."""
+    view = getattr(fair, "view", None)
+    if view is not None:
+        seen: View = view(condition_id, now_ns, lag_ms)
+        return seen
+    return fair.fair_value(condition_id, now_ns - lag_ms * NS_PER_MS), None
 
 
 @dataclass
@@ -109,12 +151,14 @@ def _quote_price(raw: int, tick: int, rounding: Rounding) -> int:
 
 @dataclass
 class MarketMaker:
-    """Quotes both tokens of one market around a lagged fair value.
+    """Quotes both tokens of one market around the value it sees (see the module docstring).
 
-    Sizes and prices are micros. ``spread`` is the full bid-ask width on each token. With
-    probability ``gap_probability`` a refresh prices the second token's best ask from the
-    first one's complement minus ``gap_ticks`` ticks (a stale or careless quote), so the two
-    asks sum to ``1 − gap_ticks × tick`` until the next refresh.
+    Sizes and prices are micros; ``lag_ms``, ``refresh_ms``, ``react_ms``, ``news_widen_ms``
+    and ``pull_ms`` are in the fair-value source's time (game time for scenarios, see
+    :func:`duration_ns`). ``spread`` is the full bid-ask width on each token. With probability
+    ``gap_probability`` a refresh prices the second token's best ask from the first one's
+    complement minus ``gap_ticks`` ticks (a stale or careless quote), so the two asks sum
+    to ``1 − gap_ticks × tick`` until the next refresh.
     """
 
     owner: str
@@ -126,8 +170,16 @@ class MarketMaker:
     refresh_ms: int = 1_000
     gap_probability: float = 0.1
     gap_ticks: int = 1
+    react_ms: int = 0
+    news_widen_ticks: int = 0
+    news_widen_ms: int = 0
+    pull_threshold: int = ONE
+    pull_ms: int = 0
     next_ns: int = 0
     quotes: list[str] = field(default_factory=list)
+    quoted: int | None = None
+    news_ns: int | None = None
+    widen_until_ns: int = 0
 
     def __post_init__(self) -> None:
         if self.gap_ticks < 1:
@@ -136,22 +188,46 @@ class MarketMaker:
             raise ValueError(f"gap_probability must be within [0, 1], got {self.gap_probability}")
 
     def step(self, venue: Venue, fair: FairValueSource, now_ns: int, rng: random.Random) -> int:
-        """Re-quote if due; return the number of orders placed."""
-        if now_ns < self.next_ns:
-            return 0
-        self.next_ns = now_ns + self.refresh_ms * NS_PER_MS
+        """Re-quote, pull or widen if due; return the number of orders placed."""
         listing = venue.listings[self.condition_id]
+        value, news = view_of(fair, self.condition_id, now_ns, self.lag_ms)
+        cid = self.condition_id
+        if news is not None and news != self.news_ns:
+            self.news_ns = news
+            self.widen_until_ns = news + duration_ns(fair, cid, self.news_widen_ms)
+            jump = abs((value or 0) - self.quoted) if self.quoted is not None else 0
+            if value is None or jump >= self.pull_threshold:
+                self._pull(venue)  # pull at once: the book must not sit at the old price
+                self.next_ns = news + duration_ns(fair, cid, max(self.pull_ms, self.react_ms))
+                return 0
+        moved = value != self.quoted and self.quotes
+        react = self.news_ns is not None and now_ns >= self.news_ns + duration_ns(
+            fair, cid, self.react_ms
+        )
+        if now_ns < self.next_ns and not (moved and react):
+            return 0
+        self.next_ns = now_ns + duration_ns(fair, cid, self.refresh_ms)
+        self._pull(venue)
+        if value is None or listing.closed or not listing.accepting_orders:
+            return 0
+        self.quoted = value
+        widen = self.news_widen_ticks * listing.tick if now_ns < self.widen_until_ns else 0
+        careless = rng.random() < self.gap_probability
+        # a decided market (its value 0 or 1) is never quoted carelessly: no maker who knows
+        # the result leaves the winner's ask a few ticks under the loser's complement
+        return self._quote_all(venue, value, widen, careless and 0 < value < ONE)
+
+    def _pull(self, venue: Venue) -> None:
         if self.quotes:
             venue.cancel(None, self.quotes)
             self.quotes = []
-        value = fair.fair_value(self.condition_id, now_ns - self.lag_ms * NS_PER_MS)
-        if value is None or listing.closed or not listing.accepting_orders:
-            return 0
+
+    def _quote_all(self, venue: Venue, value: int, widen_news: int, gap: bool) -> int:
+        listing = venue.listings[self.condition_id]
         tick = listing.tick
         a, b = listing.token_ids
-        gap = rng.random() < self.gap_probability
         placed = 0
-        half = self.spread // 2
+        half = self.spread // 2 + widen_news
         for level in range(self.levels):
             widen = level * tick
             ask_a = _quote_price(value + half + widen, tick, Rounding.UP)
@@ -173,6 +249,8 @@ class MarketMaker:
         return placed
 
     def _quote(self, venue: Venue, token: str, side: Side, price: int) -> int:
+        if not 0 < price < ONE:
+            return 0  # a decided market: no quote at 0 or 1
         try:
             self.quotes.append(venue.place_resting(token, side, price, self.size, self.owner))
         except ValueError:
@@ -196,7 +274,7 @@ class Taker:
         """Maybe trade once if due; return 1 if an order was sent."""
         if now_ns < self.next_ns:
             return 0
-        self.next_ns = now_ns + self.interval_ms * NS_PER_MS
+        self.next_ns = now_ns + duration_ns(fair, self.condition_id, self.interval_ms)
         listing = venue.listings[self.condition_id]
         value = fair.fair_value(self.condition_id, now_ns)
         if value is None or listing.closed or rng.random() >= self.probability:
@@ -215,65 +293,3 @@ class Taker:
             token, side, price, self.size, owner=self.owner, order_type=OrderType.FAK
         )
         return 1 if status == 200 else 0
-
-
-class TraderPool:
-    """All synthetic traders of a simulator, stepped on its clock."""
-
-    def __init__(self, venue: Venue, fair: FairValueSource | None, *, seed: int) -> None:
-        self.venue = venue
-        self.fair: FairValueSource = fair or RandomWalkFairValue(seed)
-        self.rng = random.Random(seed)  # noqa: S311 - reproducible simulation
-        self.makers: list[MarketMaker] = []
-        self.takers: list[Taker] = []
-
-    def add(
-        self,
-        condition_id: str,
-        *,
-        makers: int = 1,
-        takers: int = 1,
-        spread: int = 40_000,
-        size: int = 100 * ONE,
-        lag_ms: int = 1_000,
-        refresh_ms: int = 1_000,
-        gap_probability: float = 0.1,
-        gap_ticks: int = 1,
-        taker_size: int = 20 * ONE,
-        taker_interval_ms: int = 2_000,
-    ) -> None:
-        """Start ``makers`` market makers and ``takers`` takers on a market."""
-        if condition_id not in self.venue.listings:
-            raise KeyError(f"unknown market {condition_id}")
-        short = condition_id[2:8]
-        for n in range(makers):
-            self.makers.append(
-                MarketMaker(
-                    owner=f"mm-{short}-{n + 1}",
-                    condition_id=condition_id,
-                    spread=spread + 2 * n * self.venue.listings[condition_id].tick,
-                    size=size,
-                    lag_ms=lag_ms,
-                    refresh_ms=refresh_ms,
-                    gap_probability=gap_probability,
-                    gap_ticks=gap_ticks,
-                )
-            )
-        for n in range(takers):
-            self.takers.append(
-                Taker(
-                    owner=f"taker-{short}-{n + 1}",
-                    condition_id=condition_id,
-                    size=taker_size,
-                    interval_ms=taker_interval_ms,
-                )
-            )
-
-    def step(self, now_ns: int) -> int:
-        """Let every due trader act; return the number of orders sent."""
-        done = 0
-        for maker in self.makers:
-            done += maker.step(self.venue, self.fair, now_ns, self.rng)
-        for taker in self.takers:
-            done += taker.step(self.venue, self.fair, now_ns, self.rng)
-        return done

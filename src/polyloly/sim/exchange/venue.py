@@ -13,7 +13,7 @@ heartbeats) run when :meth:`Venue.run_due` is called.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final, Protocol
 
 from polyloly.domain.events import Side
@@ -116,6 +116,8 @@ class Venue:
         )
         self.contracts = CHAIN_CONTRACTS[config.chain_id]
         self._delayed: dict[str, OrderRequest] = {}
+        self.delayed_total: dict[str, int] = {}  # owner -> orders held by the taker delay
+        self.catch_up: Callable[[], object] | None = None
         self.heartbeats = HeartbeatChains(config.heartbeat_timeout_s, self.ids.uuid, self._expired)
         self._events: dict[str, str] = {}
         self.funders: dict[str, str] = {}  # signer EOA (lower) -> funder address
@@ -263,7 +265,13 @@ class Venue:
     # -- order entry ------------------------------------------------------------------------
 
     def post_order(self, creds: ApiCredentials, body: PostOrderBody) -> tuple[int, Json]:
-        """Handle one ``POST /order``; return the HTTP status and the reply."""
+        """Handle one ``POST /order``; return the HTTP status and the reply.
+
+        ``catch_up`` (set by the simulator) first brings timers and synthetic traders to the
+        clock's time: an order is matched against the market as it stands when it arrives,
+        not as the last loop tick left it (a late tick must not keep a stale quote alive)."""
+        if self.catch_up is not None:
+            self.catch_up()
         prepared = self._prepare(creds, body)
         if isinstance(prepared, str):
             return 400, {"error": prepared}
@@ -274,6 +282,10 @@ class Venue:
         if error is not None:
             return 400, {"error": error}
         self.orders[record.id] = record
+        return self._execute(request, record)
+
+    def _execute(self, request: OrderRequest, record: OrderRecord) -> tuple[int, Json]:
+        """Match now, or hold a marketable order for the taker delay of a live market."""
         listing = self.by_token[request.token_id]
         delay = listing.spec.seconds_delay if listing.live and not request.post_only else 0
         if delay > 0 and self.engine.is_marketable(request):
@@ -393,8 +405,9 @@ class Venue:
         record.status = "DELAYED"
         self._delayed[request.order_id] = request
         self.publisher.order(record, "PLACEMENT")
-        due = self.clock.now_ns() + delay_s * NS_PER_S
-        self.timers.at(due, lambda: self._run_delayed(request.order_id), "delayed")
+        due = self.clock.now_ns() + delay_s * self.config.taker_delay_ms_per_s * NS_PER_MS
+        self.delayed_total[request.owner] = self.delayed_total.get(request.owner, 0) + 1
+        self.timers.at(due, lambda: self._run_delayed(request.order_id, due), "delayed")
         return {
             "success": True,
             "errorMsg": "",
@@ -406,11 +419,15 @@ class Venue:
             "transactionsHashes": [],
         }
 
-    def _run_delayed(self, order_id: str) -> None:
+    def _run_delayed(self, order_id: str, due_ns: int) -> None:
         request = self._delayed.pop(order_id, None)
         if request is None:
             return  # cancelled while delayed
-        self.settlement.execute(request, self.orders[order_id])
+        self.settlement.as_of_ns = due_ns  # the match happened when the delay ended
+        try:
+            self.settlement.execute(request, self.orders[order_id])
+        finally:
+            self.settlement.as_of_ns = None
 
     def place_resting(
         self, token_id: str, side: Side, price: int, size: int, owner: str = "mm-1"
@@ -457,7 +474,9 @@ class Venue:
         owner: str = "taker-1",
         order_type: OrderType = OrderType.FAK,
     ) -> tuple[int, Json]:
-        """Send a synthetic order through full matching (no auth); the venue's reply."""
+        """Send a synthetic order through full matching (no auth); the venue's reply.
+
+        The taker delay of a live market applies as to any order (rivals wait like us)."""
         listing = self.by_token[token_id]
         request = OrderRequest(
             order_id=self.ids.hex32(),
@@ -478,7 +497,7 @@ class Venue:
             return 400, {"error": error}
         record = self._record(request, listing)
         self.orders[record.id] = record
-        return self.settlement.execute(request, record)
+        return self._execute(request, record)
 
     def house_address(self, owner: str) -> str:
         """The address of a synthetic trader (funded with the house balance)."""

@@ -10,6 +10,11 @@ Format (times in seconds from the scenario start; decimals allowed)::
       a: {name: T1, aliases: [SK Telecom T1]}
       b: {name: Gen.G, aliases: [GEN]}
     market: {map_win_prob_a: "0.55", kill_swing: "0.01", lag_s: 20}
+    public:                        # when the public learns the game (all optional)
+      feed_delay_s: 3              # fast bots read the sports feed this late...
+      feed_spread_s: 3             # ...each up to this much later still
+      broadcast_delay_s: 30        # viewers watch the stream this late...
+      broadcast_spread_s: 30       # ...each up to this much later still
     end_s: 3600                    # how long the feeds run
     timeline:                      # game numbers are implicit: each game_start opens the next
       - {at_s: 60, do: game_start}
@@ -44,6 +49,7 @@ from polyloly.domain.money import MoneyError, parse_micros
 from polyloly.sim.scenarios.model import (
     Outage,
     ProviderSpec,
+    PublicSpec,
     Scenario,
     Step,
     StepKind,
@@ -163,6 +169,23 @@ def _provider(name: str, raw: dict[str, Any]) -> ProviderSpec:
     )
 
 
+def _public(raw: Any) -> PublicSpec:
+    spec = dict(raw or {})
+    known = {"feed_delay_s", "feed_spread_s", "broadcast_delay_s", "broadcast_spread_s"}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise ScenarioError(f"public.{unknown[0]}: unknown key")
+    default = PublicSpec()
+    return PublicSpec(
+        **{
+            key[:-2] + "_ms": _ms(spec[key], f"public.{key}")
+            if key in spec
+            else getattr(default, key[:-2] + "_ms")
+            for key in sorted(known)
+        }
+    )
+
+
 def parse_scenario(raw: dict[str, Any]) -> Scenario:
     """Build a :class:`Scenario` from a parsed YAML mapping."""
     for key in ("name", "game", "match_id", "best_of", "teams", "timeline"):
@@ -199,6 +222,7 @@ def parse_scenario(raw: dict[str, Any]) -> Scenario:
         map_win_prob_a=_prob(market.get("map_win_prob_a", "0.5"), "market.map_win_prob_a"),
         kill_swing=parse_micros(str(market.get("kill_swing", "0.01"))),
         market_lag_ms=_ms(market.get("lag_s", 0), "market.lag_s"),
+        public=_public(raw.get("public")),
         end_ms=_ms(raw.get("end_s", last_step / 1000 + 600), "end_s"),
     )
 

@@ -10,8 +10,16 @@ wrong reports (a game's winner reported wrong until a correction time). From it:
 * :meth:`Scenario.state` — the fold of that timeline at a time: match and game states,
   scores, kills, game clocks (what a REST endpoint renders);
 * :meth:`Scenario.fair_value` — the probability (micros) that team ``a`` wins the series or a
-  game, as a market lagging the truth by ``market_lag_ms`` would price it (drives the
-  exchange simulator's synthetic traders).
+  game, as a market lagging the truth by ``market_lag_ms`` would price it;
+* :meth:`Scenario.public_value` / :meth:`Scenario.news_ms` — the same probability as a
+  member of the *public* sees it ``lag_ms`` after the truth (a bot reading the sports feed a
+  few seconds late, a viewer watching the broadcast tens of seconds late), and when that
+  viewer last learned something: what the exchange simulator's makers and rivals price from
+  (:class:`PublicSpec` holds the lags, see ``docs/05_SIMULATED_MARKET.md``).
+
+The fair value uses the map score (a won map counts as won: a Bo3 at 1-0 is priced as one)
+and the state of the game in play: its kill lead and objectives, weighted more as the game
+clock runs (a lead at 35 minutes decides more than one at 5).
 
 Times are scenario milliseconds from the scenario's start. Pure: no I/O, no clock.
 """
@@ -27,21 +35,59 @@ from typing import Final
 from polyloly.domain.money import ONE
 
 __all__ = [
+    "OBJECTIVE_WEIGHTS",
     "GameState",
     "MatchState",
     "Outage",
     "ProviderSpec",
+    "PublicSpec",
     "Scenario",
     "Step",
     "StepKind",
     "TeamSpec",
     "WrongReport",
     "game_probability",
+    "objective_lead",
     "series_probability",
 ]
 
 _PROB_FLOOR: Final = 20_000
 _PROB_CEIL: Final = ONE - _PROB_FLOOR
+_LATE_GAME_MS: Final = 30 * 60_000  # a lead weighs double at 30 game minutes
+OBJECTIVE_WEIGHTS: Final = {
+    "towers": 10_000,
+    "drakes": 15_000,
+    "heralds": 10_000,
+    "nashors": 60_000,
+    "barons": 60_000,
+    "roshans": 60_000,
+    "inhibitors": 40_000,
+    "barracks": 40_000,
+}
+"""How much one objective moves a game's probability (micros), before the clock weight."""
+
+
+@dataclass(frozen=True, slots=True)
+class PublicSpec:
+    """When the public learns what happens in the game (scenario milliseconds).
+
+    Fast bots and professional makers read the sports data feed ``feed_delay_ms`` late,
+    each with its own extra lag drawn up to ``feed_spread_ms``; viewers watch the broadcast
+    ``broadcast_delay_ms`` late, up to ``broadcast_spread_ms`` more. The defaults are
+    assumptions (no public figure for the venue's sports feed latency exists); the docs
+    show the results' sensitivity to them.
+    """
+
+    feed_delay_ms: int = 3_000
+    feed_spread_ms: int = 3_000
+    broadcast_delay_ms: int = 30_000
+    broadcast_spread_ms: int = 30_000
+
+    def __post_init__(self) -> None:
+        if min(self.feed_delay_ms, self.feed_spread_ms) < 0:
+            raise ValueError("public feed delay and spread must be >= 0")
+        if min(self.broadcast_delay_ms, self.broadcast_spread_ms) < 0:
+            raise ValueError("public broadcast delay and spread must be >= 0")
 
 
 class StepKind(StrEnum):
@@ -181,9 +227,30 @@ class MatchState:
         return self.games[-1] if self.games else None
 
 
-def game_probability(p: int, kills_a: int, kills_b: int, swing: int) -> int:
-    """Team a's chance to win a game in progress: the pre-game ``p`` moved by the kill lead."""
-    return min(max(p + swing * (kills_a - kills_b), _PROB_FLOOR), _PROB_CEIL)
+def game_probability(
+    p: int,
+    kills_a: int,
+    kills_b: int,
+    swing: int,
+    *,
+    objectives: int = 0,
+    clock_ms: int = 0,
+) -> int:
+    """Team a's chance to win a game in progress: the pre-game ``p`` moved by the kill
+    lead (``swing`` a kill) and the objective lead (``objectives``, micros), the lead
+    weighing more as the game clock runs (×1 at the start, ×2 at 30 minutes, ×3 at 60)."""
+    lead = swing * (kills_a - kills_b) + objectives
+    lead = lead * (_LATE_GAME_MS + max(0, clock_ms)) // _LATE_GAME_MS
+    return min(max(p + lead, _PROB_FLOOR), _PROB_CEIL)
+
+
+def objective_lead(game: GameState) -> int:
+    """Team a's objective lead in a game (micros of probability, see ``OBJECTIVE_WEIGHTS``)."""
+    lead = 0
+    for side, kind, count in game.objectives:
+        weight = OBJECTIVE_WEIGHTS.get(kind, 10_000) * count
+        lead += weight if side == "a" else -weight
+    return lead
 
 
 @cache
@@ -226,6 +293,7 @@ class Scenario:
     map_win_prob_a: int = 500_000
     kill_swing: int = 10_000
     market_lag_ms: int = 0
+    public: PublicSpec = field(default_factory=PublicSpec)
     end_ms: int = 0
     epoch_s: int = 1_767_225_600  # 2026-01-01T00:00:00Z: payload dates when no clock is given
 
@@ -286,7 +354,37 @@ class Scenario:
     def fair_value(self, t_ms: int, game_number: int | None = None) -> int | None:
         """Probability (micros) that team a wins the series (or game ``game_number``), as a
         market ``market_lag_ms`` behind the truth prices it; ``None`` if canceled."""
-        state = self.state(None, max(0, t_ms - self.market_lag_ms))
+        return self.public_value(t_ms, self.market_lag_ms, game_number)
+
+    def public_value(self, t_ms: int, lag_ms: int, game_number: int | None = None) -> int | None:
+        """The fair value as someone ``lag_ms`` behind the truth sees it at ``t_ms``."""
+        return self.value_of(self.state(None, max(0, t_ms - lag_ms)), game_number)
+
+    def news_ms(self, t_ms: int, lag_ms: int) -> int | None:
+        """When (scenario ms) someone ``lag_ms`` behind the truth last learned something
+        about the match, at ``t_ms``; ``None`` before the first step reaches them."""
+        seen = t_ms - lag_ms
+        last = None
+        for step in self.steps:
+            if step.at_ms > seen:
+                break
+            last = step.at_ms
+        return None if last is None else last + lag_ms
+
+    def decided_ms(self, game_number: int | None = None) -> int | None:
+        """When (scenario ms, truth) the market's outcome was decided: the game's end, or the
+        end of the game that won the series; ``None`` if never (canceled or unplayed)."""
+        for step in self.steps:
+            state = self.state(None, step.at_ms)
+            if state.status == "canceled":
+                return None
+            value = self.value_of(state, game_number)
+            if value in (0, ONE):
+                return step.at_ms
+        return None
+
+    def value_of(self, state: MatchState, game_number: int | None = None) -> int | None:
+        """Team a's chance (micros) to win the series (or one game) in ``state``."""
         p = self.map_win_prob_a
         if state.status == "canceled":
             return None
@@ -296,15 +394,25 @@ class Scenario:
                 return p
             if game.winner is not None:
                 return ONE if game.winner == "a" else 0
-            return game_probability(p, game.kills_a, game.kills_b, self.kill_swing)
+            return self._live(game, state.t_ms)
         if state.status == "finished":
             return ONE if state.winner == "a" else 0
         current = state.current
         live = None
         if current is not None and current.winner is None:
-            live = game_probability(p, current.kills_a, current.kills_b, self.kill_swing)
+            live = self._live(current, state.t_ms)
         need = self.wins_needed
         return series_probability(p, need - state.score_a, need - state.score_b, live)
+
+    def _live(self, game: GameState, t_ms: int) -> int:
+        return game_probability(
+            self.map_win_prob_a,
+            game.kills_a,
+            game.kills_b,
+            self.kill_swing,
+            objectives=objective_lead(game),
+            clock_ms=game.clock_ms(t_ms),
+        )
 
 
 def _timeline(scenario: Scenario, provider: str | None) -> tuple[Step, ...]:
