@@ -30,6 +30,7 @@ from polyloly.domain.events import Event, MarketResolved, TimerTick
 from polyloly.domain.intents import MergeIntent, PlaceOrderIntent
 from polyloly.domain.orderbook import BookSet
 from polyloly.domain.risk import RiskParams
+from polyloly.execution.budget import BudgetKeeper, KeeperConfig, RiskBudget, SharedSwitch
 from polyloly.execution.events import (
     BalanceBaseline,
     CancelCompleted,
@@ -118,6 +119,8 @@ class ExecutionConfig:
     gate: GateConfig = field(default_factory=GateConfig)
     risk: RiskParams = field(default_factory=RiskParams)
     presign: PresignConfig = field(default_factory=PresignConfig)
+    instance_id: str | None = None
+    """Set when several instances share the account (:mod:`~polyloly.execution.instances`)."""
 
 
 class ExecutionEngine:
@@ -138,7 +141,7 @@ class ExecutionEngine:
         self.kernel = kernel
         self.ports = ports
         self.config = cfg
-        self.state = ExecutionState()
+        self.state = ExecutionState(cfg.instance_id)
         self.tasks = TaskOwner(on_crash=self._on_crash)
         self.signer = SerialSigner(ports.signer)
         self.presign = PresignPool(kernel, self.state, cfg.presign)
@@ -185,8 +188,29 @@ class ExecutionEngine:
                 tokens_of=tokens_of,
                 on_unknown=self.reconciler.request,
             )
+        self.budget: BudgetKeeper | None = None
         self._translators: dict[type[Event], Translate] = {}
         self._attached = False
+
+    def use_budget(
+        self,
+        budget: RiskBudget,
+        switch: SharedSwitch,
+        config: KeeperConfig,
+    ) -> BudgetKeeper:
+        """Reserve every order in a budget shared with other instances (before :meth:`attach`)."""
+        keeper = BudgetKeeper(
+            self.kernel,
+            self.state,
+            budget=budget,
+            switch=switch,
+            alerts=self.ports.alerts,
+            tasks=self.tasks,
+            config=config,
+        )
+        self.budget = keeper
+        self.orders.reserve = keeper.reserve
+        return keeper
 
     # -- wiring -----------------------------------------------------------------------------
 
@@ -206,6 +230,8 @@ class ExecutionEngine:
         self.reconciler.attach()
         if self.merges is not None:
             self.merges.attach()
+        if self.budget is not None:
+            self.budget.attach()
 
     def add_venue_events(self, event_type: type[Event], translate: Translate) -> None:
         """Feed an adapter's own venue-update events into the ledger through ``translate``.
@@ -243,6 +269,8 @@ class ExecutionEngine:
     def start(self) -> None:
         """Start the start-up reconciliation (call from a running event loop)."""
         self.reconciler.request(startup=True)
+        if self.budget is not None:
+            self.budget.start()
 
     async def stop(self) -> None:
         """Stop: no more venue calls, no kill-switch decisions, cancel every task.
@@ -305,6 +333,8 @@ class ExecutionEngine:
             self.reconciler.on_applied(event, fx)
         if fx.tokens or fx.orders:
             self.gate.on_exposure_change()
+            if self.budget is not None:
+                self.budget.request_sync()
 
     def _on_tick(self, tick: TimerTick) -> None:
         today = day_of(tick.ts_init)

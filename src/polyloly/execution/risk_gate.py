@@ -77,6 +77,7 @@ BENIGN_REJECT_CODES: Final = frozenset(
         RejectCode.FAK_NO_MATCH,
         RejectCode.UNMATCHED,
         RejectCode.DUPLICATE,
+        RejectCode.BUDGET,  # a shared cap reached, or its store down (a feed fault of its own)
     }
 )
 """Reject codes that are a normal market outcome, not an execution error."""
