@@ -37,7 +37,7 @@ import msgspec
 
 from polyloly.domain.events import FeedState, FeedStatus, OperatorCommand, Side, TimerTick
 from polyloly.execution.aggregates import order_exposure
-from polyloly.execution.events import KillSwitchFired
+from polyloly.execution.events import KillSwitchFired, OrderSubmitted
 from polyloly.execution.pnl import day_of
 from polyloly.execution.ports import Alert, AlertLevel, AlertPort, SignedOrder
 from polyloly.execution.state import ExecutionState
@@ -278,10 +278,14 @@ class BudgetKeeper:
         self.stats = _KeeperStats()
         self.available: bool | None = None  # None until the first call answers
         self._granted: set[str] = set()
+        self._awaiting: set[str] = set()
+        """Orders logged but not reserved yet: never sent so far, so not published either
+        (their reservation counts them once granted)."""
         self._syncing = False
         self._dirty = False
         self._last_sync_ns = 0
         self._watching = False
+        self._watcher = TaskOwner()  # long-running: outside ``tasks``, which tests drain
 
     @property
     def sync_every_ns(self) -> int:
@@ -294,16 +298,30 @@ class BudgetKeeper:
         self.kernel.subscribe(TimerTick, self._on_tick)
         self.kernel.subscribe(OperatorCommand, self._on_operator)
         self.kernel.subscribe(KillSwitchFired, self._on_fired)
+        self.kernel.subscribe(OrderSubmitted, self._on_submitted)
+
+    def _on_submitted(self, event: OrderSubmitted) -> None:
+        self._awaiting.add(event.order.order_hash)
 
     def start(self) -> None:
         """Read the shared halt, start the broadcast watch and the first sync."""
-        self.tasks.spawn("budget:watch", self._watch())
+        self._start_watch()
         self.request_sync()
+
+    async def stop(self) -> None:
+        """Stop watching the shared switch."""
+        await self._watcher.stop()
 
     # -- reserving (the order manager's hook) ----------------------------------------------
 
     async def reserve(self, order: SignedOrder) -> str | None:
         """Reserve ``order`` in the shared budget; ``None`` if granted, else why not."""
+        try:
+            return await self._reserve(order)
+        finally:
+            self._awaiting.discard(order.order_hash)
+
+    async def _reserve(self, order: SignedOrder) -> str | None:
         amount = reserve_amount(order)
         self.stats.reserves += 1
         try:
@@ -342,14 +360,18 @@ class BudgetKeeper:
         """This instance's figures from its ledger (positions at cost, open BUY remaining)."""
         exposure = self.state.exposure()
         open_orders: dict[str, int] = {}
+        all_open: dict[str, int] = {}
         for order in self.state.open_orders():
             amount = order_exposure(order)
-            if amount:
+            if not amount:
+                continue
+            all_open[order.market] = all_open.get(order.market, 0) + amount
+            if order.order_hash not in self._awaiting:
                 open_orders[order.market] = open_orders.get(order.market, 0) + amount
         positions = {
-            market: amount - open_orders.get(market, 0)
+            market: amount - all_open.get(market, 0)
             for market, amount in exposure.exposure.items()
-            if amount - open_orders.get(market, 0) > 0
+            if amount - all_open.get(market, 0) > 0
         }
         return InstanceReport(
             instance=self.config.instance,
@@ -385,7 +407,7 @@ class BudgetKeeper:
         if tick.ts_init - self._last_sync_ns >= self.sync_every_ns:
             self.request_sync()
         if not self._watching:
-            self.tasks.spawn("budget:watch", self._watch())
+            self._start_watch()
 
     # -- the shared kill switch -----------------------------------------------------------
 
@@ -408,8 +430,11 @@ class BudgetKeeper:
         except PolylolyError as exc:
             self._set_available(False, str(exc))
 
-    async def _watch(self) -> None:
+    def _start_watch(self) -> None:
         self._watching = True
+        self._watcher.spawn("budget:watch", self._watch())
+
+    async def _watch(self) -> None:
         try:
             halted = await self.switch.halted()
             if halted:

@@ -279,6 +279,8 @@ class ExecutionEngine:
         taken for an outage (the exchange heartbeat remains the dead-man switch).
         """
         self.gate.enabled = False
+        if self.budget is not None:
+            await self.budget.stop()
         await self.tasks.stop()
 
     async def idle(self) -> None:

@@ -77,7 +77,6 @@ BENIGN_REJECT_CODES: Final = frozenset(
         RejectCode.FAK_NO_MATCH,
         RejectCode.UNMATCHED,
         RejectCode.DUPLICATE,
-        RejectCode.BUDGET,  # a shared cap reached, or its store down (a feed fault of its own)
     }
 )
 """Reject codes that are a normal market outcome, not an execution error."""
@@ -296,7 +295,12 @@ class RiskGate:
         self.c.consecutive_errors = 0
 
     def _on_exec_error(self, event: Event) -> None:
-        if isinstance(event, OrderRejected) and event.code in BENIGN_REJECT_CODES:
+        if isinstance(event, OrderRejected) and (
+            event.code in BENIGN_REJECT_CODES
+            # refused by the shared budget before sending: a cap reached is a normal outcome,
+            # its store down is a fault of its own (a ``risk_budget`` feed status)
+            or event.code == RejectCode.BUDGET
+        ):
             return
         self.c.consecutive_errors += 1
         self.evaluate()
