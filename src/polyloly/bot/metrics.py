@@ -217,6 +217,18 @@ class _Scraped:
         yield GaugeMetricFamily(f"{_NS}_daily_pnl_usd", "")
         yield from self._presign_families(None)
         yield self._heartbeat_family(None)
+        yield self._instances_family(None)
+
+    def _instances_family(self, values: dict[str, int] | None) -> Metric:
+        family = GaugeMetricFamily(
+            f"{_NS}_instances",
+            "Several instances on one account: other instances' orders and trades seen (never "
+            "adopted), shared-budget refusals by reason, the budget's store up (1) or down (0).",
+            labels=["what"],
+        )
+        for what, value in sorted((values or {}).items()):
+            family.add_metric([what], value)
+        return family
 
     def _heartbeat_family(self, counters: HeartbeatCounters | None) -> Metric:
         family = CounterMetricFamily(f"{_NS}_heartbeats", "Heartbeat outcomes.", labels=["outcome"])
@@ -298,6 +310,7 @@ class _Scraped:
         # A broken or missing source exports no samples (not zeros).
         yield from self._presign_families(_read(m._presign, None, "presign"))
         yield self._heartbeat_family(_read(m._heartbeat, None, "heartbeat"))
+        yield self._instances_family(_read(m._instances, None, "instances"))
 
 
 class Metrics:
@@ -329,6 +342,7 @@ class Metrics:
         self._pnl: PnlSource | None = None
         self._presign: Callable[[], PresignCounters] | None = None
         self._heartbeat: Callable[[], HeartbeatCounters] | None = None
+        self._instances: Callable[[], dict[str, int]] | None = None
         self._order_strategy: _Lru[str] = _Lru()
         self._order_sent: _Lru[int] = _Lru()
         self._trades_seen: _Lru[str] = _Lru()
@@ -464,6 +478,11 @@ class Metrics:
         ``read`` is e.g. ``adapter.heartbeat.stats.as_dict`` (a ``HeartbeatLoop``'s).
         """
         self._heartbeat = read
+
+    def watch_instances(self, read: Callable[[], dict[str, int]]) -> None:
+        """Export the several-instances figures (``foreign_orders``, ``budget_up``…), read at
+        each scrape."""
+        self._instances = read
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
