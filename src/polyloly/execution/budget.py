@@ -62,6 +62,9 @@ __all__ = [
     "decide",
 ]
 
+_SETTLE_NS = 60 * 1_000_000_000
+"""How long a closed order's matched size waits for its fills before it stops counting."""
+
 BUDGET_SOURCE = "risk_budget"
 """``FeedStatus.source`` of the shared budget's store (an esports-class feed to the gate)."""
 SHARED_PREFIX = "all instances: "
@@ -278,6 +281,10 @@ class BudgetKeeper:
         self.stats = _KeeperStats()
         self.available: bool | None = None  # None until the first call answers
         self._granted: set[str] = set()
+        self._tracked: dict[str, int] = {}
+        """Granted BUY orders whose fills the ledger has not all seen yet -> when they closed
+        (0 while open): the venue can report an order MATCHED before its trade arrives, and
+        until then neither the open orders nor the positions hold it."""
         self._awaiting: set[str] = set()
         """Orders logged but not reserved yet: never sent so far, so not published either
         (their reservation counts them once granted)."""
@@ -334,6 +341,8 @@ class BudgetKeeper:
         self._set_available(True, "")
         if grant.ok:
             self._granted.add(order.order_hash)
+            if amount:
+                self._tracked[order.order_hash] = 0
             return None
         self.stats.refused[grant.reason] = self.stats.refused.get(grant.reason, 0) + 1
         if grant.reason == "halted":
@@ -359,14 +368,15 @@ class BudgetKeeper:
     def report(self) -> InstanceReport:
         """This instance's figures from its ledger (positions at cost, open BUY remaining)."""
         exposure = self.state.exposure()
-        open_orders: dict[str, int] = {}
+        open_orders = self._in_flight()
         all_open: dict[str, int] = {}
         for order in self.state.open_orders():
             amount = order_exposure(order)
             if not amount:
                 continue
             all_open[order.market] = all_open.get(order.market, 0) + amount
-            if order.order_hash not in self._awaiting:
+            skip = order.order_hash in self._awaiting or order.order_hash in self._tracked
+            if not skip:
                 open_orders[order.market] = open_orders.get(order.market, 0) + amount
         positions = {
             market: amount - all_open.get(market, 0)
@@ -382,6 +392,37 @@ class BudgetKeeper:
             covered=tuple(sorted(self._granted)),
             halted=self.state.halted or "",
         )
+
+    def _in_flight(self) -> dict[str, int]:
+        """Per market, what granted orders can still cost beyond the positions' fills: an
+        open order's size less its fills, a closed one's matched size less its fills."""
+        out: dict[str, int] = {}
+        now = self.kernel.now_ns()
+        state = self.state
+        for order_hash, closed_at in list(self._tracked.items()):
+            record = state.orders.get(order_hash)
+            if record is None:
+                del self._tracked[order_hash]
+                continue
+            filled = sum(
+                f.size
+                for f in state.fills_by_token.get(record.token_id, ())
+                if f.order_hash == order_hash and f.counts
+            )
+            if record.is_open:
+                gap = record.size - filled
+            else:
+                gap = record.size_matched - filled
+                closed_ns = closed_at or now
+                self._tracked[order_hash] = closed_ns
+                # a trade that FAILED never fills: stop counting it after a while
+                if gap <= 0 or now - closed_ns > _SETTLE_NS:
+                    del self._tracked[order_hash]
+                    continue
+            if gap > 0:
+                amount = -(-gap * record.price // 1_000_000)
+                out[record.market] = out.get(record.market, 0) + amount
+        return out
 
     async def _sync(self) -> None:
         try:

@@ -141,9 +141,9 @@ class OrderManager:
         before an order is first sent; a reason means refused, and the order is never sent."""
         self.on_point: Callable[[str, str], None] | None = None
         """Test-only probe, ``(point, order hash)``: called as each submit task starts
-        (``before_post``, the order is logged and flushed) and once the venue answered
-        (``after_post``, nothing of the answer handled); :mod:`polyloly.bot.crashpoints`
-        uses it to kill the process there."""
+        (``before_post``, the order is logged and flushed, and reserved in a shared budget)
+        and once the venue answered (``after_post``, nothing of the answer handled);
+        :mod:`polyloly.bot.crashpoints` uses it to kill the process there."""
 
     def attach(self) -> None:
         """Subscribe to the kernel (after the ledger, so state is current in handlers)."""
@@ -225,9 +225,6 @@ class OrderManager:
         self.tasks.spawn(f"submit:{order.order_hash}", self._submit(order, uncertain))
 
     async def _submit(self, order: SignedOrder, uncertain: bool) -> None:
-        probe = self.on_point
-        if probe is not None:
-            probe("before_post", order.order_hash)
         if self.reserve is not None and not uncertain:
             # An uncertain resend is already counted: the ledger holds it open.
             refused = await self.reserve(order)
@@ -235,6 +232,9 @@ class OrderManager:
                 self.inflight.discard(order.order_hash)
                 self.kernel.publish(self._refused(order, refused))
                 return
+        probe = self.on_point
+        if probe is not None:
+            probe("before_post", order.order_hash)
         try:
             outcome = await submit_with_retry(
                 self.venue,
