@@ -10,6 +10,10 @@
 #   make upgrade  move every pin to the newest release, then run the suite
 
 PYTHON ?= python3
+# The web console's browser tests drive Debian's Chromium (Playwright's own browser download is
+# not used); `make test` installs the package when it is missing.
+CHROMIUM ?= /usr/bin/chromium
+export POLYLOLY_CHROMIUM := $(CHROMIUM)
 VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
@@ -48,7 +52,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+$(CHROMIUM):
+	@echo "set-up: installing Chromium (Debian's package) for the web console's browser tests..."
+	@command -v apt-get >/dev/null || { echo "set-up: no apt-get: install Chromium at $(CHROMIUM) (or set CHROMIUM=)"; exit 1; }
+	@SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
+	@test -x $(CHROMIUM)
+
+pytest: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest $(ARGS)
 
 lock-check: $(STAMP)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import re
+from decimal import Decimal
 from pathlib import Path
 
 from tests.backtest.report_log import START_NS, LogBuilder
@@ -11,11 +13,12 @@ from polyloly.backtest.plots import render_report
 from polyloly.backtest.report import report_from_log, write_report
 from polyloly.backtest.report_data import build_report_data
 from polyloly.backtest.report_model import PLOT_IDS, EquityPoint, FillRow, PnlRow, ReportData
+from polyloly.domain.events import MatchEvent, MatchEventKind
 from polyloly.domain.fees import PolymarketFeeModel
-from polyloly.domain.intents import MergeIntent
+from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, RiskDecision
 from polyloly.domain.markets import MarketKind, MarketMapping, MarketRegistry
 from polyloly.domain.money import SCALE
-from polyloly.execution.events import MergeCompleted
+from polyloly.execution.events import MergeCompleted, OrderRejected
 from polyloly.execution.ports import MergeResult, TradeStatus, VenueOrderStatus
 from polyloly.runtime.clock import NS_PER_S
 from polyloly.storage.event_log import EventLogWriter
@@ -199,13 +202,24 @@ def test_report_from_the_event_log_matches_the_events(tmp_path: Path) -> None:
 _URL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
 
 
+_LIBRARY = re.compile(r"(<head>.*?<script[^>]*>).*?(</script>)", re.DOTALL)
+
+
+def _without_plotly_js(page: str) -> str:
+    """The page with the embedded plotly.js library's text left out (its code holds URL
+    strings it never fetches; the browser test checks that nothing is fetched)."""
+    assert "Plotly" in page[: page.index("</head>")], "plotly.js is not embedded"
+    return _LIBRARY.sub(r"\1\2", page, count=1)
+
+
 def _assert_self_contained(page: str) -> None:
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page, re.IGNORECASE), "a script is loaded"
+    page = _without_plotly_js(page)
     assert not _URL.search(page), "an element loads something from the network"
     lowered = page.lower()
     assert "http://" not in lowered
     assert "https://" not in lowered
     assert "//cdn" not in lowered
-    assert "<script" not in lowered
     assert "@import" not in lowered
 
 
@@ -216,7 +230,10 @@ def test_rendered_report_is_self_contained_and_shows_every_plot() -> None:
     for element in PLOT_IDS:
         assert f'id="{element}"' in page, element
     assert 'id="plot-truth-timeline-0"' in page
-    assert page.count("data:image/png;base64,") == 5  # equity, 2 x PnL, 1 timeline, latency
+    # equity, drawdown, 2 x PnL, slippage, 1 timeline, latency: each an interactive chart
+    assert page.count('<figure id="plot-') == 7
+    assert page.count("Plotly.newPlot(") == 7
+    assert "data:image/png" not in _without_plotly_js(page)  # no static image left
     assert "demo &lt;run&gt;" in page  # text is escaped
 
 
@@ -253,4 +270,102 @@ def test_hand_built_data_renders_and_is_written(tmp_path: Path) -> None:
     page = path.read_text(encoding="utf-8")
     _assert_self_contained(page)
     assert "&lt;b&gt;m&lt;/b&gt;" in page
-    assert "<b>m</b>" not in page
+    assert "<b>m</b>" not in _without_plotly_js(page)
+
+
+def test_settlement_orders_slippage_and_refusals() -> None:
+    log = scenario(LogBuilder())
+    # a pair-arb intent the risk gate refused, and an order the venue refused
+    log.at(700).add(
+        RiskDecision(
+            ts_event=log.now, ts_init=log.now, intent_id="pair_arb:0xm2:333:99",
+            approved=False, reason="market exposure 812.50 > 800.00",
+        )
+    )  # fmt: skip
+    intent = next(
+        e.intent_id for e in log.events if isinstance(e, PlaceOrderIntent) and e.token_id == NO2
+    )
+    log.add(
+        OrderRejected(
+            ts_event=log.now, ts_init=log.now, client_id=intent,
+            order_hash="0x" + "0" * 63 + "3", reason="no match", code="fak_no_match",
+        )
+    )  # fmt: skip
+    data = build_report_data(log.events)
+    s = data.summary
+    # the temporal position was marked at the 0.94 mid when its market resolved at 1
+    assert s.settlement_pnl == 50 * (SCALE - 940_000)
+    assert s.trading_pnl == s.pnl - s.settlement_pnl
+    by_token = {o.token_id: o for o in data.orders}
+    assert set(by_token) == {YES, YES2, NO2}
+    temporal, yes, no = by_token[YES], by_token[YES2], by_token[NO2]
+    assert temporal.delayed
+    assert (temporal.intended, temporal.avg_fill, temporal.slippage) == (620_000, 620_000, 0)
+    assert temporal.fees == FEE_50_AT_062
+    # the pair's resting bids filled under the asks the strategy saw: negative slippage
+    assert (yes.intended, yes.avg_fill, yes.slippage) == (470_000, 450_000, -2 * SCALE)
+    assert (no.intended, no.avg_fill, no.slippage) == (530_000, 480_000, -5 * SCALE)
+    assert sorted((r.strategy, r.stage, r.reason, r.count) for r in data.rejections) == [
+        ("pair_arb", "risk", "market exposure # > #", 1),
+        ("pair_arb", "venue", "[fak_no_match] no match", 1),
+    ]
+    page = render_report(data)
+    assert 'id="table-execution"' in page
+    assert "market exposure # &gt; #" in page
+
+
+def test_fills_and_orders_are_exported_as_csv(tmp_path: Path) -> None:
+    data = build_report_data(scenario(LogBuilder()).events)
+    write_report(data, tmp_path / "report.html")
+    with (tmp_path / "fills.csv").open(encoding="utf-8") as fh:
+        fills = list(csv.DictReader(fh))
+    with (tmp_path / "orders.csv").open(encoding="utf-8") as fh:
+        orders = list(csv.DictReader(fh))
+    assert len(fills) == 3
+    assert len(orders) == 3
+    first = fills[0]
+    assert (first["strategy"], first["price"], first["size"]) == ("temporal_arb", "0.62", "50")
+    assert Decimal(first["fee"]) * SCALE == FEE_50_AT_062
+    slippage = {o["token_id"]: o["slippage"] for o in orders}
+    assert slippage == {YES: "0", YES2: "-2", NO2: "-5"}
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert 'href="fills.csv"' in page
+    assert 'href="orders.csv"' in page
+
+
+def test_lead_per_source_against_the_market() -> None:
+    registry = MarketRegistry(
+        [
+            MarketMapping(
+                match_id="m1", market_id=M1, question="T1 vs Gen.G - Game 1 Winner",
+                kind=MarketKind.GAME, game_number=1, team_a="T1", team_b="Gen.G",
+                token_a=YES, token_b=NO,
+            )
+        ]
+    )  # fmt: skip
+    log = scenario(LogBuilder())
+
+    def report(at_s: float, source: str) -> None:
+        log.at(at_s).add(
+            MatchEvent(
+                ts_event=log.now, ts_init=log.now, source=source, match_id="m1",
+                provider_match_id="p1", kind=MatchEventKind.GAME_ENDED, team_a="t1",
+                team_b="geng", game_number=1, winner="t1",
+            )
+        )  # fmt: skip
+
+    report(59, "grid")
+    report(60.5, "pandascore")
+    report(61, "grid")  # a repeat: the first report counts
+    events = sorted(log.events, key=lambda e: e.ts_init)
+    data = build_report_data(events, registry=registry)
+    leads = {lead.source: lead for lead in data.source_leads}
+    # the YES mid first reaches 0.90 at t=70 (0.94)
+    grid, panda = leads["grid"], leads["pandascore"]
+    assert (grid.results, grid.first, grid.priced) == (1, 1, 1)
+    assert grid.median_lead_ns == 11 * NS_PER_S
+    assert grid.median_behind_first_ns == 0
+    assert (panda.results, panda.first) == (1, 0)
+    assert panda.median_lead_ns == 9_500_000_000
+    assert panda.median_behind_first_ns == 1_500_000_000
+    assert 'id="table-source-lead"' in render_report(data)

@@ -38,7 +38,7 @@ def _log() -> LogBuilder:
 
 
 def _cells(page: str, table_id: str) -> list[str]:
-    table = re.search(rf'<table id="{table_id}">(.*?)</table>', page, re.S)
+    table = re.search(rf'<table id="{table_id}"[^>]*>(.*?)</table>', page, re.S)
     assert table is not None, table_id
     return re.findall(r"<td[^>]*>.*?</td>", table.group(1), re.S)
 

@@ -156,7 +156,9 @@ async def test_control_api_drives_a_live_node_and_the_kill_switch_alerts(
             with pytest.raises(ControlAuthError):
                 await ControlClient(node.control.url, bad).status()
         await client.halt("test halt")
-        assert (await client.status())["halted"]
+        halted = await client.status()
+        assert halted["halted"] == "manual_halt: manual halt (test halt)"
+        assert halted["halt_reason"] == "manual halt (test halt)"  # the operator's words kept
         assert any(isinstance(e, KillSwitchFired) for e in seen)
         await asyncio.wait_for(sink.arrived.wait(), timeout=15)
         assert any("kill switch" in str(m.get("title", "")) for m in sink.received)

@@ -14,6 +14,8 @@ import pytest
 
 HEAVY = (
     "matplotlib",
+    "plotly",
+    "telegram",
     "numpy",
     "py_clob_client_v2",
     "eth_account",

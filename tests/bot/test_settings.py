@@ -394,6 +394,10 @@ _LIVE = {"bot": {"paper_trading": False}}
         ),
         (
             {"control": {"host": "0.0.0.0"}},  # noqa: S104 - the misconfiguration under test
+            "control.host: 0.0.0.0 is reachable from other machines: set control.allow_remote",
+        ),
+        (
+            {"control": {"host": "0.0.0.0", "allow_remote": True}},  # noqa: S104
             "control.token: needs at least 16 characters when control.host is 0.0.0.0",
         ),
         ({"control": {"port": 9108}}, "control.port: is also metrics.port (9108)"),
@@ -447,7 +451,7 @@ def test_invariants_pass_on_good_combinations(tmp_path: Path) -> None:
                 "api_passphrase": "p" * 10,
             }
         },
-        "control": {"host": "0.0.0.0", "token": "t" * 16},  # noqa: S104 - allowed with a token
+        "control": {"host": "0.0.0.0", "token": "t" * 16, "allow_remote": True},  # noqa: S104
         "teams": {"aliases": {"Team Liquid": ["TL", "Liquid"], "OG": ["OG Esports"]}},
     }
     settings = load(make_config(tmp_path), overrides=overrides)

@@ -131,7 +131,7 @@ async def test_an_operator_halt_during_a_feed_halt_holds_it(make_harness: Any) -
     await h.settle()
     assert h.sink.of(KillSwitchResumed) == []
     held = [a for a in h.alerts.sent if a.title == "kill switch held"]
-    assert [a.body for a in held] == ["manual halt"]
+    assert [a.body for a in held] == ["manual halt (test)"]  # the operator's words kept
     assert await refused(h)
 
 

@@ -290,8 +290,19 @@ def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def html_table(table_id: str, headers: Sequence[str], rows: Iterable[Sequence[Cell]]) -> str:
-    """A ``<table id=…>``; numbers are right-aligned, ``(text, class)`` cells styled."""
+def html_table(
+    table_id: str,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Cell]],
+    *,
+    sortable: bool = False,
+    filterable: bool = False,
+) -> str:
+    """A ``<table id=…>``; numbers are right-aligned, ``(text, class)`` cells styled.
+
+    ``sortable`` gives it a head and a body and the class the interactive report's script
+    sorts by (a click on a header); ``filterable`` asks that script for a filter box.
+    """
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body: list[str] = []
     for row in rows:
@@ -310,7 +321,13 @@ def html_table(table_id: str, headers: Sequence[str], rows: Iterable[Sequence[Ce
         body.append("<tr>" + "".join(cells) + "</tr>")
     if not body:
         body.append(f'<tr><td colspan="{len(headers)}">none</td></tr>')
-    return f'<table id="{esc(table_id)}"><tr>{head}</tr>{"".join(body)}</table>'
+    if not sortable:
+        return f'<table id="{esc(table_id)}"><tr>{head}</tr>{"".join(body)}</table>'
+    extra = " data-filter" if filterable else ""
+    return (
+        f'<table id="{esc(table_id)}" class="sortable"{extra}><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def html_figure(figure_id: str, uri: str, caption: str) -> str:

@@ -14,34 +14,42 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
+from polyloly.backtest.iplot import (
+    IBand,
+    IMarker,
+    ISeries,
+    IVLine,
+    bar_figure,
+    figure_html,
+    histogram_figure,
+    interactive_document,
+    line_figure,
+)
 from polyloly.backtest.plot_kit import (
     NEGATIVE,
     PALETTE,
     POSITIVE,
-    Band,
     Cell,
     Label,
-    Marker,
-    Series,
-    VLine,
-    bar_chart,
     esc,
-    histogram,
     html_cards,
-    html_document,
-    html_figure,
     html_table,
-    line_chart,
     time_axis,
     usd,
 )
 from polyloly.backtest.report_model import short_id
-from polyloly.domain.money import fmt, to_decimal
+from polyloly.domain.money import SCALE, fmt, to_decimal
 
 if TYPE_CHECKING:
-    from polyloly.backtest.report_model import MarketNames, MatchTimeline, PnlRow, ReportData
+    from polyloly.backtest.report_model import (
+        MarketNames,
+        MatchTimeline,
+        OrderRow,
+        PnlRow,
+        ReportData,
+    )
 
 __all__ = [
     "render_report",
@@ -51,7 +59,8 @@ __all__ = [
 
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _WINDOW_BEFORE_S: Final = 120
-_MAX_FILL_ROWS: Final = 500
+_MAX_FILL_ROWS: Final = 5_000
+_MAX_ORDER_ROWS: Final = 5_000
 _WINDOW_AFTER_S: Final = 240
 _ANOMALY_MEANING: Final = {
     "merge_insufficient": "a merge asked for more YES+NO pairs than the ledger holds "
@@ -124,6 +133,9 @@ def _summary_section(data: ReportData) -> str:
     lead50 = _percentile(_leads(data), 50)
     cards = [
         (_money(s.pnl), "PnL (pUSD, marked)"),
+        (_money(s.trading_pnl), "of which trading (pUSD)"),
+        (_money(s.settlement_pnl), "of which settlement (pUSD)"),
+        (_fill_ratio(data.orders), "fill ratio (pUSD filled / ordered)"),
         (str(s.fills), "fills"),
         (_money(s.volume), "volume (pUSD)"),
         (_money(s.fees), "taker fees (pUSD)"),
@@ -145,6 +157,8 @@ def _summary_section(data: ReportData) -> str:
         ("volume (pUSD)", (_money(s.volume), "num")),
         ("taker fees (pUSD)", (_money(s.fees), "num")),
         ("PnL (pUSD)", _signed(s.pnl)),
+        ("  trading (fills at their marks, fees included)", _signed(s.trading_pnl)),
+        ("  settlement (markets resolving)", _signed(s.settlement_pnl)),
         ("max drawdown (pUSD)", (_money(s.max_drawdown), "num")),
         ("kill-switch firings", s.kill_switches),
         ("execution anomalies", _anomaly_summary(data)),
@@ -152,7 +166,7 @@ def _summary_section(data: ReportData) -> str:
     return (
         "<h2>Summary</h2>"
         + html_cards(cards)
-        + html_table("table-summary", ("metric", "value"), rows)
+        + html_table("table-summary", ("metric", "value"), rows, sortable=True)
     )
 
 
@@ -167,16 +181,59 @@ def _equity_section(data: ReportData) -> str:
     points = data.equity
     ts = [p.ts_ns for p in points]
     xs, unit = time_axis(ts, data.summary.start_ns or (ts[0] if ts else 0))
-    uri = line_chart(
+    equity = line_figure(
         "PnL over time (mark-to-market)",
-        [Series("PnL", xs, [usd(p.pnl) for p in points], step=True)],
+        [ISeries("PnL", xs, [usd(p.pnl) for p in points], step=True)],
         xlabel=f"{unit} since start",
         ylabel="pUSD",
         zero_line=True,
         empty_message="no fills yet",
     )
-    return "<h2>Equity curve</h2>" + html_figure(
-        "plot-equity", uri, "Fills' cash flows plus positions at their marks, fees included."
+    peak = 0
+    drawdown: list[float] = []
+    for p in points:
+        peak = max(peak, p.pnl)
+        drawdown.append(-usd(peak - p.pnl))
+    down = line_figure(
+        "Drawdown (below the running peak of PnL)",
+        [ISeries("drawdown", xs, drawdown, step=True, color=NEGATIVE, fill="tozeroy")],
+        xlabel=f"{unit} since start",
+        ylabel="pUSD",
+        empty_message="no fills yet",
+    )
+    return (
+        "<h2>Equity curve and drawdown</h2>"
+        + figure_html(
+            "plot-equity",
+            equity,
+            "Fills' cash flows plus positions at their marks, fees included (drag to zoom, "
+            "double-click to reset).",
+        )
+        + figure_html(
+            "plot-drawdown",
+            down,
+            f"Largest drawdown {_money(data.summary.max_drawdown)} pUSD.",
+        )
+    )
+
+
+def _pnl_split_section(data: ReportData) -> str:
+    s = data.summary
+    rows: list[Sequence[Cell]] = [
+        ("trading before fees", _signed(s.trading_pnl + s.fees)),
+        ("fees paid", _signed(-s.fees)),
+        ("trading", _signed(s.trading_pnl)),
+        ("settlement", _signed(s.settlement_pnl)),
+        ("total", _signed(s.pnl)),
+    ]
+    note = (
+        "Trading PnL: the fills' cash flows and the shares held valued at their marks until "
+        "a market resolves; settlement: what resolution changed, the held shares marked at "
+        "1 (winner) or 0 from then on. A live view that stops before the markets resolve "
+        "shows the trading part only."
+    )
+    return f'<h2>Trading vs settlement PnL</h2><p class="note">{esc(note)}</p>' + html_table(
+        "table-pnl-split", ("part", "pUSD"), rows, sortable=True
     )
 
 
@@ -184,11 +241,12 @@ def _pnl_section(kind: str, rows: Sequence[PnlRow], names: MarketNames) -> str:
     def name(row: PnlRow) -> Cell:
         return _market_cell(names, row.name) if kind == "market" else row.name
 
-    uri = bar_chart(
+    fig = bar_figure(
         f"PnL per {kind}",
         [names.market(r.name) if kind == "market" else r.name for r in rows],
         [usd(r.pnl) for r in rows],
         unit="pUSD",
+        hover=[f"{r.fills} fills, volume {_money(r.volume)}, fees {_money(r.fees)}" for r in rows],
         empty_message="no fills",
     )
     table = html_table(
@@ -198,13 +256,15 @@ def _pnl_section(kind: str, rows: Sequence[PnlRow], names: MarketNames) -> str:
             (name(r), _signed(r.pnl), r.fills, (_money(r.volume), "num"), (_money(r.fees), "num"))
             for r in rows
         ],
+        sortable=True,
+        filterable=len(rows) > 10,
     )
     return (
-        f"<h2>PnL per {kind}</h2>" + html_figure(f"plot-pnl-{kind}", uri, f"PnL per {kind}") + table
+        f"<h2>PnL per {kind}</h2>" + figure_html(f"plot-pnl-{kind}", fig, f"PnL per {kind}") + table
     )
 
 
-def _timeline_chart(t: MatchTimeline, catch_up: int, names: MarketNames) -> tuple[str, str]:
+def _timeline_chart(t: MatchTimeline, catch_up: int, names: MarketNames) -> tuple[Any, str]:
     origin = t.trigger_ns or t.acted_ns or (t.prices[0].ts_ns if t.prices else 0)
     low = origin - _WINDOW_BEFORE_S * 1_000_000_000
     high = origin + _WINDOW_AFTER_S * 1_000_000_000
@@ -219,43 +279,47 @@ def _timeline_chart(t: MatchTimeline, catch_up: int, names: MarketNames) -> tupl
     if window:  # a step line holds its last value until the end of what is shown
         window.append((end, window[-1][1], window[-1][2]))
     series = [
-        Series(
+        ISeries(
             name,
             [sec(p[0]) for p in window if p[column] is not None],
             [usd(p[column] or 0) for p in window if p[column] is not None],
-            style,
+            dash,
             step=True,
         )
-        for name, column, style in (("mid", 1, "-"), ("best ask", 2, "--"))
+        for name, column, dash in (("mid", 1, "solid"), ("best ask", 2, "dash"))
     ]
     vlines = [
-        VLine(sec(m.ts_ns), m.label, NEGATIVE if m.final else "#4a5568")
+        IVLine(sec(m.ts_ns), m.label, NEGATIVE if m.final else "#4a5568")
         for m in t.truth
         if low <= m.ts_ns <= high
     ]
     if t.caught_up_ns is not None and low <= t.caught_up_ns <= high:
-        vlines.append(VLine(sec(t.caught_up_ns), "market caught up", POSITIVE, ":"))
+        vlines.append(IVLine(sec(t.caught_up_ns), "market caught up", POSITIVE, "dot"))
     markers = [
-        Marker(
+        IMarker(
             f"{kind} {label}",
             [sec(m.ts_ns) for m in marks if m.label == label],
             [usd(m.price) for m in marks if m.label == label],
             symbol,
             color,
+            [f"{kind} {label} at {_price(m.price)}" for m in marks if m.label == label],
         )
-        for kind, marks, symbol in (("intent", t.intents, "^"), ("fill", t.fills, "o"))
+        for kind, marks, symbol in (
+            ("intent", t.intents, "triangle-up"),
+            ("fill", t.fills, "circle"),
+        )
         for label, color in zip(
             sorted({m.label for m in marks}), PALETTE[1 if kind == "intent" else 2 :], strict=False
         )
     ]
-    uri = line_chart(
+    fig = line_figure(
         t.title,
         series,
         xlabel="seconds from the truth signal the bot acted on",
         ylabel="price of the token",
         vlines=vlines[-10:],
         markers=markers,
-        bands=[Band(usd(catch_up), 1.0, f"≥ {_price(catch_up)}: caught up")],
+        bands=[IBand(usd(catch_up), 1.0, f"≥ {_price(catch_up)}: caught up")],
         empty_message="no price data for this match",
     )
     lead = t.lead_ns
@@ -267,18 +331,18 @@ def _timeline_chart(t: MatchTimeline, catch_up: int, names: MarketNames) -> tupl
         if lead is None
         else f"the bot acted {lead / 1e9:.2f} s before the mid reached {_price(catch_up)}"
     )
-    return uri, caption
+    return fig, caption
 
 
 def _timeline_section(data: ReportData) -> str:
     names = data.names
     parts = ['<section id="truth-timeline"><h2>Truth timeline against the market</h2>']
     if not data.timelines:
-        uri = line_chart("truth timeline", [], empty_message="no match in this log")
-        parts.append(html_figure("plot-truth-timeline-0", uri, "no match in this log"))
+        fig = line_figure("truth timeline", [], empty_message="no match in this log")
+        parts.append(figure_html("plot-truth-timeline-0", fig, "no match in this log"))
     for i, t in enumerate(data.timelines):
-        uri, caption = _timeline_chart(t, data.catch_up_price, names)
-        parts.append(html_figure(f"plot-truth-timeline-{i}", uri, caption))
+        fig, caption = _timeline_chart(t, data.catch_up_price, names)
+        parts.append(figure_html(f"plot-truth-timeline-{i}", fig, caption))
     return "".join(parts) + "</section>"
 
 
@@ -325,7 +389,7 @@ def _edge_section(data: ReportData) -> str:
         "delayed",
     )
     return f'<h2>Taker delay: edge survival</h2><p class="note">{esc(note)}</p>' + html_table(
-        "table-edge", headers, rows
+        "table-edge", headers, rows, sortable=True, filterable=len(rows) > 10
     )
 
 
@@ -335,16 +399,16 @@ def _latency_section(data: ReportData) -> str:
     for pct, color in ((50, "#2b6cb0"), (95, NEGATIVE)):
         v = _percentile(data.order_latencies_ns, pct)
         if v is not None:
-            lines.append(VLine(v / 1_000_000, f"p{pct} {v / 1_000_000:.1f} ms", color))
-    uri = histogram(
+            lines.append(IVLine(v / 1_000_000, f"p{pct} {v / 1_000_000:.1f} ms", color))
+    fig = histogram_figure(
         "Order latency (submit → venue answer)",
-        values,
+        [("orders", values)],
         xlabel="ms",
         ylabel="orders",
         vlines=lines,
         empty_message="no order answered",
     )
-    return "<h2>Order latency</h2>" + html_figure("plot-latency", uri, "submit → accept/reject")
+    return "<h2>Order latency</h2>" + figure_html("plot-latency", fig, "submit → accept/reject")
 
 
 def _anomaly_section(data: ReportData) -> str:
@@ -373,7 +437,7 @@ def _anomaly_section(data: ReportData) -> str:
     )
     headers = ("kind", "count", "what it means", "first → last (UTC)", "markets", "first example")
     return f'<h2>Execution anomalies</h2><p class="note">{esc(note)}</p>' + html_table(
-        "table-anomalies", headers, rows
+        "table-anomalies", headers, rows, sortable=True
     )
 
 
@@ -395,7 +459,12 @@ def _fills_section(data: ReportData) -> str:
         )
         for f in shown
     ]
-    note = f"showing the last {len(shown)} of {len(data.fills)} fills" if data.fills else ""
+    note = (
+        f"{len(data.fills)} fills; showing the last {len(shown)}. Click a header to sort, "
+        "type in the box to filter; every fill is in fills.csv beside this report."
+        if data.fills
+        else ""
+    )
     headers = (
         "time (UTC)",
         "strategy",
@@ -409,7 +478,194 @@ def _fills_section(data: ReportData) -> str:
         "status",
     )
     return f'<h2>Fills</h2><p class="note">{esc(note)}</p>' + html_table(
-        "table-fills", headers, rows
+        "table-fills", headers, rows, sortable=True, filterable=True
+    )
+
+
+def _fill_ratio(orders: Sequence[OrderRow]) -> str:
+    """pUSD filled / pUSD ordered (a marketable BUY spends size × limit: at asks under the
+    limit it gets more shares than its size, never more pUSD)."""
+    ordered = sum(o.size * o.price for o in orders)
+    filled = sum(o.filled * o.avg_fill for o in orders if o.avg_fill is not None)
+    return "—" if not ordered else _percent(filled / ordered)
+
+
+def _cost(micros: int) -> tuple[str, str]:
+    return (fmt(micros, 2), "num neg" if micros > 0 else "num pos")
+
+
+def _execution_rows(data: ReportData) -> list[Sequence[Cell]]:
+    by_strategy: dict[str, list[OrderRow]] = {}
+    for order in data.orders:
+        by_strategy.setdefault(order.strategy, []).append(order)
+    refused: dict[tuple[str, str], int] = {}
+    for r in data.rejections:
+        refused[(r.strategy, r.stage)] = refused.get((r.strategy, r.stage), 0) + r.count
+    rows: list[Sequence[Cell]] = []
+    for strategy in sorted(set(by_strategy) | {r.strategy for r in data.rejections}):
+        orders = by_strategy.get(strategy, [])
+        filled = [o for o in orders if o.filled]
+        slips = [o.slippage for o in filled if o.slippage is not None]
+        shares = sum(o.filled for o in filled if o.slippage is not None)
+        per_share = sum(slips) * SCALE // shares if shares else None
+        rows.append(
+            (
+                strategy,
+                len(orders),
+                len(filled),
+                (_fill_ratio(orders), "num"),
+                refused.get((strategy, "risk"), 0),
+                refused.get((strategy, "venue"), 0),
+                sum(1 for o in filled if o.delayed),
+                sum(1 for o in filled if not o.delayed),
+                _cost(sum(slips)) if slips else ("—", "num"),
+                ("—" if per_share is None else fmt(per_share, 4), "num"),
+                (_money(sum(o.fees for o in orders)), "num"),
+            )
+        )
+    return rows
+
+
+def _execution_section(data: ReportData) -> str:
+    headers = (
+        "strategy",
+        "orders",
+        "orders filled",
+        "fill ratio (pUSD)",
+        "refused by risk",
+        "refused by venue",
+        "delayed fills",
+        "immediate fills",
+        "slippage cost (pUSD)",
+        "per share (pUSD)",
+        "fees (pUSD)",
+    )
+    note = (
+        "Per strategy: orders sent and how many got a fill; fill ratio = pUSD filled / pUSD "
+        "ordered (size × limit). Delayed: the venue held the order for the sports taker "
+        "delay before matching it. Slippage: what the fills cost beyond the price the "
+        "strategy saw when it decided (best ask for a BUY, best bid for a SELL), over the "
+        "filled shares; negative: the fills were cheaper than that."
+    )
+    reasons = [(r.strategy, r.stage, r.reason, r.count) for r in data.rejections]
+    slippage = histogram_figure(
+        "Slippage against the intended price, per order",
+        [
+            (
+                strategy,
+                [
+                    usd(o.slippage * SCALE // o.filled) * 100
+                    for o in data.orders
+                    if o.strategy == strategy and o.slippage is not None and o.filled
+                ],
+            )
+            for strategy in sorted({o.strategy for o in data.orders})
+        ],
+        xlabel="cents per share beyond the intended price (+ = paid more)",
+        ylabel="orders",
+        empty_message="no filled order with a known intended price",
+    )
+    return (
+        f'<h2>Execution per strategy</h2><p class="note">{esc(note)}</p>'
+        + html_table("table-execution", headers, _execution_rows(data), sortable=True)
+        + "<h3>Refusals by reason</h3>"
+        + html_table(
+            "table-rejections",
+            ("strategy", "stage", "reason (numbers as #)", "count"),
+            reasons,
+            sortable=True,
+            filterable=len(reasons) > 10,
+        )
+        + figure_html("plot-slippage", slippage, "Per filled order, size-weighted over its fills.")
+    )
+
+
+def _seconds(ns: int | None) -> tuple[str, str]:
+    return ("—" if ns is None else f"{ns / 1e9:.2f}", "num")
+
+
+def _source_lead_section(data: ReportData) -> str:
+    rows = [
+        (
+            lead.source,
+            lead.results,
+            lead.first,
+            _seconds(lead.median_behind_first_ns),
+            lead.priced,
+            _seconds(lead.median_lead_ns),
+            _seconds(lead.min_lead_ns),
+        )
+        for lead in data.source_leads
+    ]
+    note = (
+        "Each source's reports of game and match results (the end with its winner): how "
+        "often it was the first to report one, how long after the first source it did, and "
+        "how long before the market priced the result (the winner's token first at or above "
+        f"{_price(data.catch_up_price)}, or its market resolved, after the first report). "
+        "Seconds; medians."
+    )
+    headers = (
+        "source",
+        "results reported",
+        "first to report",
+        "behind the first (s)",
+        "results priced or resolved",
+        "lead on the market (s)",
+        "shortest lead (s)",
+    )
+    return f'<h2>Lead per source</h2><p class="note">{esc(note)}</p>' + html_table(
+        "table-source-lead", headers, rows, sortable=True
+    )
+
+
+def _export_section() -> str:
+    return (
+        '<p class="export">Data beside this report: <a href="fills.csv">fills.csv</a>'
+        '<a href="orders.csv">orders.csv</a></p>'
+    )
+
+
+def _orders_section(data: ReportData) -> str:
+    shown = data.orders[-_MAX_ORDER_ROWS:]
+    names = data.names
+    rows = [
+        (
+            _iso(o.ts_ns),
+            o.strategy,
+            _market_cell(names, o.market),
+            _token_cell(names, o.token_id),
+            o.side,
+            o.order_type,
+            (_price(o.intended), "num"),
+            (_price(o.price), "num"),
+            (_price(o.avg_fill), "num"),
+            (fmt(o.size, 2), "num"),
+            (fmt(o.filled, 2), "num"),
+            o.state,
+            "yes" if o.delayed else "no",
+            o.reason,
+        )
+        for o in shown
+    ]
+    headers = (
+        "time (UTC)",
+        "strategy",
+        "market",
+        "token",
+        "side",
+        "type",
+        "intended",
+        "limit",
+        "avg fill",
+        "size",
+        "filled",
+        "state",
+        "delayed",
+        "refusal",
+    )
+    note = f"{len(data.orders)} orders; every one is in orders.csv beside this report."
+    return f'<h2>Orders</h2><p class="note">{esc(note)}</p>' + html_table(
+        "table-orders", headers, rows, sortable=True, filterable=True
     )
 
 
@@ -419,13 +675,18 @@ def render_report(data: ReportData) -> str:
     subtitle = f"{s.events} events, {s.fills} fills, PnL {_money(s.pnl)} pUSD"
     sections = [
         _summary_section(data),
+        _export_section(),
         _equity_section(data),
+        _pnl_split_section(data),
         _pnl_section("market", data.per_market, data.names),
         _pnl_section("strategy", data.per_strategy, data.names),
+        _execution_section(data),
         _timeline_section(data),
         _edge_section(data),
+        _source_lead_section(data),
         _latency_section(data),
         _anomaly_section(data),
         _fills_section(data),
+        _orders_section(data),
     ]
-    return html_document(data.title, subtitle, sections)
+    return interactive_document(data.title, subtitle, sections)

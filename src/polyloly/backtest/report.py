@@ -7,7 +7,8 @@ plain integers (micro-units, nanoseconds). :func:`build_report_data` derives it 
 (:func:`report_from_log` reads them from an event log) by applying the ledger events to the
 same :class:`~polyloly.execution.state.ExecutionState` the live engine uses, so the report's
 fills are exactly the bot's. :func:`render_report` turns it into one self-contained HTML
-file: inline CSS, charts as inline PNGs, no external URL.
+file: inline CSS, interactive plotly charts with plotly.js embedded, sortable and filterable
+tables, no external URL; :func:`write_report` also writes the fills and orders as CSV.
 
 Accounting
 ----------
@@ -45,6 +46,7 @@ they concern and a first example.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Final
@@ -57,6 +59,7 @@ from polyloly.backtest.report_model import (
 from polyloly.domain.events import Event
 from polyloly.domain.fees import FeeModel
 from polyloly.domain.markets import MarketRegistry
+from polyloly.domain.money import to_decimal
 from polyloly.execution.engine import Translate
 from polyloly.node.session import MarketDiscovered, SessionStarted
 from polyloly.storage.event_log import EventLogReader
@@ -64,6 +67,7 @@ from polyloly.storage.event_log import EventLogReader
 __all__ = [
     "NODE_EVENTS",
     "report_from_log",
+    "write_csv",
     "write_report",
 ]
 
@@ -92,8 +96,50 @@ def report_from_log(
 
 
 def write_report(data: ReportData, path: Path | str) -> Path:
-    """Render ``data`` (:func:`render_report`) and write it to ``path``; return the path."""
+    """Render ``data`` (:func:`render_report`) and write it to ``path``, with its fills and
+    orders as ``fills.csv`` and ``orders.csv`` beside it (:func:`write_csv`); return the
+    report's path."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_report(data), encoding="utf-8")
+    write_csv(data, out.parent)
     return out
+
+
+def _decimal(micros: int | None) -> str:
+    return "" if micros is None else str(to_decimal(micros))
+
+
+def write_csv(data: ReportData, folder: Path) -> tuple[Path, Path]:
+    """``fills.csv`` and ``orders.csv`` in ``folder``: every fill and order, prices and
+    amounts as exact decimals (pUSD, shares), times as nanoseconds since the epoch."""
+    names = data.names
+    fills = folder / "fills.csv"
+    with fills.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(
+            ("ts_ns", "trade_id", "order_hash", "strategy", "market_id", "market", "token_id",
+             "outcome", "side", "price", "size", "fee", "liquidity", "status")
+        )  # fmt: skip
+        out.writerows(
+            (f.ts_ns, f.trade_id, f.order_hash, f.strategy, f.market, names.market(f.market),
+             f.token_id, names.token(f.token_id), f.side, _decimal(f.price), _decimal(f.size),
+             _decimal(f.fee), f.liquidity, f.status)
+            for f in data.fills
+        )  # fmt: skip
+    orders = folder / "orders.csv"
+    with orders.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(
+            ("ts_ns", "order_hash", "intent_id", "strategy", "market_id", "market", "token_id",
+             "outcome", "side", "type", "intended_price", "limit_price", "avg_fill_price",
+             "size", "filled", "fees", "slippage", "state", "delayed", "refusal")
+        )  # fmt: skip
+        out.writerows(
+            (o.ts_ns, o.order_hash, o.intent_id, o.strategy, o.market, names.market(o.market),
+             o.token_id, names.token(o.token_id), o.side, o.order_type, _decimal(o.intended),
+             _decimal(o.price), _decimal(o.avg_fill), _decimal(o.size), _decimal(o.filled),
+             _decimal(o.fees), _decimal(o.slippage), o.state, o.delayed, o.reason)
+            for o in data.orders
+        )  # fmt: skip
+    return fills, orders

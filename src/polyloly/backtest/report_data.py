@@ -11,8 +11,9 @@ mapping the log carries (an event with a ``mapping`` field, the node's
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -26,9 +27,12 @@ from polyloly.backtest.report_model import (
     MarketName,
     MatchTimeline,
     OrderMark,
+    OrderRow,
     PnlRow,
     PricePoint,
+    Rejection,
     ReportData,
+    SourceLead,
     Summary,
     TruthMark,
 )
@@ -38,6 +42,8 @@ from polyloly.domain.events import (
     Event,
     LastTrade,
     MarketResolved,
+    MatchEvent,
+    MatchEventKind,
     PriceChanges,
     Side,
     TickSizeChange,
@@ -45,12 +51,13 @@ from polyloly.domain.events import (
     TruthFinal,
 )
 from polyloly.domain.fees import FeeModel, PolymarketFeeModel
-from polyloly.domain.intents import MergeIntent, OrderType, PlaceOrderIntent
+from polyloly.domain.intents import MergeIntent, OrderType, PlaceOrderIntent, RiskDecision
 from polyloly.domain.markets import (
     MarketKind,
     MarketMapping,
     MarketMappingError,
     MarketRegistry,
+    normalize_team,
 )
 from polyloly.domain.money import ONE, SCALE, Rounding, cost_of
 from polyloly.domain.orderbook import BookSet, OrderBook
@@ -74,6 +81,7 @@ _BOOK_EVENTS: Final = (BookSnapshot, PriceChanges, TickSizeChange, BookInvalidat
 _MAX_POINTS: Final = 1_500
 _MARKETABLE: Final = frozenset({OrderType.FOK, OrderType.FAK})
 _T = TypeVar("_T")
+_NUMBER: Final = re.compile(r"-?\d[\d.,]*")
 
 
 # -- building it from events ----------------------------------------------------------------
@@ -122,6 +130,13 @@ class _Builder:
         self.truth: defaultdict[str, list[TruthMark]] = defaultdict(list)
         self.intents: dict[str, PlaceOrderIntent] = {}
         self.intent_ask: dict[str, int | None] = {}
+        self.intent_bid: dict[str, int | None] = {}
+        self.rejections: Counter[tuple[str, str, str]] = Counter()
+        self.results: defaultdict[tuple[str, int | None], dict[str, tuple[int, str]]] = defaultdict(
+            dict
+        )  # (match, game or None for the match) -> source -> (first report ns, winner)
+        self.settlement = 0
+        self.resolved_ns: dict[str, int] = {}  # winning token -> when its market resolved
         self.intent_walk: dict[str, tuple[int, int]] = {}  # shares, edge at decision time
         self.intent_market: dict[str, str] = {}
         self.anomalies: dict[str, _Anomalies] = {}
@@ -154,7 +169,7 @@ class _Builder:
         elif isinstance(event, LastTrade):
             dirty |= self._on_last_trade(event)
         elif isinstance(event, MarketResolved):
-            dirty |= self._on_resolved(event)
+            self._settle(event)
         elif isinstance(event, TruthDelta | TruthFinal):
             self._on_truth(event)
         elif isinstance(event, PlaceOrderIntent):
@@ -164,12 +179,95 @@ class _Builder:
             self.intent_market.setdefault(event.intent_id, event.market)
         elif isinstance(event, ExecutionAnomaly):
             self._on_anomaly(event)
+        elif isinstance(event, RiskDecision | MatchEvent):
+            self._on_risk_or_report(event)
         elif isinstance(mapping := getattr(event, "mapping", None), MarketMapping):
             self._on_mapping(mapping)
         else:
             dirty |= self._on_ledger(event)
         if dirty:
             self._revalue(dirty, event.ts_init)
+
+    def _settle(self, event: MarketResolved) -> None:
+        """Mark the market's outcomes at 1 and 0; the value that moved is settlement PnL."""
+        self.resolved_ns.setdefault(event.winning_token_id, event.ts_init)
+        before = self.total
+        self._revalue(self._on_resolved(event), event.ts_init)
+        self.settlement += self.total - before
+
+    def _on_risk(self, event: RiskDecision) -> None:
+        if not event.approved:
+            self.rejections[
+                (self._strategy_of(event.intent_id), "risk", _reason(event.reason))
+            ] += 1
+
+    def _on_risk_or_report(self, event: RiskDecision | MatchEvent) -> None:
+        if isinstance(event, RiskDecision):
+            self._on_risk(event)
+        else:
+            self._on_report(event)
+
+    def _on_report(self, event: MatchEvent) -> None:
+        key: tuple[str, int | None]
+        if event.winner is None:
+            return
+        if event.kind is MatchEventKind.GAME_ENDED and event.game_number is not None:
+            key = (event.match_id, event.game_number)
+        elif event.kind is MatchEventKind.MATCH_ENDED:
+            key = (event.match_id, None)
+        else:
+            return
+        self.results[key].setdefault(event.source, (event.ts_init, event.winner))
+
+    def _result_token(self, match_id: str, game: int | None, winner: str) -> str | None:
+        won = normalize_team(winner)
+        for mapping in self.registry.markets_for_match(match_id):
+            if mapping.game_number == game:
+                for team, token in (
+                    (mapping.team_a, mapping.token_a),
+                    (mapping.team_b, mapping.token_b),
+                ):
+                    if normalize_team(team) == won:
+                        return token
+        return None
+
+    def _source_leads(self, catch_up: int) -> list[SourceLead]:
+        leads: defaultdict[str, list[int]] = defaultdict(list)
+        behind: defaultdict[str, list[int]] = defaultdict(list)
+        results: Counter[str] = Counter()
+        first: Counter[str] = Counter()
+        for (match_id, game), reports in self.results.items():
+            first_ns = min(ts for ts, _ in reports.values())
+            winner = min(reports.values())[1]
+            token = self._result_token(match_id, game, winner) or ""
+            prices = self.prices.get(token, [])
+            caught = _first_at_or_above(prices, first_ns, catch_up) if prices else None
+            settled = self.resolved_ns.get(token)
+            if settled is not None and settled >= first_ns:
+                caught = settled if caught is None else min(caught, settled)
+            for source, (ts, _) in reports.items():
+                results[source] += 1
+                first[source] += ts == first_ns
+                behind[source].append(ts - first_ns)
+                if caught is not None:
+                    leads[source].append(caught - ts)
+        return [
+            SourceLead(
+                source=source,
+                results=results[source],
+                first=first[source],
+                priced=len(leads[source]),
+                median_lead_ns=_median(leads[source]),
+                min_lead_ns=min(leads[source], default=None),
+                median_behind_first_ns=_median(behind[source]),
+            )
+            for source in sorted(results)
+        ]
+
+    def _strategy_of(self, intent_id: str) -> str:
+        """The strategy of an intent (its id starts with it when the intent is not logged)."""
+        intent = self.intents.get(intent_id)
+        return intent.strategy if intent is not None else intent_id.partition(":")[0] or "unknown"
 
     def _on_intent(self, event: PlaceOrderIntent) -> None:
         if event.intent_id in self.intents:
@@ -178,6 +276,7 @@ class _Builder:
         self.intent_market[event.intent_id] = event.market
         book = self.books.get(event.token_id)
         self.intent_ask[event.intent_id] = book.best_ask_price if book else None
+        self.intent_bid[event.intent_id] = book.best_bid_price if book else None
         if event.strategy in self.edge_strategies:
             self.intent_walk[event.intent_id] = _decision_walk(book, event, self.fee_model)
 
@@ -280,6 +379,9 @@ class _Builder:
             self.submitted.setdefault(event.order_hash, event.ts_init)
         elif isinstance(event, OrderAccepted | OrderRejected):
             self.counts["accepted" if isinstance(event, OrderAccepted) else "rejected"] += 1
+            if isinstance(event, OrderRejected):
+                why = f"[{event.code}] {event.reason}" if event.code else event.reason
+                self.rejections[(self._strategy_of(event.client_id), "venue", _reason(why))] += 1
             sent = self.submitted.get(event.order_hash)
             if sent is not None and event.order_hash not in self.acked:
                 self.acked.add(event.order_hash)
@@ -456,6 +558,7 @@ class _Builder:
             max_drawdown=_max_drawdown(self.equity),
             kill_switches=self.counts["kill_switches"],
             anomalies=self.counts["anomalies"],
+            settlement_pnl=self.settlement,
         )
         return ReportData(
             title=title,
@@ -470,7 +573,51 @@ class _Builder:
             catch_up_price=catch_up_price,
             markets=tuple(self._market_names()),
             anomalies=tuple(self._anomaly_rows()),
+            orders=tuple(self._order_rows(fills)),
+            rejections=tuple(self._rejection_rows()),
+            source_leads=tuple(self._source_leads(catch_up_price)),
         )
+
+    def _order_rows(self, fills: list[FillRow]) -> list[OrderRow]:
+        by_order: defaultdict[str, list[FillRow]] = defaultdict(list)
+        for fill in fills:
+            if fill.status != "FAILED":
+                by_order[fill.order_hash].append(fill)
+        rows: list[OrderRow] = []
+        for order_hash, record in self.state.orders.items():
+            got = by_order.get(order_hash, [])
+            filled = sum(f.size for f in got)
+            intended = (
+                self.intent_ask.get(record.client_id)
+                if record.side is Side.BUY
+                else self.intent_bid.get(record.client_id)
+            )
+            rows.append(
+                OrderRow(
+                    ts_ns=self.submitted.get(order_hash, record.created_ns),
+                    order_hash=order_hash,
+                    intent_id=record.client_id,
+                    strategy=record.strategy or "unknown",
+                    market=record.market,
+                    token_id=record.token_id,
+                    side=record.side.value,
+                    order_type=record.order_type.value,
+                    price=record.price,
+                    size=record.size,
+                    filled=filled,
+                    state=record.state.value,
+                    reason=record.reason if record.state.value == "REJECTED" else "",
+                    delayed=order_hash in self.delayed,
+                    intended=intended,
+                    avg_fill=sum(f.size * f.price for f in got) // filled if filled else None,
+                    fees=sum(f.fee for f in got),
+                )
+            )
+        return sorted(rows, key=lambda r: (r.ts_ns, r.order_hash))
+
+    def _rejection_rows(self) -> list[Rejection]:
+        rows = [Rejection(st, stage, why, n) for (st, stage, why), n in self.rejections.items()]
+        return sorted(rows, key=lambda r: (r.strategy, -r.count, r.stage, r.reason))
 
     def _market_names(self) -> list[MarketName]:
         mappings = {m.market_id: m for m in self.registry}
@@ -558,6 +705,16 @@ class _Builder:
         if found is not None:
             return found
         return next((m for m in self.mappings.values() if token in (m.token_a, m.token_b)), None)
+
+
+def _median(values: list[int]) -> int | None:
+    """The lower median (``None`` when empty)."""
+    return sorted(values)[(len(values) - 1) // 2] if values else None
+
+
+def _reason(text: str) -> str:
+    """A refusal's reason with its numbers blanked, so that refusals group by cause."""
+    return _NUMBER.sub("#", text.strip())[:120] or "(no reason given)"
 
 
 def _merge_share(size: int, token: str, token_ids: tuple[str, str]) -> int:

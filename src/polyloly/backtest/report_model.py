@@ -26,9 +26,12 @@ __all__ = [
     "MarketNames",
     "MatchTimeline",
     "OrderMark",
+    "OrderRow",
     "PnlRow",
     "PricePoint",
+    "Rejection",
     "ReportData",
+    "SourceLead",
     "Summary",
     "TruthMark",
     "short_id",
@@ -37,13 +40,20 @@ __all__ = [
 PLOT_IDS: Final = (
     "table-summary",
     "plot-equity",
+    "plot-drawdown",
+    "table-pnl-split",
     "plot-pnl-market",
     "plot-pnl-strategy",
+    "table-execution",
+    "table-rejections",
+    "plot-slippage",
     "truth-timeline",
     "table-edge",
+    "table-source-lead",
     "plot-latency",
     "table-anomalies",
     "table-fills",
+    "table-orders",
 )
 """Element ids every rendered report contains (sections with their chart or table)."""
 
@@ -171,6 +181,77 @@ class FillRow:
     def notional(self) -> int:
         """``size × price`` in pUSD micros (rounded down)."""
         return self.size * self.price // SCALE
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """One order of ours, from intent to its last state.
+
+    ``intended`` is the price the strategy saw when it decided: the best ask for a BUY, the
+    best bid for a SELL (``None`` when the book was unknown). ``avg_fill`` is the
+    size-weighted price of its fills that count; ``slippage`` what those fills cost beyond
+    the intended price, in pUSD micros (positive: worse than intended; a FAK BUY that
+    walks up the book pays it, one that finds a cheaper ask earns it back).
+    """
+
+    ts_ns: int
+    order_hash: str
+    intent_id: str
+    strategy: str
+    market: str
+    token_id: str
+    side: str
+    order_type: str
+    price: int
+    size: int
+    filled: int
+    state: str
+    reason: str = ""
+    delayed: bool = False
+    intended: int | None = None
+    avg_fill: int | None = None
+    fees: int = 0
+
+    @property
+    def slippage(self) -> int | None:
+        """pUSD micros paid beyond the intended price over the filled shares."""
+        if self.intended is None or self.avg_fill is None or not self.filled:
+            return None
+        per_share = self.avg_fill - self.intended
+        if self.side == "SELL":
+            per_share = -per_share
+        return per_share * self.filled // SCALE
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Intents or orders of one strategy refused for one reason, at one stage
+    (``risk``: the risk gate; ``venue``: the exchange)."""
+
+    strategy: str
+    stage: str
+    reason: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLead:
+    """How early one esports source reported results, against the market and the others.
+
+    A result is a game's or a match's end with its winner. ``lead`` is how long before the
+    market priced the result this source reported it: the winner's token first at or above
+    the report's catch-up price, or its market resolved, whichever came first after the
+    first report of the result by any source; ``behind_first`` how long after the first
+    source it reported. Nanoseconds; medians over the results concerned.
+    """
+
+    source: str
+    results: int
+    first: int
+    priced: int
+    median_lead_ns: int | None
+    min_lead_ns: int | None
+    median_behind_first_ns: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +395,14 @@ class Summary:
     max_drawdown: int = 0
     kill_switches: int = 0
     anomalies: int = 0
+    settlement_pnl: int = 0
+    """The part of ``pnl`` that markets resolving made: the change in value of the shares
+    held at each resolution (marked at 1 or 0 from then on)."""
+
+    @property
+    def trading_pnl(self) -> int:
+        """PnL made by trading: everything but settlement (fees included)."""
+        return self.pnl - self.settlement_pnl
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +421,9 @@ class ReportData:
     catch_up_price: int = 900_000
     markets: tuple[MarketName, ...] = ()
     anomalies: tuple[AnomalyRow, ...] = ()
+    orders: tuple[OrderRow, ...] = ()
+    rejections: tuple[Rejection, ...] = ()
+    source_leads: tuple[SourceLead, ...] = ()
 
     @property
     def names(self) -> MarketNames:

@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable, Coroutine, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import structlog
 
@@ -52,6 +52,7 @@ from polyloly.bot.config_map import (
     node_params,
     polymarket_config,
 )
+from polyloly.bot.console.state import ConsoleFeed, console_state
 from polyloly.bot.control import ControlServer
 from polyloly.bot.crashpoints import CrashPoints
 from polyloly.bot.datadir import data_folder
@@ -85,6 +86,9 @@ from polyloly.runtime.sleep import AsyncioSleeper, asyncio_sleep
 from polyloly.storage.db import Database
 from polyloly.storage.event_log import EventLogReader, EventLogWriter
 from polyloly.storage.projection import Projection
+
+if TYPE_CHECKING:
+    from polyloly.bot.telegram import TelegramCommands
 
 __all__ = [
     "TradingNode",
@@ -138,6 +142,7 @@ class TradingNode:
         self.metrics: Metrics | None = None
         self.metrics_server: MetricsServer | None = None
         self.control: ControlServer | None = None
+        self.telegram: TelegramCommands | None = None
         self.alerts: AppriseAlerts | None = None
         self.projection: Projection | None = None
         self.discovered: list[DiscoveredMarket] = []
@@ -146,6 +151,7 @@ class TradingNode:
         self.started = False
         self.equity_start = 0
         self.tally = RunTally()
+        self.console_feed = ConsoleFeed()
         self.on_progress: Callable[[str], None] = _quiet
         """Told each set-up step as it starts (the command line prints them)."""
         self._snapshot: VenueSnapshot | None = None
@@ -204,8 +210,9 @@ class TradingNode:
         self.started_ns = clock.now_ns()
         self.metrics = Metrics(clock)
         self.metrics_server, self.control = await start_servers(
-            self.settings, opts, self.metrics, self, say
+            self.settings, opts, self.metrics, self, say, console=self.console_state
         )
+        self.metrics.watch_refusals(self._refusals)
         recorded: list[Event] = []
         if self._has_log():
             say(f"reading the event log {self.log_dir}")
@@ -236,6 +243,7 @@ class TradingNode:
             self._watch_engine(self.metrics)
             self.kernel.subscribe(VenueSnapshot, self._keep_snapshot)
         self.tally.attach(self.kernel)
+        self.console_feed.attach(self.kernel)
         await self._start_projection(translators, recorded)
         self._arm_crash_point()
         self._publish_session()  # the strategies start from the orders the log left in flight
@@ -253,11 +261,23 @@ class TradingNode:
         self._watch_market_ws()
         self._start_feeds()
         say(f"feeds: {', '.join(f.source for f in self.feeds) or 'none enabled'}")
-        self.spawn("timer", self._timer())
-        self.spawn("binding-check", self._check_binding())
+        await self._start_loops()
         self.started = True
         freeze_heap()
         _log.info("node.started", mode=opts.mode.value, markets=len(self.discovered))
+
+    async def _start_loops(self) -> None:
+        """The timer, the binding check and, when ``telegram.enabled``, Telegram commands
+        (imported only then)."""
+        self.spawn("timer", self._timer())
+        self.spawn("binding-check", self._check_binding())
+        if not self.settings.telegram.enabled:
+            return
+        from polyloly.bot.telegram import start_telegram  # noqa: PLC0415 - only when enabled
+
+        self.telegram = await start_telegram(
+            self.settings, self, self.console_state, self.on_progress
+        )
 
     def _arm_crash_point(self) -> None:
         """Tests only: ``POLYLOLY_CRASH_AT`` kills the process at a point of an order's life.
@@ -628,6 +648,8 @@ class TradingNode:
 
     async def _stop_sinks(self) -> None:
         """Deliver queued alerts, close the servers, write the last projection batch."""
+        if self.telegram is not None:
+            await self.telegram.stop()
         if self.alerts is not None:
             await self.alerts.aclose()
         for server in (self.control, self.metrics_server):
@@ -672,6 +694,17 @@ class TradingNode:
     def cancel_all_instances(self) -> None:
         """Cancel every open order of the account, every instance's (the venue's cancel-all)."""
         self._command("cancel_all_instances", "operator cancel-all --all-instances")
+
+    def _refusals(self) -> dict[str, int]:
+        """Operator requests refused, by channel (the metrics read it)."""
+        out = {"control": self.control.rejected if self.control is not None else 0}
+        if self.telegram is not None:
+            out["telegram"] = self.telegram.ignored
+        return out
+
+    def console_state(self) -> dict[str, Any]:
+        """What the web console shows (:func:`~polyloly.bot.console.state.console_state`)."""
+        return console_state(self, self.console_feed)
 
 
 def _quiet(_text: str) -> None:
@@ -754,8 +787,11 @@ def node_status(node: TradingNode) -> dict[str, Any]:
     state = engine.state
     out.update(
         halted=state.halted,
+        halt_reason=state.halted.partition(": ")[2] if state.halted else None,
         reconciled=engine.reconciler.last_ok,
+        account=node.address or None,
         equity=fmt(state.equity(), 2),
+        pnl=fmt(state.equity() - node.equity_start, 2),
         daily_pnl=fmt(state.daily_pnl(), 2),
         collateral=fmt(state.collateral(), 2),
         open_orders=len(state.open_orders()),

@@ -5,13 +5,19 @@ Endpoints (JSON in and out):
 * ``GET /status`` — what :meth:`ControlTarget.status` reports (secrets redacted);
 * ``POST /halt`` ``{"reason": "..."}`` — stop trading (the kill switch's manual latch);
 * ``POST /resume`` — clear the latch;
-* ``POST /cancel-all`` — cancel every open order.
+* ``POST /cancel-all`` — cancel every open order;
+* ``GET /console`` — the web console (:mod:`polyloly.bot.console`), when the server is
+  given a console snapshot.
 
 Every request needs ``Authorization: Bearer <token>``; a missing or wrong token gets ``401``
-(compared in constant time). The token is ``control.token`` from the settings or, when that
+(compared in constant time) and is counted (:attr:`ControlServer.rejected`). The console's
+browser signs in once with the same token and then carries a session cookie derived from it
+(see :mod:`polyloly.bot.console.web`); a cookie authorizes a command only with the console's
+own request header. The token is ``control.token`` from the settings or, when that
 is unset, a random one the server writes to a ``0600`` file that the CLI on the same host
-reads (:func:`ensure_token_file`). The server binds 127.0.0.1 unless configured otherwise
-(and the settings refuse a non-loopback host without a 16+ character token).
+reads (:func:`ensure_token_file`). The server binds 127.0.0.1 unless configured otherwise:
+it refuses any other address unless ``allow_remote`` is set (``control.allow_remote``), and
+the settings refuse a non-loopback host without that option and a 16+ character token.
 
 The wiring implements :class:`ControlTarget`; :class:`KernelControl` is a ready one that
 publishes :class:`~polyloly.domain.events.OperatorCommand` events (the risk gate latches or
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import hmac
 import inspect
+import ipaddress
 import json
 import os
 import secrets
@@ -34,6 +41,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from polyloly.bot.console.web import CONSOLE_HEADER, COOKIE, ConsoleSite, session_value
 from polyloly.bot.invariants import CONTROL_TOKEN_MIN
 from polyloly.bot.logging import redact, redact_text, register_secret
 from polyloly.bot.settings import Settings
@@ -50,6 +58,7 @@ __all__ = [
     "ControlTarget",
     "KernelControl",
     "ensure_token_file",
+    "is_loopback",
     "token_file_for",
 ]
 
@@ -160,6 +169,16 @@ def ensure_token_file(path: Path) -> str:
 # -- the server -----------------------------------------------------------------------------
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only listens on this machine (``localhost`` or a loopback address)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _json(status: int, payload: Mapping[str, Any]) -> web.Response:
     return web.Response(
         status=status,
@@ -182,6 +201,12 @@ class ControlServer:
     shutdown_timeout_s
         How long :meth:`stop` lets a request still in progress finish before cancelling it
         (aiohttp's default of 60 s would hold the bot's shutdown behind a stuck client).
+    console
+        Builds the web console's snapshot; ``None`` serves no console.
+    allow_remote
+        Listen on a host other than loopback (refused without it).
+    push_every_s
+        How often the console's event stream looks for a change.
     """
 
     def __init__(
@@ -192,16 +217,27 @@ class ControlServer:
         port: int = 8787,
         *,
         shutdown_timeout_s: float = SHUTDOWN_TIMEOUT_S,
+        console: Callable[[], Mapping[str, Any]] | None = None,
+        allow_remote: bool = False,
+        push_every_s: float = 0.5,
     ) -> None:
         if len(token) < CONTROL_TOKEN_MIN:
             raise ConfigError(f"control.token: needs at least {CONTROL_TOKEN_MIN} characters")
+        if not allow_remote and not is_loopback(host):
+            raise ConfigError(
+                f"control.host: {host} is reachable from other machines; "
+                "set control.allow_remote: true (and a control.token) to serve there"
+            )
         register_secret(token)
         self.target = target
         self.host = host
         self._port = port
         self.shutdown_timeout_s = shutdown_timeout_s
+        self._token = token.encode()
         self._expected = f"Bearer {token}".encode()
+        self._session = session_value(token).encode()
         self._runner: web.AppRunner | None = None
+        self.console = ConsoleSite(console, push_every_s=push_every_s) if console else None
         self.rejected = 0
 
     @classmethod
@@ -214,7 +250,13 @@ class ControlServer:
             if configured is not None
             else ensure_token_file(token_file_for(settings))
         )
-        return cls(target, token, host=settings.control.host, port=settings.control.port)
+        return cls(
+            target,
+            token,
+            host=settings.control.host,
+            port=settings.control.port,
+            allow_remote=settings.control.allow_remote,
+        )
 
     @property
     def port(self) -> int:
@@ -226,14 +268,55 @@ class ControlServer:
         """Base URL of the API."""
         return f"http://{self.host}:{self.port}"
 
+    def _refuse(self, request: web.Request) -> None:
+        self.rejected += 1
+        _log.warning("control.unauthorized", path=request.path, remote=request.remote)
+
+    def _authorized(self, request: web.Request) -> bool:
+        given = request.headers.get("Authorization", "").encode()
+        if given and hmac.compare_digest(given, self._expected):
+            return True
+        cookie = request.cookies.get(COOKIE, "").encode()
+        if self.console is None or not cookie or not hmac.compare_digest(cookie, self._session):
+            return False
+        # a cookie alone reads; a command also needs the console's header (no cross-site post)
+        return request.method in {"GET", "HEAD"} or CONSOLE_HEADER in request.headers
+
+    def _token_ok(self, given: str) -> bool:
+        return hmac.compare_digest(given.encode(), self._token)
+
+    async def _console_entry(self, request: web.Request) -> web.StreamResponse:
+        """``/console`` and ``/console/login``: sign in with the token, or show the page."""
+        console = self.console
+        assert console is not None  # noqa: S101  (routed only with a console)
+        secure = request.secure
+        if request.method == "POST":
+            form = await request.post()
+            given = form.get("token")
+            if isinstance(given, str) and self._token_ok(given.strip()):
+                _log.info("control.console_signed_in", remote=request.remote)
+                return console.signed_in(given.strip(), secure=secure)
+            self._refuse(request)
+            return console.login_page(error="wrong token")
+        if "token" in request.query:
+            if self._token_ok(request.query["token"]):
+                _log.info("control.console_signed_in", remote=request.remote)
+                return console.signed_in(request.query["token"], secure=secure)
+            self._refuse(request)
+            return console.login_page(error="wrong token")
+        if not self._authorized(request):
+            self._refuse(request)
+            return console.login_page()
+        return await console.page(request)
+
     @web.middleware
     async def _auth(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        given = request.headers.get("Authorization", "").encode()
-        if not hmac.compare_digest(given, self._expected):
-            self.rejected += 1
-            _log.warning("control.unauthorized", path=request.path, remote=request.remote)
+        if self.console is not None and request.path in {"/console", "/console/login"}:
+            return await handler(request)  # signs in with the token itself
+        if not self._authorized(request):
+            self._refuse(request)
             response = _json(401, {"ok": False, "error": "unauthorized"})
             response.headers["WWW-Authenticate"] = 'Bearer realm="polyloly"'
             return response
@@ -245,10 +328,15 @@ class ControlServer:
             _log.error("control.failed", path=request.path, error=f"{type(exc).__name__}: {exc}")
             return _json(500, {"ok": False, "error": redact_text(f"{type(exc).__name__}: {exc}")})
 
-    async def _call(self, action: str, result: Awaitable[None] | None) -> web.Response:
+    async def _call(
+        self, action: str, result: Awaitable[None] | None, reason: str = ""
+    ) -> web.Response:
         if inspect.isawaitable(result):
             await result
-        _log.info("control.action", action=action)
+        if reason:
+            _log.info("control.action", action=action, reason=reason)
+        else:
+            _log.info("control.action", action=action)
         return _json(200, {"ok": True, "action": action})
 
     async def _status(self, _request: web.Request) -> web.Response:
@@ -277,7 +365,7 @@ class ControlServer:
             reason = body["reason"][:_MAX_REASON]
         if body.get("all_instances") is True:
             return await self._for_all("halt", reason)
-        return await self._call("halt", self.target.halt(reason))
+        return await self._call("halt", self.target.halt(reason), reason)
 
     async def _resume(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -300,7 +388,7 @@ class ControlServer:
         if method is None:
             return _json(400, {"ok": False, "error": "this bot is not one of several instances"})
         result = method(reason) if action == "halt" else method()
-        return await self._call(f"{action} --all-instances", result)
+        return await self._call(f"{action} --all-instances", result, reason)
 
     def app(self) -> web.Application:
         """The aiohttp application (routes and the auth middleware)."""
@@ -309,6 +397,10 @@ class ControlServer:
         app.router.add_post("/halt", self._halt)
         app.router.add_post("/resume", self._resume)
         app.router.add_post("/cancel-all", self._cancel_all)
+        if self.console is not None:
+            app.router.add_get("/console", self._console_entry)
+            app.router.add_post("/console/login", self._console_entry)
+            app.router.add_routes(self.console.routes())
         return app
 
     async def start(self) -> None:
@@ -326,7 +418,9 @@ class ControlServer:
         self._port = int(runner.addresses[0][1])
 
     async def stop(self) -> None:
-        """Stop serving."""
+        """Stop serving (open console streams end at once)."""
+        if self.console is not None:
+            self.console.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

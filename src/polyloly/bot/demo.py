@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -39,6 +38,7 @@ from polyloly.backtest.report import write_report
 from polyloly.backtest.report_data import build_report_data
 from polyloly.bot.app import TradingNode
 from polyloly.bot.config_loader import load_settings
+from polyloly.bot.control import ensure_token_file
 from polyloly.bot.datadir import FolderLock
 from polyloly.bot.logging import register_secret
 from polyloly.bot.node_options import PM_TRANSLATORS, NodeMode, NodeOptions
@@ -473,16 +473,21 @@ async def _run(
     try:
         say(f"starting the local exchange and esports feeds ({', '.join(options.scenarios)})")
         await world.start()
+        say(
+            f"exchange simulator on {world.exchange.http_url}, "
+            f"esports feeds on {world.feeds.http_url}"
+        )
         say(f"starting the bot in live mode against them (output: {out})")
         settings = demo_settings(world, out, key, options)
+        control_token = _control_token(settings, out, say)
         node = TradingNode(
             settings,
             NodeOptions(
                 mode=NodeMode.LIVE,
                 event_log_dir=result.events_dir,
                 metrics_port=0,
-                control_port=0,
-                control_token=secrets.token_urlsafe(24),
+                control_port=None if "control.port" in options.overrides else 0,
+                control_token=control_token,
                 esports=world.feed_settings(),
                 merger=lambda adapter, funder: SimControlMerger(
                     world.exchange.http_url, funder, adapter.http
@@ -518,6 +523,18 @@ async def _run(
         result.report_path = _report(result, node)
     _check(result)
     return result
+
+
+def _control_token(settings: Settings, out: Path, say: Callable[[str], None]) -> str:
+    """``control.token`` if configured, else a fresh one written to ``out/control.token``
+    (mode 0600) for the web console's sign-in."""
+    if settings.control.token is not None:
+        return settings.control.token.get_secret_value()
+    path = out / "control.token"
+    path.unlink(missing_ok=True)
+    token = ensure_token_file(path)
+    say(f"the control token (web console sign-in) is in {path}")
+    return token
 
 
 async def _wait_until_done(node: TradingNode, world: DemoWorld) -> None:

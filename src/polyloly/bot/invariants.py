@@ -32,6 +32,7 @@ __all__ = [
     "check_risk_limits_ordered",
     "check_strategies_within_risk",
     "check_team_aliases",
+    "check_telegram",
     "check_truth_thresholds",
 ]
 
@@ -234,12 +235,21 @@ def check_offline_is_loopback(s: Settings) -> list[Violation]:
 
 
 def check_control_auth(s: Settings) -> list[Violation]:
-    """A configured control token is long enough; one reachable from other hosts is required."""
+    """A configured control token is long enough; serving beyond loopback is asked for
+    explicitly (``control.allow_remote``) and needs a configured token."""
     c = s.control
     if not c.enabled:
         return []
     if c.token is not None and len(c.token.get_secret_value()) < CONTROL_TOKEN_MIN:
         return [("control.token", f"needs at least {CONTROL_TOKEN_MIN} characters")]
+    if not c.allow_remote and not _is_loopback(c.host):
+        return [
+            (
+                "control.host",
+                f"{c.host} is reachable from other machines: set control.allow_remote: true "
+                "(and a control.token) to serve the control API and console there",
+            )
+        ]
     if c.token is None and not _is_loopback(c.host):
         return [
             (
@@ -248,6 +258,19 @@ def check_control_auth(s: Settings) -> list[Violation]:
             )
         ]
     return []
+
+
+def check_telegram(s: Settings) -> list[Violation]:
+    """Telegram commands need a bot token and at least one allowed chat."""
+    t = s.telegram
+    if not t.enabled:
+        return []
+    out: list[Violation] = []
+    if t.token(s.alerts) is None:
+        out.append(("telegram.bot_token", "needed when telegram.enabled (or TELEGRAM_BOT_TOKEN)"))
+    if not t.chats(s.alerts):
+        out.append(("telegram.chat_ids", "needs at least one chat id when telegram.enabled"))
+    return out
 
 
 def check_ports_distinct(s: Settings) -> list[Violation]:
@@ -282,6 +305,7 @@ INVARIANTS: tuple[Callable[[Settings], list[Violation]], ...] = (
     check_team_aliases,
     check_offline_is_loopback,
     check_control_auth,
+    check_telegram,
     check_ports_distinct,
     check_shared_budget_has_an_instance,
 )

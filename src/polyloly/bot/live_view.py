@@ -1,16 +1,23 @@
 """A live terminal view of a running node (rich), or periodic plain lines off a terminal.
 
-:func:`render` builds the view from the node's state: each match's truth state and score,
-the top of book of every market (both outcomes), open orders, positions, intents and fills
-per strategy and the PnL since start. :func:`run_view` refreshes it a few times a second
-under :class:`rich.live.Live` on a terminal; when the output is not a terminal (CI, a
-pipe) it prints one compact line every few seconds instead.
+:func:`render` draws the same snapshot the web console shows
+(:func:`~polyloly.bot.console.state.console_state`): a header with the mode, the time since
+start, the kill switch's state and reason; each match's truth state, score and sources;
+the top of book of every market with our positions in shares (confirmed + pending) and
+their PnL; the orders (open first — the strategies send fill-and-kill orders, which rest
+only while the venue's sports delay holds them — then the latest closed); PnL since start
+split into realized, unrealized and fees, and how many markets have settled.
+:func:`run_view` refreshes it a few times a second under :class:`rich.live.Live` on a
+terminal; off a terminal (CI, a pipe) it prints one compact line every few seconds. When
+it is stopped it draws one last frame, so the view's final PnL is the one the end-of-run
+summary prints (a market's settlement moves PnL when it resolves, which is often after
+the last periodic frame).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Final
+from typing import Any, Final
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -18,141 +25,160 @@ from rich.table import Table
 from rich.text import Text
 
 from polyloly.bot.app import TradingNode
-from polyloly.domain.markets import MarketKind, MarketMapping
+from polyloly.bot.console.state import console_state
 from polyloly.domain.money import fmt
-from polyloly.domain.orderbook import OrderBook
 
 __all__ = ["plain_line", "render", "run_view"]
 
 _MAX_ORDERS: Final = 8
 
 
-def _price(book: OrderBook | None, ask: bool) -> str:
-    if book is None or not book.in_sync:
-        return "-"
-    level = book.best_ask if ask else book.best_bid
-    return "-" if level is None else fmt(level[0], 3)
+def _duration(seconds: int) -> str:
+    h, rest = divmod(max(seconds, 0), 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def _market_name(mapping: MarketMapping) -> str:
-    if mapping.kind is MarketKind.GAME:
-        return f"{mapping.match_id} game {mapping.game_number}"
-    return f"{mapping.match_id} match"
+def _header(snap: dict[str, Any]) -> Text:
+    text = Text(f"{snap['mode']} · running {_duration(snap['elapsed_s'])} · ")
+    if snap["halted"]:
+        text.append(f"HALTED: {snap['halt_reason']}", style="bold red")
+    else:
+        text.append("trading", style="green")
+    return text
 
 
-def _matches(node: TradingNode) -> Table:
+def _matches(snap: dict[str, Any]) -> Table:
     table = Table(title="matches (truth engine)", expand=True)
-    for column in ("match", "state", "score", "leader", "confidence"):
+    for column in ("match", "state", "score", "winner", "confidence", "sources"):
         table.add_column(column)
-    core = node.core
-    if core is None or core.truth is None:
-        return table
-    for match_id in core.registry.match_ids():
-        view = core.truth.view(match_id)
-        if view is None:
-            table.add_row(match_id, "waiting", "-", "-", "-")
+    for m in snap["matches"]:
+        sources = ", ".join(s["name"] for s in m["sources"]) or "-"
+        if "team_a" not in m:
+            table.add_row(m["match_id"], "waiting", "-", "-", "-", sources)
             continue
-        score = f"{view.team_a} {view.score_a}-{view.score_b} {view.team_b}"
-        state = view.state.value + (" BLOCKED" if view.blocked else "")
-        table.add_row(match_id, state, score, view.winner or "-", f"{view.confidence / 100:.0f}%")
+        score = f"{m['team_a']} {m['score_a']}-{m['score_b']} {m['team_b']}"
+        state = m["state"] + (" BLOCKED" if m["blocked"] else "")
+        table.add_row(m["match_id"], state, score, m["winner"] or "-", m["confidence"], sources)
     return table
 
 
-def _markets(node: TradingNode) -> Table:
-    table = Table(title="markets (bid / ask, team a | team b)", expand=True)
+def _level(level: dict[str, str] | None) -> str:
+    return "-" if level is None else level["price"]
+
+
+def _held(outcome: dict[str, Any]) -> str:
+    p = outcome.get("position")
+    if p is None or not p["held"]:
+        return "-"
+    pending = f" (+{p['pending']} pending)" if p["pending"] != "0.00" else ""
+    return f"{p['confirmed']}{pending} sh, PnL {p['pnl']}"
+
+
+def _markets(snap: dict[str, Any]) -> Table:
+    table = Table(title="markets (bid / ask; positions in shares, PnL in pUSD)", expand=True)
     for column in ("market", "team a", "team b", "position a", "position b"):
         table.add_column(column)
-    core = node.core
-    if core is None:
-        return table
-    state = core.engine.state if core.engine is not None else None
-    for mapping in sorted(core.registry, key=_market_name):
-        cells = []
-        for token in (mapping.token_a, mapping.token_b):
-            book = core.books.get(token)
-            cells.append(f"{_price(book, False)} / {_price(book, True)}")
-        held = ["-", "-"]
-        if state is not None:
-            held = [fmt(state.position(t).expected, 2) for t in (mapping.token_a, mapping.token_b)]
-        table.add_row(_market_name(mapping), *cells, *held)
-    return table
-
-
-def _orders(node: TradingNode) -> Table:
-    table = Table(title="open orders", expand=True)
-    for column in ("strategy", "market", "side", "price", "size", "state"):
-        table.add_column(column)
-    core = node.core
-    if core is None or core.engine is None:
-        return table
-    for order in core.engine.state.open_orders()[:_MAX_ORDERS]:
-        mapping = core.registry.by_market(order.market)
-        name = _market_name(mapping) if mapping is not None else order.market[:10]
+    for market in snap["markets"]:
+        a, b = market["outcomes"]
+        name = market["name"] + (" (resolved)" if market["resolved"] else "")
         table.add_row(
-            order.strategy,
             name,
-            order.side.value,
-            fmt(order.price, 3),
-            fmt(order.size, 2),
-            order.state.value,
+            f"{_level(a['bid'])} / {_level(a['ask'])}",
+            f"{_level(b['bid'])} / {_level(b['ask'])}",
+            _held(a),
+            _held(b),
         )
     return table
 
 
-def _totals(node: TradingNode, start_equity: int) -> Text:
-    core = node.core
-    if core is None or core.engine is None:
+def _orders(snap: dict[str, Any]) -> Table:
+    trading = snap["trading"]
+    shown = trading["open_orders"] if trading else 0
+    table = Table(title=f"orders ({shown} open; then the latest closed)", expand=True)
+    for column in ("strategy", "market", "side", "price", "size", "filled", "state"):
+        table.add_column(column)
+    for order in (trading["orders"] if trading else [])[:_MAX_ORDERS]:
+        table.add_row(
+            order["strategy"],
+            order["market"],
+            order["side"],
+            order["price"],
+            order["size"],
+            order["filled"],
+            order["state"],
+        )
+    return table
+
+
+def _totals(snap: dict[str, Any]) -> Text:
+    t = snap["trading"]
+    if t is None:
         return Text("recording (no trading)")
-    state = core.engine.state
-    intents = ", ".join(f"{k} {v}" for k, v in sorted(core.intents.items())) or "none"
-    fills = core.feedback.fills_by_strategy if core.feedback is not None else {}
-    fill_text = ", ".join(f"{k} {v}" for k, v in sorted(fills.items())) or "none"
-    equity = state.equity()
-    halted = f"  KILL SWITCH: {state.halted}" if state.halted else ""
+    intents = ", ".join(f"{k} {v}" for k, v in sorted(t["intents"].items())) or "none"
+    fills = ", ".join(f"{k} {v}" for k, v in sorted(t["fills_by_strategy"].items())) or "none"
+    halted = f"  KILL SWITCH: {snap['halt_reason']}" if snap["halted"] else ""
+    settled = f"{t['markets_resolved']}/{len(snap['markets'])} markets settled"
     return Text(
-        f"intents: {intents} | fills: {fill_text} | equity {fmt(equity, 2)} pUSD | "
-        f"PnL {fmt(equity - start_equity, 2)} pUSD{halted}"
+        f"intents: {intents} | fills: {fills} | equity {t['equity']} pUSD | "
+        f"PnL {t['pnl']} pUSD (realized {t['realized']}, unrealized {t['unrealized']}, "
+        f"fees {t['fees']}; {settled}){halted}"
     )
 
 
-def render(node: TradingNode, start_equity: int = 0) -> RenderableType:
-    """The whole view as one rich renderable."""
-    return Group(
-        _matches(node),
-        _markets(node),
-        _orders(node),
-        _totals(node, start_equity),
-    )
+def _snapshot(node: TradingNode, start_equity: int | None) -> dict[str, Any]:
+    snap = console_state(node, node.console_feed)
+    if start_equity is not None and snap["trading"] is not None and node.core is not None:
+        engine = node.core.engine
+        if engine is not None:
+            snap["trading"]["pnl"] = fmt(engine.state.equity() - start_equity, 2)
+    return snap
 
 
-def plain_line(node: TradingNode, start_equity: int = 0) -> str:
+def render(node: TradingNode, start_equity: int | None = None) -> RenderableType:
+    """The whole view as one rich renderable (PnL since ``start_equity``, by default the
+    equity the node started with)."""
+    snap = _snapshot(node, start_equity)
+    return Group(_header(snap), _matches(snap), _markets(snap), _orders(snap), _totals(snap))
+
+
+def plain_line(node: TradingNode, start_equity: int | None = None) -> str:
     """One compact status line (for logs and CI)."""
-    core = node.core
-    parts: list[str] = []
-    if core is not None and core.truth is not None:
-        for match_id in core.registry.match_ids():
-            view = core.truth.view(match_id)
-            if view is not None:
-                parts.append(f"{match_id} {view.state.value} {view.score_a}-{view.score_b}")
-    return " | ".join([*parts, _totals(node, start_equity).plain])
+    snap = _snapshot(node, start_equity)
+    parts = [f"{_duration(snap['elapsed_s'])}"]
+    parts += [
+        f"{m['match_id']} {m['state']} {m['score_a']}-{m['score_b']}"
+        for m in snap["matches"]
+        if "team_a" in m
+    ]
+    return " | ".join([*parts, _totals(snap).plain])
 
 
 async def run_view(
     node: TradingNode,
     console: Console,
     *,
-    start_equity: int = 0,
+    start_equity: int | None = None,
     refresh_s: float = 0.25,
     plain_every_s: float = 5.0,
     live: bool | None = None,
 ) -> None:
-    """Show the view until cancelled (``live=None``: live on a terminal, else plain lines)."""
+    """Show the view until cancelled (``live=None``: live on a terminal, else plain lines);
+    a last frame is drawn when cancelled."""
     use_live = console.is_terminal if live is None else live
     if not use_live:
-        while True:
+        try:
+            while True:
+                console.print(plain_line(node, start_equity), markup=False, highlight=False)
+                await asyncio.sleep(plain_every_s)
+        except asyncio.CancelledError:
             console.print(plain_line(node, start_equity), markup=False, highlight=False)
-            await asyncio.sleep(plain_every_s)
+            raise
     with Live(render(node, start_equity), console=console, auto_refresh=False) as screen:
-        while True:
-            await asyncio.sleep(refresh_s)
+        try:
+            while True:
+                await asyncio.sleep(refresh_s)
+                screen.update(render(node, start_equity), refresh=True)
+        except asyncio.CancelledError:
             screen.update(render(node, start_equity), refresh=True)
+            raise

@@ -136,6 +136,8 @@ METRIC_NAMES: Final = frozenset(
         "polyloly_presign_signed_total",
         "polyloly_presign_sign_failures_total",
         "polyloly_heartbeats_total",
+        "polyloly_operator_refused_total",
+        "polyloly_instances",
     }
 )
 """Every metric family this module exports (histograms add ``_bucket``/``_sum``/``_count``)."""
@@ -218,6 +220,7 @@ class _Scraped:
         yield from self._presign_families(None)
         yield self._heartbeat_family(None)
         yield self._instances_family(None)
+        yield self._refused_family(None)
 
     def _instances_family(self, values: dict[str, int] | None) -> Metric:
         family = GaugeMetricFamily(
@@ -228,6 +231,17 @@ class _Scraped:
         )
         for what, value in sorted((values or {}).items()):
             family.add_metric([what], value)
+        return family
+
+    def _refused_family(self, counters: Mapping[str, int] | None) -> Metric:
+        family = CounterMetricFamily(
+            f"{_NS}_operator_refused",
+            "Operator requests refused: a missing or wrong control token (control), a "
+            "Telegram message from a chat not allowed (telegram).",
+            labels=["channel"],
+        )
+        for channel, count in sorted((counters or {}).items()):
+            family.add_metric([channel], count)
         return family
 
     def _heartbeat_family(self, counters: HeartbeatCounters | None) -> Metric:
@@ -311,6 +325,7 @@ class _Scraped:
         yield from self._presign_families(_read(m._presign, None, "presign"))
         yield self._heartbeat_family(_read(m._heartbeat, None, "heartbeat"))
         yield self._instances_family(_read(m._instances, None, "instances"))
+        yield self._refused_family(_read(m._refused, None, "refused"))
 
 
 class Metrics:
@@ -343,6 +358,7 @@ class Metrics:
         self._presign: Callable[[], PresignCounters] | None = None
         self._heartbeat: Callable[[], HeartbeatCounters] | None = None
         self._instances: Callable[[], dict[str, int]] | None = None
+        self._refused: Callable[[], Mapping[str, int]] | None = None
         self._order_strategy: _Lru[str] = _Lru()
         self._order_sent: _Lru[int] = _Lru()
         self._trades_seen: _Lru[str] = _Lru()
@@ -483,6 +499,10 @@ class Metrics:
         """Export the several-instances figures (``foreign_orders``, ``budget_up``…), read at
         each scrape."""
         self._instances = read
+
+    def watch_refusals(self, read: Callable[[], Mapping[str, int]]) -> None:
+        """Export the operator channels' refusals (channel → count), read at each scrape."""
+        self._refused = read
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

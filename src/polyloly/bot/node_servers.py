@@ -10,7 +10,7 @@ anything.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from polyloly.bot.control import ControlServer, ControlTarget, ensure_token_file, token_file_for
@@ -36,8 +36,11 @@ async def start_servers(
     metrics: Metrics,
     target: ControlTarget,
     say: Callable[[str], None],
+    *,
+    console: Callable[[], Mapping[str, Any]] | None = None,
 ) -> tuple[MetricsServer | None, ControlServer | None]:
-    """Bind the metrics exporter and the control API (each when enabled)."""
+    """Bind the metrics exporter and the control API (each when enabled); the control
+    server serves the web console too when ``console`` is given and ``control.console``."""
     cfg = settings.metrics
     exporter: MetricsServer | None = None
     if cfg.enabled or options.metrics_port is not None:
@@ -54,7 +57,14 @@ async def start_servers(
     if token is None:
         token = ensure_token_file(token_file_for(settings))
     port = control.port if options.control_port is None else options.control_port
-    server = ControlServer(target, token, control.host, port)
+    server = ControlServer(
+        target,
+        token,
+        control.host,
+        port,
+        console=console if control.console else None,
+        allow_remote=control.allow_remote,
+    )
     try:
         await _bind(server.start(), "control.port", control.host, port)
     except BaseException:
@@ -62,4 +72,6 @@ async def start_servers(
             await exporter.stop()
         raise
     say(f"control API on {server.url}")
+    if server.console is not None:
+        say(f"web console on {server.url}/console (sign in with the control token)")
     return exporter, server

@@ -87,6 +87,7 @@ __all__ = [
     "StorageSettings",
     "StrategiesSettings",
     "TeamsSettings",
+    "TelegramSettings",
     "TemporalArbSettings",
     "TruthSettings",
 ]
@@ -379,6 +380,31 @@ class AlertsSettings(Section):
         return urls
 
 
+class TelegramSettings(Section):
+    """Operator commands from Telegram (``/status``, ``/halt``, …; see ``bot/telegram.py``)."""
+
+    enabled: bool = False
+    bot_token: SecretStr | None = None
+    """The bot's token; unset: ``alerts.telegram_bot_token`` (``TELEGRAM_BOT_TOKEN``)."""
+    chat_ids: list[int] = Field(default_factory=list)
+    """The chats allowed to command the bot; empty: ``alerts.telegram_chat_id``."""
+    api_url: HttpUrl | None = None
+    """The Bot API's root URL; unset: Telegram's own (a local stand-in in the tests)."""
+    poll_timeout_s: Annotated[float, Field(gt=0, le=60)] = 10.0
+
+    def token(self, alerts: AlertsSettings) -> str | None:
+        """The bot token to poll with (revealed: pass it on, never log)."""
+        secret = self.bot_token or alerts.telegram_bot_token
+        return secret.get_secret_value() if secret is not None else None
+
+    def chats(self, alerts: AlertsSettings) -> tuple[int, ...]:
+        """The allowed chat ids."""
+        if self.chat_ids:
+            return tuple(self.chat_ids)
+        chat = (alerts.telegram_chat_id or "").strip()
+        return (int(chat),) if chat.lstrip("-").isdigit() else ()
+
+
 class DemoSettings(Section):
     """``polyloly demo``: which scenarios, how fast, how far the market lags, the seed."""
 
@@ -431,12 +457,14 @@ class InstancesSettings(Section):
 
 
 class ControlSettings(Section):
-    """The operator control API (halt, resume, cancel-all)."""
+    """The operator control API (halt, resume, cancel-all) and the web console."""
 
     enabled: bool = True
     host: Host = "127.0.0.1"
     port: Port = 8787
     token: SecretStr | None = None
+    allow_remote: bool = False
+    console: bool = True
 
 
 # -- the root model -------------------------------------------------------------------------
@@ -461,6 +489,7 @@ class Settings(Section):
     metrics: MetricsSettings = MetricsSettings()
     alerts: AlertsSettings = AlertsSettings()
     control: ControlSettings = ControlSettings()
+    telegram: TelegramSettings = TelegramSettings()
     instances: InstancesSettings = InstancesSettings()
     demo: DemoSettings = DemoSettings()
     backtest: BacktestSettings = BacktestSettings()

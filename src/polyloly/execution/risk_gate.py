@@ -117,6 +117,7 @@ class GateConfig:
 class _Counters:
     consecutive_errors: int = 0
     manual_halt: bool = False
+    manual_reason: str = ""  # the operator's words, carried into the kill switch's reason
     feeds: dict[str, FeedState] = field(default_factory=dict)
     last_market_data_ns: int | None = None
     reconciled: bool = False
@@ -325,6 +326,7 @@ class RiskGate:
     def _on_operator(self, command: OperatorCommand) -> None:
         if command.command == "halt":
             self.c.manual_halt = True
+            self.c.manual_reason = command.reason
             self.evaluate()
         elif command.command == "resume":
             self.resume(command.reason or "operator resume")
@@ -341,6 +343,11 @@ class RiskGate:
             return []
         # The kill-switch conditions never look at quotes: skip refreshing them.
         reasons = kill_switch_reasons(self._trading_state(_NO_QUOTES), self.params)
+        if self.c.manual_reason:
+            reasons = [
+                f"manual halt ({self.c.manual_reason})" if r == "manual halt" else r
+                for r in reasons
+            ]
         if reasons:
             self.fire(_condition_of(reasons[0]), "; ".join(reasons))
         return reasons
@@ -362,6 +369,7 @@ class RiskGate:
     def resume(self, reason: str) -> bool:
         """Clear the latch (an operator's decision); return whether trading was halted."""
         self.c.manual_halt = False
+        self.c.manual_reason = ""
         if self.state.halted is None:
             return False
         self.c.consecutive_errors = 0
@@ -415,6 +423,11 @@ class RiskGate:
                 self.c.heal_asked = self._ask_reconcile()
             return
         reasons = kill_switch_reasons(self._trading_state(_NO_QUOTES), self.params)
+        if self.c.manual_reason:
+            reasons = [
+                f"manual halt ({self.c.manual_reason})" if r == "manual halt" else r
+                for r in reasons
+            ]
         if reasons:  # something else is wrong now: an operator decides
             self.c.healed_ns = None
             self._alert(AlertLevel.WARNING, "kill switch held", "; ".join(reasons))
