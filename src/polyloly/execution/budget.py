@@ -286,6 +286,7 @@ class BudgetKeeper:
         (0 while open): the venue can report an order MATCHED before its trade arrives, and
         until then neither the open orders nor the positions hold it."""
         self._awaiting: set[str] = set()
+        self._deferred = False
         """Orders logged but not reserved yet: never sent so far, so not published either
         (their reservation counts them once granted)."""
         self._syncing = False
@@ -327,6 +328,9 @@ class BudgetKeeper:
             return await self._reserve(order)
         finally:
             self._awaiting.discard(order.order_hash)
+            if self._deferred and not self._awaiting:
+                self._deferred = False
+                self.request_sync()
 
     async def _reserve(self, order: SignedOrder) -> str | None:
         amount = reserve_amount(order)
@@ -358,7 +362,11 @@ class BudgetKeeper:
     # -- publishing the ledger -------------------------------------------------------------
 
     def request_sync(self) -> None:
-        """Publish the ledger now, or right after the sync in flight."""
+        """Publish the ledger now, or right after the sync in flight (or, while an order
+        waits for its reservation, right after it: the two would queue at the server)."""
+        if self._awaiting:
+            self._deferred = True
+            return
         if self._syncing:
             self._dirty = True
             return
