@@ -40,9 +40,7 @@ from polyloly.runtime.kernel import Kernel
 from polyloly.testing.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 
 MARKET, YES, NO = "0xbench", "111", "222"
-LIMITS = BudgetLimits(
-    max_total=10**15, max_market=10**15, max_daily_loss=10**12, lease_ms=60_000
-)
+LIMITS = BudgetLimits(max_total=10**15, max_market=10**15, max_daily_loss=10**12, lease_ms=60_000)
 
 
 class _NullSink:
@@ -221,7 +219,9 @@ async def main_async(url: str, n: int, live: int) -> None:
         print(_row("with the shared budget", with_budget))
         added50 = percentile(sorted(with_budget), 50) - percentile(sorted(without), 50)
         added99 = percentile(sorted(with_budget), 99) - percentile(sorted(without), 99)
-        print(f"\nadded by the reservation: p50 {added50 / 1000:.1f} µs, p99 {added99 / 1000:.1f} µs")
+        print(
+            f"\nadded by the reservation: p50 {added50 / 1000:.1f} µs, p99 {added99 / 1000:.1f} µs"
+        )
     finally:
         client = aioredis.Redis.from_url(url)
         keys = [k async for k in client.scan_iter(match=prefix + "*")]
