@@ -47,10 +47,7 @@ def _counted(store: MemoryStore, market: str) -> tuple[int, int]:
             total += amount
             in_market += amount if m == market else 0
     for inst, figures in store.positions.items():
-        rows = [figures]
-        if store.heartbeat.get(inst, 0) > now:
-            rows.append(store.open_orders.get(inst, {}))
-        for row in rows:
+        for row in (figures, store.open_orders.get(inst, {})):
             for m, amount in row.items():
                 total += amount
                 in_market += amount if m == market else 0

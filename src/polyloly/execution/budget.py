@@ -13,9 +13,10 @@ so every order also **reserves** its notional in a shared budget before it is se
 * :meth:`RiskBudget.sync` publishes what the instance's ledger (reconciled against the
   exchange) holds — positions at cost and open BUY orders' remaining notional per market,
   today's PnL — and drops the reservations that ledger now covers. It is the heartbeat: it
-  renews the instance's leases. Published open orders count only while the heartbeat is
-  alive; published positions count until the instance publishes again (they are the
-  account's, whether or not their instance runs).
+  renews the instance's leases. Published figures count until the instance publishes again,
+  whether or not it runs: its positions are the account's, and its resting orders stay on
+  the book (the venue's heartbeat is the account's API key's, which the other instances keep
+  alive). What lapses with a dead instance is what it reserved and never published.
 
 The arithmetic is :func:`decide` (pure): the in-memory budget in :mod:`polyloly.testing`
 and the Redis script implement it, and a property test holds both to it.
@@ -175,8 +176,8 @@ class BudgetView:
     """What a reservation is checked against (every figure in micros).
 
     ``reservations``: live (unexpired) reservations, order hash -> (market, amount);
-    ``positions`` / ``open_orders``: per instance, market -> amount, ``open_orders`` only of
-    instances whose heartbeat is alive; ``daily_pnl``: per instance, today.
+    ``positions`` / ``open_orders``: per instance, market -> amount, as last published;
+    ``daily_pnl``: per instance, today.
     """
 
     reservations: Mapping[str, tuple[str, int]]

@@ -54,11 +54,10 @@ class MemoryStore:
         for h, (expires, *_rest) in list(self.reservations.items()):
             if expires <= now:
                 del self.reservations[h]
-        alive = {i for i, exp in self.heartbeat.items() if exp > now}
         return BudgetView(
             reservations={h: (m, a) for h, (_e, _i, m, a) in self.reservations.items()},
             positions=self.positions,
-            open_orders={i: f for i, f in self.open_orders.items() if i in alive},
+            open_orders=self.open_orders,
             daily_pnl=self.pnl.get(day, {}),
             halted=self.halt,
         )

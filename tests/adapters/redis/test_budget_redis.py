@@ -155,7 +155,7 @@ async def test_a_dead_instances_lease_lapses_and_a_live_ones_is_renewed(prefix: 
 
 
 @pytest.mark.asyncio
-async def test_published_figures_count_and_open_orders_lapse_with_the_heartbeat(
+async def test_a_dead_instances_published_figures_stay_counted_its_reservations_lapse(
     prefix: str,
 ) -> None:
     url = redis_url()
@@ -172,13 +172,17 @@ async def test_published_figures_count_and_open_orders_lapse_with_the_heartbeat(
                 open_orders={"m1": 40},
             )
         )
-        assert (await other.reserve("x", "m2", 30, "d")).ok  # 30 + 40 + 30
+        assert (await gone.reserve("g", "m1", 10, "d")).ok  # reserved, never published
+        assert (await other.reserve("x", "m2", 20, "d")).ok  # 30 + 40 + 10 + 20
         assert not (await other.reserve("y", "m2", 1, "d")).ok
-        await asyncio.sleep(0.45)  # gone's heartbeat lapsed: its open orders no longer count
-        grant = await other.reserve("y", "m2", 40, "d")
+        await asyncio.sleep(0.45)  # gone died: its heartbeat and its reservation lapsed
+        infos = {i.instance: i for i in await other.instances()}
+        assert not infos["gone"].alive
+        grant = await other.reserve("y", "m2", 30, "d")
         assert grant.ok, grant
-        # gone's positions stay (they are the account's) + y; x lapsed too (other never synced)
-        assert grant.total == 70
+        # gone's positions and resting orders stay (they are on the account) + y;
+        # g and x lapsed (other never synced either)
+        assert grant.total == 100
         await other.sync(InstanceReport(instance="other", day="d", daily_pnl=-6))
         loss = await other.reserve("z", "m3", 0, "d")
         assert (loss.ok, loss.reason) == (False, "daily_loss")  # -4 + -6 reaches 10

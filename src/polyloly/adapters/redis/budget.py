@@ -10,7 +10,7 @@ cluster slot):
 =================  ===========================================================================
 ``res``            hash: order hash -> ``expires_ms|instance|market|amount`` (leased reservations)
 ``pos:<id>``       hash: market -> positions at cost the instance published (no lease)
-``open:<id>``      hash: market -> open BUY notional it published (counted while ``hb:<id>`` lives)
+``open:<id>``      hash: market -> open BUY notional it published (no lease: they rest on the book)
 ``hb:<id>``        the instance's heartbeat: its last sync's server time, expires after the lease
 ``info:<id>``      hash: last heartbeat, today's PnL, halt reason (for ``status --all-instances``)
 ``pnl:<day>``      hash: instance -> today's PnL (the day's loss is the account's)
@@ -71,10 +71,9 @@ for i = 1, #res, 2 do
 end
 local insts = redis.call('SMEMBERS', p .. 'instances')
 for _, id in ipairs(insts) do
-  local figures = {redis.call('HGETALL', p .. 'pos:' .. id)}
-  if redis.call('EXISTS', p .. 'hb:' .. id) == 1 then
-    figures[2] = redis.call('HGETALL', p .. 'open:' .. id)
-  end
+  local figures = {
+    redis.call('HGETALL', p .. 'pos:' .. id), redis.call('HGETALL', p .. 'open:' .. id)
+  }
   for _, f in pairs(figures) do
     for i = 1, #f, 2 do
       local a = tonumber(f[i + 1])
