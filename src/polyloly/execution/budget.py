@@ -38,7 +38,7 @@ import msgspec
 
 from polyloly.domain.events import FeedState, FeedStatus, OperatorCommand, Side, TimerTick
 from polyloly.execution.aggregates import order_exposure
-from polyloly.execution.events import KillSwitchFired, OrderSubmitted
+from polyloly.execution.events import KillSwitchFired
 from polyloly.execution.pnl import day_of
 from polyloly.execution.ports import Alert, AlertLevel, AlertPort, SignedOrder
 from polyloly.execution.state import ExecutionState
@@ -307,10 +307,11 @@ class BudgetKeeper:
         self.kernel.subscribe(TimerTick, self._on_tick)
         self.kernel.subscribe(OperatorCommand, self._on_operator)
         self.kernel.subscribe(KillSwitchFired, self._on_fired)
-        self.kernel.subscribe(OrderSubmitted, self._on_submitted)
 
-    def _on_submitted(self, event: OrderSubmitted) -> None:
-        self._awaiting.add(event.order.order_hash)
+    def on_signed(self, order_hash: str) -> None:
+        """The order manager is about to log this order: it waits for its reservation (a
+        sync now would publish without it and run ahead of it)."""
+        self._awaiting.add(order_hash)
 
     def start(self) -> None:
         """Read the shared halt, start the broadcast watch and the first sync."""

@@ -210,6 +210,7 @@ class ExecutionEngine:
         )
         self.budget = keeper
         self.orders.reserve = keeper.reserve
+        self.orders.on_signed = keeper.on_signed
         return keeper
 
     # -- wiring -----------------------------------------------------------------------------

@@ -137,6 +137,9 @@ class OrderManager:
         self.cancel_sent: set[str] = set()
         self.duplicates = 0
         self.reserve: Callable[[SignedOrder], Awaitable[str | None]] | None = None
+        self.on_signed: Callable[[str], None] | None = None
+        """Told an order's hash just before its ``OrderSubmitted`` is emitted (the shared
+        budget's keeper: that order is waiting for its reservation)."""
         """The shared risk budget's reservation (several instances on one account): called
         before an order is first sent; a reason means refused, and the order is never sent."""
         self.on_point: Callable[[str, str], None] | None = None
@@ -189,6 +192,8 @@ class OrderManager:
             except (PolylolyError, ValueError) as exc:
                 self._anomaly("signing_failed", intent.intent_id, str(exc))
                 return None
+        if self.on_signed is not None:
+            self.on_signed(signed.order_hash)
         now = self.kernel.now_ns()
         self.kernel.emit(
             OrderSubmitted(ts_event=now, ts_init=now, strategy=intent.strategy, order=signed)
