@@ -238,3 +238,37 @@ async def test_the_store_down_fails_closed_then_recovers(make_harness: Any) -> N
     await h.place()
     assert len(h.venue.orders) == sent + 1
     await h.engine.stop()
+
+
+@pytest.mark.asyncio
+async def test_an_order_matched_before_its_trade_arrives_stays_counted(make_harness: Any) -> None:
+    # The venue can report an order MATCHED before the trade that filled it: until the fill
+    # reaches the ledger, neither its open orders nor its positions hold the order, and a
+    # sync must not publish it as gone (the three-instance test's 316.68 of 300).
+    import msgspec
+
+    from polyloly.execution.events import OrderUpdate, UpdateSource
+    from polyloly.execution.ports import VenueOrderStatus
+
+    store = _store()
+    limits = BudgetLimits(max_total=100 * SCALE, max_market=100 * SCALE, max_daily_loss=SCALE)
+    h = await _harness(make_harness, store, limits)
+    order_hash = await h.place(size=15 * SCALE, price=400_000)  # 6 pUSD
+    keeper = h.engine.budget
+    assert keeper.report().open_orders == {MARKET: 6 * SCALE}
+    venue_order = msgspec.structs.replace(
+        h.venue.orders[order_hash], status=VenueOrderStatus.MATCHED, size_matched=15 * SCALE
+    )
+    h.publish(
+        OrderUpdate(ts_event=h.now(), ts_init=h.now(), order=venue_order, source=UpdateSource.WS)
+    )
+    await h.settle()
+    assert not h.state.order_for_client(h.intents[-1].intent_id).is_open
+    report = keeper.report()
+    assert report.open_orders.get(MARKET, 0) + report.positions.get(MARKET, 0) >= 6 * SCALE
+    h.venue.fill(order_hash, 15 * SCALE)  # the trade arrives
+    await h.settle()
+    report = keeper.report()
+    assert report.positions.get(MARKET, 0) >= 6 * SCALE
+    assert report.open_orders.get(MARKET, 0) == 0  # counted once, as a position now
+    await h.engine.stop()
