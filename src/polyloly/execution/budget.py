@@ -504,8 +504,8 @@ class BudgetKeeper:
             self._inject("resume", reason or "resumed on every instance")
 
     def _inject(self, command: str, reason: str) -> None:
-        if command == "halt" and self.state.halted is not None:
-            return
+        # A halt is injected even while halted: it turns a halt that would clear by itself
+        # (a feed fault) into one that waits for a resume.
         now = self.kernel.now_ns()
         self.kernel.publish(
             OperatorCommand(
