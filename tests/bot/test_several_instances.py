@@ -16,6 +16,7 @@ and the Redis server stopped mid-run — no order is sent until it is back.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -199,6 +200,23 @@ def _bot(
     return Bot(name, proc, data, log, f"http://127.0.0.1:{port}")
 
 
+def _cli_json(args: list[str], redis_url: str, prefix: str, cwd: Path) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYLOLY_", "POLYMARKET_"))}
+    env.update(REDIS_URL=redis_url, COLUMNS="200", NO_COLOR="1")
+    done = subprocess.run(  # noqa: S603 - our own interpreter and command
+        [sys.executable, "-c", LAUNCH, *args, "--set", f"instances.key_prefix={prefix}"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
 def _usd(text: str) -> Decimal:
     return Decimal(text)
 
@@ -310,6 +328,13 @@ def test_instances_on_one_wallet_share_the_caps_own_their_orders_and_halt_togeth
             status = b.status()
             assert status["instance"]["id"] == b.name
             assert status["instance"]["budget_available"] is True
+        # the operator's view of every instance, from the shared store
+        listed = _cli_json(["status", "--all-instances"], url, prefix, tmp_path)
+        assert {i["id"] for i in listed["instances"]} == set(names)
+        assert all(i["alive"] for i in listed["instances"])
+        assert listed["halted"] is None
+        shown = sum(Decimal(i["exposure"]) for i in listed["instances"])
+        assert ALONE < shown <= CAP + 10  # published at cost, fees included
         # a halt on one reaches every one within a second
         sent = time.monotonic()
         bots[0].post("/halt", {"reason": "e2e halt", "all_instances": True})
