@@ -62,8 +62,15 @@ def test_snapshot_any_order_gives_same_book(
     assert b.tradable
 
 
-def test_empty_book_and_zero_size_levels() -> None:
-    b = book([(40 * C, 0)], [])
+def test_snapshot_with_a_zero_size_level_is_refused() -> None:
+    b = OrderBook("T", C)
+    assert not b.snapshot(((40 * C, 0),), ())
+    assert not b.in_sync
+    assert b.fault == "bad_size"
+
+
+def test_empty_book() -> None:
+    b = book([], [])
     assert b.in_sync
     assert b.best_bid is None
     assert b.best_ask is None
@@ -81,9 +88,20 @@ def test_new_book_is_not_in_sync_until_snapshot() -> None:
     assert not b.tradable
 
 
-def test_snapshot_repeated_price_last_wins() -> None:
-    b = book([], [(50 * C, SH), (50 * C, 3 * SH)])
-    assert b.best_ask == (50 * C, 3 * SH)
+def test_snapshot_repeating_a_price_is_refused() -> None:
+    b = OrderBook("T", C)
+    assert not b.snapshot((), ((50 * C, SH), (50 * C, 3 * SH)))
+    assert not b.in_sync
+    assert b.fault == "duplicate_level"
+
+
+def test_crossed_snapshot_is_refused_and_empties_the_book() -> None:
+    b = book([(40 * C, SH)], [(45 * C, SH)])
+    assert not b.snapshot(((60 * C, SH),), ((10 * C, SH),))
+    assert not b.in_sync
+    assert b.fault == "crossed_book"
+    assert b.best_bid is None
+    assert b.best_ask is None
 
 
 # -- level updates ---------------------------------------------------------------------------------

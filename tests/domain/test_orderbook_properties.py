@@ -68,9 +68,13 @@ def apply_ops(ops: list[tuple[object, ...]]) -> tuple[OrderBook, Ref]:
             assert isinstance(bids, list)
             assert isinstance(asks, list)
             assert isinstance(rnd, Random)
-            ref.snapshot(bids, asks)
+            # a valid snapshot (book_rules): sizes > 0, each price once, not crossed
+            ask_map = {p: s for p, s in dict(asks).items() if s}
+            floor = min(ask_map, default=SCALE)
+            bid_map = {p: s for p, s in dict(bids).items() if s and p < floor}
+            ref.snapshot(list(bid_map.items()), list(ask_map.items()))
             # the same levels in a random order: the book must not care about input order
-            bids_in, asks_in = list(dict(bids).items()), list(dict(asks).items())
+            bids_in, asks_in = list(bid_map.items()), list(ask_map.items())
             rnd.shuffle(bids_in)
             rnd.shuffle(asks_in)
             assert b.snapshot(tuple(bids_in), tuple(asks_in))

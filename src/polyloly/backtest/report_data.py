@@ -36,6 +36,7 @@ from polyloly.backtest.report_model import (
     Summary,
     TruthMark,
 )
+from polyloly.domain.book_rules import resolution_fault
 from polyloly.domain.events import (
     BookInvalidated,
     BookSnapshot,
@@ -337,7 +338,9 @@ class _Builder:
         if mapping is not None:
             tokens |= {mapping.token_a, mapping.token_b}
         tokens |= {i.token_id for i in self.intents.values() if i.market == event.market}
-        tokens.add(event.winning_token_id)
+        if resolution_fault(event.winning_token_id, tokens) is not None:
+            self.counts["resolutions_refused"] += 1  # names no token of its market: no mark
+            return set()
         for token in tokens:
             self.marks[token] = ONE if token == event.winning_token_id else 0
         return tokens

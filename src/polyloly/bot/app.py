@@ -437,6 +437,8 @@ class TradingNode:
         AlertRules(alerts, self.clock).attach(self.kernel, translators)
         metrics.watch_queue("alerts", lambda: alerts.queued)
         metrics.watch_queue("projection", lambda: len(self._projection_buffer))
+        if self.adapter is not None:  # market messages refused by reason (book_rules)
+            metrics.watch_refused_frames(self.adapter.market_ws.refused.copy)
 
     async def _start_projection(
         self, translators: Mapping[type[Event], Translate], recorded: list[Event]

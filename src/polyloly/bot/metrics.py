@@ -103,6 +103,7 @@ METRIC_NAMES: Final = frozenset(
         "polyloly_info",
         "polyloly_feed_messages_total",
         "polyloly_malformed_frames_total",
+        "polyloly_frames_refused_total",
         "polyloly_reconnects_total",
         "polyloly_feed_staleness_seconds",
         "polyloly_feed_state",
@@ -221,6 +222,17 @@ class _Scraped:
         yield self._heartbeat_family(None)
         yield self._instances_family(None)
         yield self._refused_family(None)
+        yield self._frames_refused_family(None)
+
+    def _frames_refused_family(self, counters: Mapping[str, int] | None) -> Metric:
+        family = CounterMetricFamily(
+            f"{_NS}_frames_refused",
+            "Market messages refused before they touched a book, by reason (book_rules).",
+            labels=["reason"],
+        )
+        for reason, value in sorted((counters or {}).items()):
+            family.add_metric([reason], value)
+        return family
 
     def _instances_family(self, values: dict[str, int] | None) -> Metric:
         family = GaugeMetricFamily(
@@ -326,6 +338,7 @@ class _Scraped:
         yield self._heartbeat_family(_read(m._heartbeat, None, "heartbeat"))
         yield self._instances_family(_read(m._instances, None, "instances"))
         yield self._refused_family(_read(m._refused, None, "refused"))
+        yield self._frames_refused_family(_read(m._frames_refused, None, "refused frames"))
 
 
 class Metrics:
@@ -359,6 +372,7 @@ class Metrics:
         self._heartbeat: Callable[[], HeartbeatCounters] | None = None
         self._instances: Callable[[], dict[str, int]] | None = None
         self._refused: Callable[[], Mapping[str, int]] | None = None
+        self._frames_refused: Callable[[], Mapping[str, int]] | None = None
         self._order_strategy: _Lru[str] = _Lru()
         self._order_sent: _Lru[int] = _Lru()
         self._trades_seen: _Lru[str] = _Lru()
@@ -503,6 +517,14 @@ class Metrics:
     def watch_refusals(self, read: Callable[[], Mapping[str, int]]) -> None:
         """Export the operator channels' refusals (channel → count), read at each scrape."""
         self._refused = read
+
+    def watch_refused_frames(self, read: Callable[[], Mapping[str, int]]) -> None:
+        """Export ``polyloly_frames_refused_total{reason}``, read at each scrape.
+
+        ``read`` returns the market-data client's refusals by reason (e.g. a copy of
+        ``MarketWsClient.refused``): malformed frames and frames wrong in meaning.
+        """
+        self._frames_refused = read
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

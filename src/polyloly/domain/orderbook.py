@@ -15,6 +15,13 @@ an explicit :class:`~polyloly.domain.events.BookInvalidated` takes it out of syn
 next snapshot. Strategies must not trade on a book that is not in sync (or that is
 crossed, which means an update was missed).
 
+Every snapshot and level change is checked against :mod:`polyloly.domain.book_rules`
+before it changes the book (the same rules live and in replay): a refused snapshot or
+change leaves the book empty or untouched, out of sync, with the reason in
+:attr:`OrderBook.fault`; a frame that leaves a book crossed unsyncs it too
+(``crossed_book``). :class:`BookSet` counts every refusal by reason in
+:attr:`BookSet.refused`.
+
 Depth walks price exactly: the cost of a walk is ``ceil(Σ size_i × price_i / 1e6)`` for a
 buy (what we pay, rounded against us) and ``floor(…)`` for a sell (what we receive).
 """
@@ -24,6 +31,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final, NamedTuple
 
+from polyloly.domain.book_rules import (
+    CROSSED_BOOK,
+    level_fault,
+    snapshot_fault,
+    tick_change_fault,
+)
 from polyloly.domain.events import (
     BookInvalidated,
     BookSnapshot,
@@ -54,11 +67,6 @@ class BookWalk(NamedTuple):
     avg_price: int
 
 
-def _without_empty(side: dict[int, int]) -> dict[int, int]:
-    """The side without its size-0 levels (usually none: the dict is then kept as is)."""
-    return {p: s for p, s in side.items() if s} if 0 in side.values() else side
-
-
 class OrderBook:
     """The L2 book of one outcome token (prices and sizes in integer micros).
 
@@ -78,6 +86,7 @@ class OrderBook:
         "_bids",
         "best_ask_price",
         "best_bid_price",
+        "fault",
         "in_sync",
         "rejected",
         "snapshot_ts",
@@ -91,6 +100,9 @@ class OrderBook:
         self.in_sync = False
         self.rejected = 0
         """Count of malformed levels/snapshots refused (each one also unsyncs the book)."""
+        self.fault: str | None = None
+        """Why the book last refused a snapshot or level (a :mod:`~polyloly.domain.book_rules`
+        reason), cleared by the next accepted snapshot."""
         self.snapshot_ts = 0
         """``ts_event`` of the last snapshot applied through :class:`BookSet` (ns)."""
         self.best_bid_price: int | None = None
@@ -102,7 +114,8 @@ class OrderBook:
 
     # -- validation --------------------------------------------------------------------------
 
-    def _valid(self, price: int, size: int) -> bool:
+    def valid_level(self, price: int, size: int) -> bool:
+        """Whether a level change is valid on this book (see ``book_rules.level_fault``)."""
         tick = self.tick
         return size >= 0 and 0 < price < ONE and (tick is None or price % tick == 0)
 
@@ -110,14 +123,27 @@ class OrderBook:
         """Every level of a snapshot side is valid (checked in bulk: min/max, then the grid)."""
         if not side:
             return True
-        if min(side.values()) < 0 or min(side) <= 0 or max(side) >= ONE:
+        if min(side.values()) <= 0 or min(side) <= 0 or max(side) >= ONE:
             return False
         tick = self.tick
         return tick is None or all_on_grid(side, tick)
 
-    def _reject(self) -> None:
+    def _reject(self, fault: str) -> None:
         self.rejected += 1
         self.in_sync = False
+        self.fault = fault
+
+    def _refuse_level(self, price: int, size: int) -> bool:
+        self._reject(level_fault(price, size, self.tick) or "rejected_level")
+        return False
+
+    def lose_sync_if_crossed(self) -> bool:
+        """Unsync the book if it is crossed (a frame left it so: an update was missed)."""
+        b, a = self.best_bid_price, self.best_ask_price
+        if b is not None and a is not None and b >= a:
+            self._reject(CROSSED_BOOK)
+            return True
+        return False
 
     # -- mutation ------------------------------------------------------------------------------
 
@@ -126,10 +152,11 @@ class OrderBook:
     ) -> bool:
         """Replace every level (any input order); the book is in sync afterwards.
 
-        A ``tick`` given here becomes the book's tick. Levels of size 0 are ignored; if a
-        price repeats, the later level wins. If any level is malformed (negative size,
-        price outside ``(0, 1)`` or off the tick grid) the whole snapshot is refused: the
-        book is emptied, counted in :attr:`rejected` and left out of sync.
+        A ``tick`` given here becomes the book's tick. The snapshot must pass
+        :func:`~polyloly.domain.book_rules.snapshot_fault` (every size > 0, every price
+        inside ``(0, 1)`` and on the tick, no price twice on a side, not crossed); if it
+        does not, it is refused whole: the book is emptied, counted in :attr:`rejected`,
+        left out of sync, and :attr:`fault` says why.
 
         Returns
         -------
@@ -138,23 +165,30 @@ class OrderBook:
         """
         if tick is not None:
             self.tick = tick
-        bid_map, ask_map = dict(bids), dict(asks)  # a repeated price: the later level wins
-        if len(bid_map) != len(bids) or len(ask_map) != len(asks):  # check the repeats too
-            valid = self._valid
-            ok = all(valid(p, s) for p, s in bids) and all(valid(p, s) for p, s in asks)
-        else:
-            ok = self._side_ok(bid_map) and self._side_ok(ask_map)
+        bid_map, ask_map = dict(bids), dict(asks)
+        # In bulk on the accepting path (min/max, the grid in C); the rule names the fault.
+        ok = (
+            len(bid_map) == len(bids)
+            and len(ask_map) == len(asks)
+            and self._side_ok(bid_map)
+            and self._side_ok(ask_map)
+        )
+        best_bid = max(bid_map) if bid_map else None
+        best_ask = min(ask_map) if ask_map else None
+        if ok and best_bid is not None and best_ask is not None and best_bid >= best_ask:
+            ok = False
         if not ok:
             self._clear()
-            self._reject()
+            self._reject(snapshot_fault(bids, asks, self.tick) or "rejected_book")
             return False
-        self._bids = _without_empty(bid_map)
-        self._asks = _without_empty(ask_map)
+        self._bids = bid_map
+        self._asks = ask_map
         self._bid_sorted = None
         self._ask_sorted = None
-        self.best_bid_price = max(self._bids) if self._bids else None
-        self.best_ask_price = min(self._asks) if self._asks else None
+        self.best_bid_price = best_bid
+        self.best_ask_price = best_ask
         self.in_sync = True
+        self.fault = None
         return True
 
     def _clear(self) -> None:
@@ -171,8 +205,7 @@ class OrderBook:
         Returns ``False`` (and unsyncs the book) if the level is malformed.
         """
         if not (size >= 0 and 0 < price < ONE and (self.tick is None or price % self.tick == 0)):
-            self._reject()
-            return False
+            return self._refuse_level(price, size)
         bids = self._bids
         if size:
             if price not in bids:
@@ -193,8 +226,7 @@ class OrderBook:
         Returns ``False`` (and unsyncs the book) if the level is malformed.
         """
         if not (size >= 0 and 0 < price < ONE and (self.tick is None or price % self.tick == 0)):
-            self._reject()
-            return False
+            return self._refuse_level(price, size)
         asks = self._asks
         if size:
             if price not in asks:
@@ -220,6 +252,19 @@ class OrderBook:
         if tick != self.tick:
             self.tick = tick
             self.in_sync = False
+
+    def change_tick(self, old_tick: int, new_tick: int) -> bool:
+        """Apply a tick-size change if it passes ``book_rules.tick_change_fault``.
+
+        A refused change (an illegal tick, an old tick that is not the book's) unsyncs the
+        book (its real tick is unknown until the next snapshot) and returns ``False``.
+        """
+        fault = tick_change_fault(old_tick, new_tick, self.tick)
+        if fault is not None:
+            self._reject(fault)
+            return False
+        self.set_tick(new_tick)
+        return True
 
     def invalidate(self) -> None:
         """Mark the book out of sync (disconnect, stall, gap) until the next snapshot."""
@@ -434,9 +479,26 @@ class BookSet:
     same object returns the tokens it touched without changing the books again. (Publishing
     dispatches synchronously, so the event a reader sees is the one applied last; a replay,
     with no edge, applies each event on the first reader's call.)
+
+    Validation (:mod:`~polyloly.domain.book_rules`) happens here, so the edge and a replay
+    refuse alike: a refused event unsyncs every book it names (a ``PriceChanges`` with one
+    bad change is refused whole: its bad level is never applied, and whatever else of it was
+    is in books out of sync, never read until their next snapshot), and is counted once in
+    :attr:`refused` by reason (:attr:`refusals` is the running total, :attr:`last_fault`
+    the latest reason). A frame that leaves an in-sync book crossed unsyncs it — and every
+    other book the frame named (``crossed_book``), counted the same way.
     """
 
-    __slots__ = ("_books", "_last_event", "_last_touched", "get", "stale_skipped")
+    __slots__ = (
+        "_books",
+        "_last_event",
+        "_last_touched",
+        "get",
+        "last_fault",
+        "refusals",
+        "refused",
+        "stale_skipped",
+    )
 
     def __init__(self) -> None:
         self._books: dict[str, OrderBook] = {}
@@ -446,6 +508,15 @@ class BookSet:
         self._last_event: object = None
         self._last_touched: tuple[str, ...] = ()
         self.stale_skipped = 0
+        self.refused: dict[str, int] = {}
+        """Events refused by the book rules, by reason."""
+        self.refusals = 0
+        self.last_fault: str | None = None
+
+    def _refuse(self, fault: str) -> None:
+        self.refused[fault] = self.refused.get(fault, 0) + 1
+        self.refusals += 1
+        self.last_fault = fault
 
     def clear(self) -> None:
         """Forget every book (a new session)."""
@@ -497,17 +568,29 @@ class BookSet:
         if ts_event < book.snapshot_ts:
             self.stale_skipped += 1
             return ()
+        price = ch.price
         if ch.side is _BUY:
-            book.set_bid(ch.price, ch.size)
-        else:
-            book.set_ask(ch.price, ch.size)
+            if not book.set_bid(price, ch.size):
+                self._refuse(book.fault or "rejected_level")
+            elif ch.size and (ask := book.best_ask_price) is not None and price >= ask:
+                self._crossed(book)
+        elif not book.set_ask(price, ch.size):
+            self._refuse(book.fault or "rejected_level")
+        elif ch.size and (bid := book.best_bid_price) is not None and price <= bid:
+            self._crossed(book)
         return (token,)
+
+    def _crossed(self, book: OrderBook) -> None:
+        if book.in_sync and book.lose_sync_if_crossed():
+            self._refuse(CROSSED_BOOK)
 
     def _apply_other(self, event: Event) -> tuple[str, ...]:
         if type(event) is BookSnapshot:
             return self._apply_snapshot(event)
         if type(event) is TickSizeChange:
-            self.book(event.token_id).set_tick(event.new_tick)
+            book = self.book(event.token_id)
+            if not book.change_tick(event.old_tick, event.new_tick):
+                self._refuse(book.fault or "bad_tick")
             return (event.token_id,)
         if type(event) is BookInvalidated and event.token_id in self._books:
             self._books[event.token_id].invalidate()
@@ -516,7 +599,8 @@ class BookSet:
 
     def _apply_snapshot(self, ev: BookSnapshot) -> tuple[str, ...]:
         b = self.book(ev.token_id)
-        b.snapshot(ev.bids, ev.asks, ev.tick)
+        if not b.snapshot(ev.bids, ev.asks, ev.tick):
+            self._refuse(b.fault or "rejected_book")
         b.snapshot_ts = ev.ts_event
         return (ev.token_id,)
 
@@ -524,16 +608,33 @@ class BookSet:
         books = self._books
         ts = ev.ts_event
         touched: list[str] = []
+        bad: OrderBook | None = None
         for ch in ev.changes:
             token = ch.token_id
             b = books.get(token) or self.book(token)
             if ts < b.snapshot_ts:
                 self.stale_skipped += 1
                 continue
-            if ch.side is _BUY:
-                b.set_bid(ch.price, ch.size)
-            else:
-                b.set_ask(ch.price, ch.size)
+            if not (
+                b.set_bid(ch.price, ch.size) if ch.side is _BUY else b.set_ask(ch.price, ch.size)
+            ):
+                bad = b  # refused by the rules (the level is not applied; the book unsynced)
             if token not in touched:  # a frame touches one or two tokens: a list beats a set
                 touched.append(token)
+        if bad is not None:
+            # one bad change refuses the frame: every book it names missed an update
+            self._unsync_all(touched, bad.fault or "rejected_level")
+            return tuple(touched)
+        for token in touched:
+            b = books[token]
+            bid, ask = b.best_bid_price, b.best_ask_price
+            if bid is not None and ask is not None and bid >= ask and b.in_sync:
+                # the frame left a book crossed (it missed an update): refused whole
+                self._unsync_all(touched, CROSSED_BOOK)
+                break
         return tuple(touched)
+
+    def _unsync_all(self, tokens: list[str], fault: str) -> None:
+        for token in tokens:
+            self._books[token]._reject(fault)
+        self._refuse(fault)

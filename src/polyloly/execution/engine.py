@@ -142,6 +142,7 @@ class ExecutionEngine:
         self.ports = ports
         self.config = cfg
         self.state = ExecutionState(cfg.instance_id)
+        self.state.tokens_of = tokens_of
         self.tasks = TaskOwner(on_crash=self._on_crash)
         self.signer = SerialSigner(ports.signer)
         self.presign = PresignPool(kernel, self.state, cfg.presign)

@@ -224,6 +224,9 @@ class PaperVenue:
         """Take the live snapshot; make a mirrored token's synthetic liquidity equal it."""
         self.books.apply(event)
         token = event.token_id
+        live_book = self.books.get(token)
+        if live_book is None or not live_book.in_sync:
+            return  # refused by the book rules (crossed, bad levels): it moves no liquidity
         queues = self._queues.get(token)
         if queues is None:
             consumed = self._consumed.get(token)
@@ -273,6 +276,8 @@ class PaperVenue:
         """Cancel every paper order of a resolved market."""
         book = self.engine.market(event.market)
         tokens = {book.token_a, book.token_b}
+        if event.winning_token_id not in tokens:
+            return  # names no token of its market (book_rules): not a resolution of it
         mine = [h for h, o in self.orders.items() if o.token_id in tokens and self._open(o)]
         self._cancel(mine, VenueOrderStatus.CANCELED)
 

@@ -16,9 +16,11 @@ class, which tells the totals what changed.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
+from polyloly.domain.book_rules import resolution_fault
 from polyloly.domain.events import BookSnapshot, Event, LastTrade, MarketResolved
 from polyloly.domain.fees import FeeModel
 from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, split_intent_id
@@ -133,6 +135,9 @@ class ExecutionState:
         restarted strategy numbers its next decisions after them (:func:`~polyloly.domain.
         intents.intent_id_for`), so a new decision never reuses an old one's id."""
         self.resolved_markets: set[str] = set()
+        self.tokens_of: Callable[[str], tuple[str, str] | None] | None = None
+        """A market's two tokens (the registry's), to check a resolution's winner."""
+        self.resolutions_refused = 0
         self.trades_checkpoint_ns = 0
         self.daily = DailyPnl()
         self.merged_collateral = 0
@@ -635,14 +640,29 @@ class ExecutionState:
             if event.bids and event.asks:
                 best_bid = max(p for p, _ in event.bids)
                 best_ask = min(p for p, _ in event.asks)
-                self.marks[event.token_id] = (best_bid + best_ask) // 2
+                if best_bid < best_ask:  # a crossed snapshot is refused (book_rules): no mark
+                    self.marks[event.token_id] = (best_bid + best_ask) // 2
         elif isinstance(event, LastTrade):
             self.marks[event.token_id] = event.price
         elif isinstance(event, MarketResolved):
-            self.resolved_markets.add(event.market)
-            for token, market in self.token_market.items():
-                if market == event.market:
-                    self.marks[token] = ONE if token == event.winning_token_id else 0
+            self._on_resolved(event)
+
+    def _on_resolved(self, event: MarketResolved) -> None:
+        """Mark the winner 1 and the market's other tokens 0, if the winner is one of them.
+
+        A resolution whose winner is not a token of its market (as the registry, through
+        :attr:`tokens_of`, and the ledger know it) sets no mark at all (``book_rules``).
+        """
+        tokens = {t for t, m in self.token_market.items() if m == event.market}
+        pair = self.tokens_of(event.market) if self.tokens_of is not None else None
+        if pair is not None:
+            tokens.update(pair)
+        if resolution_fault(event.winning_token_id, tokens) is not None:
+            self.resolutions_refused += 1
+            return
+        self.resolved_markets.add(event.market)
+        for token in tokens:
+            self.marks[token] = ONE if token == event.winning_token_id else 0
 
     def _refold(self, token: str) -> None:
         baseline = self.baseline.tokens.get(token, 0) if self.baseline is not None else 0

@@ -105,7 +105,7 @@ class NodeKernel(Kernel):
     def _handler_failed(self, event: Event, exc: BaseException) -> None:
         # One broken handler must not stop the stream (nor kill the socket that published).
         self.last_handler_error = f"{type(event).__name__}: {type(exc).__name__}: {exc}"
-        _log.error("kernel.handler_failed", event=type(event).__name__, error=repr(exc))
+        _log.error("kernel.handler_failed", event_type=type(event).__name__, error=repr(exc))
 
     def now_ns(self) -> int:
         """The dispatched input's ``ts_init``, or the clock's time outside a dispatch."""
@@ -157,6 +157,7 @@ class Core:
         self.session: SessionStarted | None = None
         self.intents: dict[str, int] = {}
         self.rejected_markets = 0
+        self.refused_resolutions = 0
 
     # -- lookups used by the venue ports ----------------------------------------------------
 
@@ -366,7 +367,12 @@ class Core:
             self._emit_all(self.temporal.on_event(event))
 
     def _on_resolved(self, event: MarketResolved) -> None:
-        if self.pair is not None and self.pair.market_of(event.winning_token_id) is not None:
+        tokens = self.tokens_of(event.market)
+        if tokens is None or event.winning_token_id not in tokens:
+            # not a market of ours, or its winner is no token of it (book_rules): ignored
+            self.refused_resolutions += 1
+            return
+        if self.pair is not None and self.pair.market_of(event.winning_token_id) == event.market:
             self.pair.stop_market(event.market, "market_resolved")
         if self.temporal is not None:
             self.temporal.on_event(event)

@@ -57,6 +57,7 @@ __all__ = [
     "book_snapshot",
     "decimal_micros",
     "last_trade",
+    "level_size_micros",
     "market_resolved",
     "micros",
     "ms_to_ns",
@@ -215,6 +216,16 @@ def size_micros(text: str) -> int:
     return _remember(_SIZES, text, value, _SIZES_MAX)
 
 
+def level_size_micros(text: str) -> int:
+    """A book level's size: non-negative, and never empty (a market frame always sends one)."""
+    value = _SIZES.get(text)
+    if value is not None:
+        return value
+    if text == "":
+        raise ParseError("bad_size", "empty size")
+    return size_micros(text)
+
+
 def tick_micros(text: str | Decimal) -> int:
     """A tick size: one of Polymarket's six ticks."""
     value = decimal_micros(text) if isinstance(text, Decimal) else micros(text)
@@ -278,9 +289,11 @@ def _int_field(value: str | int | None, reason: str) -> int:
 
 
 def book_levels(levels: list[WsLevel], *, descending: bool) -> tuple[Level, ...]:
-    """Convert one side to ``(price, size)`` micros, best first, dropping empty levels.
+    """Convert one side to ``(price, size)`` micros, best first.
 
-    Raises ``duplicate_level`` if a price appears twice (a snapshot lists each level once).
+    Raises ``duplicate_level`` if a price appears twice (a snapshot lists each level once),
+    ``bad_size`` if a size is empty, zero or negative (a snapshot lists only resting size;
+    ``book_rules`` refuses a size ≤ 0 too, for events that come from elsewhere).
     """
     # The validated caches first, every loop in C (map): a snapshot's prices all repeat, and
     # most of its sizes did in the previous snapshot; any miss takes the checked path.
@@ -291,7 +304,9 @@ def book_levels(levels: list[WsLevel], *, descending: bool) -> tuple[Level, ...]
     if None in prices:
         prices = list(map(price_micros, price_texts))
     if None in sizes:
-        sizes = list(map(size_micros, size_texts))
+        sizes = list(map(level_size_micros, size_texts))
+    if 0 in sizes:
+        raise ParseError("bad_size", "size 0 in a snapshot")
     out: dict[int, int] = dict(zip(prices, sizes, strict=True))  # type: ignore[arg-type]
     if len(out) != len(levels):
         seen: set[int] = set()
@@ -301,8 +316,7 @@ def book_levels(levels: list[WsLevel], *, descending: bool) -> tuple[Level, ...]
                 raise ParseError("duplicate_level", lv.price)
             seen.add(price)
     # Prices are unique, so the (price, size) pairs sort by price alone.
-    kept = out.items() if 0 not in sizes else [lv for lv in out.items() if lv[1] > 0]
-    return tuple(sorted(kept, reverse=descending))
+    return tuple(sorted(out.items(), reverse=descending))
 
 
 def book_snapshot(msg: WsBook | BookReply, ts_init: int) -> BookSnapshot:
@@ -331,13 +345,15 @@ def price_changes(msg: WsPriceChangeMsg, ts_init: int) -> PriceChanges:
         if not ch.asset_id:
             raise ParseError("missing_asset", "price_change")
         changes.append(
-            LevelChange(ch.asset_id, ch.side, price_micros(ch.price), size_micros(ch.size))
+            LevelChange(ch.asset_id, ch.side, price_micros(ch.price), level_size_micros(ch.size))
         )
     if not changes:
         if not msg.asset_id or msg.price is None or msg.size is None or msg.side is None:
             raise ParseError("empty_price_change")
         changes.append(
-            LevelChange(msg.asset_id, msg.side, price_micros(msg.price), size_micros(msg.size))
+            LevelChange(
+                msg.asset_id, msg.side, price_micros(msg.price), level_size_micros(msg.size)
+            )
         )
     return PriceChanges(
         ts_event=ms_to_ns(msg.timestamp, ts_init),

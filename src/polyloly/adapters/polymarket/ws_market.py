@@ -16,8 +16,17 @@ Sync rules — a book that is not in sync is never published as tradable:
 * a token waiting longer than ``resync_timeout_s`` for its snapshot makes its connection
   reconnect, which brings fresh snapshots for every token on it.
 
-Malformed input never raises: each bad message is counted under a reason in
-:attr:`MarketWsClient.malformed`, logged, and skipped.
+Validation before state — every message is checked for what it means before it touches a
+book (:mod:`polyloly.domain.book_rules`, applied by the book set, so a replay refuses
+alike): a crossed snapshot, a size ≤ 0 or empty, a price outside ``(0, 1)`` or off the
+book's tick, an illegal or inconsistent tick change, a resolution whose winner is not a
+token of its market (as the snapshots taught this client). A refused message is never
+published; every book it names loses sync (a ``BookInvalidated``) and waits for its next
+snapshot.
+
+Nothing raises: every refused message is counted under its reason in
+:attr:`MarketWsClient.refused` (``polyloly_frames_refused_total{reason}``); the ones that
+did not even parse are also in :attr:`MarketWsClient.malformed`.
 
 References
 ----------
@@ -60,6 +69,7 @@ from polyloly.adapters.polymarket.schemas.market import (
     WsTickSizeChange,
 )
 from polyloly.adapters.polymarket.ws_common import ReconnectingSocket, frame_payload
+from polyloly.domain.book_rules import resolution_fault, tick_inference_plausible
 from polyloly.domain.events import (
     BookInvalidated,
     BookSnapshot,
@@ -129,6 +139,9 @@ def _on_grid(snap: BookSnapshot, tick: int) -> bool:
 
 
 def _infer_tick(snap: BookSnapshot, stale_tick: int) -> int | None:
+    prices = [p for p, _ in snap.bids] + [p for p, _ in snap.asks]
+    if not tick_inference_plausible(prices, stale_tick):
+        return None  # off the tick inside [0.04, 0.96]: a wrong snapshot, not a re-ticked market
     for tick in sorted(VALID_TICKS, reverse=True):
         if tick < stale_tick and _on_grid(snap, tick):
             return tick
@@ -184,6 +197,8 @@ class MarketWsClient:
         self.url = url
         self.books = books if books is not None else BookSet()
         self.malformed: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
+        """Every message refused, by reason: the malformed ones and the ones wrong in meaning."""
         self.ignored: Counter[str] = Counter()
         self.invalidations: Counter[str] = Counter()
         self.frames = 0
@@ -195,6 +210,7 @@ class MarketWsClient:
         self._verify = verify_top_of_book
         self._shards: list[_Shard] = []
         self._shard_of: dict[str, _Shard] = {}
+        self._market_tokens: dict[str, set[str]] = {}  # market -> tokens its snapshots named
         self._running = False
 
     # -- subscription --------------------------------------------------------------------------
@@ -386,8 +402,11 @@ class MarketWsClient:
             self._dispatch(msg)
         except ParseError as exc:
             self._malformed(exc.reason, len(payload))
+            for token in _tokens_named(msg):  # a book update we could not read: they missed it
+                self._unsync(token, exc.reason)
         except Exception:  # one bad message must not end the feed
             self.malformed["internal_error"] += 1
+            self.refused["internal_error"] += 1
             _log.exception("market_ws.handler_failed", kind=type(msg).__name__)
 
     # -- dispatch ------------------------------------------------------------------------------
@@ -397,7 +416,22 @@ class MarketWsClient:
 
     def _malformed(self, reason: str, size: int) -> None:
         self.malformed[reason] += 1
+        self.refused[reason] += 1
         _log.warning("market_ws.malformed", reason=reason, frame_bytes=size)
+
+    def _refuse(self, reason: str, token: str) -> None:
+        """Count a message wrong in meaning (it is not published)."""
+        self.refused[reason] += 1
+        _log.warning("market_ws.refused", reason=reason, token=token[:20])
+
+    def _unsync(self, token: str, reason: str) -> None:
+        """A followed token's book lost sync: unsync it (if it was) and await its snapshot."""
+        if token not in self._shard_of:
+            return
+        book = self.books.get(token)
+        if book is not None and book.in_sync:
+            book.invalidate()
+            self._lost_sync(token, reason)
 
     def _emit(self, event: Event) -> None:
         self.events += 1
@@ -405,7 +439,7 @@ class MarketWsClient:
             self._publish(event)
         except Exception:  # a failing consumer must not stop the feed
             self.malformed["publish_error"] += 1
-            _log.exception("market_ws.publish_failed", event=type(event).__name__)
+            _log.exception("market_ws.publish_failed", event_type=type(event).__name__)
 
     def _invalidate(self, token: str, reason: str) -> None:
         book = self.books.get(token)
@@ -430,29 +464,52 @@ class MarketWsClient:
         elif cls is WsTickSizeChange:
             self._on_tick(msg)  # type: ignore[arg-type]
         elif cls is WsMarketResolved:
-            self._emit(market_resolved(msg, self._now()))  # type: ignore[arg-type]
+            self._on_resolved(msg)  # type: ignore[arg-type]
         elif cls in (WsBestBidAsk, WsNewMarket):
             self.ignored[cls.__name__] += 1
 
+    def _on_resolved(self, msg: WsMarketResolved) -> None:
+        event = market_resolved(msg, self._now())
+        fault = resolution_fault(msg.winning_asset_id, self._market_tokens.get(msg.market, ()))
+        if fault is not None:
+            self._refuse(fault, msg.winning_asset_id)  # it must set no mark: never published
+            return
+        self._emit(event)
+
     def _on_book(self, msg: WsBook) -> None:
-        shard = self._shard_of.get(msg.asset_id)
+        token = msg.asset_id
+        shard = self._shard_of.get(token)
         if shard is None:
             self.ignored["unsubscribed_asset"] += 1
             return
         snap = book_snapshot(msg, self._now())
-        book = self.books.book(msg.asset_id)
+        book = self.books.book(token)
+        was_in_sync = book.in_sync
         if snap.tick is None and book.tick is not None and not _on_grid(snap, book.tick):
             # The book's tick is stale (a tick_size_change was missed while disconnected):
             # take the coarsest finer tick the snapshot fits and say so in the snapshot.
             tick = _infer_tick(snap, book.tick)
             if tick is None:
-                raise ParseError("rejected_book", msg.asset_id[:20])
+                self._refuse("off_tick", token)
+                self._unsync(token, "off_tick")
+                return
             self.invalidations["tick_inferred"] += 1
             snap = msgspec.structs.replace(snap, tick=tick)
-        self.books.apply(snap)
-        if not book.in_sync:
-            raise ParseError("rejected_book", msg.asset_id[:20])
-        shard.awaiting.pop(msg.asset_id, None)
+        books = self.books
+        refusals = books.refusals
+        books.apply(snap)
+        if books.refusals != refusals or not book.in_sync:
+            reason = book.fault or "rejected_book"
+            self._refuse(reason, token)
+            if was_in_sync:
+                self._lost_sync(token, reason)
+            return
+        shard.awaiting.pop(token, None)
+        tokens = self._market_tokens.get(snap.market)
+        if tokens is None:
+            self._market_tokens[snap.market] = {token}
+        elif token not in tokens:
+            tokens.add(token)
         self._emit(snap)
 
     def _on_tick(self, msg: WsTickSizeChange) -> None:
@@ -463,7 +520,16 @@ class MarketWsClient:
         event = tick_change(msg, self._now())
         book = self.books.book(msg.asset_id)
         was_in_sync = book.in_sync
+        refusals = self.books.refusals
         self.books.apply(event)
+        if self.books.refusals != refusals:  # an illegal tick, or not the book's old one
+            reason = book.fault or "bad_tick"
+            self._refuse(reason, msg.asset_id)
+            if was_in_sync:
+                self._lost_sync(msg.asset_id, reason)
+            else:
+                shard.awaiting[msg.asset_id] = self._deadline()
+            return
         self._emit(event)
         if was_in_sync and not book.in_sync:
             self.invalidations["tick_size_change"] += 1
@@ -488,9 +554,20 @@ class MarketWsClient:
                     return
                 event = synced
                 break
+        refusals = books.refusals
         touched = books.apply(event)
+        if books.refusals != refusals:
+            # Refused whole (a bad level) or it left a book crossed: never published; every
+            # book it names has lost sync and awaits its snapshot.
+            reason = books.last_fault or "rejected_level"
+            self._refuse(reason, touched[0] if touched else "")
+            for token in touched:
+                book = books.get(token)
+                if book is not None and not book.in_sync:
+                    self._lost_sync(token, reason)
+            return
         self._emit(event)
-        self._check_synced(msg.price_changes, touched)
+        self._check_synced(msg.price_changes)
 
     def _synced_only(self, event: PriceChanges) -> PriceChanges | None:
         """The event without the changes of tokens out of sync (counted), or ``None``."""
@@ -508,20 +585,15 @@ class MarketWsClient:
             changes=tuple(keep),
         )
 
-    def _check_synced(self, entries: list[WsPriceChange], touched: tuple[str, ...]) -> None:
-        """Resync each token the frame unsynced, or whose top-of-book hint disagrees.
+    def _check_synced(self, entries: list[WsPriceChange]) -> None:
+        """Resync each token whose top-of-book hint disagrees with its book after the frame.
 
         ``entries`` are the frame's ``price_changes`` (empty in the legacy shape, which
         carries no hints); each token's last entry holds its top of book after the frame.
         """
-        get = self.books.get
-        for token in touched:
-            book = get(token)
-            if book is not None and not book.in_sync:
-                # A level the book refused (off grid, out of range): it unsynced itself.
-                self._lost_sync(token, "rejected_level")
         if not self._verify or not entries:
             return
+        get = self.books.get
         last: Iterable[WsPriceChange] = entries
         if len(entries) > 1 and (len(entries) > 2 or entries[0].asset_id == entries[1].asset_id):
             last = {ch.asset_id: ch for ch in entries}.values()
@@ -538,6 +610,16 @@ class MarketWsClient:
         shard = self._shard_of.get(token)
         if shard is not None:
             shard.awaiting[token] = self._deadline()
+
+
+def _tokens_named(msg: MarketMessage) -> list[str]:
+    """The tokens whose book a message updates (none for trades, resolutions, hints)."""
+    if isinstance(msg, WsPriceChangeMsg):
+        named = [ch.asset_id for ch in msg.price_changes]
+        return named or ([msg.asset_id] if msg.asset_id else [])
+    if isinstance(msg, WsBook | WsTickSizeChange):
+        return [msg.asset_id]
+    return []
 
 
 def _top_agrees(book: OrderBook, ch: WsPriceChange) -> bool:

@@ -280,7 +280,7 @@ class UserWsClient:
             self._publish(event)
         except Exception:  # a failing consumer must not stop the feed
             self.malformed["publish_error"] += 1
-            _log.exception("user_ws.publish_failed", event=type(event).__name__)
+            _log.exception("user_ws.publish_failed", event_type=type(event).__name__)
 
     def _dispatch(self, msg: WsUserOrder | WsUserTrade, source: UpdateSource) -> bool:
         now = self._clock.now_ns()
