@@ -328,6 +328,9 @@ def test_instances_on_one_wallet_share_the_caps_own_their_orders_and_halt_togeth
             status = b.status()
             assert status["instance"]["id"] == b.name
             assert status["instance"]["budget_available"] is True
+            # it saw the others' orders on the shared account (user channel, reconciliation)
+            # and reported them, never adopted
+            assert status["instance"]["foreign_orders"] > 0, status["instance"]
         # the operator's view of every instance, from the shared store
         listed = _cli_json(["status", "--all-instances"], url, prefix, tmp_path)
         assert {i["id"] for i in listed["instances"]} == set(names)
