@@ -272,3 +272,32 @@ async def test_an_order_matched_before_its_trade_arrives_stays_counted(make_harn
     assert report.positions.get(MARKET, 0) >= 6 * SCALE
     assert report.open_orders.get(MARKET, 0) == 0  # counted once, as a position now
     await h.engine.stop()
+
+
+@pytest.mark.asyncio
+async def test_keep_on_down_leaves_resting_orders_but_still_sends_nothing_new(
+    make_harness: Any,
+) -> None:
+    store = _store()
+    limits = BudgetLimits(max_total=100 * SCALE, max_market=100 * SCALE, max_daily_loss=SCALE)
+    h = await make_harness(
+        config=ExecutionConfig(instance_id="alpha"), reconcile=False, books=False
+    )
+    budget = MemoryBudget(store, instance="alpha", limits=limits)
+    keeper = h.engine.use_budget(
+        budget, budget, KeeperConfig(instance="alpha", limits=limits, on_down="keep")
+    )
+    keeper.attach()
+    h.books()
+    h.engine.start()
+    await h.settle()
+    resting = await h.place()
+    store.down = True
+    h.publish(h.intent())
+    await h.settle()
+    assert [r.code for r in h.sink.of(OrderRejected)] == [RejectCode.BUDGET]
+    assert not [f for f in h.sink.of(FeedStatus) if f.state is FeedState.DOWN]
+    assert not h.sink.of(KillSwitchFired)
+    assert h.venue.orders[resting].status.value == "LIVE"  # kept
+    assert any("unreachable" in a.title for a in h.alerts.sent)
+    await h.engine.stop()
