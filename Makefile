@@ -18,6 +18,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
+# The local chain for the on-chain tests and `polyloly sim chain`: anvil and solc-js from the npm
+# registry, exactly as locked in package-lock.json (npm ci; no registry URL is written in the lock).
+NPM_STAMP := node_modules/.installed
 LOCKS  := $(addprefix requirements/,dev.txt runtime.txt build.txt bootstrap.txt)
 # Lock for every platform, from the oldest Python the project supports; no index URL is written.
 LOCK_ARGS := --universal --python-version 3.11 --generate-hashes --quiet \
@@ -25,7 +28,7 @@ LOCK_ARGS := --universal --python-version 3.11 --generate-hashes --quiet \
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: demo test lint lock-check typecheck pytest bench bench-smoke bench-profile soak lock upgrade clean
+.PHONY: chain-tools demo test lint lock-check typecheck pytest bench bench-smoke bench-profile soak lock upgrade clean
 
 $(STAMP): pyproject.toml $(LOCKS)
 	@echo "set-up: .venv with the locked dependencies (requirements/dev.txt)..."
@@ -41,7 +44,14 @@ $(STAMP): pyproject.toml $(LOCKS)
 	@touch $(STAMP)
 	@echo "set-up: done"
 
-demo: $(STAMP)
+$(NPM_STAMP): package.json package-lock.json
+	@echo "set-up: anvil and solc-js (package-lock.json)..."
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NPM_STAMP)
+
+chain-tools: $(NPM_STAMP)
+
+demo: $(STAMP) $(NPM_STAMP)
 	$(BIN)/polyloly demo $(ARGS)
 
 lint: $(STAMP)
@@ -59,7 +69,7 @@ $(CHROMIUM):
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
 	@test -x $(CHROMIUM)
 
-pytest: $(STAMP) $(CHROMIUM)
+pytest: $(STAMP) $(NPM_STAMP) $(CHROMIUM)
 	$(BIN)/pytest $(ARGS)
 
 lock-check: $(STAMP)

@@ -78,10 +78,11 @@ def config_from(args: argparse.Namespace) -> SoakConfig:
 
 
 def _out_dir(args: argparse.Namespace) -> Path:
+    # Absolute: the bot runs in its seed's folder and is handed paths inside it.
     if args.out is not None:
-        return Path(args.out)
+        return Path(args.out).resolve()
     stamp = dt.datetime.fromtimestamp(LiveClock().now_ns() // NS_PER_S, tz=dt.UTC)
-    return Path("data/soak") / f"run-{stamp.strftime('%Y%m%d-%H%M%S')}"
+    return (Path("data/soak") / f"run-{stamp.strftime('%Y%m%d-%H%M%S')}").resolve()
 
 
 async def _run(cfg: SoakConfig, out: Path) -> list[SeedResult]:

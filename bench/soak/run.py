@@ -106,7 +106,7 @@ class _Run:
         self.rng = random.Random(seed)
         self.clock = LiveClock()
         self.out = out
-        self.data = out / "data"
+        self.data = (out / "data").resolve()  # the bot's cwd: its paths must not be relative
         self.data.mkdir(parents=True, exist_ok=True)
         self.journal = (out / "journal.jsonl").open("a", encoding="utf-8")
         self.result = SeedResult(seed=seed, out_dir=out)

@@ -134,12 +134,14 @@ class SoakWorld:
             "adapters.esports.liquipedia.base_url": urls["liquipedia"],
             "adapters.esports.lolesports.base_url": urls["lolesports"],
             "adapters.esports.lolesports.feed_url": urls["lolesports_feed"],
+            "adapters.esports.polymarket_sports.ws_url": urls["polymarket_sports"],
             "bot.paper_trading": "false",
             "bot.offline": "true",
             "strategies.pair_arb.enabled": "true",
             "strategies.pair_arb.max_total_cost_usdc": "300",
             "strategies.temporal_arb.enabled": "true",
             "strategies.temporal_arb.max_exposure_usdc": "400",
+            "storage.data_dir": str(data_dir),
             "storage.event_log_dir": str(data_dir / "events"),
             "storage.database_url": f"sqlite+aiosqlite:///{data_dir / 'polyloly.db'}",
             "metrics.enabled": "false",
@@ -148,6 +150,8 @@ class SoakWorld:
         }
         for name, key in DEMO_KEYS.items():  # placeholders the local feeds accept
             sets[f"adapters.esports.{name}.api_key"] = key
+        sets["adapters.esports.opendota.daily_request_budget"] = "0"  # the local feed: no quota
+        sets["adapters.esports.opendota.fast_poll_interval_ms"] = "250"
         for name in ("opendota", "pandascore", "grid", "liquipedia", "lolesports"):
             sets[f"adapters.esports.{name}.rate_limit_per_min"] = "100000"
             if name != "liquipedia":

@@ -17,7 +17,7 @@ from polyloly.bot.config_loader import ENV_VARS
 from polyloly.sim.exchange import ExchangeSimulator
 
 LAUNCH = "from polyloly.bot.cli import main; main()"
-PROVIDERS = ("opendota", "pandascore", "grid", "liquipedia", "lolesports")
+PROVIDERS = ("opendota", "pandascore", "grid", "liquipedia", "lolesports", "polymarket_sports")
 KEY = "0x" + "6b" * 32  # a throwaway test key, never a real one
 
 

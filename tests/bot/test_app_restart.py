@@ -38,7 +38,7 @@ async def sim() -> AsyncIterator[ExchangeSimulator]:
     await exchange.stop()
 
 
-def _node(sim: ExchangeSimulator, tmp: Path) -> TradingNode:
+def _node(sim: ExchangeSimulator, tmp: Path, reconcile_timeout_s: float = 30.0) -> TradingNode:
     settings = load_settings(
         env="demo",
         environ={},
@@ -59,7 +59,7 @@ def _node(sim: ExchangeSimulator, tmp: Path) -> TradingNode:
         mode=NodeMode.LIVE,
         event_log_dir=tmp / "events",
         esports=load_esports_settings({"providers": {}}),
-        reconcile_timeout_s=30.0,
+        reconcile_timeout_s=reconcile_timeout_s,
     )
     return TradingNode(settings, options)
 
@@ -83,3 +83,22 @@ async def test_a_restart_starts_through_transient_failures(
     finally:
         await again.stop()
     assert sim.faults.state()["http"] == []  # every injected failure was met and retried
+
+
+async def test_a_start_outlasts_a_venue_that_fails_reads_past_the_reconcile_period(
+    sim: ExchangeSimulator, tmp_path: Path
+) -> None:
+    """The soak once saw a restart exit 3 while hung reads at the venue outlasted the
+    reconcile period: nothing may be traded before a pass completes, but waiting is no reason
+    to exit. The node keeps trying, says so each period, and starts when the venue answers."""
+    first = _node(sim, tmp_path)
+    await first.start()
+    await first.stop()
+    sim.faults.http_errors(500, 12, path_prefix="/data/trades")  # several passes' retries
+    again = _node(sim, tmp_path, reconcile_timeout_s=0.5)
+    try:
+        await again.start()
+        assert again.engine.reconciler.last_ok is True
+    finally:
+        await again.stop()
+    assert sim.faults.state()["http"] == []

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from tests.bot.cli_process import PROVIDERS
 from typer.testing import CliRunner, Result
 
 from polyloly.bot.cli import build_app
@@ -27,7 +28,6 @@ from polyloly.sim.exchange.scenarios import bo3_markets
 from polyloly.storage.event_log import EventLogReader
 
 KEY = "0x" + "6b" * 32
-PROVIDERS = ("opendota", "pandascore", "grid", "liquipedia", "lolesports")
 MOUNTS = {"": "polyloly.bot.cli_run:app"}
 
 

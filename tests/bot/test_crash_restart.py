@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.bot.cli_process import PROVIDERS
 
 from polyloly.adapters.polymarket.config import Secret, signer_address
 from polyloly.execution.events import ExecutionAnomaly, OrderSubmitted
@@ -34,7 +35,6 @@ from polyloly.storage.event_log import EventLogReader
 
 KEY = "0x" + "7e" * 32  # a throwaway test key for the local exchange
 LAUNCH = "from polyloly.bot.cli import main; main()"
-PROVIDERS = ("opendota", "pandascore", "grid", "liquipedia", "lolesports")
 STABLE_S = 3.0  # the exchange's records unchanged this long: the strategy is done
 RUN_LIMIT_S = 60.0
 CHAIN = ("before_post", "after_post", "after_reply")

@@ -206,3 +206,24 @@ def test_temporal_arbitrage_sent_pre_signed_orders(demo_run: tuple[Result, Path]
     sent = [e for e in events if isinstance(e, OrderSubmitted) and e.strategy == "temporal_arb"]
     assert any(e.order_hash in ready for e in sent)  # sent as signed ahead, relabelled
     assert len({e.client_id for e in sent}) == len(sent)
+
+
+def test_latency_prints_each_sources_lead_over_the_sports_feed_and_the_repricing(
+    demo_run: tuple[Result, Path],
+) -> None:
+    _, out = demo_run
+    done = CliRunner().invoke(build_app(MOUNTS), ["latency", str(out / "events")])
+    assert done.exit_code == 0, done.output
+    seen = re.search(r"results: (\d+) seen, (\d+) confirmed, (\d+) acted on", done.output)
+    assert seen, done.output
+    assert int(seen.group(1)) >= 5  # 3 + 2 maps and 2 matches, less what the run cut short
+    assert int(seen.group(3)) >= 1
+    rows = {
+        line.split()[0]: line
+        for line in done.output.splitlines()
+        if line.startswith(("grid ", "pandascore ", "temporal order"))
+    }
+    assert set(rows) == {"grid", "pandascore", "temporal"}, done.output
+    for line in rows.values():
+        # Both leads are numbers (a sign and seconds), not "—".
+        assert len(re.findall(r"[+-]\d+\.\d\d s", line)) == 4, line

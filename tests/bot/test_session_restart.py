@@ -229,7 +229,7 @@ def _game_one_won_by_b(node: Node, t: float) -> TruthDelta:
     return TruthDelta(
         ts_event=ts, ts_init=ts, match_id="lol-x", state=TruthState.LIVE, change="game_result",
         score_a=0, score_b=1, team_a="a", team_b="b", confidence=0, game_number=1,
-        game_winner="b", game_confidence=9_900,
+        game_winner="b", game_confidence=9_900, game_sources=("grid", "pandascore"),
     )  # fmt: skip
 
 

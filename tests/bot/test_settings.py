@@ -176,6 +176,13 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "POLYMARKET_API_PASSPHRASE": ("pass-phrase-99", "pass-phrase-99"),
     "POLYMARKET_FUNDER": ("0x" + "ab" * 20, "0x" + "ab" * 20),
     "POLYMARKET_SIGNATURE_TYPE": ("2", 2),
+    "POLYMARKET_RPC_URL": (
+        "https://polygon.example/v2/rpc-key-123",
+        "https://polygon.example/v2/rpc-key-123",
+    ),
+    "POLYMARKET_BUILDER_API_KEY": ("builder-key-1", "builder-key-1"),
+    "POLYMARKET_BUILDER_SECRET": ("YnVpbGRlci1zZWNyZXQ=", "YnVpbGRlci1zZWNyZXQ="),
+    "POLYMARKET_BUILDER_PASSPHRASE": ("builder-pass-1", "builder-pass-1"),
     "OPENDOTA_API_KEY": ("od-key-123", "od-key-123"),
     "PANDASCORE_API_KEY": ("ps-key-123", "ps-key-123"),
     "GRID_API_KEY": ("grid-key-123", "grid-key-123"),
@@ -402,6 +409,15 @@ _LIVE = {"bot": {"paper_trading": False}}
         ),
         ({"control": {"port": 9108}}, "control.port: is also metrics.port (9108)"),
         ({"control": {"token": "short"}}, "control.token: needs at least 16 characters"),
+        (
+            {"strategies": {"temporal_arb": {"min_sources": 1, "min_confidence": "0.80"}}},
+            "strategies.temporal_arb.min_confidence: must be > truth.pending_confidence",
+        ),
+        (
+            {"strategies": {"temporal_arb": {"min_sources": 0}}},
+            "strategies.temporal_arb.min_sources:",
+        ),
+        ({"truth": {"confirm_only": ["hltv"]}}, "truth.confirm_only: unknown source 'hltv'"),
     ],
 )
 def test_invariants_name_the_key(overrides: dict[str, Any], expected: str, tmp_path: Path) -> None:
@@ -482,3 +498,10 @@ def test_secret_values_and_masked_dump(tmp_path: Path) -> None:
     assert settings.masked()["adapters"]["polymarket"]["private_key"] == "**********"
     assert KEY not in repr(settings)
     assert settings.alerts.apprise_urls() == ["tgram://123:telegram-token/42"]
+
+
+def test_esports_bindings_pin_provider_ids_and_are_no_provider(tmp_path: Path) -> None:
+    overrides = {"adapters": {"esports": {"bindings": {"lol-t1-gen": {"grid": 2578928}}}}}
+    esports = load(make_config(tmp_path), overrides=overrides).adapters.esports
+    assert esports.bindings == {"lol-t1-gen": {"grid": "2578928"}}
+    assert "bindings" not in esports.providers()

@@ -153,7 +153,7 @@ def test_params_from_config_and_validation() -> None:
     assert p.weight("opendota") == 7_000
     assert p.weight("unknown") == 5_000
     assert p.final_timeout_ns == 2_500_000_000
-    assert p.confirm_only == frozenset({"liquipedia"})
+    assert p.confirm_only == frozenset({"liquipedia", "polymarket_sports"})
     with pytest.raises(ValueError, match="basis point"):
         TruthParams.from_config(source_weights={"grid": "0.90001"})
     with pytest.raises(ValueError, match="one source alone"):

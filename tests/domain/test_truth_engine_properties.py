@@ -90,7 +90,7 @@ def test_same_events_same_outputs(events: list[Event]) -> None:
 def test_final_only_with_confirmation_or_timeout(events: list[Event]) -> None:
     engine = TruthEngine(PARAMS)
     reported: dict[str, set[str]] = {"m1": set(), "m2": set()}
-    final_seen: set[str] = set()
+    final_seen: dict[str, TruthFinal] = {}
     for e in events:
         before = views(engine)
         if isinstance(e, MatchEvent) and e.kind in RESULTS and e.winner:
@@ -98,13 +98,23 @@ def test_final_only_with_confirmation_or_timeout(events: list[Event]) -> None:
         for out in engine.apply(e):
             if not isinstance(out, TruthFinal):
                 continue
-            assert out.match_id not in final_seen  # FINAL once per match
-            final_seen.add(out.match_id)
+            first = final_seen.get(out.match_id)
+            if first is not None:
+                # A second FINAL only confirms one the timeout declared: same winner, now
+                # confirmed by a second source.
+                assert first.timed_out, "FINAL twice for a confirmed match"
+                assert not out.timed_out
+                assert out.winner == first.winner
+                assert isinstance(e, MatchEvent)
+            final_seen[out.match_id] = out
             after = engine.view(out.match_id)
             assert after is not None
             assert not after.blocked  # never FINAL while contradicted
             assert out.winner in reported[out.match_id]  # FINAL's winner was reported
-            if isinstance(e, TimerTick):
+            if first is not None:
+                assert out.confidence >= PARAMS.final_confidence
+                assert len(out.sources) >= 2
+            elif isinstance(e, TimerTick):
                 prior = before[out.match_id]
                 assert not prior.blocked
                 assert prior.pending_since_ns is not None

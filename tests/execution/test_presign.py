@@ -131,7 +131,7 @@ class World:
         return TruthDelta(
             ts_event=now, ts_init=now, match_id="m1", state=state, change=change, score_a=0,
             score_b=0, team_a="t1", team_b="geng", confidence=confidence, game_number=game,
-            game_winner=winner, game_confidence=confidence,
+            game_winner=winner, game_confidence=confidence, game_sources=("grid", "pandascore"),
         )  # fmt: skip
 
     def final(self, winner: str = "t1") -> TruthFinal:

@@ -411,6 +411,46 @@ def _latency_section(data: ReportData) -> str:
     return "<h2>Order latency</h2>" + figure_html("plot-latency", fig, "submit → accept/reject")
 
 
+def _lead_s(ns: int | None) -> str:
+    return "—" if ns is None else f"{ns / 1e9:+.2f} s"
+
+
+_SPORTS_LEAD: Final = "Lead over Polymarket's sports feed and the repricing"
+
+
+def _lead_section(data: ReportData) -> str:
+    leads = data.leads
+    if leads is None or not leads.results:
+        return f"<h2>{_SPORTS_LEAD}</h2><p>No map or match result in this log.</p>"
+    intro = (
+        f"<p>{leads.seen} results seen, {leads.confirmed} confirmed, {leads.acted} acted on "
+        f"by temporal arbitrage. Lead = how long before Polymarket's sports feed announced a "
+        f"result, or before the winner's token repriced (a trade or the mid at "
+        f"{leads.reprice_at / 1e6:.2f}, or its resolution), each source's report arrived; "
+        f"positive = we were first. Same numbers: <code>polyloly latency LOG</code>.</p>"
+    )
+    rows: list[Sequence[Cell]] = [
+        (
+            s.source,
+            s.results,
+            (_lead_s(s.p("sports", 50)), "num"),
+            (_lead_s(s.p("sports", 90)), "num"),
+            (_lead_s(s.p("reprice", 50)), "num"),
+            (_lead_s(s.p("reprice", 90)), "num"),
+        )
+        for s in leads.sources
+    ]
+    headers = (
+        "source",
+        "results",
+        "lead over sports feed p50",
+        "p90",
+        "lead over repricing p50",
+        "p90",
+    )
+    return f"<h2>{_SPORTS_LEAD}</h2>" + intro + html_table("table-leads", headers, rows)
+
+
 def _anomaly_section(data: ReportData) -> str:
     names = data.names
     rows: list[Sequence[Cell]] = []
@@ -669,6 +709,37 @@ def _orders_section(data: ReportData) -> str:
     )
 
 
+def _recycle_section(data: ReportData) -> str:
+    """Capital recycled: merges and redemptions, the pUSD each freed, its transaction."""
+    rows = data.recycled
+    merges = [r for r in rows if r.kind == "merge" and not r.error]
+    redeems = [r for r in rows if r.kind == "redeem" and not r.error]
+    failed = [r for r in rows if r.error]
+    note = (
+        f"{len(merges)} merges freed {fmt(sum(r.freed for r in merges), 2)} pUSD; "
+        f"{len(redeems)} redemptions paid {fmt(sum(r.freed for r in redeems), 2)} pUSD; "
+        f"{len(failed)} failed"
+    )
+    names = data.names
+    table = [
+        (
+            _iso(r.ts_ns),
+            r.kind,
+            r.strategy,
+            _market_cell(names, r.market),
+            (fmt(r.shares, 2), "num"),
+            (fmt(r.freed, 2), "num"),
+            short_id(r.transaction_hash) if r.transaction_hash else "",
+            r.error[:120],
+        )
+        for r in rows
+    ]
+    headers = ("time (UTC)", "kind", "strategy", "market", "shares", "pUSD", "transaction", "error")
+    return f'<h2>Capital recycled</h2><p class="note">{esc(note)}</p>' + html_table(
+        "table-recycled", headers, table
+    )
+
+
 def render_report(data: ReportData) -> str:
     """Render a :class:`~polyloly.backtest.report.ReportData` as one self-contained page."""
     s = data.summary
@@ -684,8 +755,10 @@ def render_report(data: ReportData) -> str:
         _timeline_section(data),
         _edge_section(data),
         _source_lead_section(data),
+        _lead_section(data),
         _latency_section(data),
         _anomaly_section(data),
+        _recycle_section(data),
         _fills_section(data),
         _orders_section(data),
     ]

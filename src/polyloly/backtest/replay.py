@@ -44,7 +44,7 @@ from polyloly.domain.events import (
     TickSizeChange,
     TimerTick,
 )
-from polyloly.domain.intents import CancelIntent, MergeIntent, PlaceOrderIntent
+from polyloly.domain.intents import CancelIntent, MergeIntent, PlaceOrderIntent, RedeemIntent
 from polyloly.domain.markets import MarketRegistry
 from polyloly.domain.money import SCALE
 from polyloly.domain.orderbook import BookSet
@@ -60,6 +60,8 @@ from polyloly.execution.events import (
     OrderSubmitUnknown,
     OrderUpdate,
     ReconciliationError,
+    RedeemCompleted,
+    RedeemFailed,
     TradeUpdate,
     VenueSnapshot,
 )
@@ -85,6 +87,7 @@ DECISION_TYPES: Final[tuple[type[Event], ...]] = (
     PlaceOrderIntent,
     CancelIntent,
     MergeIntent,
+    RedeemIntent,
     OrderSubmitted,
 )
 """What "the same intents and orders" compares."""
@@ -100,6 +103,8 @@ VENUE_INPUTS: Final[tuple[type[Event], ...]] = (
     VenueSnapshot,
     MergeCompleted,
     MergeFailed,
+    RedeemCompleted,
+    RedeemFailed,
     ReconciliationError,
 )
 """Inputs that came from the recorded venue (dropped when replaying against a simulated one)."""
@@ -247,6 +252,7 @@ async def replay_exact(
         alerts=KeptAlerts(),
         cancel_all=inert,
         merger=inert,
+        redeemer=inert,
     )
     parts = factory(clock, sink, ports, _no_sleep)
     _forget_inflight(parts)

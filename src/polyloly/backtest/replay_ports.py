@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 
+from polyloly.execution.chain_ports import RedeemResult
 from polyloly.execution.ports import (
     Alert,
     Balances,
@@ -109,6 +110,11 @@ class InertVenue:
         """Never answers."""
         await self._never()
         return MergeResult(condition_id=condition_id, size=0)
+
+    async def redeem(self, condition_id: str) -> RedeemResult:
+        """Never answers."""
+        await self._never()
+        return RedeemResult(condition_id=condition_id, payout=0)
 
 
 class KeptAlerts:

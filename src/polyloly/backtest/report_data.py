@@ -11,6 +11,7 @@ mapping the log carries (an event with a ``mapping`` field, the node's
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from bisect import bisect_left
 from collections import Counter, defaultdict
@@ -19,6 +20,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
+from polyloly.backtest.lead import LeadBuilder
 from polyloly.backtest.report_model import (
     AnomalyRow,
     EdgeRow,
@@ -30,6 +32,7 @@ from polyloly.backtest.report_model import (
     OrderRow,
     PnlRow,
     PricePoint,
+    RecycleRow,
     Rejection,
     ReportData,
     SourceLead,
@@ -52,7 +55,13 @@ from polyloly.domain.events import (
     TruthFinal,
 )
 from polyloly.domain.fees import FeeModel, PolymarketFeeModel
-from polyloly.domain.intents import MergeIntent, OrderType, PlaceOrderIntent, RiskDecision
+from polyloly.domain.intents import (
+    MergeIntent,
+    OrderType,
+    PlaceOrderIntent,
+    RedeemIntent,
+    RiskDecision,
+)
 from polyloly.domain.markets import (
     MarketKind,
     MarketMapping,
@@ -67,9 +76,12 @@ from polyloly.execution.events import (
     ExecutionAnomaly,
     KillSwitchFired,
     MergeCompleted,
+    MergeFailed,
     OrderAccepted,
     OrderRejected,
     OrderSubmitted,
+    RedeemCompleted,
+    RedeemFailed,
     TradeUpdate,
 )
 from polyloly.execution.lifecycle import Fill
@@ -143,6 +155,7 @@ class _Builder:
         self.anomalies: dict[str, _Anomalies] = {}
         self.merge_strategy: dict[str, str] = {}
         self.merges: list[_Merge] = []
+        self.recycled: list[RecycleRow] = []
         self.merged_by_token: defaultdict[str, list[tuple[int, int]]] = defaultdict(list)
         self.submitted: dict[str, int] = {}
         self.acked: set[str] = set()
@@ -175,7 +188,7 @@ class _Builder:
             self._on_truth(event)
         elif isinstance(event, PlaceOrderIntent):
             self._on_intent(event)
-        elif isinstance(event, MergeIntent):
+        elif isinstance(event, MergeIntent | RedeemIntent):
             self.merge_strategy[event.intent_id] = event.strategy
             self.intent_market.setdefault(event.intent_id, event.market)
         elif isinstance(event, ExecutionAnomaly):
@@ -372,6 +385,10 @@ class _Builder:
             self._note_new_fills(event)
         if isinstance(event, MergeCompleted):
             self._note_merge(event)
+        elif isinstance(event, RedeemCompleted):
+            self._note_redeem(event)
+        elif isinstance(event, MergeFailed | RedeemFailed):
+            self._note_recycle_failed(event)
         for token in fx.tokens:
             self._restate(token)
         return set(fx.tokens)
@@ -412,9 +429,50 @@ class _Builder:
         strategy = self.merge_strategy.get(event.intent_id) or event.intent_id.split(":")[0]
         size = event.result.size
         self.merges.append(_Merge(strategy, event.token_ids, size))
+        self.recycled.append(
+            RecycleRow(
+                ts_ns=event.ts_init,
+                kind="merge",
+                strategy=strategy,
+                market=event.result.condition_id,
+                shares=size,
+                freed=size,
+                transaction_hash=event.result.transaction_hash,
+            )
+        )
         for token in event.token_ids:
             share = _merge_share(size, token, event.token_ids)
             self.merged_by_token[token].append((size, share))
+
+    def _note_redeem(self, event: RedeemCompleted) -> None:
+        result = event.result
+        for token, burned in result.burned.items():
+            proceeds = result.payout if token == event.winning_token_id else 0
+            self.merged_by_token[token].append((burned, proceeds))
+        self.recycled.append(
+            RecycleRow(
+                ts_ns=event.ts_init,
+                kind="redeem",
+                strategy=self.merge_strategy.get(event.intent_id, event.intent_id.split(":")[0]),
+                market=result.condition_id,
+                shares=sum(result.burned.values()),
+                freed=result.payout,
+                transaction_hash=result.transaction_hash,
+            )
+        )
+
+    def _note_recycle_failed(self, event: MergeFailed | RedeemFailed) -> None:
+        self.recycled.append(
+            RecycleRow(
+                ts_ns=event.ts_init,
+                kind="merge" if isinstance(event, MergeFailed) else "redeem",
+                strategy=self.merge_strategy.get(event.intent_id, event.intent_id.split(":")[0]),
+                market=event.market,
+                shares=event.size if isinstance(event, MergeFailed) else 0,
+                freed=0,
+                error=event.error,
+            )
+        )
 
     # -- valuation --------------------------------------------------------------------------
 
@@ -576,6 +634,7 @@ class _Builder:
             catch_up_price=catch_up_price,
             markets=tuple(self._market_names()),
             anomalies=tuple(self._anomaly_rows()),
+            recycled=tuple(self.recycled),
             orders=tuple(self._order_rows(fills)),
             rejections=tuple(self._rejection_rows()),
             source_leads=tuple(self._source_leads(catch_up_price)),
@@ -824,6 +883,10 @@ def build_report_data(
         fee_model or PolymarketFeeModel(),
         frozenset(edge_strategies),
     )
+    leads = LeadBuilder(reprice_at=catch_up_price)
     for event in events:
         builder.feed(event)
-    return builder.finish(title, catch_up_price, max_timelines)
+        leads.feed(event)
+    data = builder.finish(title, catch_up_price, max_timelines)
+    lead = leads.finish()
+    return dataclasses.replace(data, leads=lead) if lead.results else data

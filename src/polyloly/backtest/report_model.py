@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final
 
+from polyloly.backtest.lead import LeadReport
 from polyloly.domain.markets import MarketMapping, normalize_team
 from polyloly.domain.money import SCALE
 
@@ -29,6 +30,7 @@ __all__ = [
     "OrderRow",
     "PnlRow",
     "PricePoint",
+    "RecycleRow",
     "Rejection",
     "ReportData",
     "SourceLead",
@@ -52,6 +54,7 @@ PLOT_IDS: Final = (
     "table-source-lead",
     "plot-latency",
     "table-anomalies",
+    "table-recycled",
     "table-fills",
     "table-orders",
 )
@@ -378,6 +381,20 @@ class AnomalyRow:
 
 
 @dataclass(frozen=True, slots=True)
+class RecycleRow:
+    """One merge or redemption: pUSD back from the chain (``freed``), or why not."""
+
+    ts_ns: int
+    kind: str  # "merge" | "redeem"
+    strategy: str
+    market: str
+    shares: int  # pairs merged, or tokens burned
+    freed: int  # pUSD-micros received
+    transaction_hash: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
     """Headline numbers of a run (money in micros, times in ns)."""
 
@@ -421,9 +438,11 @@ class ReportData:
     catch_up_price: int = 900_000
     markets: tuple[MarketName, ...] = ()
     anomalies: tuple[AnomalyRow, ...] = ()
+    recycled: tuple[RecycleRow, ...] = ()
     orders: tuple[OrderRow, ...] = ()
     rejections: tuple[Rejection, ...] = ()
     source_leads: tuple[SourceLead, ...] = ()
+    leads: LeadReport | None = None  # the lead per source and per result (polyloly latency)
 
     @property
     def names(self) -> MarketNames:

@@ -23,10 +23,12 @@ import contextlib
 import gc
 import os
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import msgspec
 import structlog
 
 from polyloly import __version__
@@ -34,11 +36,16 @@ from polyloly.adapters.esports import (
     EsportsFeed,
     FeedStats,
     MatchBindingSettings,
+    MatchDirectory,
     build_directory,
     build_feeds,
 )
+from polyloly.adapters.esports.grid import GridFeed
+from polyloly.adapters.esports.liquipedia import LiquipediaFeed
+from polyloly.adapters.esports.resolver import Binder, WantedMatch
 from polyloly.adapters.polymarket import events as pm
 from polyloly.adapters.polymarket.config import validate_wallet
+from polyloly.adapters.polymarket.ctf import OnChainCtf
 from polyloly.adapters.polymarket.execution import execution_ports
 from polyloly.adapters.polymarket.factory import PolymarketAdapter, create_adapter
 from polyloly.adapters.polymarket.gamma import DiscoveredMarket, discover_esports
@@ -46,6 +53,7 @@ from polyloly.adapters.polymarket.ws_market import MarketWsClient
 from polyloly.adapters.redis.budget import RedisBudget
 from polyloly.backtest.replay_ports import DigestSigner
 from polyloly.bot.alerts import AlertRules, AppriseAlerts
+from polyloly.bot.chain import ChainBalancesAccount, live_onchain, recycle_config
 from polyloly.bot.config_map import (
     execution_config,
     feed_settings,
@@ -62,13 +70,14 @@ from polyloly.bot.node_options import PM_TRANSLATORS, NodeMode, NodeOptions
 from polyloly.bot.node_report import (
     FeedUse,
     RunTally,
+    few_sources,
     refusal_message,
     summary_lines,
     unbound_feeds,
 )
 from polyloly.bot.node_servers import start_servers
 from polyloly.bot.settings import Settings
-from polyloly.domain.events import Event, OperatorCommand, TimerTick
+from polyloly.domain.events import Event, MatchBound, OperatorCommand, TimerTick
 from polyloly.domain.markets import MarketMapping, MarketRegistry, TeamAliases
 from polyloly.domain.money import fmt
 from polyloly.execution.budget import BudgetLimits, KeeperConfig
@@ -102,7 +111,12 @@ _BINDING_CHECK_S: Final = 60.0
 
 
 def _feed_counters(stats: FeedStats) -> dict[str, int]:
-    return {"messages": stats.events, "malformed": stats.malformed, "reconnects": stats.reconnects}
+    return {
+        "messages": stats.events,
+        "malformed": stats.malformed,
+        "reconnects": stats.reconnects,
+        "throttled": stats.throttled,
+    }
 
 
 def _ws_counters(ws: MarketWsClient) -> dict[str, int]:
@@ -131,6 +145,7 @@ class TradingNode:
         self.folder = data_folder(settings, options.mode.value)
         self.log_dir = options.event_log_dir or self.folder.events
         self.writer: EventLogWriter | None = None
+        self.onchain: OnChainCtf | None = None  # polymarket.chain: merges and redemptions
         self.kernel: NodeKernel | None = None
         self.core: Core | None = None
         self.adapter: PolymarketAdapter | None = None
@@ -139,6 +154,8 @@ class TradingNode:
         self.shared: RedisBudget | None = None
         """The risk budget, kill switch and heartbeats shared with other instances (Redis)."""
         self.feeds: list[EsportsFeed] = []
+        self.directory: MatchDirectory | None = None
+        self.binder: Binder | None = None
         self.metrics: Metrics | None = None
         self.metrics_server: MetricsServer | None = None
         self.control: ControlServer | None = None
@@ -301,8 +318,12 @@ class TradingNode:
         assert alerts is not None  # noqa: S101  (observability starts first)
         if self.options.mode is NodeMode.LIVE:
             merger = None
+            # on-chain merge and redeem when polymarket.chain is configured (bot/chain.py)
+            onchain = self.onchain = live_onchain(self.settings, core)
             if self.options.merger is not None:
                 merger = self.options.merger(self.adapter, self._funder())
+            elif onchain is not None:
+                merger = onchain
             instance = self.settings.instances.id
             ports = execution_ports(
                 self.adapter,
@@ -313,11 +334,17 @@ class TradingNode:
                 merger=merger,
                 metadata=instance_metadata(instance) if instance else NO_METADATA,
             )
+            config = execution_config(self.settings)
+            if onchain is not None:
+                ports = replace(ports, redeemer=onchain)
+                if self.settings.adapters.polymarket.chain.balances_from_chain:
+                    ports = replace(ports, account=ChainBalancesAccount(ports.account, onchain))
+                config = replace(config, recycle=recycle_config(self.settings))
             self.address = self._funder()
             engine = core.attach_engine(
                 ports,
                 sleep=asyncio_sleep,
-                config=execution_config(self.settings),
+                config=config,
                 translators=translators,
                 resync_types=(pm.UserResync,),
             )
@@ -471,9 +498,20 @@ class TradingNode:
         await self.projection.apply(batch)
 
     def _publish_session(self) -> None:
+        ta = self.settings.strategies.temporal_arb
+        if ta.enabled and ta.allow_single_source_final:
+            warning = (
+                "strategies.temporal_arb.allow_single_source_final is ON: a match result one "
+                "source reported and nobody confirmed will be traded after the truth timeout"
+            )
+            _log.warning("temporal_arb.single_source_final_allowed", detail=warning)
+            self.on_progress(f"WARNING: {warning}")
         now = self.clock.now_ns()
         merges = self.options.mode is NodeMode.PAPER or self.options.merger is not None
+        merges = merges or self.onchain is not None
         params = node_params(self.settings, merges=merges)
+        if self.onchain is not None:  # logged: a replay recycles exactly as this run did
+            params = msgspec.structs.replace(params, recycle=recycle_config(self.settings))
         self.publish(
             SessionStarted(
                 ts_event=now,
@@ -512,13 +550,18 @@ class TradingNode:
 
     def _start_feeds(self) -> None:
         settings = self.options.esports or feed_settings(self.settings)
-        directory = build_directory(settings)
+        directory = self.directory = build_directory(settings)
+        overrides = self.settings.adapters.esports.bindings
         bound = {b.match_id for b in settings.matches}
         for binding in self.options.bindings:
             directory.bind(binding)
             bound.add(binding.match_id)
+        wanted: list[WantedMatch] = []
+        pinned: list[tuple[str, str, str]] = []
         for found in self.discovered:
             mapping = found.mapping
+            for key in (mapping.match_id, mapping.market_id):
+                pinned += [(mapping.match_id, s, pid) for s, pid in overrides.get(key, {}).items()]
             if mapping.match_id in bound:
                 continue
             bound.add(mapping.match_id)
@@ -533,6 +576,12 @@ class TradingNode:
                     scheduled_at_s=None if start_ns is None else start_ns // NS_PER_S,
                 )
             )
+            wanted.append(
+                WantedMatch(
+                    mapping.match_id, found.game, mapping.team_a, mapping.team_b, start_ns,
+                    found.best_of,
+                )
+            )  # fmt: skip
         self.feeds = build_feeds(
             settings,
             clock=self.clock,
@@ -540,11 +589,31 @@ class TradingNode:
             publish=self.publish,
             directory=directory,
         )
+        finders = [f for f in self.feeds if isinstance(f, (GridFeed, LiquipediaFeed))]
+        binder = self.binder = Binder(
+            finders, directory, publish=self.publish, clock=self.clock, sleeper=AsyncioSleeper()
+        )
+        for match_id, source, pid in pinned:
+            binder.bound(match_id, source, pid, "config")  # overrides win over every search
+        directory.on_learn = self._learned
+        for want in wanted:
+            binder.want(want)
+        if binder.pending():
+            self.spawn("binder", binder.run())
         for feed in self.feeds:
             self.spawn(f"feed:{feed.source}", feed.run())
             stats = getattr(getattr(feed, "core", None), "stats", None)
             if self.metrics is not None and stats is not None:
                 self.metrics.watch_feed(feed.source, partial(_feed_counters, stats))
+
+    def _learned(self, match_id: str, source: str, provider_id: str) -> None:
+        now = self.clock.now_ns()
+        self.publish(
+            MatchBound(
+                ts_event=now, ts_init=now, match_id=match_id, source=source,
+                provider_match_id=provider_id, how="names",
+            )
+        )  # fmt: skip
 
     def _watch_market_ws(self) -> None:
         if self.metrics is not None and self.adapter is not None:
@@ -566,14 +635,25 @@ class TradingNode:
         reconciler = engine.reconciler
         engine.start()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.options.reconcile_timeout_s
+        started = loop.time()
+        deadline = started + self.options.reconcile_timeout_s
         errors = 0
         while reconciler.last_ok is None or reconciler.running:
             if loop.time() > deadline:
-                raise HaltError("start-up reconciliation did not finish in time")
+                # The venue has not let a pass finish (hung or failing reads): nothing is
+                # traded until one does, so keep trying rather than exit — a bad minute at the
+                # venue must not turn a restart into a failed start. Say so each period.
+                _log.warning(
+                    "node.reconcile_waiting",
+                    waited_s=round(loop.time() - started, 1),
+                    failed_passes=errors,
+                    detail="start-up reconciliation not done: the venue's reads keep failing; "
+                    "nothing is traded until a pass completes",
+                )
+                deadline = loop.time() + self.options.reconcile_timeout_s
             if not reconciler.running and reconciler.last_ok is None:
                 # The pass could not read the venue (its own retries ran out): try again,
-                # backing off, until the deadline; a bad minute must not stop a restart.
+                # backing off; a bad minute must not stop a restart.
                 errors += 1
                 await asyncio.sleep(min(0.25 * 2**errors, 5.0))
                 reconciler.request(startup=True)
@@ -597,6 +677,8 @@ class TradingNode:
         await asyncio.sleep(_BINDING_CHECK_S)
         for warning in binding_warnings(self):
             _log.warning("node.unbound", detail=warning)
+        for warning in source_warnings(self):
+            _log.warning("node.few_sources", detail=warning)
 
     def summary(self) -> list[str]:
         """The end-of-run summary: duration, events by source, orders, fills, PnL, the log."""
@@ -627,6 +709,8 @@ class TradingNode:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.onchain is not None:
+            await self.onchain.aclose()
         await self._stop_sinks()
         self.kernel.flush()
         if self.writer is not None:
@@ -736,6 +820,22 @@ def binding_warnings(node: TradingNode) -> list[str]:
     return unbound_feeds(node.tally, feed_uses(node), len(node.discovered))
 
 
+def source_warnings(node: TradingNode) -> list[str]:
+    """Live markets (started by Gamma's clock) with fewer than two sources that can reach FINAL."""
+    directory = node.directory
+    if directory is None or not node.discovered or not node.trading:
+        return []  # ``record`` trades nothing: its feeds need no second source
+    now = node.clock.now_ns()
+    live = {
+        d.mapping.match_id
+        for d in node.discovered
+        if d.game_start_ns is None or d.game_start_ns <= now
+    }
+    bound = {m: directory.sources(m) for m in sorted(live)}
+    minimum = node.settings.strategies.temporal_arb.min_sources
+    return few_sources(bound, node.settings.truth.confirm_only, max(minimum, 2))
+
+
 def node_summary(node: TradingNode) -> list[str]:
     """The end-of-run summary of ``node`` (see :func:`summary_lines`)."""
     core = node.core
@@ -754,7 +854,7 @@ def node_summary(node: TradingNode) -> list[str]:
         tally=node.tally,
         fills=fills,
         pnl=pnl,
-        warnings=binding_warnings(node) if node.started else (),
+        warnings=[*binding_warnings(node), *source_warnings(node)] if node.started else (),
     )
 
 

@@ -21,7 +21,7 @@ from polyloly.bot.cli import (
     SetOption,
     settings_from_options,
 )
-from polyloly.runtime.errors import ExitCode
+from polyloly.runtime.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
     from polyloly.bot.settings import Settings
@@ -75,6 +75,12 @@ def demo(
         int | None, typer.Option(help="Seed of the simulators (default: demo.seed).")
     ] = None,
     view: Annotated[str, typer.Option(help="auto, live, plain or none.")] = "auto",
+    chain: Annotated[
+        bool,
+        typer.Option(
+            "--chain", help="Settle on a local chain (anvil): merges and redemptions on-chain."
+        ),
+    ] = False,
     config_dir: ConfigDirOption = None,
     sets: SetOption = None,
     log_level: LogLevelOption = "WARNING",
@@ -103,6 +109,7 @@ def demo(
         config_dir=config_dir,
         sets=sets,
         log_level=log_level,
+        chain=chain,
     )
     if not ok:
         raise typer.Exit(ExitCode.FAILED)
@@ -259,6 +266,84 @@ def backtest(
     code = run_backtest(logs, cfg, out)
     if code is not ExitCode.OK:
         raise typer.Exit(code)
+
+
+# -- approve --------------------------------------------------------------------------------
+
+
+@app.command()
+def approve(
+    env: EnvOption = None,
+    config_dir: ConfigDirOption = None,
+    sets: SetOption = None,
+    env_file: EnvFileOption = None,
+) -> None:
+    """Set every missing on-chain allowance of the wallet (pUSD approve, CTF setApprovalForAll).
+
+    For the V2 exchange, the neg-risk exchange and both collateral adapters; an EOA pays the
+    gas, a proxy / Safe / deposit wallet goes through the relayer. Needs
+    ``polymarket.chain.rpc_url`` (POLYMARKET_RPC_URL) and the wallet key.
+    """
+    settings = _settings(env, config_dir, sets, env_file)
+    import asyncio
+
+    from polyloly.bot.chain import build_onchain
+    from polyloly.bot.node_run import setup_logging
+
+    setup_logging("ERROR", settings)
+
+    async def go() -> list[str]:
+        port = build_onchain(settings)
+        try:
+            deploy = getattr(port.sender, "deploy", None)
+            if deploy is not None:  # a Safe or deposit wallet is deployed through the relayer
+                await deploy()
+            sent = await port.approve_missing()
+            missing = [s.label for s in await port.read() if not s.ok]
+        finally:
+            await port.aclose()
+        if missing:
+            raise RuntimeError("still missing after approving: " + ", ".join(missing))
+        return sent
+
+    sent = asyncio.run(go())
+    for tx in sent:
+        typer.echo(f"approval sent and mined: {tx}")
+    typer.echo(f"allowances: all set ({len(sent)} sent)")
+
+
+# -- latency --------------------------------------------------------------------------------
+
+
+@app.command()
+def latency(
+    logs: Annotated[list[Path], typer.Argument(help="Event log files or folders.")],
+    *,
+    reprice_at: Annotated[
+        str, typer.Option(help="Price at which the winner's token counts as repriced.")
+    ] = "0.90",
+) -> None:
+    """Per source, how far ahead of Polymarket's sports feed and of the repricing we knew.
+
+    For every map and match result in the log: each source's receive time, our confirmed
+    truth, the temporal-arbitrage order, Polymarket's sports feed and the repricing (a trade
+    or the mid at ``--reprice-at``, or the resolution); p50/p90 leads per source. Exit 7 on
+    a missing or corrupt log.
+    """
+    from decimal import Decimal, InvalidOperation
+
+    from polyloly.backtest.lead import format_lead_report, measure_leads
+    from polyloly.storage.event_log import EventLogReader
+
+    try:
+        price = Decimal(reprice_at)
+    except InvalidOperation:
+        price = Decimal(-1)
+    if not 0 < price < 1:
+        raise ConfigError(f"--reprice-at: must be a price within (0, 1), got {reprice_at!r}")
+    report = measure_leads(EventLogReader(logs, strict=False), reprice_at=int(price * 1_000_000))
+    for line in format_lead_report(report):
+        typer.echo(line)
 
 
 # -- doctor ---------------------------------------------------------------------------------

@@ -68,6 +68,9 @@ def _temporal_params(settings: Settings) -> TemporalArbParams | None:
         return None
     return TemporalArbParams(
         min_confidence=ta.min_confidence_bps,
+        min_sources=ta.min_sources,
+        allow_single_source_final=ta.allow_single_source_final,
+        confirm_only=frozenset(settings.truth.confirm_only),
         max_entry_price=ta.max_entry_price_micros,
         fixed_size_usdc=ta.fixed_size_micros,
         max_exposure_usdc=ta.max_exposure_micros,
@@ -103,6 +106,7 @@ def node_params(
             pending_confidence=truth.pending_confidence_bps,
             final_confidence=truth.final_confidence_bps,
             final_timeout_ns=int(truth.final_timeout_s * NS_PER_S),
+            confirm_only=frozenset(truth.confirm_only),
         ),
         aliases=table,
         fee_model=settings.fees.model,
@@ -182,9 +186,17 @@ def feed_settings(settings: Settings) -> FeedSettings:
             "poll_interval_ms": cfg.poll_interval_ms,
             "rate_limit_requests": cfg.rate_limit_per_min,
             "rate_limit_window_ms": 60_000,
+            "min_spacing_ms": cfg.min_request_spacing_ms,
+            "daily_budget": cfg.daily_request_budget,
             "request_timeout_ms": int(cfg.request_timeout_s * 1000),
             "weight_bp": weights.get(name, 5_000),
         }
+        fast = getattr(cfg, "fast_poll_interval_ms", None)
+        if isinstance(fast, int):
+            row["fast_poll_interval_ms"] = fast
+        stale = getattr(cfg, "stale_after_s", None)
+        if isinstance(stale, float):
+            row["stale_after_ms"] = int(stale * 1000)
         for key in ("ws_url", "feed_url", "user_agent"):
             value = getattr(cfg, key, None)
             if isinstance(value, str) and value:
@@ -192,6 +204,9 @@ def feed_settings(settings: Settings) -> FeedSettings:
         if cfg.api_key is not None:
             row["api_key"] = cfg.api_key.get_secret_value()
         providers[name] = row
+    confirm = set(settings.truth.confirm_only)
+    for name, row in providers.items():
+        row["confirm_only"] = name in confirm
     return load_esports_settings(
         {"providers": providers, "team_aliases": dict(settings.teams.aliases)}
     )

@@ -40,6 +40,7 @@ from polyloly.bot.app import TradingNode
 from polyloly.bot.config_loader import load_settings
 from polyloly.bot.control import ensure_token_file
 from polyloly.bot.datadir import FolderLock
+from polyloly.bot.demo_chain import DemoChain
 from polyloly.bot.logging import register_secret
 from polyloly.bot.node_options import PM_TRANSLATORS, NodeMode, NodeOptions
 from polyloly.bot.settings import DemoSettings, Settings
@@ -100,6 +101,7 @@ class DemoOptions:
     view: str = "auto"
     config_dir: Path | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    chain: bool = False  # settle on a local chain (anvil): merges and redemptions on-chain
 
 
 @dataclass(slots=True)
@@ -119,6 +121,8 @@ class DemoResult:
     speed: Fraction = Fraction(1)
     kill_switch: str | None = None
     presign: dict[str, int] = field(default_factory=dict)
+    chain_txs: list[str] | None = None  # --chain: the merges and redemptions on-chain
+    chain_reconciled: bool = False  # --chain: the last pass matched the chain's balances
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -270,7 +274,14 @@ class DemoWorld:
         fast = {"poll_interval_ms": 250, "stale_after_ms": stale_ms}
         limit = {"rate_limit_requests": 100_000, "rate_limit_window_ms": 60_000}
         providers = {
-            "opendota": {"base_url": urls["opendota"], **fast, **limit, "frozen_polls": 10**6},
+            "opendota": {
+                "base_url": urls["opendota"],
+                **fast,
+                **limit,
+                "frozen_polls": 10**6,
+                "fast_poll_interval_ms": 0,
+                "daily_budget": 0,  # the local feed has no quota
+            },
             "pandascore": {
                 "base_url": urls["pandascore"],
                 "ws_url": urls["pandascore_ws"],
@@ -299,6 +310,8 @@ class DemoWorld:
                 **fast,
                 **limit,
             },
+            # Polymarket's own sports channel, served by the same local feeds (it lags them).
+            "polymarket_sports": {"ws_url": urls["polymarket_sports"], "stale_after_ms": 15_000},
         }
         bindings = [
             {
@@ -470,35 +483,15 @@ async def _run(
     node: TradingNode | None = None
     view: asyncio.Task[Any] | None = None
     t0 = clock.monotonic_ns()
+    chain: DemoChain | None = None
     try:
-        say(f"starting the local exchange and esports feeds ({', '.join(options.scenarios)})")
-        await world.start()
-        say(
-            f"exchange simulator on {world.exchange.http_url}, "
-            f"esports feeds on {world.feeds.http_url}"
-        )
+        chain, settings = await _start_world(options, world, out, (key, account.address), say)
         say(f"starting the bot in live mode against them (output: {out})")
-        settings = demo_settings(world, out, key, options)
-        control_token = _control_token(settings, out, say)
-        node = TradingNode(
-            settings,
-            NodeOptions(
-                mode=NodeMode.LIVE,
-                event_log_dir=result.events_dir,
-                metrics_port=0,
-                control_port=None if "control.port" in options.overrides else 0,
-                control_token=control_token,
-                esports=world.feed_settings(),
-                merger=lambda adapter, funder: SimControlMerger(
-                    world.exchange.http_url, funder, adapter.http
-                ),
-                bindings=tuple(world.bindings()),
-                reconcile_timeout_s=20.0,
-            ),
-            clock=clock,
-        )
+        node = _node(settings, world, result, clock, chain, options=options, say=say)
         node.on_progress = say
         await node.start()
+        if chain is not None:
+            chain.watch(node)
         result.equity_start = node.engine.state.equity()
         world.run_driver()
         if on_started is not None:
@@ -506,6 +499,10 @@ async def _run(
             if asyncio.iscoroutine(started):
                 view = asyncio.get_running_loop().create_task(started)
         await _wait_until_done(node, world)
+        if chain is not None:  # recycling done, the ledger checked against the chain
+            verdict = await chain.finish(node)
+            result.problems += [verdict] if verdict else []
+            result.chain_reconciled = not verdict
         result.metrics_path = await _scrape_metrics(node, out)
         _collect(node, result)
     except Exception as exc:  # the demo reports every failure as a problem, then cleans up
@@ -518,11 +515,73 @@ async def _run(
         if node is not None:
             await node.stop()
         await world.stop()
+        if chain is not None:
+            result.chain_txs = chain.transactions()  # every one, up to the node's stop
+            await chain.stop()
     result.duration_s = (clock.monotonic_ns() - t0) / NS_PER_S
     if node is not None and node.core is not None:
         result.report_path = _report(result, node)
     _check(result)
     return result
+
+
+async def _start_world(
+    options: DemoOptions,
+    world: DemoWorld,
+    out: Path,
+    wallet: tuple[str, str],
+    say: Callable[[str], None],
+) -> tuple[DemoChain | None, Settings]:
+    """Start the simulators (and, with ``--chain``, anvil); the bot's settings."""
+    key, address = wallet
+    chain = None
+    if options.chain:
+        say("starting a local chain (anvil) and deploying the contracts")
+        chain = await DemoChain.start(world, out)
+    say(f"starting the local exchange and esports feeds ({', '.join(options.scenarios)})")
+    await world.start()
+    say(f"exchange simulator on {world.exchange.http_url}, esports feeds on {world.feeds.http_url}")
+    if chain is None:
+        return None, demo_settings(world, out, key, options)
+    await chain.bridge.start()
+    options = replace(options, overrides=options.overrides | chain.overrides())
+    settings = demo_settings(world, out, key, options)
+    say("funding the wallet on the chain and approving the exchange and the adapters")
+    await chain.approve(settings, address)
+    return chain, settings
+
+
+def _node(
+    settings: Settings,
+    world: DemoWorld,
+    result: DemoResult,
+    clock: LiveClock,
+    chain: DemoChain | None,
+    *,
+    options: DemoOptions,
+    say: Callable[[str], None],
+) -> TradingNode:
+    merger = None  # on-chain: the node's own port (polymarket.chain)
+    if chain is None:
+
+        def merger(adapter: Any, funder: str) -> SimControlMerger:
+            return SimControlMerger(world.exchange.http_url, funder, adapter.http)
+
+    return TradingNode(
+        settings,
+        NodeOptions(
+            mode=NodeMode.LIVE,
+            event_log_dir=result.events_dir,
+            metrics_port=0,
+            control_port=None if "control.port" in options.overrides else 0,
+            control_token=_control_token(settings, result.out_dir, say),
+            esports=world.feed_settings(),
+            merger=merger,
+            bindings=tuple(world.bindings()),
+            reconcile_timeout_s=20.0,
+        ),
+        clock=clock,
+    )
 
 
 def _control_token(settings: Settings, out: Path, say: Callable[[str], None]) -> str:
@@ -600,3 +659,8 @@ def _check(result: DemoResult) -> None:
             result.problems.append(f"{strategy} made no trade")
     if result.kill_switch:
         result.problems.append(f"the kill switch fired: {result.kill_switch}")
+    if result.chain_txs is not None:
+        kinds = {line.split()[0] for line in result.chain_txs}
+        for kind in ("merge", "redeem"):
+            if kind not in kinds:
+                result.problems.append(f"no {kind} on-chain")

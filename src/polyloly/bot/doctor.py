@@ -30,7 +30,7 @@ from polyloly.bot.settings import Settings
 from polyloly.domain.money import fmt
 from polyloly.runtime.clock import NS_PER_S, Clock, LiveClock
 
-__all__ = ["Check", "explain", "print_checks", "probe_feed", "run_doctor"]
+__all__ = ["Check", "chain_checks", "explain", "print_checks", "probe_feed", "run_doctor"]
 
 _MAX_DETAIL: Final = 300
 _Probe = tuple[str, str, Mapping[str, Any] | None, bytes | None]
@@ -101,8 +101,22 @@ async def _call(name: str, fn: Callable[[], Awaitable[str]]) -> Check:
         return Check(name, False, explain(exc)[:_MAX_DETAIL])
 
 
+async def probe_socket(url: str, timeout_s: float) -> str:
+    """Open a push channel (Polymarket's sports feed) and wait for its first message."""
+    from websockets.asyncio.client import connect  # noqa: PLC0415 - doctor only
+
+    async with asyncio.timeout(timeout_s), connect(url, open_timeout=timeout_s) as ws:
+        first = await ws.recv()
+    text = first if isinstance(first, str) else first.decode(errors="replace")
+    return f"{url}: first message {text[:40]!r}"
+
+
 async def probe_feed(name: str, provider: ProviderSettings, timeout_s: float) -> str:
     """Send the provider's first request the way its adapter does; raise unless 2xx."""
+    ws_url = getattr(provider, "ws_url", "")
+    if name == "polymarket_sports" and ws_url:
+        # Pings come every 5 s: wait a little longer than one.
+        return await probe_socket(ws_url, max(timeout_s, 6.0))
     method, path, params, body = _PROBES.get(name, ("GET", "", None, None))
     headers = {"User-Agent": provider.user_agent}
     if provider.api_key and name in _AUTH:
@@ -143,6 +157,7 @@ async def run_doctor(
         checks.append(Check("keys", False, "no POLYMARKET_PRIVATE_KEY: paper trading only"))
     else:
         checks += await _account_checks(client, config)
+        checks += await chain_checks(settings)
 
     async def gamma() -> str:
         async with httpx.AsyncClient(timeout=config.http_timeout_s) as http:
@@ -217,6 +232,52 @@ async def _account_checks(client: Any, config: Any) -> list[Check]:
     found = [await _call("keys", keys)]
     if found[0].ok:
         found.append(await _call("balance & allowance", funds))
+    return found
+
+
+async def chain_checks(settings: Settings) -> list[Check]:
+    """The chain itself: the RPC answers on the right chain, gas, and every allowance.
+
+    Nothing when ``polymarket.chain.rpc_url`` is unset. One check per approval the wallet
+    needs (pUSD ``approve`` and CTF ``setApprovalForAll`` for the V2 exchange, the neg-risk
+    exchange and both collateral adapters), each read from the chain.
+    """
+    from polyloly.bot.chain import build_onchain, chain_config  # noqa: PLC0415
+
+    config = chain_config(settings)
+    if config is None:
+        return [Check("chain", True, "polymarket.chain.rpc_url unset: on-chain merge/redeem off")]
+    try:
+        port = build_onchain(settings)
+    except Exception as exc:  # a config problem is this check's failure
+        return [Check("chain", False, explain(exc)[:_MAX_DETAIL])]
+
+    async def reach() -> str:
+        chain_id = await port.w3.eth.chain_id
+        if chain_id != config.chain_id:
+            raise RuntimeError(f"the RPC serves chain {chain_id}, expected {config.chain_id}")
+        gas = await port.w3.eth.get_balance(port.w3.to_checksum_address(port.sender.address))
+        shown = f"{gas / 1e18:.4f}"
+        if port.sender.address == port.holder and gas == 0:
+            raise RuntimeError(f"chain {chain_id}: {port.sender.address} has no gas (POL)")
+        return f"chain {chain_id}, sender {port.sender.address}, gas {shown} POL"
+
+    found = [await _call("chain", reach)]
+    if not found[0].ok:
+        return found
+    try:
+        statuses = await port.read()
+    except Exception as exc:  # the RPC failed mid-way
+        return [*found, Check("allowances (chain)", False, explain(exc)[:_MAX_DETAIL])]
+    for status in statuses:
+        if status.kind.asset == "pusd":
+            amount = "unlimited" if status.ok else fmt(status.amount, 2)
+            detail = f"{status.kind.spender}: {amount}"
+        else:
+            detail = f"{status.kind.spender}: {'approved' if status.ok else 'not approved'}"
+        if not status.ok:
+            detail = f"missing — {detail}; `polyloly approve` sets it"
+        found.append(Check(status.label, status.ok, detail))
     return found
 
 

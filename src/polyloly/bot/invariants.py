@@ -22,6 +22,7 @@ __all__ = [
     "CONTROL_TOKEN_MIN",
     "INVARIANTS",
     "Violation",
+    "check_confirmation_policy",
     "check_control_auth",
     "check_heartbeat_schedule",
     "check_live_trading_credentials",
@@ -163,6 +164,29 @@ def check_truth_thresholds(s: Settings) -> list[Violation]:
     return [("truth.pending_confidence", rule)]
 
 
+def check_confirmation_policy(s: Settings) -> list[Violation]:
+    """Temporal arbitrage never acts on one source's report unless the operator opted in.
+
+    One source alone is capped at ``truth.pending_confidence``; with ``min_sources: 1`` a
+    floor at or below that cap would let a single report trade. ``truth.confirm_only`` names
+    known sources.
+    """
+    ta, truth = s.strategies.temporal_arb, s.truth
+    out: list[Violation] = []
+    if ta.min_sources < 2 and ta.min_confidence <= truth.pending_confidence:
+        rule = (
+            f"must be > truth.pending_confidence ({ta.min_confidence} <= "
+            f"{truth.pending_confidence}) when min_sources is 1: one source's report would trade"
+        )
+        out.append(("strategies.temporal_arb.min_confidence", rule))
+    known = set(s.adapters.esports.providers())
+    for name in truth.confirm_only:
+        if name not in known:
+            rule = f"unknown source {name!r} (expected one of {', '.join(sorted(known))})"
+            out.append(("truth.confirm_only", rule))
+    return out
+
+
 def check_providers(s: Settings) -> list[Violation]:
     """Weights name known providers; an enabled provider has a weight and, if needed, a key."""
     providers = s.adapters.esports.providers()
@@ -295,6 +319,7 @@ def check_shared_budget_has_an_instance(s: Settings) -> list[Violation]:
 
 
 INVARIANTS: tuple[Callable[[Settings], list[Violation]], ...] = (
+    check_confirmation_policy,
     check_risk_limits_ordered,
     check_strategies_within_risk,
     check_live_trading_credentials,

@@ -80,6 +80,7 @@ _SECRET_WORDS = (
     "signature",
     "token",
     "webhook",
+    "rpc_url",  # node provider URLs carry an API key in the path
 )
 # keys that contain a secret word but hold public data
 _NOT_SECRET = ("token_id", "token_ids", "tokenid", "signature_type", "signature_types")

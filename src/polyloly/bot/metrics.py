@@ -105,6 +105,7 @@ METRIC_NAMES: Final = frozenset(
         "polyloly_malformed_frames_total",
         "polyloly_frames_refused_total",
         "polyloly_reconnects_total",
+        "polyloly_feed_throttled_total",
         "polyloly_feed_staleness_seconds",
         "polyloly_feed_state",
         "polyloly_book_latency_seconds",
@@ -145,7 +146,8 @@ METRIC_NAMES: Final = frozenset(
 
 
 FeedCounters = Mapping[str, int]
-"""An adapter's monotonic counters: ``messages``, ``malformed``, ``reconnects`` (any subset)."""
+"""An adapter's monotonic counters: ``messages``, ``malformed``, ``reconnects``, ``throttled``
+(rounds refused by a daily request budget), any subset."""
 
 PresignCounters = Mapping[str, int]
 """The pool's counters as ``PresignStats.as_dict()`` gives them: ``hits``, ``misses``,
@@ -214,6 +216,7 @@ class _Scraped:
         yield CounterMetricFamily(f"{_NS}_feed_messages", "", labels=["feed"])
         yield CounterMetricFamily(f"{_NS}_malformed_frames", "", labels=["feed"])
         yield CounterMetricFamily(f"{_NS}_reconnects", "", labels=["feed"])
+        yield CounterMetricFamily(f"{_NS}_feed_throttled", "", labels=["feed"])
         yield GaugeMetricFamily(f"{_NS}_feed_staleness_seconds", "", labels=["feed"])
         yield GaugeMetricFamily(f"{_NS}_queue_depth", "", labels=["queue"])
         yield GaugeMetricFamily(f"{_NS}_equity_usd", "")
@@ -292,6 +295,11 @@ class _Scraped:
             ),
             "reconnects": CounterMetricFamily(
                 f"{_NS}_reconnects", "Reconnects per feed.", labels=["feed"]
+            ),
+            "throttled": CounterMetricFamily(
+                f"{_NS}_feed_throttled",
+                "Polling rounds refused by the provider's daily request budget.",
+                labels=["feed"],
             ),
         }
         totals: defaultdict[tuple[str, str], int] = defaultdict(int)

@@ -196,3 +196,21 @@ def summary_lines(
     lines.append(f"  log      {log_dir}  (replay: polyloly backtest {log_dir})")
     lines += [f"warning: {w}" for w in warnings]
     return lines
+
+
+def few_sources(
+    bound: Mapping[str, Iterable[str]], confirm_only: Iterable[str], minimum: int = 2
+) -> list[str]:
+    """One warning per match with fewer than ``minimum`` independent sources that can reach
+    FINAL (bound and not confirm-only): such a match can never be traded by default."""
+    skip = set(confirm_only)
+    out = []
+    for match_id, sources in sorted(bound.items()):
+        primary = sorted(set(sources) - skip)
+        if len(primary) < minimum:
+            named = ", ".join(primary) or "none"
+            out.append(
+                f"{match_id}: {len(primary)} independent source(s) can reach FINAL ({named}); "
+                f"temporal arbitrage needs {minimum} to trade it"
+            )
+    return out

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Coroutine
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -21,18 +22,30 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from polyloly.adapters.polymarket.gamma import GammaClient, discover_esports
+from polyloly.adapters.esports import (
+    MatchBindingSettings,
+    build_directory,
+    build_feeds,
+)
+from polyloly.adapters.esports.grid import GridFeed
+from polyloly.adapters.esports.liquipedia import LiquipediaFeed
+from polyloly.adapters.esports.resolver import Binder, WantedMatch
+from polyloly.adapters.esports.sports_ws import PolymarketSportsFeed
+from polyloly.adapters.polymarket.gamma import DiscoveredMarket, GammaClient, discover_esports
 from polyloly.bot.app import TradingNode
 from polyloly.bot.config_loader import load_settings
-from polyloly.bot.config_map import node_params
+from polyloly.bot.config_map import feed_settings, node_params
 from polyloly.bot.datadir import FolderLock, data_folder
 from polyloly.bot.demo import DemoResult, demo_options, run_demo
 from polyloly.bot.live_view import run_view
 from polyloly.bot.logging import configure_logging
 from polyloly.bot.node_options import NodeOptions
+from polyloly.bot.node_report import few_sources
 from polyloly.bot.settings import Settings
 from polyloly.domain.markets import MarketKind, MarketRegistry, TeamAliases
 from polyloly.domain.money import fmt
+from polyloly.runtime.clock import NS_PER_S, LiveClock
+from polyloly.runtime.sleep import AsyncioSleeper
 
 __all__ = [
     "demo_summary",
@@ -128,6 +141,7 @@ def run_demo_command(
     config_dir: Path | None,
     sets: list[str] | None,
     log_level: str,
+    chain: bool = False,
 ) -> bool:
     """Run the demo; print its summary; return whether it did what it promises."""
     setup_logging(log_level)
@@ -146,6 +160,8 @@ def run_demo_command(
         config_dir=config_dir,
         overrides=overrides,
     )
+    if chain:
+        options = replace(options, chain=True)
 
     def show(node: TradingNode, _world: object) -> Coroutine[Any, Any, None] | None:
         if view == "none":
@@ -175,6 +191,11 @@ def demo_summary(result: DemoResult) -> list[str]:
         f"output:  {result.out_dir}",
         f"  event log  {result.events_dir}  (replay: polyloly backtest {result.events_dir})",
     ]
+    if result.chain_txs is not None:
+        lines.append(f"on-chain: {len(result.chain_txs)} merges and redemptions (local anvil)")
+        if result.chain_reconciled:
+            lines.append("  the ledger matches the chain's balances (last reconciliation pass)")
+        lines += [f"  {line}" for line in result.chain_txs]
     if result.report_path is not None:
         lines.append(f"  report     {result.report_path}")
     if result.metrics_path is not None:
@@ -203,26 +224,85 @@ def _pairs(counts: dict[str, int]) -> str:
 
 async def discover(settings: Settings) -> MarketRegistry:
     """Discover the esports markets on the configured Gamma."""
+    return (await discover_report(settings))[0]
+
+
+async def discover_report(settings: Settings) -> tuple[MarketRegistry, list[DiscoveredMarket]]:
+    """Discover the esports markets on the configured Gamma, with what Gamma said of each."""
     registry = MarketRegistry()
     aliases = TeamAliases(node_params(settings).aliases)
     async with httpx.AsyncClient(timeout=settings.adapters.polymarket.request_timeout_s) as http:
-        await discover_esports(
+        report = await discover_esports(
             GammaClient(settings.adapters.polymarket.gamma_url, http), registry, aliases
         )
-    return registry
+    return registry, list(report.added)
+
+
+async def bind_providers(
+    settings: Settings, discovered: list[DiscoveredMarket]
+) -> dict[str, list[str]]:
+    """Which enabled providers find each discovered match: configured bindings first, then
+    GRID's and LPDB's searches and one poll of the providers that bind by team names."""
+    feed_cfg = feed_settings(settings)
+    directory = build_directory(feed_cfg)
+    clock = LiveClock()
+    sleeper = AsyncioSleeper()
+    feeds = build_feeds(
+        feed_cfg, clock=clock, sleeper=sleeper, publish=lambda _e: None, directory=directory
+    )
+    finders = [f for f in feeds if isinstance(f, (GridFeed, LiquipediaFeed))]
+    binder = Binder(finders, directory, publish=lambda _e: None, clock=clock, sleeper=sleeper)
+    overrides = settings.adapters.esports.bindings
+    seen: set[str] = set()
+    for found in discovered:
+        m = found.mapping
+        if m.match_id not in seen:
+            seen.add(m.match_id)
+            start = found.game_start_ns
+            directory.bind(
+                MatchBindingSettings(
+                    match_id=m.match_id, game=found.game, team_a=m.team_a, team_b=m.team_b,
+                    best_of=found.best_of,
+                    scheduled_at_s=None if start is None else start // NS_PER_S,
+                )
+            )  # fmt: skip
+            binder.want(
+                WantedMatch(m.match_id, found.game, m.team_a, m.team_b, start, found.best_of)
+            )
+        for key in (m.match_id, m.market_id):
+            for source, pid in overrides.get(key, {}).items():
+                binder.bound(m.match_id, source, pid, "config")
+    try:
+        await binder.bind_once()
+        for feed in feeds:
+            if feed in finders or isinstance(feed, PolymarketSportsFeed):
+                continue
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(settings.adapters.polymarket.request_timeout_s):
+                    await feed.poll_once()  # binds by team names as it reads the listing
+    finally:
+        for feed in feeds:
+            with contextlib.suppress(Exception):
+                await feed.aclose()
+    return {match_id: directory.sources(match_id) for match_id in sorted(seen)}
 
 
 def print_markets(settings: Settings) -> None:
-    """Discover the markets and print the match ↔ market table."""
+    """Discover the markets, find each in every enabled provider, print the table."""
     setup_logging("WARNING", settings)
     _progress(f"discovering esports markets on {settings.adapters.polymarket.gamma_url}")
-    registry = asyncio.run(discover(settings))
+    registry, discovered = asyncio.run(discover_report(settings))
+    _progress("finding each match in the enabled esports providers")
+    bound = asyncio.run(bind_providers(settings, discovered))
+    confirm = set(settings.truth.confirm_only)
     table = Table(title=f"esports markets ({len(registry)})")
     table.add_column("match", no_wrap=True)
     table.add_column("market", no_wrap=True)
-    for column in ("question", "team a → token", "team b → token", "tick", "delay"):
+    for column in ("question", "team a → token", "team b → token", "tick", "delay", "providers"):
         table.add_column(column, overflow="fold")
     for match_id in registry.match_ids():
+        sources = bound.get(match_id, [])
+        shown = ", ".join(f"{s}*" if s in confirm else s for s in sources) or "none"
         for m in registry.markets_for_match(match_id):
             kind = "match" if m.kind is MarketKind.MATCH else f"game {m.game_number}"
             table.add_row(
@@ -233,5 +313,9 @@ def print_markets(settings: Settings) -> None:
                 f"{m.team_b} → …{m.token_b[-8:]}",
                 fmt(m.tick, 4),
                 f"{m.seconds_delay} s",
+                shown,
             )
     _out.print(table)
+    _out.print("providers: * = confirm-only (confirms, never makes a result tradable alone)")
+    for warning in few_sources(bound, confirm):
+        _out.print(f"warning: {warning}")

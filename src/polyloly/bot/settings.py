@@ -148,7 +148,9 @@ class TemporalArbSettings(Section):
     """Temporal arbitrage: buy the known winner while its ask is under the entry cap."""
 
     enabled: bool = False
-    min_confidence: Confidence = Decimal("0.90")
+    min_confidence: Confidence = Decimal("0.90")  # maps and matches alike
+    min_sources: Annotated[int, BeforeValidator(no_bool), Field(ge=1, le=10)] = 2
+    allow_single_source_final: bool = False  # opt-in: trade a one-source FINAL by timeout
     max_entry_price: Price = Decimal("0.95")
     fixed_size_usdc: Usdc = Decimal(50)
     max_exposure_usdc: Usdc = Decimal(200)
@@ -168,6 +170,52 @@ class StrategiesSettings(Section):
 
     pair_arb: PairArbSettings = PairArbSettings()
     temporal_arb: TemporalArbSettings = TemporalArbSettings()
+
+
+Address = Annotated[str, Field(pattern=ADDRESS.pattern)]
+
+
+class RecycleSettings(Section):
+    """Capital recycling in ``run``: merge complete pairs, redeem resolved winners.
+
+    A merge (redemption) goes out when the pUSD it frees is at least ``min_gain_over_gas``
+    times ``gas_pusd``, what one such transaction costs in pUSD (gas × gas price × POL
+    price; 0 for a relayed, gasless wallet).
+    """
+
+    merge: bool = True
+    redeem: bool = True
+    gas_pusd: Usdc = Decimal("0.01")
+    min_gain_over_gas: Annotated[int, BeforeValidator(no_bool), Field(ge=1)] = 2
+    idle_s: Seconds = 60.0  # merge a market's leftover pairs after this long without activity
+
+
+class ChainSettings(Section):
+    """The on-chain port (merge, redeem, allowances): Polygon RPC, contracts, fees, relayer.
+
+    Off while ``rpc_url`` is unset. ``deployment`` names the JSON a local chain wrote
+    (``polyloly sim chain --out``): its RPC URL, chain id and contract addresses override
+    the keys below.
+    """
+
+    rpc_url: SecretStr | None = None  # POLYMARKET_RPC_URL: provider URLs carry API keys
+    deployment: Path | None = None
+    pusd: Address = "0xC011a7E12a19f7B1f670d46F03B03f3342E82DFB"
+    ctf: Address = "0x4D97DCd97eC945f40cF65F87097ACe5EA0476045"
+    exchange: Address = "0xE111180000d2663C0091e4f400237545B87B996B"
+    neg_risk_exchange: Address = "0xe2222d279d744050d28e00520010520000310F59"
+    adapter: Address = "0xAdA100Db00Ca00073811820692005400218FcE1f"
+    neg_risk_adapter: Address = "0xadA2005600Dec949baf300f4C6120000bDB6eAab"
+    receipt_timeout_s: Seconds = 120.0
+    gas_headroom_pct: Annotated[int, BeforeValidator(no_bool), Field(ge=0, le=200)] = 20
+    max_fee_gwei: Annotated[Decimal, Field(gt=0)] = Decimal(2000)
+    priority_fee_gwei: Annotated[Decimal, Field(ge=0)] | None = None
+    relayer_url: HttpUrl | None = None  # None: Polymarket's relayer (RELAYER_URL below)
+    builder_api_key: SecretStr | None = None  # POLYMARKET_BUILDER_API_KEY / _SECRET / _PASSPHRASE
+    builder_secret: SecretStr | None = None
+    builder_passphrase: SecretStr | None = None
+    balances_from_chain: bool = True  # reconciliation reads pUSD and tokens from the chain
+    recycle: RecycleSettings = RecycleSettings()
 
 
 class PolymarketSettings(Section):
@@ -192,6 +240,7 @@ class PolymarketSettings(Section):
     ws_stale_after_s: Seconds = 30.0
     max_assets_per_connection: Annotated[int, Field(ge=1, le=500)] = 200
     ws_compression: bool = False
+    chain: ChainSettings = ChainSettings()
 
 
 # The paths the esports adapters append to their hosts: a URL ending with one is refused.
@@ -212,6 +261,8 @@ class ProviderSettings(Section):
     api_key: SecretStr | None = None
     poll_interval_ms: Millis = 5000
     rate_limit_per_min: Count = 60
+    min_request_spacing_ms: NonNegMillis = 0  # least time between two requests
+    daily_request_budget: Annotated[int, BeforeValidator(no_bool), Field(ge=0)] = 0  # 0 = none
     request_timeout_s: Seconds = 10.0
 
 
@@ -220,6 +271,9 @@ class OpenDotaSettings(ProviderSettings):
 
     enabled: bool = True
     base_url: HttpUrl = "https://api.opendota.com/api"
+    poll_interval_ms: Millis = 60_000  # /live is refreshed every 60 s
+    fast_poll_interval_ms: Millis = 15_000  # while a bound game is suspected over
+    daily_request_budget: Annotated[int, BeforeValidator(no_bool), Field(ge=0)] = 3_000
 
 
 class PandaScoreSettings(ProviderSettings):
@@ -252,7 +306,9 @@ class LiquipediaSettings(ProviderSettings):
         "polyloly/0.1 (https://github.com/polyloly/polyloly)"
     )
     poll_interval_ms: Millis = 30_000
-    rate_limit_per_min: Count = 30  # terms of use: at most one request per 2 s
+    rate_limit_per_min: Count = 30
+    # Terms of use: at most one request every 2 s (a spacing, not a burst of 30 a minute).
+    min_request_spacing_ms: Annotated[int, BeforeValidator(no_bool), Field(ge=2_000)] = 2_000
 
 
 class LolEsportsSettings(ProviderSettings):
@@ -268,6 +324,16 @@ class LolEsportsSettings(ProviderSettings):
     poll_interval_ms: Millis = 10_000
 
 
+class PolymarketSportsSettings(ProviderSettings):
+    """Polymarket's own Sports WebSocket: public, no key; confirms, and is the lead baseline."""
+
+    enabled: bool = True
+    base_url: HttpUrl = "https://sports-api.polymarket.com"  # (the channel is the socket)
+    ws_url: WsUrl = "wss://sports-api.polymarket.com/ws"
+    poll_interval_ms: Millis = 1000  # how often the socket's health is checked
+    stale_after_s: Seconds = 15.0  # pings come every 5 s: 15 s of silence is a dead socket
+
+
 class EsportsSettings(Section):
     """Every esports provider, by the name the truth engine weights it under."""
 
@@ -276,10 +342,20 @@ class EsportsSettings(Section):
     grid: GridSettings = GridSettings()
     liquipedia: LiquipediaSettings = LiquipediaSettings()
     lolesports: LolEsportsSettings = LolEsportsSettings()
+    polymarket_sports: PolymarketSportsSettings = PolymarketSportsSettings()
+    # Operator overrides: {market condition id or match id: {provider: provider's match id}};
+    # they win over every search (GRID's series listing, LPDB by date, names while polling).
+    bindings: dict[str, dict[str, Annotated[str, BeforeValidator(str)]]] = Field(
+        default_factory=dict
+    )
 
     def providers(self) -> dict[str, ProviderSettings]:
         """Return every provider's settings by name."""
-        return {name: getattr(self, name) for name in type(self).model_fields}
+        return {
+            name: value
+            for name in type(self).model_fields
+            if isinstance(value := getattr(self, name), ProviderSettings)
+        }
 
 
 class AdaptersSettings(Section):
@@ -313,11 +389,14 @@ class TruthSettings(Section):
             "grid": Decimal("0.90"),
             "liquipedia": Decimal("0.60"),
             "lolesports": Decimal("0.85"),
+            "polymarket_sports": Decimal("0.80"),
         }
     )
     pending_confidence: Confidence = Decimal("0.80")
     final_confidence: Confidence = Decimal("0.90")
     final_timeout_s: Seconds = 10.0
+    # Sources that confirm a result but never make it true (or tradable) alone.
+    confirm_only: list[str] = Field(default_factory=lambda: ["liquipedia", "polymarket_sports"])
 
     @property
     def source_weights_bps(self) -> dict[str, int]:

@@ -29,6 +29,7 @@ __all__ = [
     "Level",
     "LevelChange",
     "MarketResolved",
+    "MatchBound",
     "MatchEvent",
     "MatchEventKind",
     "OperatorCommand",
@@ -208,6 +209,21 @@ class MatchEvent(Event, frozen=True, tag="match_event"):
     detail: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+@register_event
+class MatchBound(Event, frozen=True, tag="match_bound"):
+    """A provider's match was bound to a canonical match (so a replay binds the same way).
+
+    ``how``: ``"config"`` (an operator override, ``adapters.esports.bindings``), ``"search"``
+    (the provider's own listing searched by teams and start time) or ``"names"`` (the
+    provider reported it under the market's team names while polling).
+    """
+
+    match_id: str
+    source: str
+    provider_match_id: str
+    how: str = "search"
+
+
 class FeedState(StrEnum):
     """Health of one data feed."""
 
@@ -256,6 +272,7 @@ class TruthDelta(Event, frozen=True, tag="truth_delta"):
     game_winner: str | None = None
     game_confidence: int = 0  # basis points
     leader: str | None = None
+    game_sources: tuple[str, ...] = ()  # the sources agreeing on ``game_winner``
 
     derived: ClassVar[bool] = True
 
@@ -272,6 +289,7 @@ class TruthFinal(Event, frozen=True, tag="truth_final"):
     team_b: str
     confidence: int  # basis points
     sources: tuple[str, ...] = ()
+    timed_out: bool = False  # FINAL by the engine's timeout, not by confirmation
 
     derived: ClassVar[bool] = True
 

@@ -18,6 +18,7 @@ __all__ = [
     "MergeIntent",
     "OrderType",
     "PlaceOrderIntent",
+    "RedeemIntent",
     "RiskDecision",
     "decision_key",
     "intent_id_for",
@@ -106,6 +107,20 @@ class MergeIntent(Event, frozen=True, tag="merge_intent"):
     strategy: str
     market: str
     size: int
+    reason: str = ""
+
+    derived: ClassVar[bool] = True
+
+
+@register_event
+class RedeemIntent(Event, frozen=True, tag="redeem_intent"):
+    """Redeem every position of resolved ``market`` for pUSD: 1 per winning share."""
+
+    intent_id: str
+    strategy: str
+    market: str
+    winning_token_id: str
+    payout: int = 0  # expected pUSD-micros (the winning shares held)
     reason: str = ""
 
     derived: ClassVar[bool] = True

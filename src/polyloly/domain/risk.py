@@ -26,6 +26,7 @@ from polyloly.domain.intents import (
     MergeIntent,
     OrderType,
     PlaceOrderIntent,
+    RedeemIntent,
     RiskDecision,
 )
 from polyloly.domain.money import ONE, SCALE, cost_of, fmt, parse_micros
@@ -298,13 +299,14 @@ def check_order(intent: PlaceOrderIntent, state: TradingState, params: RiskParam
 
 
 def check(
-    intent: PlaceOrderIntent | CancelIntent | MergeIntent,
+    intent: PlaceOrderIntent | CancelIntent | MergeIntent | RedeemIntent,
     state: TradingState,
     params: RiskParams | None = None,
 ) -> RiskDecision:
     """Approve or reject one intent; the decision carries the intent's timestamps.
 
-    Cancels and merges only ever reduce risk, so they are approved even while halted.
+    Cancels, merges and redemptions only ever reduce risk, so they are approved even while
+    halted.
     """
     p = params or RiskParams()
     if isinstance(intent, PlaceOrderIntent):

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
+import msgspec
+
 from polyloly.domain.events import (
     Event,
     MatchEvent,
@@ -431,6 +433,10 @@ class TruthEngine:
                     e, f"dispute resolved ({names}); FINAL needs fresh confirmation", blocked=False
                 )
             )
+            if was_blocked:
+                # Map results established while the match was blocked were shown to no one
+                # who could act: show them again now that it is unblocked.
+                m.shown.clear()
         outcome = self._match_outcome(m)
         if outcome.winner != m.leader or (was_blocked and not m.blocked):
             m.pending_since = e.ts_init if outcome.winner else None
@@ -465,7 +471,30 @@ class TruthEngine:
             )
             reason = f"{e.source} contradicts the FINAL result ({final.winner})"
             out.append(self._alert(e, f"{reason}: {detail}" if detail else reason, blocked=True))
+            m.disputed = set(disputes)
+            return
         m.disputed = set(disputes)
+        if m.blocked:
+            return  # canceled: nothing after it is confirmed
+        # An agreeing report after FINAL: the map results it confirms are shown, and a FINAL
+        # the timeout declared becomes a confirmed one once a second source agrees.
+        for n in sorted(m.games):
+            game = self._game_outcome(m, n)
+            shown = (game.winner, game.confidence)
+            if m.shown.get(n, (None, 0)) != shown:
+                m.shown[n] = shown
+                out.append(self._delta(m, e, "game_result", game=n))
+        if final.timed_out and outcome.confidence >= self.params.final_confidence:
+            m.confidence = outcome.confidence
+            m.final = msgspec.structs.replace(
+                final,
+                ts_event=e.ts_event,
+                ts_init=e.ts_init,
+                confidence=outcome.confidence,
+                sources=outcome.sources,
+                timed_out=False,
+            )
+            out.append(m.final)
 
     def _maybe_final(self, m: _Match, e: Event, out: list[Event], *, timeout: bool) -> None:
         if m.state is not S.POST_MATCH_PENDING or m.blocked or m.leader is None:
@@ -484,7 +513,7 @@ class TruthEngine:
         m.final = TruthFinal(
             ts_event=e.ts_event, ts_init=e.ts_init, match_id=m.match_id, winner=m.leader,
             score_a=score_a, score_b=score_b, team_a=m.team_a, team_b=m.team_b,
-            confidence=m.confidence, sources=outcome.sources,
+            confidence=m.confidence, sources=outcome.sources, timed_out=not confirmed,
         )  # fmt: skip
         out.append(m.final)
 
@@ -523,7 +552,7 @@ class TruthEngine:
             ts_event=e.ts_event, ts_init=e.ts_init, match_id=m.match_id, state=m.state,
             change=change, score_a=score_a, score_b=score_b, team_a=m.team_a, team_b=m.team_b,
             confidence=m.confidence, game_number=game, game_winner=g.winner,
-            game_confidence=g.confidence, leader=leader,
+            game_confidence=g.confidence, leader=leader, game_sources=g.sources,
         )  # fmt: skip
 
     @staticmethod

@@ -44,6 +44,7 @@ DEFAULT_SOURCE_WEIGHTS: Final[Mapping[str, int]] = {
     "lolesports": 8_000,
     "opendota": 7_000,
     "liquipedia": 6_000,
+    "polymarket_sports": 8_000,
 }
 """Reliability of each provider, in basis points (configurable)."""
 
@@ -79,7 +80,7 @@ class TruthParams:
     pending_confidence: int = 8_000
     final_confidence: int = 9_000
     final_timeout_ns: int = 10_000_000_000
-    confirm_only: frozenset[str] = frozenset({"liquipedia"})
+    confirm_only: frozenset[str] = frozenset({"liquipedia", "polymarket_sports"})
 
     def __post_init__(self) -> None:
         weights = [*self.source_weights.values(), self.default_weight]
@@ -105,7 +106,7 @@ class TruthParams:
         pending_confidence: Decimal | str | int = "0.80",
         final_confidence: Decimal | str | int = "0.90",
         final_timeout_s: Decimal | str | int = 10,
-        confirm_only: Iterable[str] = ("liquipedia",),
+        confirm_only: Iterable[str] = ("liquipedia", "polymarket_sports"),
         default_weight: Decimal | str | int = "0.5",
     ) -> TruthParams:
         """Build params from decimal probabilities and seconds (as in the YAML config)."""

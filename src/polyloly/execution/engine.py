@@ -24,13 +24,14 @@ gate refuses intents until it succeeds.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from polyloly.domain.events import Event, MarketResolved, TimerTick
-from polyloly.domain.intents import MergeIntent, PlaceOrderIntent
+from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, RedeemIntent
 from polyloly.domain.orderbook import BookSet
 from polyloly.domain.risk import RiskParams
 from polyloly.execution.budget import BudgetKeeper, KeeperConfig, RiskBudget, SharedSwitch
+from polyloly.execution.chain_ports import Redeemer
 from polyloly.execution.events import (
     BalanceBaseline,
     CancelCompleted,
@@ -40,6 +41,7 @@ from polyloly.execution.events import (
     KillSwitchFired,
     KillSwitchResumed,
     MergeCompleted,
+    MergeFailed,
     OrderAccepted,
     OrderClosed,
     OrderRejected,
@@ -47,6 +49,8 @@ from polyloly.execution.events import (
     OrderSubmitUnknown,
     OrderUpdate,
     PositionChanged,
+    RedeemCompleted,
+    RedeemFailed,
     TradeUpdate,
     VenueSnapshot,
 )
@@ -63,6 +67,7 @@ from polyloly.execution.ports import (
 )
 from polyloly.execution.presign import PresignConfig, PresignPool, SerialSigner
 from polyloly.execution.reconciliation import ReconcileConfig, Reconciler
+from polyloly.execution.recycle import RecycleConfig, Recycler, RedeemManager
 from polyloly.execution.risk_gate import GateConfig, RiskGate
 from polyloly.execution.state import Effects, ExecutionState
 from polyloly.runtime.kernel import Kernel
@@ -82,6 +87,9 @@ LEDGER_EVENTS: tuple[type[Event], ...] = (
     CancelRequested,
     CancelCompleted,
     MergeCompleted,
+    MergeFailed,
+    RedeemCompleted,
+    RedeemFailed,
     VenueSnapshot,
     BalanceBaseline,
     KillSwitchFired,
@@ -90,6 +98,7 @@ LEDGER_EVENTS: tuple[type[Event], ...] = (
     MarketResolved,
     PlaceOrderIntent,
     MergeIntent,
+    RedeemIntent,
 )
 """Event types the ledger applies (live, on recovery and in the SQL projection); the
 intents only for their decision steps (:attr:`ExecutionState.last_step`)."""
@@ -108,6 +117,7 @@ class ExecutionPorts:
     alerts: AlertPort
     cancel_all: CancelAllVenue | None = None
     merger: Merger | None = None
+    redeemer: Redeemer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +131,7 @@ class ExecutionConfig:
     presign: PresignConfig = field(default_factory=PresignConfig)
     instance_id: str | None = None
     """Set when several instances share the account (:mod:`~polyloly.execution.instances`)."""
+    recycle: RecycleConfig | None = None  # capital recycling (on-chain merge / redeem)
 
 
 class ExecutionEngine:
@@ -189,9 +200,36 @@ class ExecutionEngine:
                 tokens_of=tokens_of,
                 on_unknown=self.reconciler.request,
             )
+        self.redeems: RedeemManager | None = None
+        if ports.redeemer is not None:
+            self.redeems = RedeemManager(
+                kernel,
+                self.state,
+                ports.redeemer,
+                self.tasks,
+                sleep=sleep,
+                tokens_of=tokens_of,
+                on_unknown=self.reconciler.request,
+            )
+        self.recycler: Recycler | None = None
+        if self.merges is not None or self.redeems is not None:
+            # off until configured (here, or by the session's logged parameters)
+            off = RecycleConfig(merge=False, redeem=False)
+            self.recycler = Recycler(kernel, self.state, off, tokens_of=tokens_of)
+            if cfg.recycle is not None:
+                self.configure_recycle(cfg.recycle)
         self.budget: BudgetKeeper | None = None
         self._translators: dict[type[Event], Translate] = {}
         self._attached = False
+
+    def configure_recycle(self, config: RecycleConfig) -> None:
+        """Turn capital recycling on as ``config`` says, for the ports this engine has."""
+        if self.recycler is not None:
+            self.recycler.config = replace(
+                config,
+                merge=config.merge and self.merges is not None,
+                redeem=config.redeem and self.redeems is not None,
+            )
 
     def use_budget(
         self,
@@ -234,6 +272,10 @@ class ExecutionEngine:
             self.merges.attach()
         if self.budget is not None:
             self.budget.attach()
+        if self.redeems is not None:
+            self.redeems.attach()
+        if self.recycler is not None:
+            self.recycler.attach()
 
     def add_venue_events(self, event_type: type[Event], translate: Translate) -> None:
         """Feed an adapter's own venue-update events into the ledger through ``translate``.

@@ -21,6 +21,7 @@ from typing import ClassVar
 import msgspec
 
 from polyloly.domain.events import Event, register_event
+from polyloly.execution.chain_ports import RedeemResult
 from polyloly.execution.ports import (
     Balances,
     CancelResult,
@@ -55,6 +56,9 @@ __all__ = [
     "ReconciliationCompleted",
     "ReconciliationCorrection",
     "ReconciliationError",
+    "RedeemCompleted",
+    "RedeemFailed",
+    "RedeemRequested",
     "TradeUpdate",
     "UpdateSource",
     "VenueSnapshot",
@@ -368,12 +372,55 @@ class MergeCompleted(Event, frozen=True, tag="merge_completed"):
 
 @register_event
 class MergeFailed(Event, frozen=True, tag="merge_failed"):
-    """The merge failed after its retries."""
+    """The merge failed after its retries; ``unknown``: it may have happened (reply lost).
+
+    An unknown one is kept by the ledger until a reconciliation pass's balances show it
+    happened (it is then booked) or did not.
+    """
 
     intent_id: str
     market: str
     size: int
     error: str
+    unknown: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Redeem (capital recycling)
+# ---------------------------------------------------------------------------------------------
+
+
+@register_event
+class RedeemRequested(Event, frozen=True, tag="redeem_requested"):
+    """A redemption of every position of resolved ``market`` was sent to the redeemer."""
+
+    intent_id: str
+    market: str
+    token_ids: tuple[str, str]
+    winning_token_id: str
+
+    derived: ClassVar[bool] = True
+
+
+@register_event
+class RedeemCompleted(Event, frozen=True, tag="redeem_completed"):
+    """The redemption went through: ``result.burned`` tokens became ``result.payout`` pUSD."""
+
+    intent_id: str
+    token_ids: tuple[str, str]
+    winning_token_id: str
+    result: RedeemResult
+
+
+@register_event
+class RedeemFailed(Event, frozen=True, tag="redeem_failed"):
+    """The redemption failed (or its outcome is unknown: reconciliation settles it)."""
+
+    intent_id: str
+    market: str
+    error: str
+    unknown: bool = False  # it may have happened: the ledger keeps it for reconciliation
+    winning_token_id: str = ""
 
 
 @register_event

@@ -34,10 +34,9 @@ from polyloly.execution.events import (
     PositionChanged,
 )
 from polyloly.execution.ports import Merger
-from polyloly.execution.retry import RetryPolicy
+from polyloly.execution.retry import CallFailure, RetryPolicy, call_unless_unknown
 from polyloly.execution.state import ExecutionState
 from polyloly.runtime.clock import NS_PER_S
-from polyloly.runtime.errors import PolylolyError, RetryableError, UnknownOutcomeError
 from polyloly.runtime.kernel import Kernel
 from polyloly.runtime.sleep import Sleep
 from polyloly.runtime.tasks import TaskOwner
@@ -191,38 +190,26 @@ class MergeManager:
         self.tasks.spawn(f"merge:{event.intent_id}", self._merge(event))
 
     async def _merge(self, event: MergeRequested) -> None:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                result = await self.merger.merge(event.market, event.size)
-            except UnknownOutcomeError as exc:
-                self._failed(event, f"outcome unknown: {exc}")
-                if self.on_unknown is not None:
-                    self.on_unknown()
-                return
-            except RetryableError as exc:
-                if attempt >= self.retry.max_attempts:
-                    self._failed(event, str(exc))
-                    return
-                await self.sleep(self.retry.delay_ns(attempt))
-                continue
-            except PolylolyError as exc:
-                self._failed(event, str(exc))
-                return
-            now = self.kernel.now_ns()
-            self.kernel.publish(
-                MergeCompleted(
-                    ts_event=now,
-                    ts_init=now,
-                    intent_id=event.intent_id,
-                    token_ids=event.token_ids,
-                    result=result,
-                )
-            )
+        result = await call_unless_unknown(
+            lambda: self.merger.merge(event.market, event.size), self.retry, self.sleep
+        )
+        if isinstance(result, CallFailure):
+            self._failed(event, result.error, unknown=result.unknown)
+            if result.unknown and self.on_unknown is not None:
+                self.on_unknown()
             return
+        now = self.kernel.now_ns()
+        self.kernel.publish(
+            MergeCompleted(
+                ts_event=now,
+                ts_init=now,
+                intent_id=event.intent_id,
+                token_ids=event.token_ids,
+                result=result,
+            )
+        )
 
-    def _failed(self, event: MergeRequested, error: str) -> None:
+    def _failed(self, event: MergeRequested, error: str, *, unknown: bool = False) -> None:
         now = self.kernel.now_ns()
         self.kernel.publish(
             MergeFailed(
@@ -232,6 +219,7 @@ class MergeManager:
                 market=event.market,
                 size=event.size,
                 error=error,
+                unknown=unknown,
             )
         )
 

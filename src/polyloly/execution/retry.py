@@ -4,6 +4,9 @@
   injected random function).
 * :func:`call_with_retry` — for idempotent calls (reads, cancels): retry transient errors
   with backoff, honour the venue's ``retry_after`` hint, give up after ``max_attempts``.
+* :func:`call_unless_unknown` — for a call whose lost reply must never be resent (an on-chain
+  transaction): retry only errors that certainly took no effect; return a :class:`CallFailure`
+  (``unknown`` when it may have taken effect) instead of raising.
 * :func:`submit_with_retry` — for order placement. After any outcome that may have taken
   effect (timeout, lost reply, 5xx, "duplicated") it **looks the order up first** and only
   resends the *same signed order* (same hash) when the venue does not know it. A 429 or a
@@ -27,13 +30,21 @@ from polyloly.execution.ports import (
     VenueOrder,
 )
 from polyloly.runtime.clock import NS_PER_MS, NS_PER_S
-from polyloly.runtime.errors import BackOffError, RejectError, RetryableError
+from polyloly.runtime.errors import (
+    BackOffError,
+    PolylolyError,
+    RejectError,
+    RetryableError,
+    UnknownOutcomeError,
+)
 from polyloly.runtime.sleep import Sleep
 
 __all__ = [
+    "CallFailure",
     "RetryPolicy",
     "SubmitKind",
     "SubmitOutcome",
+    "call_unless_unknown",
     "call_with_retry",
     "submit_with_retry",
 ]
@@ -109,6 +120,38 @@ async def call_with_retry(
             if attempt >= policy.max_attempts:
                 raise
             await sleep(_hinted(policy, attempt, exc, rand))
+
+
+@dataclass(frozen=True, slots=True)
+class CallFailure:
+    """How :func:`call_unless_unknown` ended without a result."""
+
+    error: str
+    unknown: bool = False  # the call may have taken effect: look it up, never resend
+
+
+async def call_unless_unknown(
+    call: Callable[[], Awaitable[_T]], policy: RetryPolicy, sleep: Sleep
+) -> _T | CallFailure:
+    """Run a call that must never be sent twice (an on-chain transaction).
+
+    A :class:`RetryableError` that certainly took no effect is retried with backoff; an
+    :class:`UnknownOutcomeError` (the call may have taken effect) ends at once with
+    ``unknown=True``; a refusal, or retries run out, ends with the error.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await call()
+        except UnknownOutcomeError as exc:
+            return CallFailure(f"outcome unknown: {exc}", unknown=True)
+        except RetryableError as exc:
+            if attempt >= policy.max_attempts:
+                return CallFailure(str(exc))
+            await sleep(_hinted(policy, attempt, exc, None))
+        except PolylolyError as exc:
+            return CallFailure(str(exc))
 
 
 class SubmitKind(Enum):

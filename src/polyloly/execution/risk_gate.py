@@ -47,7 +47,13 @@ from polyloly.domain.events import (
     TickSizeChange,
     TimerTick,
 )
-from polyloly.domain.intents import CancelIntent, MergeIntent, PlaceOrderIntent, RiskDecision
+from polyloly.domain.intents import (
+    CancelIntent,
+    MergeIntent,
+    PlaceOrderIntent,
+    RedeemIntent,
+    RiskDecision,
+)
 from polyloly.domain.orderbook import BookSet
 from polyloly.domain.risk import Quote, RiskParams, TradingState, check, kill_switch_reasons
 from polyloly.execution.events import (
@@ -165,6 +171,7 @@ class RiskGate:
         k.subscribe(PlaceOrderIntent, self._on_place)
         k.subscribe(CancelIntent, self._on_other_intent)
         k.subscribe(MergeIntent, self._on_other_intent)
+        k.subscribe(RedeemIntent, self._on_other_intent)
         for cls in (BookSnapshot, PriceChanges, TickSizeChange, BookInvalidated):
             k.subscribe(cls, self._on_book)
         k.subscribe(LastTrade, self._on_last_trade)
@@ -253,7 +260,7 @@ class RiskGate:
             )
         self.kernel.emit(decision)
 
-    def _on_other_intent(self, intent: CancelIntent | MergeIntent) -> None:
+    def _on_other_intent(self, intent: CancelIntent | MergeIntent | RedeemIntent) -> None:
         self.kernel.emit(check(intent, self.trading_state(), self.params))
 
     # -- inputs that move kill-switch conditions --------------------------------------------

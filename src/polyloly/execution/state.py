@@ -23,9 +23,10 @@ from typing import Final
 from polyloly.domain.book_rules import resolution_fault
 from polyloly.domain.events import BookSnapshot, Event, LastTrade, MarketResolved
 from polyloly.domain.fees import FeeModel
-from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, split_intent_id
+from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, RedeemIntent, split_intent_id
 from polyloly.domain.money import ONE
 from polyloly.execution.aggregates import ExposureSnapshot, ExposureTotals, Marks, ValueTotals
+from polyloly.execution.chain_ports import RedeemResult
 from polyloly.execution.events import (
     BalanceBaseline,
     CancelCompleted,
@@ -34,12 +35,15 @@ from polyloly.execution.events import (
     KillSwitchFired,
     KillSwitchResumed,
     MergeCompleted,
+    MergeFailed,
     OrderAccepted,
     OrderClosed,
     OrderRejected,
     OrderSubmitted,
     OrderSubmitUnknown,
     OrderUpdate,
+    RedeemCompleted,
+    RedeemFailed,
     TradeUpdate,
     UpdateSource,
     VenueSnapshot,
@@ -58,6 +62,7 @@ from polyloly.execution.lifecycle import (
 from polyloly.execution.pnl import DailyPnl, PnlSummary, pair_guaranteed_pnl, unrealized
 from polyloly.execution.ports import (
     Balances,
+    MergeResult,
     RejectCode,
     TradeReport,
     TradeStatus,
@@ -70,6 +75,10 @@ from polyloly.execution.positions import (
     fold_position,
     merge_proceeds_share,
 )
+
+UNKNOWN_GRACE_NS: Final = 600 * 1_000_000_000
+"""How long a merge or redemption of unknown outcome may still show up in the balances (a
+transaction can wait to be mined); past it, balances without it mean it never happened."""
 
 __all__ = ["Anomaly", "Effects", "ExecutionState"]
 
@@ -131,6 +140,8 @@ class ExecutionState:
         self.baseline_trades: set[str] = set()
         self.halted: str | None = None
         self.last_step: dict[str, int] = {}
+        # merges and redemptions whose outcome is unknown (reply lost), by intent id
+        self.unknown_onchain: dict[str, MergeFailed | RedeemFailed] = {}
         """The highest step of every decision key logged (``<strategy>:<subject>``): a
         restarted strategy numbers its next decisions after them (:func:`~polyloly.domain.
         intents.intent_id_for`), so a new decision never reuses an old one's id."""
@@ -254,6 +265,11 @@ class ExecutionState:
                 self._move(order_hash, OrderState.CANCELED, event.ts_init, fx, "canceled")
         elif isinstance(event, MergeCompleted):
             self._on_merge(event, fx)
+        elif isinstance(event, RedeemCompleted):
+            self._on_redeem(event, fx)
+        elif isinstance(event, MergeFailed | RedeemFailed):
+            if event.unknown:  # it may have happened: the next balances will tell
+                self.unknown_onchain[event.intent_id] = event
         elif isinstance(event, VenueSnapshot):
             self._on_snapshot(event, fx)
         elif isinstance(event, OrderClosed):
@@ -267,7 +283,7 @@ class ExecutionState:
         elif isinstance(event, DayStarted):
             self.daily.day = event.day
             self.daily.start_equity = event.equity
-        elif isinstance(event, PlaceOrderIntent | MergeIntent):
+        elif isinstance(event, PlaceOrderIntent | MergeIntent | RedeemIntent):
             self._on_decision(event.intent_id)
         else:
             self._on_market_data(event)
@@ -584,7 +600,10 @@ class ExecutionState:
             return  # a shared account: another instance's trades move the balances
         if snap.balances_settled and self.quiescent():
             fx.balances_checked = True
-            fx.mismatches.extend(self.compare_balances(snap.balances, snap.balance_tolerance))
+            mismatches = self.compare_balances(snap.balances, snap.balance_tolerance)
+            if self.unknown_onchain:
+                mismatches = self._settle_unknown(snap, mismatches, fx)
+            fx.mismatches.extend(mismatches)
             diff = snap.balances.collateral - self.collateral()
             if diff and not fx.mismatches:
                 # Within the tolerance: a rounding difference. Take the venue's figure so
@@ -593,6 +612,88 @@ class ExecutionState:
                 fx.corrections.append(
                     Anomaly("collateral_rounding", "collateral", f"{diff:+d} micros adopted")
                 )
+
+    def _settle_unknown(
+        self, snap: VenueSnapshot, mismatches: list[Anomaly], fx: Effects
+    ) -> list[Anomaly]:
+        """Book each unknown merge / redemption the balances show happened; forget the rest.
+
+        An unknown one that explains the difference exactly (tokens to the share, collateral
+        within the tolerance) is booked as completed (``merge_adopted`` /
+        ``redeem_adopted``); with balances that still match :data:`UNKNOWN_GRACE_NS` after
+        the failure, it did not happen (``…_not_executed``).
+        """
+        for intent_id, failed in list(self.unknown_onchain.items()):
+            if not mismatches:
+                # A transaction still waiting to be mined looks the same as one never sent:
+                # only after the grace is it taken as not executed.
+                if snap.ts_init - failed.ts_init >= UNKNOWN_GRACE_NS:
+                    del self.unknown_onchain[intent_id]
+                    kind = "merge" if isinstance(failed, MergeFailed) else "redeem"
+                    fx.corrections.append(Anomaly(f"{kind}_not_executed", intent_id, "balances"))
+                continue
+            tokens = self.market_tokens(failed.market)
+            if len(tokens) != 2:
+                continue
+            pair = (tokens[0], tokens[1])
+            if isinstance(failed, MergeFailed):
+                moved = {t: -failed.size for t in pair}
+                cash = failed.size
+            else:
+                moved = {t: -max(self.position(t).expected, 0) for t in pair}
+                cash = -moved.get(failed.winning_token_id, 0)
+            fits = all(
+                snap.balances.tokens.get(t, 0) == self.position(t).expected + moved[t] for t in pair
+            )
+            fits = fits and abs(snap.balances.collateral - self.collateral() - cash) <= (
+                snap.balance_tolerance
+            )
+            if not fits:
+                continue
+            del self.unknown_onchain[intent_id]
+            self._book_unknown(failed, pair, moved, cash, fx)
+            mismatches = self.compare_balances(snap.balances, snap.balance_tolerance)
+        return mismatches
+
+    def _book_unknown(
+        self,
+        failed: MergeFailed | RedeemFailed,
+        pair: tuple[str, str],
+        moved: dict[str, int],
+        cash: int,
+        fx: Effects,
+    ) -> None:
+        ts = failed.ts_init
+        if isinstance(failed, MergeFailed):
+            self._on_merge(
+                MergeCompleted(
+                    ts_event=ts,
+                    ts_init=ts,
+                    intent_id=failed.intent_id,
+                    token_ids=pair,
+                    result=MergeResult(condition_id=failed.market, size=failed.size),
+                ),
+                fx,
+            )
+            detail = f"{failed.size} pairs merged (seen in the balances)"
+            fx.corrections.append(Anomaly("merge_adopted", failed.intent_id, detail))
+        else:
+            burned = {t: -n for t, n in moved.items() if n}
+            self._on_redeem(
+                RedeemCompleted(
+                    ts_event=ts,
+                    ts_init=ts,
+                    intent_id=failed.intent_id,
+                    token_ids=pair,
+                    winning_token_id=failed.winning_token_id,
+                    result=RedeemResult(condition_id=failed.market, payout=cash, burned=burned),
+                ),
+                fx,
+            )
+            detail = f"{cash} pUSD redeemed (seen in the balances)"
+            fx.corrections.append(Anomaly("redeem_adopted", failed.intent_id, detail))
+        for token in pair:
+            self._refold(token)
 
     def _on_closed(self, event: OrderClosed, fx: Effects) -> None:
         record = self.orders.get(event.order_hash)
@@ -615,6 +716,20 @@ class ExecutionState:
             self.token_market.setdefault(token, event.result.condition_id)
             fx.tokens.add(token)
         self.merged_collateral += size
+
+    def _on_redeem(self, event: RedeemCompleted, fx: Effects) -> None:
+        """Burned tokens leave the positions: the winner's for its share of the payout."""
+        self._seq += 1
+        result = event.result
+        for token in event.token_ids:
+            burned = result.burned.get(token, 0)
+            if not burned:
+                continue
+            proceeds = result.payout if token == event.winning_token_id else 0
+            self.merges_by_token[token].append(MergeEntry(self._seq, burned, proceeds))
+            self.token_market.setdefault(token, result.condition_id)
+            fx.tokens.add(token)
+        self.merged_collateral += result.payout
 
     def _on_baseline(self, balances: Balances, fx: Effects) -> None:
         costs: dict[str, int] = {}

@@ -284,6 +284,8 @@ class Core:
             )
         engine.gate.params = params.risk
         engine.gate.config = params.gate
+        if params.recycle is not None:
+            engine.configure_recycle(params.recycle)
         self.feedback = StrategyFeedback(
             engine.state,
             self.pair,

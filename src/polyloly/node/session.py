@@ -15,6 +15,7 @@ from polyloly.domain.fees import FeeModel, fee_model_from_config
 from polyloly.domain.markets import MarketMapping
 from polyloly.domain.risk import RiskParams
 from polyloly.domain.truth_table import TruthParams
+from polyloly.execution.recycle import RecycleConfig
 from polyloly.execution.risk_gate import GateConfig
 from polyloly.strategies.pair_arb import PairArbParams
 from polyloly.strategies.temporal_arb import TemporalArbParams
@@ -46,6 +47,7 @@ class NodeParams(msgspec.Struct, frozen=True, kw_only=True):
     order_grace_s: int = 10
     presign_refresh_s: int = 20
     presign_max_age_s: int = 45
+    recycle: RecycleConfig | None = None  # capital recycling (on-chain merges, redemptions)
 
     def fees(self) -> FeeModel:
         """The configured fee model."""

@@ -41,7 +41,14 @@ def test_defaults_and_overrides() -> None:
     assert lp.rate_limit_requests == 1
     assert lp.rate_limit_window_ms == 2_000
     assert s.enabled() == ["opendota"]
-    assert set(PROVIDER_DEFAULTS) == {"opendota", "pandascore", "grid", "liquipedia", "lolesports"}
+    assert set(PROVIDER_DEFAULTS) == {
+        "opendota",
+        "pandascore",
+        "grid",
+        "liquipedia",
+        "lolesports",
+        "polymarket_sports",
+    }
 
 
 @pytest.mark.parametrize(
@@ -88,7 +95,7 @@ def test_truth_params_take_weights_and_confirm_only_from_settings() -> None:
     params = truth_params(s)
     assert params.weight("grid") == 9_500
     assert params.weight("liquipedia") == PROVIDER_DEFAULTS["liquipedia"]["weight_bp"]
-    assert params.confirm_only == frozenset({"liquipedia", "opendota"})
+    assert params.confirm_only == frozenset({"liquipedia", "opendota", "polymarket_sports"})
     assert isinstance(s.provider("grid"), ProviderSettings)
 
 

@@ -122,11 +122,13 @@ async def test_opendota_adapter_confirms_a_frozen_game_with_the_real_match(
         )
     )  # fmt: skip
     out: list[Event] = []
-    feed = OpenDotaFeed(
-        _core("opendota", directory, out, {"frozen_polls": 1}), httpx.MockTransport(handler)
-    )
+    core = _core("opendota", directory, out, {"frozen_polls": 1})
+    feed = OpenDotaFeed(core, httpx.MockTransport(handler))
+    clock = core.clock
+    assert isinstance(clock, VirtualClock)
     for _ in range(3):
         await feed.poll_once()
+        clock.advance_ns(60 * NS_PER_S)  # /live is asked once per its 60 s refresh
     await feed.aclose()
     assert _kinds(out) == [
         ("match_started", None, None, None, None),

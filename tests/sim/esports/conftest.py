@@ -28,6 +28,7 @@ from polyloly.runtime.clock import NS_PER_S, VirtualClock
 from polyloly.runtime.kernel import Kernel
 from polyloly.runtime.sleep import VirtualSleeper
 from polyloly.sim.esports import EsportsFeedServer, ScenarioRuntime
+from polyloly.sim.esports.common import ProviderRule
 from polyloly.sim.scenarios import Scenario, load_scenario
 
 START_NS = 1_767_225_600 * NS_PER_S
@@ -45,6 +46,8 @@ def provider_settings(urls: dict[str, str], game: str) -> dict[str, dict[str, An
         "opendota": {
             "base_url": urls["opendota"],
             "poll_interval_ms": 15_000,
+            "fast_poll_interval_ms": 0,
+            "daily_budget": 0,
             "frozen_polls": 4,
             "stale_after_ms": 180_000,
         },
@@ -69,6 +72,7 @@ def provider_settings(urls: dict[str, str], game: str) -> dict[str, dict[str, An
             "api_key": API_KEYS["liquipedia"],
             "poll_interval_ms": 60_000,
         },
+        "polymarket_sports": {"ws_url": urls["polymarket_sports"], "stale_after_ms": 15_000},
         "lolesports": {
             "base_url": urls["lolesports"],
             "feed_url": urls["lolesports_feed"],
@@ -90,6 +94,8 @@ class Run:
     server_requests: dict[str, int]
     engine: TruthEngine
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    request_log: list[tuple[str, str, int]] = field(default_factory=list)
+    over_limit: dict[str, int] = field(default_factory=dict)
 
     def of(self, cls: type[Event]) -> list[Any]:
         """Events of one class, in kernel order."""
@@ -111,6 +117,8 @@ async def run_scenario(
     overrides: dict[str, dict[str, Any]] | None = None,
     ticks: bool = False,
     until_s: int | None = None,
+    limits: dict[str, ProviderRule] | None = None,
+    sports_delay_ms: int = 20_000,
 ) -> Run:
     """Play scenario ``name`` against the adapters of ``providers`` (default: all it has)."""
     scenario = load_scenario(name)
@@ -118,7 +126,14 @@ async def run_scenario(
     clock = VirtualClock(START_NS)
     sleeper = VirtualSleeper(clock)
     runtime = ScenarioRuntime(scenario, clock)
-    server = EsportsFeedServer([runtime], clock=clock, sleeper=sleeper, api_keys=API_KEYS)
+    server = EsportsFeedServer(
+        [runtime],
+        clock=clock,
+        sleeper=sleeper,
+        api_keys=API_KEYS,
+        limits=limits,
+        sports_delay_ms=sports_delay_ms,
+    )
     await server.start()
     all_settings = provider_settings(server.urls(), scenario.game)
     for provider, extra in (overrides or {}).items():
@@ -130,7 +145,9 @@ async def run_scenario(
         "team_b": scenario.team_b.name,
         "best_of": scenario.best_of,
         "scheduled_at_s": runtime.wall_s(scenario.scheduled_ms),
-        "provider_ids": {p: scenario.providers[p].match_id for p in names},
+        "provider_ids": {
+            p: scenario.providers[p].match_id for p in names if p in scenario.providers
+        },
     }
     settings = load_esports_settings(
         {
@@ -186,6 +203,8 @@ async def run_scenario(
         server_requests=dict(server.requests),
         engine=engine,
         settings=all_settings,
+        request_log=list(server.ctx.request_log),
+        over_limit=dict(server.ctx.over_limit),
     )
 
 

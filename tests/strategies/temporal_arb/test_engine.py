@@ -73,20 +73,31 @@ def snap(
     return ev
 
 
-def final(winner: str = "geng", match_id: str = "m1", confidence: int = 9_850) -> TruthFinal:
+def final(
+    winner: str = "geng",
+    match_id: str = "m1",
+    confidence: int = 9_850,
+    sources: tuple[str, ...] = ("grid", "pandascore"),
+    *,
+    timed_out: bool = False,
+) -> TruthFinal:
     return TruthFinal(
         ts_event=10, ts_init=11, match_id=match_id, winner=winner, score_a=0, score_b=2,
-        team_a="t1", team_b="geng", confidence=confidence, sources=("grid", "pandascore"),
+        team_a="t1", team_b="geng", confidence=confidence, sources=sources, timed_out=timed_out,
     )  # fmt: skip
 
 
 def game_result(
-    game: int = 1, winner: str | None = "t1", confidence: int = 9_850, t: int = 20
+    game: int = 1,
+    winner: str | None = "t1",
+    confidence: int = 9_850,
+    t: int = 20,
+    sources: tuple[str, ...] = ("grid", "pandascore"),
 ) -> TruthDelta:
     return TruthDelta(
         ts_event=t, ts_init=t, match_id="m1", state=TruthState.LIVE, change="game_result",
         score_a=1, score_b=0, team_a="t1", team_b="geng", confidence=0, game_number=game,
-        game_winner=winner, game_confidence=confidence,
+        game_winner=winner, game_confidence=confidence, game_sources=sources,
     )  # fmt: skip
 
 
@@ -299,10 +310,11 @@ def test_withdrawn_or_disputed_game_result_disarms() -> None:
 
 
 def test_filters() -> None:
-    eng, books, _ = world(replace(WIDE, min_final_confidence=9_000, trade_game_markets=False))
+    eng, books, _ = world(replace(WIDE, trade_game_markets=False))
     snap(books, "tb", [(600_000, shares(100))])
     snap(books, "g1a", [(600_000, shares(100))])
-    assert eng.on_event(final("geng", confidence=8_000)) == []  # FINAL by timeout at 0.80
+    timeout = final("geng", confidence=8_000, sources=("opendota",), timed_out=True)
+    assert eng.on_event(timeout) == []  # FINAL by timeout at 0.80
     assert eng.on_event(game_result()) == []
     assert len(eng.on_event(final("geng", confidence=9_000))) == 1
     eng2, books2, _ = world(replace(WIDE, trade_match_markets=False))

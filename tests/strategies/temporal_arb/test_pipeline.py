@@ -37,12 +37,12 @@ GAME1 = MarketMapping(
 )  # fmt: skip
 
 
-def wire(kernel: Kernel) -> None:
+def wire(kernel: Kernel, params: TemporalArbParams | None = None) -> None:
     """Subscribe the pure components the way the bot shell does."""
     books = BookSet()
     truth = TruthEngine()
     registry = MarketRegistry([MATCH, GAME1])
-    temporal = TemporalArbEngine(TemporalArbParams(), registry, books.get)
+    temporal = TemporalArbEngine(params or TemporalArbParams(), registry, books.get)
 
     def on_book(e: Event) -> None:
         books.apply(e)
@@ -108,7 +108,7 @@ def script() -> list[Event]:
     ]
 
 
-def test_results_flow_to_approved_intents_and_replay_identically() -> None:
+def test_a_single_source_timeout_final_is_not_traded_by_default() -> None:
     sink = RecordingSink()
     kernel = Kernel(VirtualClock(), sink)
     wire(kernel)
@@ -116,10 +116,24 @@ def test_results_flow_to_approved_intents_and_replay_identically() -> None:
         kernel.clock.set_ns(e.ts_init)  # type: ignore[attr-defined]
         kernel.publish(e)
     intents = [e for e in sink.events if isinstance(e, PlaceOrderIntent)]
+    finals = [e for e in sink.events if isinstance(e, TruthFinal)]
+    # Game 1 is confirmed by two sources; the match FINAL is grid's alone, by the timeout.
+    assert [(f.winner, f.sources, f.timed_out) for f in finals] == [("t1", ("grid",), True)]
+    assert [(i.market, i.token_id) for i in intents] == [("0xG1", "g1a")]
+
+
+def test_results_flow_to_approved_intents_and_replay_identically() -> None:
+    sink = RecordingSink()
+    kernel = Kernel(VirtualClock(), sink)
+    wire(kernel, TemporalArbParams(allow_single_source_final=True))
+    for e in script():
+        kernel.clock.set_ns(e.ts_init)  # type: ignore[attr-defined]
+        kernel.publish(e)
+    intents = [e for e in sink.events if isinstance(e, PlaceOrderIntent)]
     decisions = [e for e in sink.events if isinstance(e, RiskDecision)]
     finals = [e for e in sink.events if isinstance(e, TruthFinal)]
     # Game 1 confirmed by two sources at 4 s -> the Game 1 market; the match FINAL comes from
-    # the 10 s timeout (one source) at 15 s, but the ask then waits until 16 s.
+    # the 10 s timeout (one source, traded only by opt-in) at 15 s; the ask waits until 16 s.
     assert [(i.market, i.token_id, i.ts_init) for i in intents] == [
         ("0xG1", "g1a", 4 * SECOND),
         ("0xM", "ta", 16 * SECOND),
@@ -130,7 +144,7 @@ def test_results_flow_to_approved_intents_and_replay_identically() -> None:
     # Replay the recorded inputs: the derived events come out byte-identical.
     replay_sink = RecordingSink()
     again = Kernel(VirtualClock(), replay_sink)
-    wire(again)
+    wire(again, TemporalArbParams(allow_single_source_final=True))
     again.replay(sink.events)
     encode = msgspec.json.encode
     assert [encode(e) for e in replay_sink.events] == [encode(e) for e in sink.events]

@@ -68,14 +68,14 @@ def delta(
     return TruthDelta(
         ts_event=5, ts_init=5, match_id="m1", state=state, change=change, score_a=0, score_b=0,
         team_a="t1", team_b="geng", confidence=confidence, game_number=game,
-        game_winner=winner, game_confidence=confidence,
+        game_winner=winner, game_confidence=confidence, game_sources=("grid", "pandascore"),
     )  # fmt: skip
 
 
 def final(winner: str = "geng") -> TruthFinal:
     return TruthFinal(
         ts_event=10, ts_init=11, match_id="m1", winner=winner, score_a=0, score_b=2,
-        team_a="t1", team_b="geng", confidence=9_850,
+        team_a="t1", team_b="geng", confidence=9_850, sources=("grid", "pandascore"),
     )  # fmt: skip
 
 

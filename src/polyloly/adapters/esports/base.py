@@ -28,7 +28,12 @@ import structlog
 
 from polyloly.adapters.esports.config import ProviderSettings
 from polyloly.adapters.esports.identity import MatchDirectory, MatchRef
-from polyloly.adapters.esports.ratelimit import Backoff, SlidingWindowLimiter
+from polyloly.adapters.esports.ratelimit import (
+    Backoff,
+    BudgetExhaustedError,
+    ProviderLimiter,
+    paced_interval_ns,
+)
 from polyloly.adapters.esports.tracker import MatchSnap, MatchTracker
 from polyloly.domain.events import Event, FeedState, FeedStatus, MatchEvent
 from polyloly.runtime.clock import NS_PER_MS, Clock
@@ -89,6 +94,7 @@ class FeedStats:
     events: int = 0
     frames: int = 0
     reconnects: int = 0
+    throttled: int = 0  # rounds refused by the provider's daily budget
     request_times_ns: deque[int] = field(default_factory=lambda: deque(maxlen=100_000))
 
 
@@ -198,7 +204,7 @@ class ProviderHttp:
     base_url
         Overrides ``settings.base_url`` (lolesports' second host).
     limiter
-        Share one limiter between two hosts of the same provider.
+        The provider's limiter (default: the core's, shared by every call to the provider).
     transport
         An httpx transport for tests that do not use sockets.
     """
@@ -208,14 +214,12 @@ class ProviderHttp:
         core: FeedCore,
         headers: Mapping[str, str] | None = None,
         base_url: str | None = None,
-        limiter: SlidingWindowLimiter | None = None,
+        limiter: ProviderLimiter | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         s = core.settings
         self._core = core
-        self.limiter = limiter or SlidingWindowLimiter(
-            core.clock, core.sleeper, s.rate_limit_requests, s.rate_limit_window_ms * NS_PER_MS
-        )
+        self.limiter = limiter or core.limiter
         self._backoff = Backoff(s.backoff_base_ms, s.backoff_max_ms, core.rng)
         all_headers = {"User-Agent": s.user_agent, "Accept-Encoding": "gzip"}
         all_headers.update(headers or {})
@@ -259,6 +263,8 @@ class ProviderHttp:
         for attempt in range(attempts):
             try:
                 return await self._once(method, path, params, content, headers)
+            except BudgetExhaustedError:
+                raise  # retrying cannot help before the budget resets
             except RetryableError as exc:
                 if attempt + 1 >= attempts:
                     raise
@@ -354,6 +360,26 @@ class FeedCore:
         )
         self.trackers: dict[str, MatchTracker] = {}
         self._extra = {"confirm_only": True} if settings.confirm_only else {}
+        self.limiter = ProviderLimiter(
+            clock,
+            sleeper,
+            windows=[(settings.rate_limit_requests, settings.rate_limit_window_ms * NS_PER_MS)],
+            min_spacing_ns=settings.min_spacing_ms * NS_PER_MS,
+            daily_budget=settings.daily_budget,
+        )
+        self.requests_per_poll = 1  # measured by run_polling (paces the daily budget)
+
+    def poll_interval_ns(self, *, urgent: bool = False) -> int:
+        """The next pause between polls: the cadence (the fast one while ``urgent``), stretched
+        so that what is left of the daily budget lasts the day."""
+        s = self.settings
+        fast = urgent and s.fast_poll_interval_ms > 0
+        base = (s.fast_poll_interval_ms if fast else s.poll_interval_ms) * NS_PER_MS
+        limiter = self.limiter
+        remaining = limiter.remaining_today()
+        return paced_interval_ns(
+            base, remaining, limiter.ns_until_reset(), max(self.requests_per_poll, 1)
+        )
 
     def tracker(self, ref: MatchRef) -> MatchTracker:
         """The tracker of a match for this source (created on first use)."""
@@ -385,13 +411,34 @@ class FeedCore:
         """Count a failed round and update health (no secrets in the detail)."""
         self.stats.failures += 1
         detail = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, BudgetExhaustedError):
+            self.stats.throttled += 1
+            _log.warning(
+                "esports_feed_over_budget",
+                source=self.source,
+                detail=f"{exc}; the feed is degraded until the budget resets",
+            )
+            self.health.failure(detail)
+            return
         _log.warning("esports_feed_round_failed", source=self.source, error=detail)
         self.health.failure(detail)
 
 
-async def run_polling(feed: EsportsFeed, core: FeedCore, is_running: Callable[[], bool]) -> None:
-    """Call ``feed.poll_once()`` every ``poll_interval_ms`` while ``is_running()``."""
-    interval = core.settings.poll_interval_ms * NS_PER_MS
+async def run_polling(
+    feed: EsportsFeed,
+    core: FeedCore,
+    is_running: Callable[[], bool],
+    urgent: Callable[[], bool] | None = None,
+) -> None:
+    """Call ``feed.poll_once()`` while ``is_running()``, pausing :meth:`FeedCore.poll_interval_ns`.
+
+    ``urgent`` says whether a bound game is near its end (the fast cadence applies); the
+    requests each round costs are measured, so a daily budget is paced by what polls cost.
+    """
     while is_running():
+        before = core.stats.requests
         await feed.poll_once()
-        await core.sleeper.sleep_ns(interval)
+        spent = core.stats.requests - before
+        if spent > 0:
+            core.requests_per_poll = spent
+        await core.sleeper.sleep_ns(core.poll_interval_ns(urgent=urgent is not None and urgent()))

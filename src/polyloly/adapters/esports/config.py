@@ -35,6 +35,7 @@ __all__ = [
     "LOLESPORTS",
     "OPENDOTA",
     "PANDASCORE",
+    "POLYMARKET_SPORTS",
     "PROVIDER_DEFAULTS",
     "EsportsSettings",
     "MatchBindingSettings",
@@ -47,6 +48,7 @@ PANDASCORE: Final = "pandascore"
 GRID: Final = "grid"
 LIQUIPEDIA: Final = "liquipedia"
 LOLESPORTS: Final = "lolesports"
+POLYMARKET_SPORTS: Final = "polymarket_sports"
 
 DEFAULT_USER_AGENT: Final = "polyloly/0.1 (esports result checker; +https://github.com/polyloly)"
 
@@ -82,6 +84,9 @@ class ProviderSettings:
     stale_after_ms: int = 60_000
     rate_limit_requests: int = 60
     rate_limit_window_ms: int = 60_000
+    min_spacing_ms: int = 0  # least time between two requests (0 = none)
+    daily_budget: int = 0  # requests per UTC day (0 = no budget)
+    fast_poll_interval_ms: int = 0  # poll this often while a bound game is near its end
     retry_max_attempts: int = 3
     backoff_base_ms: int = 500
     backoff_max_ms: int = 30_000
@@ -108,6 +113,9 @@ class ProviderSettings:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("min_spacing_ms", "daily_budget", "fast_poll_interval_ms"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.backoff_max_ms < self.backoff_base_ms:
             raise ConfigError("backoff_max_ms must be >= backoff_base_ms")
         if not 0 <= self.weight_bp <= 10_000:
@@ -116,14 +124,18 @@ class ProviderSettings:
 
 PROVIDER_DEFAULTS: Final[Mapping[str, Mapping[str, Any]]] = {
     # /live is refreshed by OpenDota's worker every 60 s: polling faster only burns quota.
+    # Unkeyed: 60 requests a minute and 3,000 a day; a game suspected over is confirmed by
+    # /matches/{id}, asked every 15 s until OpenDota has it.
     OPENDOTA: {
         "base_url": "https://api.opendota.com/api",
         "games": ("dota2",),
-        "poll_interval_ms": 15_000,
-        "stale_after_ms": 180_000,
+        "poll_interval_ms": 60_000,
+        "fast_poll_interval_ms": 15_000,
+        "stale_after_ms": 240_000,
         "rate_limit_requests": 60,
         "rate_limit_window_ms": 60_000,
-        "frozen_polls": 8,
+        "daily_budget": 3_000,
+        "frozen_polls": 2,
         "weight_bp": 7_000,
     },
     PANDASCORE: {
@@ -150,6 +162,7 @@ PROVIDER_DEFAULTS: Final[Mapping[str, Mapping[str, Any]]] = {
         "stale_after_ms": 3_600_000,
         "rate_limit_requests": 1,
         "rate_limit_window_ms": 2_000,
+        "min_spacing_ms": 2_000,  # terms of use: at most one request every 2 s
         "weight_bp": 6_000,
         "confirm_only": True,
     },
@@ -162,6 +175,16 @@ PROVIDER_DEFAULTS: Final[Mapping[str, Mapping[str, Any]]] = {
         "rate_limit_requests": 60,
         "rate_limit_window_ms": 60_000,
         "weight_bp": 8_000,
+    },
+    # Polymarket's own Sports WebSocket: pings every 5 s, so 15 s of silence is a dead
+    # socket; "may be delayed": it confirms results, it never makes one tradable alone.
+    POLYMARKET_SPORTS: {
+        "ws_url": "wss://sports-api.polymarket.com/ws",
+        "poll_interval_ms": 1_000,  # how often the socket's health is checked
+        "stale_after_ms": 15_000,
+        "backoff_base_ms": 1_000,
+        "weight_bp": 8_000,
+        "confirm_only": True,
     },
 }
 

@@ -27,6 +27,7 @@ from polyloly.adapters.esports.config import (
     LOLESPORTS,
     OPENDOTA,
     PANDASCORE,
+    POLYMARKET_SPORTS,
     EsportsSettings,
 )
 from polyloly.adapters.esports.grid import GridFeed
@@ -35,6 +36,7 @@ from polyloly.adapters.esports.liquipedia import LiquipediaFeed
 from polyloly.adapters.esports.lolesports import LolEsportsFeed
 from polyloly.adapters.esports.opendota import OpenDotaFeed
 from polyloly.adapters.esports.pandascore import PandaScoreFeed
+from polyloly.adapters.esports.sports_ws import PolymarketSportsFeed
 from polyloly.domain.events import Event, MatchEvent, TimerTick
 from polyloly.domain.markets import TeamAliases
 from polyloly.domain.truth_engine import TruthEngine
@@ -60,6 +62,7 @@ FEEDS: Final[dict[str, FeedFactory]] = {
     GRID: GridFeed,
     LIQUIPEDIA: LiquipediaFeed,
     LOLESPORTS: LolEsportsFeed,
+    POLYMARKET_SPORTS: PolymarketSportsFeed,
 }
 
 

@@ -14,6 +14,10 @@ How GRID signals things (reference §3):
   ``seriesState``; when it does not, the event type is applied to the last state.
 
 A series GRID marks ``valid: false`` is not published until it is valid again.
+
+A market found through Gamma is bound by :meth:`GridFeed.find_match`: the Central Data
+series listing (``POST /central-data/graphql``, ``allSeries`` filtered by scheduled time and
+title: LoL 3, Dota 2 2), matched on the two teams (alias table) and the nearest start.
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ from polyloly.adapters.esports.config import GRID
 from polyloly.adapters.esports.identity import MatchRef
 from polyloly.adapters.esports.parsing import best_of_from_format
 from polyloly.adapters.esports.ratelimit import Backoff
+from polyloly.adapters.esports.resolver import WantedMatch, iso_utc, pick_match
 from polyloly.adapters.esports.schemas.grid import (
+    GridCentralResponse,
     GridEnvelope,
     GridEvent,
     GridGameState,
@@ -46,7 +52,13 @@ from polyloly.adapters.esports.tracker import GamePhase, GameSnap, MatchPhase, M
 from polyloly.runtime.errors import RejectError, RetryableError
 from polyloly.runtime.timefmt import iso_to_ns
 
-__all__ = ["SERIES_STATE_QUERY", "GridFeed", "apply_event", "series_snapshot"]
+__all__ = [
+    "SERIES_LIST_QUERY",
+    "SERIES_STATE_QUERY",
+    "GridFeed",
+    "apply_event",
+    "series_snapshot",
+]
 
 SERIES_STATE_QUERY: Final = (
     "query($id: ID!) { seriesState(id: $id) { id format started finished valid updatedAt "
@@ -55,6 +67,15 @@ SERIES_STATE_QUERY: Final = (
     "teams { id name side won score kills } structures { type side teamId destroyed } } } }"
 )
 STATE_PATH: Final = "/live-data-feed/series-state/graphql"
+CENTRAL_PATH: Final = "/central-data/graphql"
+SERIES_LIST_QUERY: Final = (
+    "query($start: String!, $end: String!, $titleIds: [ID!]) { allSeries(first: 50, "
+    "filter: {startTimeScheduled: {gte: $start, lte: $end}, titleIds: {in: $titleIds}}, "
+    "orderBy: StartTimeScheduled, orderDirection: ASC) { totalCount edges { node { id "
+    "startTimeScheduled title { nameShortened } format { nameShortened } "
+    "teams { baseInfo { id name } } } } } }"
+)
+TITLE_IDS: Final = {"lol": "3", "dota2": "2"}
 _GRAPHQL_HEADERS: Final = {"Content-Type": "application/json"}
 
 
@@ -212,6 +233,32 @@ class GridFeed:
                 with contextlib.suppress(asyncio.CancelledError):
                     await series.task
         await self._http.aclose()
+
+    async def find_match(self, want: WantedMatch) -> str | None:
+        """Search the Central Data series listing for ``want``; return its series id."""
+        core = self.core
+        window = core.directory.window_ns
+        start = want.start_ns if want.start_ns is not None else core.clock.now_ns()
+        variables = {
+            "start": iso_utc(start - window),
+            "end": iso_utc(start + window),
+            "titleIds": [TITLE_IDS[want.game]] if want.game in TITLE_IDS else [],
+        }
+        body = msgspec.json.encode({"query": SERIES_LIST_QUERY, "variables": variables})
+        data = await self._http.post(CENTRAL_PATH, body, _GRAPHQL_HEADERS)
+        if data is None:
+            return None
+        resp = decode(data, GridCentralResponse, core.stats)
+        if resp is None or resp.data is None or resp.data.allSeries is None:
+            return None
+        candidates = []
+        for edge in resp.data.allSeries.edges:
+            node = edge.node
+            names = [t.baseInfo.name for t in node.teams if t.baseInfo] if node else []
+            if node is not None and len(names) == 2:
+                start_ns = iso_to_ns(node.startTimeScheduled)
+                candidates.append((node.id, names[0], names[1], start_ns))
+        return pick_match(candidates, want, core.directory.canonical, window)
 
     async def poll_once(self) -> None:
         """Poll the Series State of every followed series; (re)open event sockets."""

@@ -20,6 +20,7 @@ first; for a bound match it is the team whose win pays the market's first token.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -94,6 +95,9 @@ class MatchDirectory:
     ) -> None:
         self.aliases = aliases
         self.window_ns = window_ns
+        self.on_learn: Callable[[str, str, str], None] | None = None
+        """Called ``(match_id, source, provider id)`` when a poll binds a known match by
+        its team names (the node publishes it as a ``MatchBound``)."""
         self._matches: dict[str, _Known] = {}
         self._by_provider: dict[tuple[str, str], str] = {}
         for b in bindings or []:
@@ -113,6 +117,24 @@ class MatchDirectory:
         self._matches[b.match_id] = known
         for source, pid in known.provider_ids.items():
             self._by_provider[(source, pid)] = b.match_id
+
+    def attach(self, match_id: str, source: str, provider_match_id: str) -> bool:
+        """Bind ``source``'s id to a known match; False if the match is unknown, the source is
+        bound already, or the id already belongs to another match."""
+        known = self._matches.get(match_id)
+        if known is None or source in known.provider_ids:
+            return False
+        owner = self._by_provider.get((source, provider_match_id))
+        if owner is not None and owner != match_id:
+            return False
+        known.provider_ids[source] = provider_match_id
+        self._by_provider[(source, provider_match_id)] = match_id
+        return True
+
+    def sources(self, match_id: str) -> list[str]:
+        """The providers bound to ``match_id`` (configured, searched or learned)."""
+        known = self._matches.get(match_id)
+        return sorted(known.provider_ids) if known is not None else []
 
     def canonical(self, name: str) -> str:
         """Normalized canonical team name (empty for an empty or symbol-only name)."""
@@ -171,8 +193,11 @@ class MatchDirectory:
                 source=source,
                 provider_match_id=provider_match_id,
             )
+        learned = source not in known.provider_ids
         known.provider_ids.setdefault(source, provider_match_id)
         self._by_provider[(source, provider_match_id)] = known.match_id
+        if learned and self.on_learn is not None:
+            self.on_learn(known.match_id, source, provider_match_id)
         if known.best_of is None and best_of is not None:
             known.best_of = best_of
         return self._ref(known, source, provider_match_id)

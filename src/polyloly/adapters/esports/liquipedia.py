@@ -12,11 +12,15 @@ project (generic library agents get blocked), gzip, and at most one request per 
 provider default rate limit). LPDB types are mixed: ``winner`` is a string index into
 ``match2opponents`` (1-based), ``finished``/``bestof`` ints, game ``winner`` strings.
 Only matches bound to ``liquipedia`` in the directory are queried, one request per wiki.
+A market found through Gamma is bound by :meth:`LiquipediaFeed.find_match`: LPDB matches of
+the wiki scheduled within the directory's window (``[[date::>A]] AND [[date::<B]]``, naive
+UTC), matched on the two opponents (alias table) and the nearest start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Final
 
 import httpx
@@ -25,6 +29,7 @@ from polyloly.adapters.esports.base import FeedCore, ProviderHttp, decode, run_p
 from polyloly.adapters.esports.config import LIQUIPEDIA
 from polyloly.adapters.esports.identity import MatchRef
 from polyloly.adapters.esports.parsing import coerce_int
+from polyloly.adapters.esports.resolver import WantedMatch, pick_match
 from polyloly.adapters.esports.schemas.liquipedia import LpMatch, LpOpponent, LpResponse
 from polyloly.adapters.esports.tracker import GamePhase, GameSnap, MatchPhase, MatchSnap
 from polyloly.runtime.clock import NS_PER_S
@@ -100,6 +105,10 @@ def lpdb_snapshot(match: LpMatch, order_sides: tuple[str, str]) -> MatchSnap:
     )
 
 
+def _lpdb_date(ts_ns: int) -> str:
+    return datetime.fromtimestamp(ts_ns // NS_PER_S, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def check_user_agent(user_agent: str) -> None:
     """Liquipedia blocks generic agents: require one that names the project."""
     lowered = user_agent.strip().lower()
@@ -140,6 +149,33 @@ class LiquipediaFeed:
         """Stop polling and close the HTTP pool."""
         self._running = False
         await self._http.aclose()
+
+    async def find_match(self, want: WantedMatch) -> str | None:
+        """Search LPDB for ``want`` by date, then opponents; return its ``match2id``."""
+        core = self.core
+        wiki = WIKI.get(want.game)
+        if wiki is None:
+            return None
+        window = core.directory.window_ns
+        start = want.start_ns if want.start_ns is not None else core.clock.now_ns()
+        lo, hi = (_lpdb_date(start - window), _lpdb_date(start + window))
+        params = {
+            "wiki": wiki,
+            "conditions": f"[[date::>{lo}]] AND [[date::<{hi}]]",
+            "query": "match2id,date,match2opponents,extradata",
+            "limit": 100,
+            "order": "date ASC",
+        }
+        body = await self._http.get("/api/v3/match", params)
+        resp = decode(body, LpResponse, core.stats) if body is not None else None
+        if resp is None:
+            return None
+        candidates = []
+        for match in resp.result:
+            names = lpdb_teams(match)
+            if names is not None and match.match2id:
+                candidates.append((match.match2id, names[0], names[1], lpdb_start_ns(match)))
+        return pick_match(candidates, want, core.directory.canonical, window)
 
     async def poll_once(self) -> None:
         """Query every bound, unfinished match (one request per wiki)."""

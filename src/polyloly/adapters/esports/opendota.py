@@ -17,6 +17,13 @@ How OpenDota signals things (reference §1):
   included) moves: one of our games freezing alone means it ended, the whole list freezing
   means OpenDota (or Steam) stalled.
 
+Cadence and budget (reference §1: ``/live`` is refreshed every 60 s; unkeyed use is capped at
+60 calls a minute and 3,000 a day): ``/live`` is asked at most once per ``poll_interval_ms``
+(60 s); while a bound game is suspected over, rounds come every ``fast_poll_interval_ms``
+(15 s) to ask ``/matches/{id}`` until OpenDota has it. Every interval is stretched so what is
+left of the daily budget lasts the day (:meth:`FeedCore.poll_interval_ns`); a spent budget
+refuses the round, counted (``throttled``) and warned, and the feed reports DOWN.
+
 Sides swap between games; every number is mapped onto the canonical team through the
 team names (``team_name_radiant`` / ``team_name_dire``) and the alias table.
 """
@@ -34,12 +41,13 @@ from polyloly.adapters.esports.identity import MatchRef
 from polyloly.adapters.esports.parsing import series_winner
 from polyloly.adapters.esports.schemas.opendota import LiveGame, OdMatch
 from polyloly.adapters.esports.tracker import GamePhase, GameSnap, MatchPhase, MatchSnap
-from polyloly.runtime.clock import NS_PER_S
+from polyloly.runtime.clock import NS_PER_MS, NS_PER_S
 from polyloly.runtime.errors import RejectError, RetryableError
 
 __all__ = ["OpenDotaFeed", "best_of_from_series_type", "live_game_sides", "parse_live"]
 
 _SERIES_TYPE_BEST_OF = {0: 1, 1: 3, 2: 5}
+_LIVE_SLACK_NS = NS_PER_S  # a round that wakes a little early still asks /live
 
 
 def best_of_from_series_type(series_type: int | None) -> int | None:
@@ -140,12 +148,23 @@ class OpenDotaFeed:
         self._series: dict[str, _Series] = {}
         self._game_series: dict[str, str] = {}
         self._newest_update = 0
+        self._next_live_ns = 0
         self._running = False
 
     async def run(self) -> None:
         """Poll until :meth:`aclose`."""
         self._running = True
-        await run_polling(self, self.core, lambda: self._running)
+        await run_polling(self, self.core, lambda: self._running, self.urgent)
+
+    def urgent(self) -> bool:
+        """Whether a bound game is near its end: suspected over, its result not confirmed."""
+        limit = self.core.settings.frozen_polls
+        return any(
+            g.winner is None and g.frozen_polls > limit
+            for series in self._series.values()
+            if not self.core.tracker(series.ref).finished
+            for g in series.games.values()
+        )
 
     async def aclose(self) -> None:
         """Stop polling and close the HTTP pool."""
@@ -155,7 +174,12 @@ class OpenDotaFeed:
     async def poll_once(self) -> None:
         """Fetch ``/live``, confirm suspected-over games, publish the changes."""
         core = self.core
+        now = core.clock.now_ns()
         try:
+            if now < self._next_live_ns:
+                await self._confirm_suspects(live_polled=False)  # a fast round: /matches only
+                return
+            self._next_live_ns = now + core.settings.poll_interval_ms * NS_PER_MS - _LIVE_SLACK_NS
             body = await self._http.get("/live")
             core.health.reachable()
             for series in self._series.values():
@@ -171,11 +195,12 @@ class OpenDotaFeed:
                     core.health.fresh()
                 for item in live:
                     self._observe(item)
-            await self._confirm_suspects()
+            await self._confirm_suspects(live_polled=True)
         except (RetryableError, RejectError) as exc:
             core.round_failed(exc)
-        self._publish_all()
-        core.health.check(core.live())
+        finally:
+            self._publish_all()
+            core.health.check(core.live())
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -225,13 +250,13 @@ class OpenDotaFeed:
         if game.winner is None:
             game.kills_a, game.kills_b = kills["a"], kills["b"]
 
-    async def _confirm_suspects(self) -> None:
+    async def _confirm_suspects(self, *, live_polled: bool) -> None:
         limit = self.core.settings.frozen_polls
         for series in self._series.values():
             for game in series.games.values():
                 if game.winner is not None:
                     continue
-                if not game.seen_this_poll:
+                if live_polled and not game.seen_this_poll:
                     game.frozen_polls += 1
                 if game.frozen_polls > limit:
                     await self._confirm(series, game)

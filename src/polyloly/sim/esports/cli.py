@@ -28,7 +28,9 @@ from polyloly.sim.scenarios.loader import ScenarioError, available_scenarios, lo
 __all__ = ["checked_scenarios", "serve"]
 
 
-async def serve(host: str, port: int, scenario_names: list[str], speed: str) -> None:
+async def serve(
+    host: str, port: int, scenario_names: list[str], speed: str, sports_delay_ms: int = 20_000
+) -> None:
     """Serve the scenarios until SIGINT/SIGTERM."""
     clock = LiveClock()
     runtimes = [
@@ -36,7 +38,12 @@ async def serve(host: str, port: int, scenario_names: list[str], speed: str) -> 
         for name in scenario_names
     ]
     server = EsportsFeedServer(
-        runtimes, clock=clock, sleeper=AsyncioSleeper(), host=host, port=port
+        runtimes,
+        clock=clock,
+        sleeper=AsyncioSleeper(),
+        host=host,
+        port=port,
+        sports_delay_ms=sports_delay_ms,
     )
     try:
         await server.start()

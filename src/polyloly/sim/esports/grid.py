@@ -1,6 +1,9 @@
 """Local GRID: Series State GraphQL and the Series Events WebSocket.
 
-Routes (reference §3): ``POST /grid/live-data-feed/series-state/graphql`` (header
+Routes (reference §3): ``POST /grid/central-data/graphql`` answers the Central Data series
+listing (``allSeries(filter: {startTimeScheduled: {gte, lte}, titleIds: {in}})`` → ``edges[]
+{node {id startTimeScheduled title format teams {baseInfo {id name}}}}``, title ids LoL 3,
+Dota 2 2); ``POST /grid/live-data-feed/series-state/graphql`` (header
 ``x-api-key``; body ``{"query": ..., "variables": {"id": ...}}``) answers
 ``{"data": {"seriesState": {...}}}``; the socket ``/grid/live-data-feed/series/{id}?key=``
 (optional ``fromSequenceNumber``) replays the envelopes from that number, then pushes each
@@ -25,12 +28,14 @@ from polyloly.sim.esports.common import (
     Publisher,
     SocketSet,
     iso_ms,
+    iso_to_ns_sim,
+    iso_z,
     json_response,
 )
 from polyloly.sim.esports.runtime import ScenarioRuntime
 from polyloly.sim.scenarios.model import GameState, MatchState, ProviderSpec, Step, StepKind
 
-__all__ = ["SeriesLog", "add_routes", "series_state"]
+__all__ = ["SeriesLog", "add_routes", "series_node", "series_state"]
 
 PROVIDER: Final = "grid"
 _CLOSE_SERVER_ERROR: Final = 1011
@@ -273,9 +278,62 @@ class _Routes:
         return ws
 
 
+_TITLE_IDS: Final = {"lol": "3", "dota2": "2"}
+_TITLE_NAMES: Final = {"lol": "LoL", "dota2": "Dota 2"}
+
+
+def series_node(runtime: ScenarioRuntime, spec: ProviderSpec) -> dict[str, Any]:
+    """One series as GRID's Central Data lists it."""
+    scenario = runtime.scenario
+    return {
+        "id": spec.match_id,
+        "startTimeScheduled": iso_z(runtime.wall_ns(scenario.scheduled_ms)),
+        "title": {"name": scenario.game, "nameShortened": _TITLE_NAMES[scenario.game]},
+        "format": {"name": f"best-of-{scenario.best_of}", "nameShortened": f"Bo{scenario.best_of}"},
+        "teams": [
+            {
+                "baseInfo": {
+                    "id": spec.team_id(side),
+                    "name": spec.team_name(side, scenario.team(side).name),
+                }
+            }
+            for side in ("a", "b")
+        ],
+    }
+
+
+def _central(ctx: FeedContext, variables: dict[str, Any]) -> dict[str, Any]:
+    lo = iso_to_ns_sim(str(variables.get("start", "")))
+    hi = iso_to_ns_sim(str(variables.get("end", "")))
+    titles = {str(t) for t in variables.get("titleIds") or []}
+    edges = []
+    for runtime, spec in ctx.serving(PROVIDER):
+        scheduled = runtime.wall_ns(runtime.scenario.scheduled_ms)
+        if titles and _TITLE_IDS[runtime.scenario.game] not in titles:
+            continue
+        if (lo is not None and scheduled < lo) or (hi is not None and scheduled > hi):
+            continue
+        edges.append({"node": series_node(runtime, spec)})
+    edges.sort(key=lambda e: e["node"]["startTimeScheduled"])
+    return {"data": {"allSeries": {"totalCount": len(edges), "edges": edges[:50]}}}
+
+
 def add_routes(app: web.Application, ctx: FeedContext) -> None:
     """Mount the GRID routes under ``/grid`` and add one publisher per series."""
     routes = _Routes(ctx)
+
+    async def central(request: web.Request) -> web.Response:
+        ctx.requests[PROVIDER] += 1
+        if not ctx.key_ok(PROVIDER, request.headers.get("x-api-key")):
+            return json_response({"errors": [{"message": "Unauthorized"}]}, status=401)
+        try:
+            body = msgspec.json.decode(await request.read())
+            variables = dict(body.get("variables") or {})
+        except (msgspec.DecodeError, TypeError, AttributeError):
+            return json_response({"errors": [{"message": "bad request"}]}, status=400)
+        return json_response(_central(ctx, variables))
+
+    app.router.add_post("/grid/central-data/graphql", central)
     app.router.add_post("/grid/live-data-feed/series-state/graphql", routes.graphql)
     app.router.add_get("/grid/live-data-feed/series/{series_id}", routes.events_socket)
 

@@ -1,11 +1,13 @@
 """Local Liquipedia LPDB v3: ``GET /liquipedia/api/v3/match``.
 
-Shaped like the real API (reference §4): ``wiki`` and ``conditions`` (``[[match2id::X]]``
-joined by ``OR``) select records; the answer is ``{"result": [...], "error": [],
-"warning": []}`` with LPDB's mixed types (``winner`` a string index, ``finished``/``bestof``
-ints, game ``winner`` strings, ``scores`` ints). A generic library User-Agent is refused with
-403 (Liquipedia's terms), and ``Authorization: Apikey KEY`` is checked when a key is set.
-Games appear as an editor would add them: once over, after the provider delay.
+Shaped like the real API (reference §4): ``wiki`` and ``conditions`` select records — by id
+(``[[match2id::X]]`` joined by ``OR``) or by date (``[[date::>A]] AND [[date::<B]]``, naive
+UTC; how a bot finds a market's match by opponents and date), ordered by date; the answer
+is ``{"result": [...], "error": [], "warning": []}`` with LPDB's mixed types (``winner`` a
+string index, ``finished``/``bestof`` ints, game ``winner`` strings, ``scores`` ints). A
+generic library User-Agent is refused with 403 (Liquipedia's terms), and
+``Authorization: Apikey KEY`` is checked when a key is set. Games appear as an editor would
+add them: once over, after the provider delay.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from polyloly.sim.esports.common import FeedContext, json_response, lpdb_date
+from polyloly.sim.esports.common import FeedContext, iso_to_ns_sim, json_response, lpdb_date
 from polyloly.sim.esports.runtime import ScenarioRuntime
 from polyloly.sim.scenarios.model import MatchState, ProviderSpec
 
@@ -24,6 +26,7 @@ __all__ = ["add_routes", "lpdb_record"]
 PROVIDER: Final = "liquipedia"
 _WIKI: Final = {"lol": "leagueoflegends", "dota2": "dota2"}
 _MATCH2ID: Final = re.compile(r"\[\[match2id::([^\]]+)\]\]")
+_DATE: Final = re.compile(r"\[\[date::([<>])([^\]]+)\]\]")
 _GENERIC_AGENTS: Final = ("python-httpx", "python-requests", "aiohttp", "curl", "wget", "python/")
 
 
@@ -89,6 +92,12 @@ def lpdb_record(runtime: ScenarioRuntime, spec: ProviderSpec, state: MatchState)
     }
 
 
+def _date_ok(op: str, bound: int | None, scheduled_ns: int) -> bool:
+    if bound is None:
+        return False
+    return scheduled_ns > bound if op == ">" else scheduled_ns < bound
+
+
 def add_routes(app: web.Application, ctx: FeedContext) -> None:
     """Mount the LPDB route under ``/liquipedia/api/v3``."""
 
@@ -101,14 +110,24 @@ def add_routes(app: web.Application, ctx: FeedContext) -> None:
         if not ctx.key_ok(PROVIDER, auth.removeprefix("Apikey ") if auth else None):
             return json_response({"error": ["Invalid API key"]}, status=401)
         wiki = request.query.get("wiki", "")
-        wanted = set(_MATCH2ID.findall(request.query.get("conditions", "")))
+        conditions = request.query.get("conditions", "")
+        wanted = set(_MATCH2ID.findall(conditions))
+        dates = [(op, iso_to_ns_sim(text)) for op, text in _DATE.findall(conditions)]
         result = []
         for runtime, spec in ctx.serving(PROVIDER):
             outage = runtime.outage(PROVIDER)
             if outage is not None and outage.mode == "error":
                 return json_response({"error": ["unavailable"]}, status=503)
-            if spec.match_id in wanted and _WIKI[runtime.scenario.game] == wiki:
-                result.append(lpdb_record(runtime, spec, runtime.state(PROVIDER)))
+            if _WIKI[runtime.scenario.game] != wiki:
+                continue
+            if wanted and spec.match_id not in wanted:
+                continue
+            if not wanted and not dates:
+                continue  # LPDB would list the whole wiki: never asked for here
+            scheduled = runtime.wall_ns(runtime.scenario.scheduled_ms)
+            if not all(_date_ok(op, bound, scheduled) for op, bound in dates):
+                continue
+            result.append(lpdb_record(runtime, spec, runtime.state(PROVIDER)))
         return json_response({"result": result, "error": [], "warning": []})
 
     app.router.add_get("/liquipedia/api/v3/match", match)

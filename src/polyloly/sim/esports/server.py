@@ -10,6 +10,7 @@ One server serves any number of scenarios at once, each provider under its prefi
     /liquipedia/api/v3/match
     /lolesports/persisted/gw/{getSchedule,getLive,getEventDetails}
     /lolesports/livestats/v1/window/{gameId}
+    /sports/ws                                          (WebSocket: Polymarket's sports feed)
 
 Push feeds run as publisher loops on the injected sleeper; :attr:`EsportsFeedServer.loops`
 says how many, so a virtual-time driver knows how many tasks to wait for.
@@ -19,17 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from aiohttp import web
 
 from polyloly.runtime.clock import Clock
 from polyloly.runtime.sleep import Sleeper
-from polyloly.sim.esports import grid, liquipedia, lolesports, opendota, pandascore
-from polyloly.sim.esports.common import FeedContext
+from polyloly.sim.esports import grid, liquipedia, lolesports, opendota, pandascore, sports_ws
+from polyloly.sim.esports.common import FeedContext, ProviderRule, json_response
 from polyloly.sim.esports.runtime import ScenarioRuntime
 
 __all__ = ["EsportsFeedServer"]
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class EsportsFeedServer:
@@ -45,6 +48,13 @@ class EsportsFeedServer:
         Where to listen (port 0 = any free port).
     api_keys
         Keys the feeds require, per provider (absent = accept anything).
+    sports_delay_ms, sports_ping_ms
+        Polymarket's sports channel: how far behind the truth it shows a scenario without
+        its own ``polymarket_sports`` entry, and its ping period (pong within twice that).
+    limits
+        Request limits to enforce per provider with 429, as the provider would
+        (:data:`~polyloly.sim.esports.common.PUBLISHED_LIMITS`; absent = none). Every request
+        is logged in ``ctx.request_log`` either way: the server judges the client's rate.
     """
 
     def __init__(
@@ -56,15 +66,43 @@ class EsportsFeedServer:
         host: str = "127.0.0.1",
         port: int = 0,
         api_keys: Mapping[str, str] | None = None,
+        limits: Mapping[str, ProviderRule] | None = None,
+        sports_delay_ms: int = 20_000,
+        sports_ping_ms: int = 5_000,
     ) -> None:
         self.ctx = FeedContext(
-            runtimes=list(runtimes), clock=clock, sleeper=sleeper, api_keys=dict(api_keys or {})
+            runtimes=list(runtimes),
+            clock=clock,
+            sleeper=sleeper,
+            api_keys=dict(api_keys or {}),
+            limits=dict(limits or {}),
         )
         self.host = host
         self._port = port
-        self.app = web.Application()
+        ctx = self.ctx
+
+        @web.middleware
+        async def judge(request: web.Request, handler: _Handler) -> web.StreamResponse:
+            provider = request.path.strip("/").split("/", 1)[0]
+            refused = ctx.admit(provider, request.path)
+            if refused:
+                response = json_response({"error": refused}, status=429)
+                rule = ctx.limits.get(provider)
+                if rule is not None and rule.min_spacing_ns:
+                    response.headers["Retry-After"] = str(-(-rule.min_spacing_ns // 10**9))
+                return response
+            return await handler(request)
+
+        self.app = web.Application(middlewares=[judge])
         for module in (opendota, pandascore, grid, liquipedia, lolesports):
             module.add_routes(self.app, self.ctx)
+        self.sports = sports_ws.SportsChannel(
+            self.ctx,
+            delay_ms=sports_delay_ms,
+            ping_interval_ms=sports_ping_ms,
+            pong_timeout_ms=2 * sports_ping_ms,
+        )
+        sports_ws.add_routes(self.app, self.ctx, self.sports)
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -100,6 +138,7 @@ class EsportsFeedServer:
             "liquipedia": f"{http}/liquipedia",
             "lolesports": f"{http}/lolesports",
             "lolesports_feed": f"{http}/lolesports",
+            "polymarket_sports": f"{ws}/sports/ws",
         }
 
     @property

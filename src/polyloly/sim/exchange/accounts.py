@@ -14,6 +14,7 @@ trader who already spent its proceeds (the "ghost fill" pitfall).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from polyloly.domain.events import Side
@@ -39,6 +40,10 @@ def _key(address: str) -> str:
     return address.lower()
 
 
+BalanceObserver = Callable[[str, str, int, str], object]
+"""Told of every balance change: (address, asset, amount, ``deposit`` | ``move``)."""
+
+
 class Accounts:
     """Every address's balances, reservations and allowances (all micro-units)."""
 
@@ -51,6 +56,7 @@ class Accounts:
         self._orders: dict[str, Reservation] = {}
         self.fees_collected = 0
         self.deposited = 0  # pUSD ever credited from outside (starting balances, deposits)
+        self.observer: BalanceObserver | None = None  # a local chain mirroring the ledger
 
     # -- addresses --------------------------------------------------------------------------
 
@@ -72,6 +78,8 @@ class Accounts:
             "COLLATERAL": self.starting_allowance,
             "CONDITIONAL": self.starting_allowance,
         }
+        if self.observer is not None:
+            self.observer(address, COLLATERAL, initial, "deposit")
         return True
 
     def balances(self, address: str) -> dict[str, int]:
@@ -105,13 +113,19 @@ class Accounts:
 
     def deposit(self, address: str, amount: int) -> None:
         """Credit pUSD from outside the exchange (a deposit)."""
-        self.credit(address, COLLATERAL, amount)
+        self.credit(address, COLLATERAL, amount, "deposit")
         self.deposited += amount
 
-    def credit(self, address: str, asset: str, amount: int) -> None:
-        """Add (or, negative, remove) ``amount`` of ``asset``: deposits and test set-up."""
+    def credit(self, address: str, asset: str, amount: int, kind: str = "move") -> None:
+        """Add (or, negative, remove) ``amount`` of ``asset``: deposits and test set-up.
+
+        ``kind`` tells an observer (the local chain) a ``deposit`` from outside from a
+        ``move`` between accounts.
+        """
         self.open(address)
         self._balances[_key(address)][asset] += amount
+        if self.observer is not None and amount:
+            self.observer(address, asset, amount, kind)
 
     # -- reservations -----------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import os
 import signal
+from collections.abc import Callable
+from typing import Protocol
 
 import typer
 
@@ -21,15 +23,41 @@ from polyloly.sim.exchange.server import ExchangeSimulator
 __all__ = ["serve"]
 
 
-async def serve(host: str, port: int, scenario: str, seed: int) -> None:
-    """Start the simulator with a scenario, announce it, and wait for a stop signal."""
+class Attachment(Protocol):
+    """Something that runs with the simulator (a local chain's bridge): attached before the
+    markets are listed, started after the server, stopped before it."""
+
+    def attach(self) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def serve(
+    host: str,
+    port: int,
+    scenario: str,
+    seed: int,
+    *,
+    attachment: Callable[[ExchangeSimulator], Attachment] | None = None,
+) -> None:
+    """Start the simulator with a scenario, announce it, and wait for a stop signal.
+
+    ``attachment`` builds what runs along (``sim exchange --chain``: the chain bridge).
+    """
     sim = ExchangeSimulator(SimConfig(seed=seed))
+    bridge = attachment(sim) if attachment is not None else None
+    if bridge is not None:
+        bridge.attach()
     SCENARIOS[scenario](sim)
     try:
         await sim.start(host=host, port=port)
     except OSError as exc:
         reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
         raise PortInUseError("--port", host, port, reason) from exc
+    if bridge is not None:
+        await bridge.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -43,4 +71,6 @@ async def serve(host: str, port: int, scenario: str, seed: int) -> None:
     try:
         await stop.wait()
     finally:
+        if bridge is not None:
+            await bridge.stop()
         await sim.stop()

@@ -14,7 +14,7 @@ heartbeats) run when :meth:`Venue.run_due` is called.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, Protocol
 
 from polyloly.domain.events import Side
 from polyloly.domain.fees import PolymarketFeeModel
@@ -63,6 +63,22 @@ NOT_CANCELED: Final = "already canceled or matched"
 _MARKET_TYPES: Final = frozenset({OrderType.FOK, OrderType.FAK})
 
 
+class ChainHooks(Protocol):
+    """A local chain the venue settles on (:class:`polyloly.sim.chain.bridge.ChainBridge`)."""
+
+    def ids(self, question_id: str) -> tuple[str, str, tuple[str, str]]:
+        """(question id, condition id, token ids) of a new market, as the chain computes them."""
+        ...
+
+    def listed(self, listing: Listing) -> None:
+        """A market was listed: prepare its condition."""
+        ...
+
+    def resolved(self, listing: Listing, winning_token_id: str) -> None:
+        """A market resolved: report its payouts."""
+        ...
+
+
 class Venue:
     """State and rules of the local exchange (see module docstring)."""
 
@@ -104,6 +120,7 @@ class Venue:
         self._events: dict[str, str] = {}
         self.funders: dict[str, str] = {}  # signer EOA (lower) -> funder address
         self.house: dict[str, str] = {}  # synthetic owner -> address
+        self.chain: ChainHooks | None = None  # a local chain settling for the venue
 
     # -- time -------------------------------------------------------------------------------
 
@@ -119,8 +136,13 @@ class Venue:
 
     def add_market(self, spec: SimMarket) -> Listing:
         """List a binary market; ids are generated from the seed unless given."""
-        condition_id = spec.condition_id or self.ids.hex32()
-        tokens = spec.token_ids or (self.ids.token_id(), self.ids.token_id())
+        question_id = ""
+        if self.chain is not None and not spec.condition_id:
+            # listed under its on-chain ids: the chain prepares the condition
+            question_id, condition_id, tokens = self.chain.ids(self.ids.hex32())
+        else:
+            condition_id = spec.condition_id or self.ids.hex32()
+            tokens = spec.token_ids or (self.ids.token_id(), self.ids.token_id())
         event_key = spec.event_slug or condition_id
         if event_key not in self._events:
             self._events[event_key] = self.ids.numeric(10_000, 999_999)
@@ -128,7 +150,7 @@ class Venue:
             spec=spec,
             condition_id=condition_id,
             token_ids=tokens,
-            question_id=self.ids.hex32(),
+            question_id=question_id or self.ids.hex32(),
             gamma_id=self.ids.numeric(),
             event_id=self._events[event_key],
             tick=spec.tick,
@@ -148,6 +170,8 @@ class Venue:
         for token in tokens:
             self.by_token[token] = listing
         self.publisher.new_market(listing)
+        if self.chain is not None:
+            self.chain.listed(listing)
         return listing
 
     def listing_of(self, token_id: str) -> Listing:
@@ -196,6 +220,8 @@ class Venue:
                 self._cancel_delayed(order_id, "CANCELED_MARKET_RESOLVED")
         self.publisher.level_changes(listing, changes, "")
         self.publisher.resolved(listing, winning_token_id)
+        if self.chain is not None:
+            self.chain.resolved(listing, winning_token_id)
 
     def redeem(self, address: str, condition_id: str) -> int:
         """Pay 1 pUSD per winning share of a resolved market; return the payout."""

@@ -5,12 +5,15 @@ See :mod:`.engine` (the pure decision engine) and :mod:`.params` (parameters), a
 
 from polyloly.strategies.temporal_arb.engine import AskBook, BookLookup, Signal, TemporalArbEngine
 from polyloly.strategies.temporal_arb.params import TemporalArbParams, TemporalArbParamsError
+from polyloly.strategies.temporal_arb.policy import ConfirmationPolicy, refusal
 
 __all__ = [
     "AskBook",
     "BookLookup",
+    "ConfirmationPolicy",
     "Signal",
     "TemporalArbEngine",
     "TemporalArbParams",
     "TemporalArbParamsError",
+    "refusal",
 ]

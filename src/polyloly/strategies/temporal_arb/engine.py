@@ -68,6 +68,7 @@ from polyloly.domain.intents import OrderType, PlaceOrderIntent, intent_id_for
 from polyloly.domain.markets import MarketKind, MarketMapping, MarketMappingError, MarketRegistry
 from polyloly.domain.money import ONE, SCALE, cost_of, fmt
 from polyloly.strategies.temporal_arb.params import TemporalArbParams
+from polyloly.strategies.temporal_arb.policy import refusal
 
 __all__ = [
     "AskBook",
@@ -211,6 +212,7 @@ class TemporalArbEngine:
         min_notional: int = 0,
     ) -> None:
         self.params = params
+        self._policy = params.policy
         self.registry = registry
         self.books = books
         self.strategy = strategy
@@ -356,19 +358,32 @@ class TemporalArbEngine:
         mapping = self.registry.game_market(e.match_id, e.game_number)
         if mapping is None:
             return []
-        if e.game_winner is None or e.game_confidence < self.params.min_confidence:
-            self._armed.pop(mapping.market_id, None)  # disputed, withdrawn or not yet confirmed
+        if e.game_winner is None:
+            self._armed.pop(mapping.market_id, None)  # disputed or withdrawn
             return []
+        why = refusal(self._policy, confidence=e.game_confidence, sources=e.game_sources)
+        if why:
+            self._armed.pop(mapping.market_id, None)  # not (or no longer) confirmed enough
+            return self._skip(f"game result not confirmed: {why}")
         return self._arm(mapping, e.game_winner, e.game_confidence, e)
 
     def on_truth_final(self, e: TruthFinal) -> list[PlaceOrderIntent]:
         """A confirmed series result for the match market."""
         self._live.setdefault(e.match_id, _Live()).final = e.winner
-        if not self.params.trade_match_markets or e.confidence < self.params.min_final_confidence:
+        if not self.params.trade_match_markets:
             return []
         mapping = self.registry.match_market(e.match_id)
         if mapping is None:
             return []
+        why = refusal(
+            self._policy,
+            confidence=e.confidence,
+            sources=e.sources,
+            timed_out=e.timed_out,
+            final=True,
+        )
+        if why:
+            return self._skip(f"match result not confirmed: {why}")
         return self._arm(mapping, e.winner, e.confidence, e)
 
     def on_truth_alert(self, e: TruthAlert) -> None:

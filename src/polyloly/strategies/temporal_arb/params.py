@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from polyloly.domain.intents import OrderType
 from polyloly.domain.money import ONE, parse_micros
+from polyloly.strategies.temporal_arb.policy import ConfirmationPolicy
 
 __all__ = ["TemporalArbParams", "TemporalArbParamsError"]
 
@@ -35,10 +36,16 @@ class TemporalArbParams:
     Attributes
     ----------
     min_confidence
-        A game result is traded only at or above this game confidence (bps).
-    min_final_confidence
-        Extra floor on a ``TruthFinal``'s confidence (bps; 0 = trade every FINAL, which the
-        truth engine only emits after confirmation or its timeout).
+        A map or match result is traded only at or above this confidence (bps); see
+        :mod:`polyloly.strategies.temporal_arb.policy` for the whole confirmation policy.
+    min_sources
+        Distinct agreeing sources a result needs (2: a report plus a confirmation).
+    allow_single_source_final
+        Opt-in: also trade a FINAL the truth engine declared by its timeout from one
+        source (off by default; the node logs it loudly at start).
+    confirm_only
+        Sources that confirm but never make a result tradable alone (the truth engine's
+        ``confirm_only`` set: Liquipedia, Polymarket's sports feed).
     max_entry_price
         Never pay more than this per share (price micros); also the FAK limit price.
     fixed_size_usdc
@@ -68,7 +75,9 @@ class TemporalArbParams:
     """
 
     min_confidence: int = 9_000
-    min_final_confidence: int = 0
+    min_sources: int = 2
+    allow_single_source_final: bool = False
+    confirm_only: frozenset[str] = frozenset()
     max_entry_price: int = 950_000
     fixed_size_usdc: int = 50_000_000
     max_exposure_usdc: int = 200_000_000
@@ -82,8 +91,10 @@ class TemporalArbParams:
     presign: bool = False
 
     def __post_init__(self) -> None:
-        if not 0 <= self.min_confidence <= _BPS or not 0 <= self.min_final_confidence <= _BPS:
+        if not 0 <= self.min_confidence <= _BPS:
             raise TemporalArbParamsError("confidences must be within [0, 10000] basis points")
+        if self.min_sources < 1:
+            raise TemporalArbParamsError("min_sources must be >= 1")
         if not 0 < self.max_entry_price < ONE:
             raise TemporalArbParamsError("max_entry_price must be within (0, 1)")
         if self.fixed_size_usdc <= 0 or self.max_exposure_usdc <= 0:
@@ -96,6 +107,16 @@ class TemporalArbParams:
             raise TemporalArbParamsError("size_lot_shares and amount_quantum_usdc must be > 0")
         if self.order_type not in _ENTRY_TYPES:
             raise TemporalArbParamsError("order_type must be FAK or FOK (entries are marketable)")
+
+    @property
+    def policy(self) -> ConfirmationPolicy:
+        """The confirmation policy these params describe."""
+        return ConfirmationPolicy(
+            min_confidence=self.min_confidence,
+            min_sources=self.min_sources,
+            allow_single_source_final=self.allow_single_source_final,
+            confirm_only=self.confirm_only,
+        )
 
     @classmethod
     def from_config(

@@ -18,12 +18,20 @@ import msgspec
 
 __all__ = [
     "GridActor",
+    "GridBaseInfo",
+    "GridCentralData",
+    "GridCentralResponse",
     "GridClock",
     "GridEnvelope",
     "GridEvent",
     "GridGameState",
     "GridGameTeam",
+    "GridNamed",
+    "GridSeriesConnection",
+    "GridSeriesEdge",
+    "GridSeriesNode",
     "GridSeriesState",
+    "GridSeriesTeam",
     "GridStateData",
     "GridStateResponse",
     "GridTeamState",
@@ -135,3 +143,63 @@ class GridEnvelope(msgspec.Struct, frozen=True, kw_only=True):
     publishedAt: str | None = None  # noqa: N815 - GRID's field name
     seriesId: int | str = ""  # noqa: N815 - GRID's field name
     sessionSequenceNumber: int = 0  # noqa: N815 - GRID's field name
+
+
+# -- Central Data: the series listing (allSeries), used to find a market's series ------------------
+
+
+class GridBaseInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """``allSeries ... teams[].baseInfo``."""
+
+    id: str = ""
+    name: str = ""
+
+
+class GridSeriesTeam(msgspec.Struct, frozen=True, kw_only=True):
+    """``allSeries ... teams[]``."""
+
+    baseInfo: GridBaseInfo | None = None  # noqa: N815 - GRID's field name
+
+
+class GridNamed(msgspec.Struct, frozen=True, kw_only=True):
+    """``title`` / ``format`` / ``tournament``: ``{name, nameShortened}``."""
+
+    name: str = ""
+    nameShortened: str = ""  # noqa: N815 - GRID's field name
+
+
+class GridSeriesNode(msgspec.Struct, frozen=True, kw_only=True):
+    """One series of the Central Data listing."""
+
+    id: str = ""
+    startTimeScheduled: str | None = None  # noqa: N815 - GRID's field name
+    title: GridNamed | None = None
+    format: GridNamed | None = None
+    tournament: GridNamed | None = None
+    teams: list[GridSeriesTeam] = msgspec.field(default_factory=list)
+
+
+class GridSeriesEdge(msgspec.Struct, frozen=True, kw_only=True):
+    """``allSeries.edges[]``."""
+
+    node: GridSeriesNode | None = None
+
+
+class GridSeriesConnection(msgspec.Struct, frozen=True, kw_only=True):
+    """``allSeries``."""
+
+    totalCount: int = 0  # noqa: N815 - GRID's field name
+    edges: list[GridSeriesEdge] = msgspec.field(default_factory=list)
+
+
+class GridCentralData(msgspec.Struct, frozen=True, kw_only=True):
+    """``data`` of a Central Data answer."""
+
+    allSeries: GridSeriesConnection | None = None  # noqa: N815 - GRID's field name
+
+
+class GridCentralResponse(msgspec.Struct, frozen=True, kw_only=True):
+    """``{"data": {"allSeries": ...}, "errors": [...]}``."""
+
+    data: GridCentralData | None = None
+    errors: list[dict[str, Any]] = msgspec.field(default_factory=list)
