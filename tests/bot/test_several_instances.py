@@ -36,6 +36,7 @@ import httpx
 import pytest
 import redis
 from tests.adapters.redis.conftest import REDIS_ENV
+from tests.bot.cli_process import PROVIDERS
 
 from polyloly.adapters.polymarket.config import Secret, signer_address
 from polyloly.execution.events import (
@@ -49,7 +50,6 @@ from polyloly.storage.event_log import EventLogReader
 
 KEY = "0x" + "5c" * 32  # a throwaway test key for the local exchange
 LAUNCH = "from polyloly.bot.cli import main; main()"
-PROVIDERS = ("opendota", "pandascore", "grid", "liquipedia", "lolesports")
 TOKEN = "several-instances-token-0123"
 CAP = Decimal(300)  # pUSD: the account's caps, per market and in total
 ALONE = Decimal(250)  # pUSD: what pair arbitrage spends when alone
