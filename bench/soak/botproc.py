@@ -20,7 +20,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -113,9 +113,15 @@ class BotProcess:
         """The live process's id."""
         return self._proc.pid if self._proc is not None and self._proc.returncode is None else None
 
-    async def start(self, ready_timeout_s: float) -> Session:
+    async def start(
+        self, ready_timeout_s: float, disturbed_ns: Callable[[], int] | None = None
+    ) -> Session:
         """Start the bot and wait until it is ready, has exited, or the timeout passed.
 
+        The timeout runs from the start or from the last disturbance of the venue's HTTP
+        API that ``disturbed_ns`` reports (an injected error or hang, or one still armed),
+        whichever is later — a bot cannot finish its start-up reconciliation while the
+        venue's reads fail — but never past three timeouts from the start.
         A start that does not become ready is ended (SIGKILL if still alive) and marked
         ``failed`` with its exit code.
         """
@@ -136,8 +142,8 @@ class BotProcess:
                 start_new_session=True,  # a Ctrl-C of the harness is not the bot's
             )
         session.pid = self._proc.pid
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + ready_timeout_s
+        timeout_ns = int(ready_timeout_s * 1e9)
+        limit_ns = session.started_ns + 3 * timeout_ns
         seen = 0
         while True:
             size = log.stat().st_size
@@ -149,7 +155,10 @@ class BotProcess:
                 if READY_MARK in chunk:
                     session.ready_ns = self.clock.now_ns()
                     return session
-            if self._proc.returncode is not None or loop.time() > deadline:
+            since = max(session.started_ns, disturbed_ns() if disturbed_ns else 0)
+            if self._proc.returncode is not None or self.clock.now_ns() > min(
+                since + timeout_ns, limit_ns
+            ):
                 break
             await asyncio.sleep(_POLL_S)
         self.kill("start-timeout")

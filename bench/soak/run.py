@@ -111,6 +111,7 @@ class _Run:
         self.journal = (out / "journal.jsonl").open("a", encoding="utf-8")
         self.result = SeedResult(seed=seed, out_dir=out)
         self.stopping = asyncio.Event()
+        self.injector: FaultInjector | None = None
         self.lifecycle = asyncio.Lock()  # one kill, restart or operator restart at a time
 
     def note(self, what: str, **fields: Any) -> None:
@@ -120,12 +121,23 @@ class _Run:
 
     # -- starting -------------------------------------------------------------------------
 
+    def http_disturbed_ns(self) -> int:
+        """When the venue's HTTP API was last disturbed: now while an injected error or hang
+        is still armed, else the onset of the last one (0: never)."""
+        injector = self.injector
+        if injector is None:
+            return 0
+        if injector.faults.state()["http"]:
+            return int(injector.clock.now_ns())
+        records = injector.records
+        return max((r.onset_ns for r in records if r.kind.startswith("http_")), default=0)
+
     async def start_bot(self, bot: BotProcess, attempts: int | None = None) -> bool:
         """Start the bot, retrying a start that fails; whether it is up."""
         for attempt in range(attempts or self.cfg.start_attempts):
             if attempt:
                 await asyncio.sleep(1.0)
-            session = await bot.start(self.cfg.ready_timeout_s)
+            session = await bot.start(self.cfg.ready_timeout_s, self.http_disturbed_ns)
             self.note(
                 "start",
                 session=session.index,
@@ -293,7 +305,7 @@ async def run_seed(cfg: SoakConfig, seed: int, out: Path) -> SeedResult:
         clock=clock,
     )
     run.note("seed", seed=seed, address=world.address, command=bot.cmd, config=asdict(cfg))
-    injector = FaultInjector(world.exchange.faults, world.watch, clock)
+    injector = run.injector = FaultInjector(world.exchange.faults, world.watch, clock)
     try:
         if not await run.start_bot(bot):
             result.aborted = "the bot did not start"
