@@ -211,3 +211,51 @@ async def test_from_settings_uses_the_token_file_when_no_token_is_set(tmp_path: 
     finally:
         await server.stop()
     assert target.calls == [("cancel_all", "")]
+
+
+class SeveralTarget(FakeTarget):
+    """A bot that is one of several instances on its wallet."""
+
+    def halt_all_instances(self, reason: str) -> None:
+        self.calls.append(("halt_all", reason))
+
+    def resume_all_instances(self) -> None:
+        self.calls.append(("resume_all", ""))
+
+    def cancel_all_instances(self) -> None:
+        self.calls.append(("cancel_all_instances", ""))
+
+
+@pytest.mark.asyncio
+async def test_all_instances_commands_reach_an_instance_and_are_refused_by_a_lone_bot(
+    served: tuple[ControlServer, FakeTarget],
+) -> None:
+    server, lone = served
+    client = ControlClient(server.url, TOKEN)
+    for call in (
+        lambda: client.halt("x", all_instances=True),
+        lambda: client.resume(all_instances=True),
+        lambda: client.cancel_all(all_instances=True),
+    ):
+        with pytest.raises(ControlError, match="not one of several instances"):
+            await call()
+    assert lone.calls == []
+    target = SeveralTarget()
+    several = ControlServer(target, TOKEN, host="127.0.0.1", port=0)
+    await several.start()
+    try:
+        client = ControlClient(several.url, TOKEN)
+        assert (await client.halt("stop all", all_instances=True))["action"] == (
+            "halt --all-instances"
+        )
+        await client.resume(all_instances=True)
+        await client.cancel_all(all_instances=True)
+        await client.cancel_all()  # without the flag: this bot's own orders, as before
+    finally:
+        await several.stop()
+    assert target.calls == [
+        ("halt_all", "stop all"),
+        ("resume_all", ""),
+        ("cancel_all_instances", ""),
+        ("cancel_all", ""),
+    ]

@@ -204,6 +204,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "PAPER_TRADING": ("false", False),
     "LOG_LEVEL": ("debug", "DEBUG"),
     "POLYLOLY_CONTROL_TOKEN": ("control-token-0123456789", "control-token-0123456789"),
+    "POLYLOLY_INSTANCE_ID": ("east-1", "east-1"),
 }
 
 

@@ -42,9 +42,17 @@ def test_every_yaml_and_json_file_parses() -> None:
 def test_compose_services() -> None:
     compose = _yaml(DOCKER / "compose.yaml")
     services = compose["services"]
-    assert set(services) == {"bot", "prometheus", "grafana", "postgres"}
-    assert "redis" not in json.dumps(compose).lower()  # the bot does not use one
+    assert set(services) == {"bot", "prometheus", "grafana", "postgres", "redis", "bot-b"}
     assert services["postgres"]["profiles"] == ["postgres"]
+    # several instances on one wallet: Redis and a second bot, only under their profile
+    assert services["redis"]["profiles"] == ["several"]
+    assert "ports" not in services["redis"]  # the compose network only
+    bot_b = services["bot-b"]
+    assert bot_b["profiles"] == ["several"]
+    assert bot_b["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+    assert bot_b["environment"]["POLYLOLY_INSTANCE_ID"] != services["bot"].get(
+        "environment", {}
+    ).get("POLYLOLY_INSTANCE_ID")
     for name in ("bot", "prometheus", "grafana"):
         assert "profiles" not in services[name]
     bot = services["bot"]

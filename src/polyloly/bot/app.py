@@ -50,6 +50,7 @@ from polyloly.adapters.polymarket.execution import execution_ports
 from polyloly.adapters.polymarket.factory import PolymarketAdapter, create_adapter
 from polyloly.adapters.polymarket.gamma import DiscoveredMarket, discover_esports
 from polyloly.adapters.polymarket.ws_market import MarketWsClient
+from polyloly.adapters.redis.budget import RedisBudget
 from polyloly.backtest.replay_ports import DigestSigner
 from polyloly.bot.alerts import AlertRules, AppriseAlerts
 from polyloly.bot.chain import ChainBalancesAccount, live_onchain, recycle_config
@@ -79,8 +80,10 @@ from polyloly.bot.settings import Settings
 from polyloly.domain.events import Event, MatchBound, OperatorCommand, TimerTick
 from polyloly.domain.markets import MarketMapping, MarketRegistry, TeamAliases
 from polyloly.domain.money import fmt
+from polyloly.execution.budget import BudgetLimits, KeeperConfig
 from polyloly.execution.engine import ExecutionEngine, ExecutionPorts, Translate
 from polyloly.execution.events import VenueSnapshot
+from polyloly.execution.instances import NO_METADATA, instance_metadata
 from polyloly.execution.paper import PaperConfig, PaperVenue
 from polyloly.execution.presign import OrderTarget
 from polyloly.execution.presigner import Presigner
@@ -148,6 +151,8 @@ class TradingNode:
         self.adapter: PolymarketAdapter | None = None
         self.paper: PaperVenue | None = None
         self.presigner: Presigner | None = None
+        self.shared: RedisBudget | None = None
+        """The risk budget, kill switch and heartbeats shared with other instances (Redis)."""
         self.feeds: list[EsportsFeed] = []
         self.directory: MatchDirectory | None = None
         self.binder: Binder | None = None
@@ -252,8 +257,7 @@ class TradingNode:
             self._build_core(translators)
             self.engine.recover(recorded)
             assert self.metrics is not None  # noqa: S101  (observability starts first)
-            self.metrics.watch_pnl(self.engine.state)
-            self.metrics.watch_presign(self.engine.presign.stats.as_dict)
+            self._watch_engine(self.metrics)
             self.kernel.subscribe(VenueSnapshot, self._keep_snapshot)
         self.tally.attach(self.kernel)
         self.console_feed.attach(self.kernel)
@@ -320,6 +324,7 @@ class TradingNode:
                 merger = self.options.merger(self.adapter, self._funder())
             elif onchain is not None:
                 merger = onchain
+            instance = self.settings.instances.id
             ports = execution_ports(
                 self.adapter,
                 self.clock,
@@ -327,6 +332,7 @@ class TradingNode:
                 alerts=alerts,
                 neg_risk_of=core.neg_risk_of,
                 merger=merger,
+                metadata=instance_metadata(instance) if instance else NO_METADATA,
             )
             config = execution_config(self.settings)
             if onchain is not None:
@@ -342,6 +348,7 @@ class TradingNode:
                 translators=translators,
                 resync_types=(pm.UserResync,),
             )
+            self._share_budget(engine)
             self._build_presigner(core, engine)
             return
         paper = self.paper = PaperVenue(
@@ -364,6 +371,39 @@ class TradingNode:
         paper.attach(self.kernel)
         paper.publish = self._defer  # venue updates arrive as their own inputs, like a socket
         core.market_listeners.append(self._paper_market)
+
+    def _watch_engine(self, metrics: Metrics) -> None:
+        """Export the ledger's PnL, the presign pool and (several instances) their figures."""
+        metrics.watch_pnl(self.engine.state)
+        metrics.watch_presign(self.engine.presign.stats.as_dict)
+        if self.engine.state.instance_id is not None:
+            metrics.watch_instances(partial(instance_figures, self.engine))
+
+    def _share_budget(self, engine: ExecutionEngine) -> None:
+        """With ``REDIS_URL`` and an instance id: reserve every order in the shared budget."""
+        url, inst = self.settings.storage.redis_url, self.settings.instances
+        if url is None or inst.id is None:
+            return
+        risk = self.settings.risk
+        limits = BudgetLimits(
+            max_total=risk.max_total_exposure_micros,
+            max_market=risk.max_position_per_market_micros,
+            max_daily_loss=risk.max_daily_loss_micros,
+            lease_ms=int(inst.lease_s * 1000),
+        )
+        shared = self.shared = RedisBudget(
+            url.get_secret_value(),
+            instance=inst.id,
+            limits=limits,
+            prefix=inst.key_prefix,
+            timeout_s=inst.redis_timeout_s,
+        )
+        keeper = engine.use_budget(
+            shared,
+            shared,
+            KeeperConfig(instance=inst.id, limits=limits, on_down=inst.on_redis_down),
+        )
+        keeper.attach()
 
     def _build_presigner(self, core: Core, engine: ExecutionEngine) -> None:
         """Live and paper only: a replay re-feeds the ``PresignReady`` events it publishes."""
@@ -692,6 +732,8 @@ class TradingNode:
             await self.adapter.stop()
         if self.core is not None and self.core.engine is not None:
             await self.core.engine.stop()
+        if self.shared is not None:
+            await self.shared.aclose()
 
     async def _stop_sinks(self) -> None:
         """Deliver queued alerts, close the servers, write the last projection batch."""
@@ -727,6 +769,20 @@ class TradingNode:
     def status(self) -> dict[str, Any]:
         """A JSON-ready snapshot of the node."""
         return node_status(self)
+
+    # -- several instances on one account (control API ``all_instances``) ------------------
+
+    def halt_all_instances(self, reason: str) -> None:
+        """Halt every instance sharing the account (the shared switch; this one at once)."""
+        self._command("halt_all", reason or "operator halt --all-instances")
+
+    def resume_all_instances(self) -> None:
+        """Resume every instance sharing the account."""
+        self._command("resume_all", "operator resume --all-instances")
+
+    def cancel_all_instances(self) -> None:
+        """Cancel every open order of the account, every instance's (the venue's cancel-all)."""
+        self._command("cancel_all_instances", "operator cancel-all --all-instances")
 
     def _refusals(self) -> dict[str, int]:
         """Operator requests refused, by channel (the metrics read it)."""
@@ -805,6 +861,21 @@ def node_summary(node: TradingNode) -> list[str]:
     )
 
 
+def instance_figures(engine: ExecutionEngine) -> dict[str, int]:
+    """Several instances on one account: what this one saw of the others, and its budget."""
+    state, keeper = engine.state, engine.budget
+    out = {
+        "foreign_orders": len(state.foreign_orders),
+        "foreign_trades": len(state.foreign_trades),
+    }
+    if keeper is not None:
+        out["budget_up"] = int(bool(keeper.available))
+        out["budget_unavailable_orders"] = keeper.stats.unavailable
+        for reason, count in keeper.stats.refused.items():
+            out[f"budget_refused_{reason}"] = count
+    return out
+
+
 def node_status(node: TradingNode) -> dict[str, Any]:
     """A JSON-ready snapshot of ``node`` (what the control API's ``/status`` serves)."""
     out: dict[str, Any] = {
@@ -838,4 +909,14 @@ def node_status(node: TradingNode) -> dict[str, Any]:
         intents=dict(core.intents),
         fills=dict(core.feedback.fills_by_strategy) if core.feedback else {},
     )
+    if state.instance_id is not None:
+        keeper = engine.budget
+        out["instance"] = {
+            "id": state.instance_id,
+            "foreign_orders": len(state.foreign_orders),
+            "foreign_trades": len(state.foreign_trades),
+            "shared_budget": keeper is not None,
+            "budget_available": keeper.available if keeper is not None else None,
+            "budget_refused": dict(keeper.stats.refused) if keeper is not None else {},
+        }
     return out

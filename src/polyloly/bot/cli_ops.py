@@ -35,9 +35,11 @@ from polyloly.bot.cli import (
 from polyloly.runtime.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
+    from polyloly.adapters.redis.budget import RedisBudget
     from polyloly.backtest.pnl_sim import SimParams, SimResult
     from polyloly.bot.control import ControlClient
     from polyloly.bot.settings import Settings
+    from polyloly.execution.budget import InstanceInfo
 
 __all__ = ["app", "resolve_control", "sim_params_from_settings"]
 
@@ -143,6 +145,93 @@ async def _await(call: Callable[[], Awaitable[_T]]) -> _T:
     return await call()
 
 
+AllInstancesOption = Annotated[
+    bool,
+    typer.Option(
+        "--all-instances",
+        help="Every instance sharing the account (through the Redis at storage.redis_url).",
+    ),
+]
+
+
+def _shared_run(
+    call: Callable[[RedisBudget], Awaitable[_T]],
+    *,
+    env: str | None,
+    config_dir: Path | None,
+    sets: list[str] | None,
+    env_file: Path | None,
+) -> _T:
+    """Run ``call`` on the shared store of the configured instances (exit 4 if unreachable)."""
+    try:
+        settings = settings_from_options(env, config_dir, sets, env_file)
+        url = settings.storage.redis_url
+        if url is None:
+            raise ConfigError(
+                "storage.redis_url: --all-instances needs the Redis the instances share (REDIS_URL)"
+            )
+    except ConfigError as exc:
+        fail_on_config_error(exc)
+        raise
+    from polyloly.adapters.redis.budget import RedisBudget
+    from polyloly.execution.budget import BudgetLimits
+    from polyloly.runtime.errors import RetryableError
+
+    inst = settings.instances
+    risk = settings.risk
+    limits = BudgetLimits(
+        max_total=risk.max_total_exposure_micros,
+        max_market=risk.max_position_per_market_micros,
+        max_daily_loss=risk.max_daily_loss_micros,
+        lease_ms=int(inst.lease_s * 1000),
+    )
+    budget = RedisBudget(
+        url.get_secret_value(),
+        instance=inst.id or "operator",
+        limits=limits,
+        prefix=inst.key_prefix,
+        timeout_s=max(inst.redis_timeout_s, 2.0),
+    )
+
+    async def run() -> _T:
+        try:
+            return await call(budget)
+        finally:
+            await budget.aclose()
+
+    try:
+        return asyncio.run(run())
+    except RetryableError as exc:
+        typer.echo(typer.style("failed", fg="red", bold=True) + f": {exc}", err=True)
+        raise typer.Exit(ExitCode.UNREACHABLE) from None
+
+
+def instances_table(halted: str, infos: list[InstanceInfo], now_ms: int) -> dict[str, Any]:
+    """``status --all-instances`` as JSON-ready data (amounts in pUSD)."""
+    from polyloly.domain.money import fmt
+
+    return {
+        "halted": halted or None,
+        "instances": [
+            {
+                "id": i.instance,
+                "alive": i.alive,
+                "last_heartbeat_s_ago": round(max(now_ms - i.last_heartbeat_ms, 0) / 1000, 1)
+                if i.last_heartbeat_ms
+                else None,
+                "markets": i.markets,
+                "exposure": fmt(i.exposure, 2),
+                "positions": fmt(sum(i.positions.values()), 2),
+                "open_orders": fmt(sum(i.open_orders.values()), 2),
+                "reserved": fmt(i.reserved, 2),
+                "daily_pnl": fmt(i.daily_pnl, 2),
+                "halted": i.halted or None,
+            }
+            for i in infos
+        ],
+    }
+
+
 @app.command("status")
 def status_command(
     *,
@@ -152,8 +241,23 @@ def status_command(
     config_dir: ConfigDirOption = None,
     sets: SetOption = None,
     env_file: EnvFileOption = None,
+    all_instances: AllInstancesOption = False,
 ) -> None:
-    """Show the running bot's status (JSON)."""
+    """Show the running bot's status (JSON); ``--all-instances``: every instance sharing the
+    account, from the shared store (markets, exposure, last heartbeat)."""
+    if all_instances:
+
+        async def read(budget: RedisBudget) -> dict[str, Any]:
+            halted = await budget.halted()
+            infos = await budget.instances()
+            now_s, now_us = await budget.client.time()
+            return instances_table(halted, infos, now_s * 1000 + now_us // 1000)
+
+        table = _shared_run(read, env=env, config_dir=config_dir, sets=sets, env_file=env_file)
+        from rich.console import Console
+
+        Console(soft_wrap=True).print_json(data=table)
+        return
     client = _client(
         url=url, token=token, env=env, config_dir=config_dir, sets=sets, env_file=env_file
     )
@@ -175,8 +279,20 @@ def halt_command(
     config_dir: ConfigDirOption = None,
     sets: SetOption = None,
     env_file: EnvFileOption = None,
+    all_instances: AllInstancesOption = False,
 ) -> None:
-    """Halt trading: cancel every order and refuse new ones until resumed."""
+    """Halt trading: cancel every order and refuse new ones until resumed
+    (``--all-instances``: every instance sharing the account, within a second)."""
+    if all_instances:
+        _shared_run(
+            lambda budget: budget.set_halt(reason),
+            env=env,
+            config_dir=config_dir,
+            sets=sets,
+            env_file=env_file,
+        )
+        typer.echo("halt --all-instances: ok")
+        return
     client = _client(
         url=url, token=token, env=env, config_dir=config_dir, sets=sets, env_file=env_file
     )
@@ -193,8 +309,19 @@ def resume_command(
     config_dir: ConfigDirOption = None,
     sets: SetOption = None,
     env_file: EnvFileOption = None,
+    all_instances: AllInstancesOption = False,
 ) -> None:
-    """Resume trading after a halt or a kill switch."""
+    """Resume trading after a halt or a kill switch (``--all-instances``: every instance)."""
+    if all_instances:
+        _shared_run(
+            lambda budget: budget.set_halt(""),
+            env=env,
+            config_dir=config_dir,
+            sets=sets,
+            env_file=env_file,
+        )
+        typer.echo("resume --all-instances: ok")
+        return
     client = _client(
         url=url, token=token, env=env, config_dir=config_dir, sets=sets, env_file=env_file
     )
@@ -211,13 +338,15 @@ def cancel_all_command(
     config_dir: ConfigDirOption = None,
     sets: SetOption = None,
     env_file: EnvFileOption = None,
+    all_instances: AllInstancesOption = False,
 ) -> None:
-    """Cancel every open order (trading continues)."""
+    """Cancel this bot's open orders (trading continues); ``--all-instances``: every open
+    order of the account, other instances' too (the venue's cancel-all)."""
     client = _client(
         url=url, token=token, env=env, config_dir=config_dir, sets=sets, env_file=env_file
     )
-    _run(client.cancel_all)
-    typer.echo("cancel-all: ok")
+    _run(lambda: client.cancel_all(all_instances=all_instances))
+    typer.echo("cancel-all --all-instances: ok" if all_instances else "cancel-all: ok")
 
 
 # -- simulate-pnl ---------------------------------------------------------------------------

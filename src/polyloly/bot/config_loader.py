@@ -68,6 +68,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "LOLESPORTS_API_KEY": ("adapters", "esports", "lolesports", "api_key"),
     "DATABASE_URL": ("storage", "database_url"),
     "REDIS_URL": ("storage", "redis_url"),
+    "POLYLOLY_INSTANCE_ID": ("instances", "id"),
     "TELEGRAM_BOT_TOKEN": ("alerts", "telegram_bot_token"),
     "TELEGRAM_CHAT_ID": ("alerts", "telegram_chat_id"),
     "DISCORD_WEBHOOK_URL": ("alerts", "discord_webhook_url"),

@@ -125,7 +125,11 @@ def presign_config(settings: Settings) -> PresignConfig:
 
 def execution_config(settings: Settings) -> ExecutionConfig:
     """The execution engine's configuration: risk limits and the pre-signed order ages."""
-    return ExecutionConfig(risk=node_params(settings).risk, presign=presign_config(settings))
+    return ExecutionConfig(
+        risk=node_params(settings).risk,
+        presign=presign_config(settings),
+        instance_id=settings.instances.id,
+    )
 
 
 def polymarket_config(settings: Settings, *, trading: bool) -> PolymarketConfig:

@@ -342,22 +342,53 @@ class ControlServer:
     async def _status(self, _request: web.Request) -> web.Response:
         return _json(200, {"ok": True, "status": redact(dict(self.target.status()))})
 
+    async def _body(self, request: web.Request) -> dict[str, Any] | None:
+        if not request.can_read_body:
+            return {}
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            return None
+        return body if isinstance(body, dict) else {}
+
+    def _all_instances(self, action: str) -> Callable[..., Awaitable[None] | None] | None:
+        """The target's ``<action>_all`` method (several instances), if it has one."""
+        method = getattr(self.target, f"{action}_all_instances", None)
+        return method if callable(method) else None
+
     async def _halt(self, request: web.Request) -> web.Response:
         reason = "operator halt"
-        if request.can_read_body:
-            try:
-                body = await request.json()
-            except json.JSONDecodeError:
-                return _json(400, {"ok": False, "error": "body must be JSON"})
-            if isinstance(body, dict) and isinstance(body.get("reason"), str) and body["reason"]:
-                reason = body["reason"][:_MAX_REASON]
+        body = await self._body(request)
+        if body is None:
+            return _json(400, {"ok": False, "error": "body must be JSON"})
+        if isinstance(body.get("reason"), str) and body["reason"]:
+            reason = body["reason"][:_MAX_REASON]
+        if body.get("all_instances") is True:
+            return await self._for_all("halt", reason)
         return await self._call("halt", self.target.halt(reason), reason)
 
-    async def _resume(self, _request: web.Request) -> web.Response:
+    async def _resume(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        if body is None:
+            return _json(400, {"ok": False, "error": "body must be JSON"})
+        if body.get("all_instances") is True:
+            return await self._for_all("resume", "")
         return await self._call("resume", self.target.resume())
 
-    async def _cancel_all(self, _request: web.Request) -> web.Response:
+    async def _cancel_all(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        if body is None:
+            return _json(400, {"ok": False, "error": "body must be JSON"})
+        if body.get("all_instances") is True:
+            return await self._for_all("cancel", "")
         return await self._call("cancel-all", self.target.cancel_all())
+
+    async def _for_all(self, action: str, reason: str) -> web.Response:
+        method = self._all_instances(action)
+        if method is None:
+            return _json(400, {"ok": False, "error": "this bot is not one of several instances"})
+        result = method(reason) if action == "halt" else method()
+        return await self._call(f"{action} --all-instances", result, reason)
 
     def app(self) -> web.Application:
         """The aiohttp application (routes and the auth middleware)."""
@@ -448,14 +479,19 @@ class ControlClient:
         status = payload.get("status", {})
         return status if isinstance(status, dict) else {}
 
-    async def halt(self, reason: str) -> dict[str, Any]:
-        """Stop trading."""
-        return await self._request("POST", "/halt", {"reason": reason})
+    async def halt(self, reason: str, *, all_instances: bool = False) -> dict[str, Any]:
+        """Stop trading (``all_instances``: every instance sharing the account)."""
+        body: dict[str, Any] = {"reason": reason}
+        if all_instances:
+            body["all_instances"] = True
+        return await self._request("POST", "/halt", body)
 
-    async def resume(self) -> dict[str, Any]:
-        """Resume trading."""
-        return await self._request("POST", "/resume")
+    async def resume(self, *, all_instances: bool = False) -> dict[str, Any]:
+        """Resume trading (``all_instances``: every instance sharing the account)."""
+        body = {"all_instances": True} if all_instances else None
+        return await self._request("POST", "/resume", body)
 
-    async def cancel_all(self) -> dict[str, Any]:
-        """Cancel every open order."""
-        return await self._request("POST", "/cancel-all")
+    async def cancel_all(self, *, all_instances: bool = False) -> dict[str, Any]:
+        """Cancel this bot's open orders (``all_instances``: every order of the account)."""
+        body = {"all_instances": True} if all_instances else None
+        return await self._request("POST", "/cancel-all", body)

@@ -174,7 +174,36 @@ async def run_doctor(
             return await probe_feed(name, provider, config.http_timeout_s)
 
         checks.append(await _call(f"feed {name}", reach))
+    if settings.storage.redis_url is not None:
+        checks.append(await _call("shared budget", lambda: probe_shared(settings)))
     return checks
+
+
+async def probe_shared(settings: Settings) -> str:
+    """Several instances: the shared Redis answers; which instances it knows, the halt."""
+    from polyloly.adapters.redis.budget import RedisBudget  # noqa: PLC0415 - only when set
+    from polyloly.execution.budget import BudgetLimits  # noqa: PLC0415
+
+    url = settings.storage.redis_url
+    assert url is not None  # noqa: S101  (checked by the caller)
+    inst = settings.instances
+    budget = RedisBudget(
+        url.get_secret_value(),
+        instance=inst.id or "doctor",
+        limits=BudgetLimits(max_total=1, max_market=1, max_daily_loss=1),
+        prefix=inst.key_prefix,
+        timeout_s=max(inst.redis_timeout_s, 2.0),
+    )
+    try:
+        infos = await budget.instances()
+        halted = await budget.halted()
+    finally:
+        await budget.aclose()
+    alive = sorted(i.instance for i in infos if i.alive)
+    known = f"{len(infos)} instance(s) known, alive: {', '.join(alive) or 'none'}"
+    if halted:
+        raise RuntimeError(f"every instance is halted: {halted} ({known})")
+    return f"{inst.key_prefix} on Redis: {known}"
 
 
 async def _account_checks(client: Any, config: Any) -> list[Check]:

@@ -305,6 +305,19 @@ def check_ports_distinct(s: Settings) -> list[Violation]:
     return []
 
 
+def check_shared_budget_has_an_instance(s: Settings) -> list[Violation]:
+    """Sharing a risk budget on Redis needs this instance's id (its orders carry it)."""
+    if s.storage.redis_url is not None and s.instances.id is None and s.live:
+        return [
+            (
+                "instances.id",
+                "required when storage.redis_url (REDIS_URL) is set: several instances share "
+                "the account; give each its own stable id",
+            )
+        ]
+    return []
+
+
 INVARIANTS: tuple[Callable[[Settings], list[Violation]], ...] = (
     check_confirmation_policy,
     check_risk_limits_ordered,
@@ -319,5 +332,6 @@ INVARIANTS: tuple[Callable[[Settings], list[Violation]], ...] = (
     check_control_auth,
     check_telegram,
     check_ports_distinct,
+    check_shared_budget_has_an_instance,
 )
 """Every cross-field rule, checked whenever a :class:`Settings` is built."""

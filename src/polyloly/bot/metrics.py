@@ -139,6 +139,7 @@ METRIC_NAMES: Final = frozenset(
         "polyloly_presign_sign_failures_total",
         "polyloly_heartbeats_total",
         "polyloly_operator_refused_total",
+        "polyloly_instances",
     }
 )
 """Every metric family this module exports (histograms add ``_bucket``/``_sum``/``_count``)."""
@@ -222,6 +223,7 @@ class _Scraped:
         yield GaugeMetricFamily(f"{_NS}_daily_pnl_usd", "")
         yield from self._presign_families(None)
         yield self._heartbeat_family(None)
+        yield self._instances_family(None)
         yield self._refused_family(None)
         yield self._frames_refused_family(None)
 
@@ -233,6 +235,17 @@ class _Scraped:
         )
         for reason, value in sorted((counters or {}).items()):
             family.add_metric([reason], value)
+        return family
+
+    def _instances_family(self, values: dict[str, int] | None) -> Metric:
+        family = GaugeMetricFamily(
+            f"{_NS}_instances",
+            "Several instances on one account: other instances' orders and trades seen (never "
+            "adopted), shared-budget refusals by reason, the budget's store up (1) or down (0).",
+            labels=["what"],
+        )
+        for what, value in sorted((values or {}).items()):
+            family.add_metric([what], value)
         return family
 
     def _refused_family(self, counters: Mapping[str, int] | None) -> Metric:
@@ -331,6 +344,7 @@ class _Scraped:
         # A broken or missing source exports no samples (not zeros).
         yield from self._presign_families(_read(m._presign, None, "presign"))
         yield self._heartbeat_family(_read(m._heartbeat, None, "heartbeat"))
+        yield self._instances_family(_read(m._instances, None, "instances"))
         yield self._refused_family(_read(m._refused, None, "refused"))
         yield self._frames_refused_family(_read(m._frames_refused, None, "refused frames"))
 
@@ -364,6 +378,7 @@ class Metrics:
         self._pnl: PnlSource | None = None
         self._presign: Callable[[], PresignCounters] | None = None
         self._heartbeat: Callable[[], HeartbeatCounters] | None = None
+        self._instances: Callable[[], dict[str, int]] | None = None
         self._refused: Callable[[], Mapping[str, int]] | None = None
         self._frames_refused: Callable[[], Mapping[str, int]] | None = None
         self._order_strategy: _Lru[str] = _Lru()
@@ -501,6 +516,11 @@ class Metrics:
         ``read`` is e.g. ``adapter.heartbeat.stats.as_dict`` (a ``HeartbeatLoop``'s).
         """
         self._heartbeat = read
+
+    def watch_instances(self, read: Callable[[], dict[str, int]]) -> None:
+        """Export the several-instances figures (``foreign_orders``, ``budget_up``…), read at
+        each scrape."""
+        self._instances = read
 
     def watch_refusals(self, read: Callable[[], Mapping[str, int]]) -> None:
         """Export the operator channels' refusals (channel → count), read at each scrape."""

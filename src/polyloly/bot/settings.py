@@ -25,6 +25,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     SecretStr,
+    field_validator,
 )
 
 from polyloly.bot.settings_types import (
@@ -56,6 +57,7 @@ from polyloly.bot.settings_types import (
     upper,
 )
 from polyloly.domain.fees import FeeModel, fee_model_from_config
+from polyloly.execution.instances import validate_instance_id
 
 __all__ = [
     "GRID_EVENTS_PATH",
@@ -516,6 +518,30 @@ class BacktestSettings(Section):
     collateral_micros = Micros("collateral_usdc")
 
 
+class InstancesSettings(Section):
+    """Several instances on one account (README, "Several bots").
+
+    ``id`` names this instance in every order it signs (the order's ``metadata``): set it,
+    different on each instance and the same across restarts, to share a wallet. With
+    ``storage.redis_url`` (``REDIS_URL``) the instances also share one risk budget (the
+    ``risk.*`` caps are the account's), the kill switch and their heartbeats, under
+    ``key_prefix`` on that server. ``lease_s``: a dead instance's reservations lapse after
+    it. ``on_redis_down``: ``cancel`` this instance's resting orders while the server is
+    unreachable, or ``keep`` them; either way no new order is sent until it is back.
+    """
+
+    id: str | None = None
+    key_prefix: str = "polyloly:{main}:"
+    lease_s: Annotated[float, BeforeValidator(no_bool), Field(gt=0.5, le=3600)] = 15.0
+    on_redis_down: Literal["cancel", "keep"] = "cancel"
+    redis_timeout_s: Annotated[float, BeforeValidator(no_bool), Field(gt=0, le=30)] = 0.5
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str | None) -> str | None:
+        return None if value is None else validate_instance_id(value)
+
+
 class ControlSettings(Section):
     """The operator control API (halt, resume, cancel-all) and the web console."""
 
@@ -550,6 +576,7 @@ class Settings(Section):
     alerts: AlertsSettings = AlertsSettings()
     control: ControlSettings = ControlSettings()
     telegram: TelegramSettings = TelegramSettings()
+    instances: InstancesSettings = InstancesSettings()
     demo: DemoSettings = DemoSettings()
     backtest: BacktestSettings = BacktestSettings()
 

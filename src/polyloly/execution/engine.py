@@ -30,6 +30,7 @@ from polyloly.domain.events import Event, MarketResolved, TimerTick
 from polyloly.domain.intents import MergeIntent, PlaceOrderIntent, RedeemIntent
 from polyloly.domain.orderbook import BookSet
 from polyloly.domain.risk import RiskParams
+from polyloly.execution.budget import BudgetKeeper, KeeperConfig, RiskBudget, SharedSwitch
 from polyloly.execution.chain_ports import Redeemer
 from polyloly.execution.events import (
     BalanceBaseline,
@@ -128,6 +129,8 @@ class ExecutionConfig:
     gate: GateConfig = field(default_factory=GateConfig)
     risk: RiskParams = field(default_factory=RiskParams)
     presign: PresignConfig = field(default_factory=PresignConfig)
+    instance_id: str | None = None
+    """Set when several instances share the account (:mod:`~polyloly.execution.instances`)."""
     recycle: RecycleConfig | None = None  # capital recycling (on-chain merge / redeem)
 
 
@@ -149,7 +152,7 @@ class ExecutionEngine:
         self.kernel = kernel
         self.ports = ports
         self.config = cfg
-        self.state = ExecutionState()
+        self.state = ExecutionState(cfg.instance_id)
         self.state.tokens_of = tokens_of
         self.tasks = TaskOwner(on_crash=self._on_crash)
         self.signer = SerialSigner(ports.signer)
@@ -215,6 +218,7 @@ class ExecutionEngine:
             self.recycler = Recycler(kernel, self.state, off, tokens_of=tokens_of)
             if cfg.recycle is not None:
                 self.configure_recycle(cfg.recycle)
+        self.budget: BudgetKeeper | None = None
         self._translators: dict[type[Event], Translate] = {}
         self._attached = False
 
@@ -226,6 +230,27 @@ class ExecutionEngine:
                 merge=config.merge and self.merges is not None,
                 redeem=config.redeem and self.redeems is not None,
             )
+
+    def use_budget(
+        self,
+        budget: RiskBudget,
+        switch: SharedSwitch,
+        config: KeeperConfig,
+    ) -> BudgetKeeper:
+        """Reserve every order in a budget shared with other instances (before :meth:`attach`)."""
+        keeper = BudgetKeeper(
+            self.kernel,
+            self.state,
+            budget=budget,
+            switch=switch,
+            alerts=self.ports.alerts,
+            tasks=self.tasks,
+            config=config,
+        )
+        self.budget = keeper
+        self.orders.reserve = keeper.reserve
+        self.orders.on_signed = keeper.on_signed
+        return keeper
 
     # -- wiring -----------------------------------------------------------------------------
 
@@ -245,6 +270,8 @@ class ExecutionEngine:
         self.reconciler.attach()
         if self.merges is not None:
             self.merges.attach()
+        if self.budget is not None:
+            self.budget.attach()
         if self.redeems is not None:
             self.redeems.attach()
         if self.recycler is not None:
@@ -286,6 +313,8 @@ class ExecutionEngine:
     def start(self) -> None:
         """Start the start-up reconciliation (call from a running event loop)."""
         self.reconciler.request(startup=True)
+        if self.budget is not None:
+            self.budget.start()
 
     async def stop(self) -> None:
         """Stop: no more venue calls, no kill-switch decisions, cancel every task.
@@ -294,6 +323,8 @@ class ExecutionEngine:
         taken for an outage (the exchange heartbeat remains the dead-man switch).
         """
         self.gate.enabled = False
+        if self.budget is not None:
+            await self.budget.stop()
         await self.tasks.stop()
 
     async def idle(self) -> None:
@@ -348,6 +379,8 @@ class ExecutionEngine:
             self.reconciler.on_applied(event, fx)
         if fx.tokens or fx.orders:
             self.gate.on_exposure_change()
+            if self.budget is not None:
+                self.budget.request_sync()
 
     def _on_tick(self, tick: TimerTick) -> None:
         today = day_of(tick.ts_init)

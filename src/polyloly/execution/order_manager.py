@@ -24,7 +24,7 @@ arrives is canceled as soon as the venue acknowledges it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from polyloly.domain.events import Event, OperatorCommand
@@ -49,6 +49,7 @@ from polyloly.execution.ports import (
     OrderSigner,
     OrderSpec,
     OrderVenue,
+    RejectCode,
     SignedOrder,
     VenueOrderStatus,
     deterministic_salt,
@@ -135,11 +136,17 @@ class OrderManager:
         self.inflight: set[str] = set()
         self.cancel_sent: set[str] = set()
         self.duplicates = 0
+        self.reserve: Callable[[SignedOrder], Awaitable[str | None]] | None = None
+        self.on_signed: Callable[[str], None] | None = None
+        """Told an order's hash just before its ``OrderSubmitted`` is emitted (the shared
+        budget's keeper: that order is waiting for its reservation)."""
+        """The shared risk budget's reservation (several instances on one account): called
+        before an order is first sent; a reason means refused, and the order is never sent."""
         self.on_point: Callable[[str, str], None] | None = None
         """Test-only probe, ``(point, order hash)``: called as each submit task starts
-        (``before_post``, the order is logged and flushed) and once the venue answered
-        (``after_post``, nothing of the answer handled); :mod:`polyloly.bot.crashpoints`
-        uses it to kill the process there."""
+        (``before_post``, the order is logged and flushed, and reserved in a shared budget)
+        and once the venue answered (``after_post``, nothing of the answer handled);
+        :mod:`polyloly.bot.crashpoints` uses it to kill the process there."""
 
     def attach(self) -> None:
         """Subscribe to the kernel (after the ledger, so state is current in handlers)."""
@@ -185,6 +192,8 @@ class OrderManager:
             except (PolylolyError, ValueError) as exc:
                 self._anomaly("signing_failed", intent.intent_id, str(exc))
                 return None
+        if self.on_signed is not None:
+            self.on_signed(signed.order_hash)
         now = self.kernel.now_ns()
         self.kernel.emit(
             OrderSubmitted(ts_event=now, ts_init=now, strategy=intent.strategy, order=signed)
@@ -221,6 +230,13 @@ class OrderManager:
         self.tasks.spawn(f"submit:{order.order_hash}", self._submit(order, uncertain))
 
     async def _submit(self, order: SignedOrder, uncertain: bool) -> None:
+        if self.reserve is not None and not uncertain:
+            # An uncertain resend is already counted: the ledger holds it open.
+            refused = await self.reserve(order)
+            if refused is not None:
+                self.inflight.discard(order.order_hash)
+                self.kernel.publish(self._refused(order, refused))
+                return
         probe = self.on_point
         if probe is not None:
             probe("before_post", order.order_hash)
@@ -296,6 +312,18 @@ class OrderManager:
             attempts=outcome.attempts,
         )
 
+    def _refused(self, order: SignedOrder, reason: str) -> OrderRejected:
+        now = self.kernel.now_ns()
+        return OrderRejected(
+            ts_event=now,
+            ts_init=now,
+            client_id=order.spec.client_id,
+            order_hash=order.order_hash,
+            reason=reason,
+            code=RejectCode.BUDGET,
+            attempts=0,
+        )
+
     def resubmit_allowed(self, created_ns: int) -> bool:
         """Whether an order signed at ``created_ns`` is fresh enough to send after a restart."""
         age = self.kernel.now_ns() - created_ns
@@ -321,13 +349,24 @@ class OrderManager:
             )
         )
 
-    def cancel_everything(self, reason: str) -> None:
-        """Cancel every order of the account (the kill switch's action)."""
+    def cancel_everything(self, reason: str, *, all_instances: bool = False) -> None:
+        """Cancel every order of this instance (the kill switch's action).
+
+        Alone on the account that is every order of the account (the venue's cancel-all).
+        When several instances share it (``state.instance_id``), only this instance's own
+        orders are canceled, by id; the account-wide cancel-all is the operator's
+        ``cancel-all --all-instances`` (``all_instances``).
+        """
         now = self.kernel.now_ns()
         hashes = tuple(o.order_hash for o in self.state.open_orders())
+        account_wide = all_instances or self.state.instance_id is None
         self.kernel.emit(
             CancelRequested(
-                ts_event=now, ts_init=now, order_hashes=hashes, reason=reason, all_orders=True
+                ts_event=now,
+                ts_init=now,
+                order_hashes=hashes,
+                reason=reason,
+                all_orders=account_wide,
             )
         )
 
@@ -425,6 +464,9 @@ class OrderManager:
     def _on_operator(self, command: OperatorCommand) -> None:
         if command.command == "cancel_all":
             self.cancel_everything(command.reason or "operator cancel_all")
+        elif command.command == "cancel_all_instances":
+            reason = command.reason or "operator cancel-all --all-instances"
+            self.cancel_everything(reason, all_instances=True)
 
     def _anomaly(self, kind: str, subject: str, detail: str) -> None:
         now = self.kernel.now_ns()

@@ -99,6 +99,7 @@ class RejectCode(StrEnum):
     CLIENT_VALIDATION = "client_validation"  # refused by the client library before sending
     MERGE_REFUSED = "merge_refused"
     BACKOFF_EXHAUSTED = "backoff_exhausted"  # every attempt was a 429 / cancel-only 503
+    BUDGET = "budget"  # refused by the budget shared by several instances: never sent
     REJECTED = "rejected"  # any other refusal
 
 
@@ -185,6 +186,10 @@ class VenueOrder(msgspec.Struct, frozen=True, kw_only=True):
     order_type: OrderType = OrderType.GTC
     created_ns: int = 0
     trade_ids: tuple[str, ...] = ()
+    metadata: str = ""
+    """The signed order's ``metadata`` bytes32 (``0x`` + 64 hex) when the venue reports it,
+    ``""`` when it does not: with several instances on one account it names the instance
+    that signed the order (:mod:`polyloly.execution.instances`)."""
 
 
 class CancelResult(msgspec.Struct, frozen=True, kw_only=True):

@@ -303,7 +303,12 @@ class RiskGate:
         self.c.consecutive_errors = 0
 
     def _on_exec_error(self, event: Event) -> None:
-        if isinstance(event, OrderRejected) and event.code in BENIGN_REJECT_CODES:
+        if isinstance(event, OrderRejected) and (
+            event.code in BENIGN_REJECT_CODES
+            # refused by the shared budget before sending: a cap reached is a normal outcome,
+            # its store down is a fault of its own (a ``risk_budget`` feed status)
+            or event.code == RejectCode.BUDGET
+        ):
             return
         self.c.consecutive_errors += 1
         self.evaluate()

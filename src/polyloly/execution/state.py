@@ -48,6 +48,7 @@ from polyloly.execution.events import (
     UpdateSource,
     VenueSnapshot,
 )
+from polyloly.execution.instances import Owner, instance_of, owner_of
 from polyloly.execution.lifecycle import (
     Edge,
     Fill,
@@ -99,6 +100,8 @@ class Effects:
     orders: list[tuple[str, OrderState, OrderState]] = field(default_factory=list)
     anomalies: list[Anomaly] = field(default_factory=list)
     adopted: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+    """Orders of another instance on the account seen for the first time (not adopted)."""
     corrections: list[Anomaly] = field(default_factory=list)
     mismatches: list[Anomaly] = field(default_factory=list)
     late_rejects: list[Anomaly] = field(default_factory=list)
@@ -106,9 +109,21 @@ class Effects:
 
 
 class ExecutionState:
-    """Everything the execution layer knows, derived only from events."""
+    """Everything the execution layer knows, derived only from events.
 
-    def __init__(self) -> None:
+    ``instance_id`` (several instances on one account, :mod:`~polyloly.execution.
+    instances`): an order the ledger does not know is adopted only if the venue reports this
+    instance's tag; every other one is kept apart in :attr:`foreign_orders` (and the trades
+    that fill only such orders in :attr:`foreign_trades`), never adopted, never canceled.
+    The account's balances are shared then: the first pass adopts the venue's collateral
+    but no token balance (the instance's positions are its own fills), and balances are
+    not compared (another instance's trades move them).
+    """
+
+    def __init__(self, instance_id: str | None = None) -> None:
+        self.instance_id = instance_id
+        self.foreign_orders: dict[str, VenueOrder] = {}
+        self.foreign_trades: set[str] = set()
         self.orders: dict[str, OrderRecord] = {}
         self.by_client: dict[str, str] = {}
         self.fills: dict[tuple[str, str], Fill] = {}
@@ -367,6 +382,12 @@ class ExecutionState:
         """Merge the venue's view of an order; adopt it if it is unknown locally."""
         fx = fx if fx is not None else Effects()
         record = self.orders.get(venue.order_hash)
+        if record is None and self._foreign(venue):
+            if venue.order_hash not in self.foreign_orders:
+                fx.foreign.append(venue.order_hash)
+            self.foreign_orders[venue.order_hash] = venue
+            self._drop_foreign_orphans()
+            return fx
         if record is None:
             record = _adopted(venue, ts_ns)
             self.orders[venue.order_hash] = record
@@ -378,6 +399,23 @@ class ExecutionState:
             return fx
         self._apply_record(record, venue, ts_ns, source == UpdateSource.RECONCILE, fx)
         return fx
+
+    def _foreign(self, venue: VenueOrder) -> bool:
+        """Whether an order the ledger does not know belongs to another instance."""
+        if self.instance_id is None:
+            return False
+        return owner_of(venue.metadata, self.instance_id) is Owner.FOREIGN
+
+    def _drop_foreign_orphans(self) -> None:
+        """Parked trades that name another instance's order and none of ours are theirs."""
+        for trade_id, report in list(self.orphans.items()):
+            if self._foreign_trade(report):
+                del self.orphans[trade_id]
+                self.foreign_trades.add(trade_id)
+
+    def _foreign_trade(self, report: TradeReport) -> bool:
+        ids = [report.taker_order_id, *(leg.order_id for leg in report.maker_legs)]
+        return any(i in self.foreign_orders for i in ids)
 
     def _apply_record(
         self, record: OrderRecord, venue: VenueOrder, ts_ns: int, force: bool, fx: Effects
@@ -405,6 +443,9 @@ class ExecutionState:
         if report.trade_id in self.baseline_trades:
             return fx  # already inside the balances adopted as the baseline
         fills, unknown = fills_from_report(report, self.orders, self._seq + 1)
+        if unknown and self._foreign_trade(report):
+            self.foreign_trades.add(report.trade_id)
+            return fx
         if unknown:
             self.orphans[report.trade_id] = _newer(self.orphans.get(report.trade_id), report)
             fx.anomalies.append(Anomaly("orphan_trade", report.trade_id, ",".join(unknown)))
@@ -513,18 +554,30 @@ class ExecutionState:
                 out.append(Anomaly("balance_mismatch", token, f"local {mine} venue {theirs}"))
         return out
 
-    def _on_snapshot(self, snap: VenueSnapshot, fx: Effects) -> None:
+    def _snapshot_orders(self, snap: VenueSnapshot, fx: Effects) -> None:
+        """Apply the open orders and lookups of a snapshot (adopting, correcting, or
+        reporting another instance's)."""
         ts = snap.ts_init
         for venue in (*snap.open_orders, *(lk.found for lk in snap.lookups if lk.found)):
             before = self.orders.get(venue.order_hash)
             was = (before.state, before.size_matched) if before is not None else None
             self.apply_venue_order(venue, ts, UpdateSource.RECONCILE, fx)
-            after = self.orders[venue.order_hash]
+            after = self.orders.get(venue.order_hash)
+            if after is None:  # another instance's order: reported, not adopted
+                if venue.order_hash in fx.foreign:
+                    fx.corrections.append(
+                        Anomaly("foreign_order", venue.order_hash, _instance_label(venue))
+                    )
+                continue
             if was is None:
                 fx.corrections.append(Anomaly("adopt_order", venue.order_hash, after.state.value))
             elif was != (after.state, after.size_matched):
                 detail = f"{was[0].value}/{was[1]} -> {after.state.value}/{after.size_matched}"
                 fx.corrections.append(Anomaly("correct_order", venue.order_hash, detail))
+
+    def _on_snapshot(self, snap: VenueSnapshot, fx: Effects) -> None:
+        ts = snap.ts_init
+        self._snapshot_orders(snap, fx)
         for report in snap.trades:
             known = {k: f.status for k, f in self.fills.items() if k[0] == report.trade_id}
             self.apply_trade(report, ts, UpdateSource.RECONCILE, fx)
@@ -537,9 +590,14 @@ class ExecutionState:
             self._refold(token)
         if self.baseline is None:
             self.baseline_trades.update(t.trade_id for t in snap.trades)
-            self._on_baseline(snap.balances, fx)
+            balances = snap.balances
+            if self.instance_id is not None:  # the tokens are every instance's: none is ours
+                balances = Balances(collateral=balances.collateral)
+            self._on_baseline(balances, fx)
             fx.corrections.append(Anomaly("baseline", "balances", "adopted from the venue"))
             return
+        if self.instance_id is not None:
+            return  # a shared account: another instance's trades move the balances
         if snap.balances_settled and self.quiescent():
             fx.balances_checked = True
             mismatches = self.compare_balances(snap.balances, snap.balance_tolerance)
@@ -734,6 +792,11 @@ class ExecutionState:
             baseline_qty=baseline,
             baseline_cost=self.baseline_costs.get(token, 0),
         )
+
+
+def _instance_label(venue: VenueOrder) -> str:
+    """Which instance an order's tag names, for reports (``untagged`` when none)."""
+    return f"instance {instance_of(venue.metadata) or 'untagged'}"
 
 
 def _venue_view(record: OrderRecord, status: VenueOrderStatus, size_matched: int) -> VenueOrder:

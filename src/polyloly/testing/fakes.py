@@ -123,6 +123,7 @@ class FakeVenue:
         self.now_ns = now_ns
         self.publish: Callable[[Event], None] | None = None
         self.ws_connected = True
+        self.cancel_all_calls = 0
         self.orders: dict[str, VenueOrder] = {}
         self.specs: dict[str, OrderSpec] = {}
         self.trade_log: dict[str, _Trade] = {}
@@ -221,6 +222,7 @@ class FakeVenue:
 
     async def cancel_all(self) -> CancelResult:
         """Cancel every open order."""
+        self.cancel_all_calls += 1
         fault = self._fault("cancel_all")
         if fault is not None:
             raise fault.error

@@ -139,6 +139,8 @@ class OrderUpdate(Event, frozen=True, tag="pm_order_update"):
     associate_trades: tuple[str, ...] = ()
     created_at_ns: int | None = None
     expiration_s: int = 0
+    metadata: str = ""
+    """The signed order's ``metadata`` bytes32 (``0x…``) when the venue echoes it, else ``""``."""
 
 
 @register_event

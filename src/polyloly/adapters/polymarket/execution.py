@@ -37,6 +37,7 @@ from polyloly.adapters.polymarket import events as pm
 from polyloly.adapters.polymarket.config import SignatureType
 from polyloly.adapters.polymarket.factory import PolymarketAdapter
 from polyloly.adapters.polymarket.http import ClobRest
+from polyloly.adapters.polymarket.signing import BYTES32_ZERO
 from polyloly.adapters.polymarket.signing import OrderSigner as PmOrderSigner
 from polyloly.adapters.polymarket.signing import OrderSpec as PmOrderSpec
 from polyloly.adapters.polymarket.signing import SignedOrder as PmSignedOrder
@@ -131,6 +132,7 @@ def venue_order(update: pm.OrderUpdate) -> VenueOrder | None:
         status=status,
         created_ns=update.created_at_ns or 0,
         trade_ids=update.associate_trades,
+        metadata=update.metadata,
         **kwargs,
     )
 
@@ -225,7 +227,10 @@ class PolymarketSigner:
         tick_of: Callable[[str], int],
         neg_risk_of: Callable[[str], bool] = lambda _token: False,
         prepare: Callable[[SignedOrder], object] | None = None,
+        metadata: str = BYTES32_ZERO,
     ) -> None:
+        self.metadata = metadata
+        """The ``metadata`` bytes32 every order is signed with (the instance's tag)."""
         # One variable per signer: a call on another signer never sees this one's spec.
         self._spec: ContextVar[OrderSpec | None] = ContextVar(
             f"polymarket_signer_spec_{id(self):x}", default=None
@@ -270,6 +275,7 @@ class PolymarketSigner:
                     neg_risk=self._neg_risk_of(spec.token_id),
                     post_only=spec.post_only,
                     expiration_s=spec.expiration_s,
+                    metadata=self.metadata,
                 )
             )
         finally:
@@ -505,8 +511,10 @@ def execution_ports(
     alerts: AlertPort,
     neg_risk_of: Callable[[str], bool] = lambda _token: False,
     merger: Merger | None = None,
+    metadata: str = BYTES32_ZERO,
 ) -> ExecutionPorts:
-    """The execution ports of a (wallet-configured) adapter."""
+    """The execution ports of a (wallet-configured) adapter; every order is signed with
+    ``metadata`` (the instance's tag when several instances share the account)."""
     wallet = adapter.config.wallet
     if wallet is None:
         raise ConfigError("polymarket.wallet: trading needs a wallet")
@@ -519,6 +527,7 @@ def execution_ports(
         tick_of=tick_of,
         neg_risk_of=neg_risk_of,
         prepare=venue.prepare,
+        metadata=metadata,
     )
     return ExecutionPorts(
         signer=signer,

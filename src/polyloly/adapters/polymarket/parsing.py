@@ -447,6 +447,7 @@ def order_update(msg: WsUserOrder, ts_init: int, source: UpdateSource) -> OrderU
         associate_trades=tuple(msg.associate_trades or ()),
         created_at_ns=time_to_ns(msg.created_at),
         expiration_s=_int_field(msg.expiration, "bad_expiration"),
+        metadata=msg.metadata or "",
     )
 
 

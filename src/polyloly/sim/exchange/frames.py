@@ -244,6 +244,7 @@ def rest_order(record: OrderRecord) -> Json:
         "order_type": record.order_type.value,
         "associate_trades": list(record.associate_trades),
         "created_at": record.created_at_s,
+        "metadata": record.metadata,
     }
 
 
@@ -269,6 +270,7 @@ def user_order_frame(record: OrderRecord, kind: str, ts_ms: int, *, status: str 
         "created_at": str(record.created_at_s),
         "expiration": _expiration(record),
         "timestamp": str(ts_ms),
+        "metadata": record.metadata,
     }
 
 

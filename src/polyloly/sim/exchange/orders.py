@@ -237,6 +237,7 @@ class OrderRecord:
     associate_trades: list[str] = field(default_factory=list)
     post_only: bool = False
     notional: int = 0
+    metadata: str = "0x" + "00" * 32  # the signed order's bytes32 (instance tags, #17)
 
     @property
     def open(self) -> bool:

@@ -339,7 +339,9 @@ class Venue:
             expiration_s=expiration,
             notional=fields.maker_amount if side is Side.BUY else 0,
         )
-        return request, self._record(request, listing)
+        record = self._record(request, listing)
+        record.metadata = "0x" + fields.metadata.hex()  # kept as signed, echoed on every read
+        return request, record
 
     def _authenticate_order(
         self,

@@ -44,6 +44,7 @@ class WsUserOrder(msgspec.Struct, frozen=True, tag_field="event_type", tag="orde
     created_at: str | int | None = None
     expiration: str | int | None = None
     timestamp: str | int | None = None
+    metadata: str | None = None  # the signed order's bytes32 when the venue echoes it
 
 
 class WsMakerOrder(msgspec.Struct, frozen=True):
