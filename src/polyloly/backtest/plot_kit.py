@@ -29,13 +29,10 @@ __all__ = [
     "NEGATIVE",
     "PALETTE",
     "POSITIVE",
-    "Band",
     "Cell",
     "Label",
-    "Marker",
     "Series",
     "VLine",
-    "bar_chart",
     "esc",
     "histogram",
     "html_cards",
@@ -98,27 +95,6 @@ class VLine:
     style: str = "--"
 
 
-@dataclass(frozen=True, slots=True)
-class Marker:
-    """Scattered points with one label (orders, fills)."""
-
-    label: str
-    x: Sequence[float]
-    y: Sequence[float]
-    symbol: str = "o"
-    color: str = "#dd6b20"
-
-
-@dataclass(frozen=True, slots=True)
-class Band:
-    """A shaded horizontal band ``[low, high]`` (e.g. the region above the entry cap)."""
-
-    low: float
-    high: float
-    label: str
-    color: str = "#fefcbf"
-
-
 @dataclass(slots=True)
 class _Chart:
     title: str
@@ -161,58 +137,27 @@ def line_chart(
     xlabel: str = "",
     ylabel: str = "",
     vlines: Sequence[VLine] = (),
-    markers: Sequence[Marker] = (),
-    bands: Sequence[Band] = (),
     zero_line: bool = False,
     empty_message: str = "no data",
 ) -> str:
-    """Draw lines (plus event lines, point markers, shaded bands); return a PNG URI."""
+    """Draw lines (plus labelled event lines); return a PNG URI."""
     chart = _Chart(title, xlabel, ylabel)
     ax = chart.axes()
     drawn = [s for s in series if len(s.x) > 0]
-    if not drawn and not any(len(m.x) for m in markers):
+    if not drawn:
         _empty(ax, empty_message)
         return png_uri(chart.fig)
-    for band in bands:
-        ax.axhspan(band.low, band.high, color=band.color, alpha=0.5, label=band.label)
     for i, s in enumerate(drawn):
         color = s.color or PALETTE[i % len(PALETTE)]
         if s.step:
             ax.step(s.x, s.y, s.style, where="post", label=s.label, color=color, lw=1.4)
         else:
             ax.plot(s.x, s.y, s.style, label=s.label, color=color, lw=1.4)
-    for m in markers:
-        if len(m.x):
-            ax.scatter(m.x, m.y, marker=m.symbol, color=m.color, label=m.label, zorder=5, s=36)
     for v in vlines:
         ax.axvline(v.x, color=v.color, ls=v.style, lw=1.0, label=v.label)
     if zero_line:
         ax.axhline(0.0, color="#a0aec0", lw=0.8)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
-    return png_uri(chart.fig)
-
-
-def bar_chart(
-    title: str,
-    labels: Sequence[str],
-    values: Sequence[float],
-    *,
-    unit: str = "",
-    empty_message: str = "no data",
-) -> str:
-    """Horizontal bars (``unit`` on the value axis), green for gains and red for losses."""
-    height = max(_SIZE[1], 0.35 * len(labels) + 1.2)
-    chart = _Chart(title, unit, "", size=(_SIZE[0], min(height, 12.0)))
-    ax = chart.axes()
-    if not labels:
-        _empty(ax, empty_message)
-        return png_uri(chart.fig)
-    colors = [POSITIVE if v >= 0 else NEGATIVE for v in values]
-    positions = list(range(len(labels)))
-    ax.barh(positions, values, color=colors)
-    ax.set_yticks(positions, [_short(label) for label in labels])
-    ax.invert_yaxis()
-    ax.axvline(0.0, color="#4a5568", lw=0.8)
     return png_uri(chart.fig)
 
 
@@ -242,10 +187,6 @@ def histogram(
     if vlines:
         ax.legend(fontsize=7, loc="best")
     return png_uri(chart.fig)
-
-
-def _short(label: str, width: int = 60) -> str:
-    return label if len(label) <= width else label[: width // 2 - 1] + "…" + label[-width // 2 :]
 
 
 # -- HTML pieces shared by the reports ------------------------------------------------------

@@ -2,9 +2,8 @@
 
 The sections (summary cards, equity curve, PnL per market and per strategy, each match's
 truth timeline against its market price, edge survival, order latencies, execution
-anomalies by kind, fills) are drawn with the building blocks of
-:mod:`polyloly.backtest.plot_kit`, which this module also re-exports
-(``from polyloly.backtest.plots import line_chart`` keeps working). Markets are named by
+anomalies by kind, fills) are interactive figures of :mod:`polyloly.backtest.iplot`; the
+tables, cards and number formats come from :mod:`polyloly.backtest.plot_kit`. Markets are named by
 their question (``LoL: T1 vs Gen.G - Game 1 Winner``) and tokens by the team they pay on;
 the condition or token id stays in the cell's tooltip and, for markets, on a small second
 line. Money arrives as integer micro-units; floats exist only for drawing.
