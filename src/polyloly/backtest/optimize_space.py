@@ -211,9 +211,11 @@ def _number(raw: Any, where: str) -> int | Decimal:
         except InvalidOperation:
             raise ConfigError(f"{where}: must be a number (got {raw!r})") from None
         return value
-    if isinstance(raw, Decimal) and not raw.is_finite():
-        raise ConfigError(f"{where}: must be a finite number (got {raw})")
-    return raw
+    if isinstance(raw, Decimal):
+        if not raw.is_finite():
+            raise ConfigError(f"{where}: must be a finite number (got {raw})")
+        return raw
+    return int(raw)
 
 
 def _param(key: str, spec: Any) -> Param:

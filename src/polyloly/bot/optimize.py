@@ -440,12 +440,14 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     """
     if "://" in url:
         try:
-            return optuna.storages.RDBStorage(
-                _rdb_url(url),
-                engine_kwargs={"pool_pre_ping": True},
-                heartbeat_interval=60,
-                grace_period=180,
-            )
+            with warnings.catch_warnings():  # heartbeats: a killed worker's trial is failed
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    _rdb_url(url),
+                    engine_kwargs={"pool_pre_ping": True},
+                    heartbeat_interval=60,
+                    grace_period=180,
+                )
         except Exception as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise StorageError(f"--storage {mask_url(url)}: cannot open it: {first}") from None
@@ -740,8 +742,10 @@ def rescore_best(
     tasks += [
         (f"#{i + 1}", t.number, values_of(job.space, t.params)) for i, t in enumerate(done[:top])
     ]
+    if workers <= 1:  # no process to start: score here
+        return [_rescore(job, label, n, v) for label, n, v in tasks]
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(tasks))), mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx) as pool:
         futures = [pool.submit(_rescore, job, label, n, v) for label, n, v in tasks]
         return [f.result() for f in futures]
 

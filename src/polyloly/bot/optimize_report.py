@@ -165,17 +165,28 @@ def _figures(study: optuna.Study) -> list[str]:
 
     sections: list[str] = []
     plots = (
-        ("plot-history", "Optimization history: each trial's training score and the best so far.", vis.plot_optimization_history),
-        ("plot-importance", "Parameter importance (PED-ANOVA over the finished trials).", _importance),
+        (
+            "plot-history",
+            "Optimization history: each trial's training score and the best so far.",
+            vis.plot_optimization_history,
+        ),
+        (
+            "plot-importance",
+            "Parameter importance (PED-ANOVA over the finished trials).",
+            _importance,
+        ),
         ("plot-slice", "Each parameter's values against the training score.", vis.plot_slice),
-    )  # fmt: skip
+    )
     for figure_id, caption, plot in plots:
-        try:
-            fig = plot(study)
-        except (ValueError, RuntimeError, ZeroDivisionError, ImportError) as exc:
-            sections.append(f"<p>{html.escape(caption)} Not drawn: {html.escape(str(exc))}</p>")
-            continue
-        sections.append(figure_html(figure_id, fig, caption))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                fig = plot(study)
+            except (ValueError, RuntimeError, ZeroDivisionError, ImportError) as exc:
+                sections.append(f"<p>{html.escape(caption)} Not drawn: {html.escape(str(exc))}</p>")
+                continue
+        notes = " ".join(f"Note: {w.message}" for w in caught)
+        sections.append(figure_html(figure_id, fig, f"{caption} {notes}".strip()))
     return sections
 
 
