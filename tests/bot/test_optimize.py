@@ -111,7 +111,8 @@ def config_dir(tmp_path: Path) -> Path:
     """The repository's base.yaml and dev.yaml (no .env beside them)."""
     folder = tmp_path / "config"
     folder.mkdir()
-    for name in ("base.yaml", "dev.yaml"):
+    for name in ("base.yaml", "dev.yaml", "optimize/space.yaml"):
+        (folder / name).parent.mkdir(exist_ok=True)
         shutil.copy(REPO / "config" / name, folder / name)
     return folder
 
@@ -443,3 +444,26 @@ def test_the_overlay_layers_the_env_overlay_sets_fixed_and_values(
     assert settings.risk.max_open_orders_per_market == 3
     assert settings.risk.max_daily_loss_usdc == 77
     assert settings.storage.data_dir == Path("data/dev")  # dev.yaml's own keys are kept
+
+
+def test_the_command_stops_on_a_bad_space_with_one_line_naming_the_key(
+    tmp_path: Path, config_dir: Path, logs: list[Path]
+) -> None:
+    from typer.testing import CliRunner
+
+    from polyloly.bot.cli import app
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("space:\n  risk.max_slippage_bps: {low: 0, high: 20000, step: 100}\n")
+    base = ["optimize", *map(str, logs), "--config-dir", str(config_dir), "--env", "dev"]
+    result = CliRunner().invoke(app, [*base, "--space", str(bad), "--out", str(tmp_path / "o")])
+    assert result.exit_code == ExitCode.CONFIG
+    problems = [line for line in result.stderr.splitlines() if line.startswith("  ")]
+    assert problems == [
+        "  space.risk.max_slippage_bps: value 20000 refused: risk.max_slippage_bps: must be less "
+        "than or equal to 10000 (got 20000)"
+    ]
+    nothing = CliRunner().invoke(app, ["optimize", "--config-dir", str(config_dir), "--env", "dev"])
+    assert nothing.exit_code == ExitCode.CONFIG
+    assert "nothing to search on: give LOG… and/or --scenarios N" in nothing.stderr
+    assert not (tmp_path / "o").exists()  # nothing was started

@@ -224,6 +224,7 @@ class Job:
     study_name: str = DEFAULT_STUDY
     seed: int = 0
     out: str = "."
+    startup: int = N_STARTUP  # trials drawn at random (seeded per trial) before TPE models
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,7 +274,7 @@ def check_space(space: SearchSpace, config: ConfigSource) -> Settings:
             try:
                 settings = config.validate({**space.fixed, param.key: value})
             except ConfigError as exc:
-                problem = _first_problem(exc)
+                problem = _first_problem(exc).removesuffix(" [overrides]")
                 what = "not a setting" if "unknown key" in problem else f"value {value} refused"
                 raise ConfigError(f"space.{param.key}: {what}: {problem}") from None
             patched.append(msgspec.json.encode(decision_patch(settings)(reference)))
@@ -647,7 +648,7 @@ def worker_main(job: Job, tickets: Synchronized[int], index: int) -> None:
     study = optuna.load_study(
         study_name=job.study_name,
         storage=open_storage(job.storage),
-        sampler=PerTrialSampler(job.seed),
+        sampler=PerTrialSampler(job.seed, job.startup),
     )
 
     def next_ticket(study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
