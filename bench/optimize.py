@@ -18,8 +18,9 @@ with 1 worker, then with N, alternating, ``--repeats`` times; medians. Two rates
 process start included) and *steady* (first trial start to last trial end, from the
 study's own timestamps); and the workers' CPU time per trial (user + system, from
 ``getrusage``), which other load on the machine barely moves. The target (issue 20): N
-workers give ≥ 0.8·N× the trials per minute of one, on the wall rate. The machine's load is printed with each run: other
-processes on the same cores lower the N-worker rate, not the one-worker one.
+workers give ≥ 0.8·N× the trials per minute of one, on the wall rate. The machine's load
+is printed with each run: other processes on the same cores lower the N-worker rate more
+than the one-worker one.
 
 ``python -m bench.optimize [--trials 24] [--workers N] [--repeats 2] [--json PATH]``
 """
