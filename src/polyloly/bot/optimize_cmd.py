@@ -82,7 +82,7 @@ def optimize(
     scenario_cache: Annotated[
         Path | None,
         typer.Option(
-            help="Where scenario runs are recorded once (default data/optimize/scenarios)."
+            help="Where scenario runs are recorded once (default <data_dir>/optimize/scenarios)."
         ),
     ] = None,
     space: Annotated[
@@ -111,7 +111,8 @@ def optimize(
     ] = 0.25,
     top: Annotated[int, typer.Option(min=1, help="Best trials re-scored on the held-out set.")] = 5,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Run folder (default data/optimize/run-<time>).")
+        Path | None,
+        typer.Option("--out", help="Run folder (default <data_dir>/optimize/run-<time>)."),
     ] = None,
     request_ms: Annotated[
         int | None, typer.Option(help="Simulated bot → venue latency (backtest.request_ms).")
