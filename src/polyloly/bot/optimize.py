@@ -278,7 +278,7 @@ def check_space(space: SearchSpace, config: ConfigSource) -> Settings:
                 what = "not a setting" if "unknown key" in problem else f"value {value} refused"
                 raise ConfigError(f"space.{param.key}: {what}: {problem}") from None
             patched.append(msgspec.json.encode(decision_patch(settings)(reference)))
-        if (len(set(patched)) == 1 and param.kind != "choice") or len(set(patched)) < len(patched):
+        if len(set(patched)) < len(patched):  # two of its values decide the same
             raise ConfigError(
                 f"space.{param.key}: changes nothing a replay decides with "
                 "(not one of the strategies' or the risk gate's parameters)"
