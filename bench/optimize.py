@@ -6,7 +6,10 @@ book snapshots, then level changes below the best bids (``--events`` in all per 
 500 of them a market's YES book re-sent with its ask at 0.40, 0.42, 0.44 or 0.50 against NO
 at 0.50 (pair gaps of different depths) and 20 changes later back at 0.50, a timer tick a
 second, and each market's resolution at the end. The space searches pair arbitrage's cost
-cap, step and open-order limit (``SPACE``). A trial replays both logs through the bot's
+cap (0.900–0.935: only the deeper gaps pay, so every trial costs about the same; above ~0.95
+some parameter sets make the pair strategy send thousands of orders that never fill against
+the replayed books and a trial takes 10× longer, which would measure that, not the
+workers), step and open-order limit (``SPACE``). A trial replays both logs through the bot's
 core against the simulated venue (:func:`polyloly.bot.optimize.score`, the search's own
 objective). Every trial is drawn at random, seeded by its number (``Job.startup`` =
 trials), so the one-worker and the N-worker runs replay exactly the same parameter sets.
@@ -73,7 +76,7 @@ SPACE = """
 objective: {drawdown_penalty: 0.5}
 fixed: {strategies.temporal_arb.enabled: false}
 space:
-  strategies.pair_arb.pair_cost_cap: {low: 0.90, high: 0.99, step: 0.005}
+  strategies.pair_arb.pair_cost_cap: {low: 0.900, high: 0.935, step: 0.005}
   strategies.pair_arb.step_usdc: {low: 10, high: 50, step: 5}
   risk.max_open_orders_per_market: {low: 1, high: 8}
 """
