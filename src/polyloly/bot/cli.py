@@ -50,6 +50,7 @@ __all__ = [
 MOUNTS: dict[str, str] = {
     "+run": "polyloly.bot.cli_run:app",
     "+ops": "polyloly.bot.cli_ops:app",
+    "+optimize": "polyloly.bot.optimize_cmd:app",
     "sim": "polyloly.sim.cli:app",
 }
 """Sub-apps to mount: ``{"sim": "polyloly.sim.cli:app"}`` adds the group ``polyloly sim …``;
