@@ -192,6 +192,10 @@ class Predecider:
         self.tokens: set[str] = set()
         """Tokens with a pre-decision (the core drops them on a book event of theirs)."""
         self._entries: dict[tuple[str, str], PreDecision] = {}
+        self._results: dict[tuple[str, int | None, str], PreDecision] = {}
+        """The same pre-decisions by ``(match, game number or None, winning team)``."""
+        self._refusals: dict[tuple[object, ...], str] = {}
+        self._refusals_of: object = None  # the policy those answers are of
         self._epoch = 0
         self._scheduled = False
         self._written: dict[str, PreDecision] = {}  # sent, its OrderSubmitted not yet seen
@@ -226,6 +230,8 @@ class Predecider:
                 dropped = True
                 for key in [k for k in self._entries if k[1] == token]:
                     del self._entries[key]
+                for rkey in [k for k, e in self._results.items() if e.token_id == token]:
+                    del self._results[rkey]
                 tokens.discard(token)
         if dropped:
             self._dirty()
@@ -249,6 +255,12 @@ class Predecider:
                 if entry is not None:
                     entries[(entry.market_id, entry.token_id)] = entry
         self._entries = entries
+        self._results = {}
+        for entry in entries.values():
+            mapping = self.core.registry.by_market(entry.market_id)
+            if mapping is not None:
+                team = mapping.team_for(entry.token_id)  # canonical: the truth engine's name
+                self._results[(mapping.match_id, mapping.game_number, team)] = entry
         self.tokens = {k[1] for k in entries}
         self._prepared = {e.order.order_hash: (e.prepared_s, e.prepared) for e in entries.values()}
         self._hold({e.order.order_hash: e.order for e in entries.values()})
@@ -310,9 +322,59 @@ class Predecider:
     # -- the result -------------------------------------------------------------------------------
 
     def on_result(self, event: Event) -> bool:
-        """Send the pre-decided order of this result now, if one stands; return whether."""
-        if not self._entries:
+        """Send the pre-decided order of this result now, if one stands; return whether.
+
+        The result is looked up by ``(match, game, winner)`` as the truth engine names it
+        (a name in another spelling takes the registry's way), and the confirmation policy's
+        answer for the same confidence and sources is remembered: on a hit this is a few
+        dict reads, then :meth:`_send`.
+        """
+        results = self._results
+        if not results:
             return False
+        cls = type(event)
+        if cls is TruthFinal:
+            assert isinstance(event, TruthFinal)  # noqa: S101 - narrowed for the checker
+            entry = results.get((event.match_id, None, event.winner))
+            if entry is None:
+                return self._by_registry(event)
+            why = self._refusal(event.confidence, event.sources, event.timed_out, final=True)
+        elif cls is TruthDelta:
+            assert isinstance(event, TruthDelta)  # noqa: S101 - narrowed for the checker
+            if event.change != "game_result" or event.game_winner is None:
+                return False
+            entry = results.get((event.match_id, event.game_number, event.game_winner))
+            if entry is None:
+                return self._by_registry(event)
+            why = self._refusal(event.game_confidence, event.game_sources, False, final=False)
+        else:
+            return False
+        return not why and self._send(entry, event.ts_init)
+
+    def _refusal(
+        self, confidence: int, sources: tuple[str, ...], timed_out: bool, *, final: bool
+    ) -> str:
+        """The confirmation policy's :func:`refusal`, remembered per distinct question."""
+        temporal = self.core.temporal
+        if temporal is None:
+            return "no strategy"
+        policy = temporal.policy
+        if policy is not self._refusals_of:  # new parameters: new answers
+            self._refusals_of = policy
+            self._refusals.clear()
+        key = (confidence, sources, timed_out, final)
+        why = self._refusals.get(key)
+        if why is None:
+            why = refusal(
+                policy, confidence=confidence, sources=sources, timed_out=timed_out, final=final
+            )
+            if len(self._refusals) > 1_024:
+                self._refusals.clear()
+            self._refusals[key] = why
+        return why
+
+    def _by_registry(self, event: Event) -> bool:
+        """The result's pre-decision found through the registry (any spelling of a team)."""
         found = self._result(event)
         if found is None:
             return False
@@ -327,29 +389,18 @@ class Predecider:
 
     def _result(self, event: Event) -> tuple[str, str] | None:
         """``(market, winning team)`` of a result the confirmation policy lets through."""
-        temporal = self.core.temporal
         registry = self.core.registry
-        if temporal is None:
-            return None
-        if type(event) is TruthFinal:
+        if isinstance(event, TruthFinal):
             mapping = registry.match_market(event.match_id)
             team = event.winner
-            why = refusal(
-                temporal.policy,
-                confidence=event.confidence,
-                sources=event.sources,
-                timed_out=event.timed_out,
-                final=True,
-            )
-        elif type(event) is TruthDelta and event.change == "game_result":
+            why = self._refusal(event.confidence, event.sources, event.timed_out, final=True)
+        elif isinstance(event, TruthDelta) and event.change == "game_result":
             number, winner = event.game_number, event.game_winner
             if number is None or winner is None:
                 return None
             mapping = registry.game_market(event.match_id, number)
             team = winner
-            why = refusal(
-                temporal.policy, confidence=event.game_confidence, sources=event.game_sources
-            )
+            why = self._refusal(event.game_confidence, event.game_sources, False, final=False)
         else:
             return None
         return None if mapping is None or why else (mapping.market_id, team)
@@ -373,14 +424,26 @@ class Predecider:
         return ""
 
     def _send(self, entry: PreDecision, now: int) -> bool:
-        stale = self._stale(entry, now)
-        if stale:
-            return self._fallback(stale)
+        engine = self.engine
+        temporal = self.core.temporal
+        keeper = engine.budget
+        stands = (
+            entry.epoch == self._epoch
+            and now <= entry.expires_ns
+            and engine.gate.unhalted(now)
+            and temporal is not None
+            and temporal.may_enter(entry.market_id, entry.token_id, entry.match_id, entry.ceiling)
+            and (keeper is None or keeper.held(entry.order.order_hash))
+        )
+        if not stands:  # say why (the same checks, in order)
+            return self._fallback(self._stale(entry, now))
         pending = self.venue.post_now(entry.prepared)
         if pending is None:
             return self._fallback("not_written")
         order_hash = entry.order.order_hash
         del self._entries[(entry.market_id, entry.token_id)]
+        for rkey in [k for k, e in self._results.items() if e is entry]:
+            del self._results[rkey]
         self.engine.orders.prewritten[order_hash] = pending
         self._written[order_hash] = entry
         self.stats.sent += 1

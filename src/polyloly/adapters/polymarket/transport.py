@@ -306,11 +306,17 @@ class Http11Transport(httpx.AsyncBaseTransport):
         then sends the ordinary way, which may connect), or fast writes were turned off.
         ``data`` comes from :meth:`prepared_bytes`.
         """
-        if not self.fast_writes:
+        idle = self._idle
+        if not self.fast_writes or not idle:
             return None
-        conn = self._take_idle(asyncio.get_running_loop().time())
-        if conn is None:
-            return None
+        now = asyncio.get_running_loop().time()
+        conn = idle[0]
+        if conn.reusable() and now - conn.idle_since <= self.keepalive_s:
+            del idle[0]  # what _take_idle would take, without its loop
+        else:
+            conn = self._take_idle(now)
+            if conn is None:
+                return None
         try:
             self._send(conn, data)
         except BaseException:
