@@ -42,7 +42,7 @@ from polyloly.execution.ports import OrderSigner, OrderSpec, SignedOrder, Submit
 from polyloly.execution.presigner import Presigner
 from polyloly.execution.risk_gate import GateConfig
 from polyloly.node.core import Core, NodeKernel
-from polyloly.node.predecide import Predecider
+from polyloly.node.predecide import Predecider, recover_written
 from polyloly.node.session import MarketDiscovered, NodeParams, SessionStarted
 from polyloly.runtime.clock import NS_PER_S, VirtualClock
 from polyloly.strategies.temporal_arb import TemporalArbParams
@@ -111,6 +111,7 @@ class World:
     predecide: Predecider | None
     scheduled: list[Callable[[], None]] = field(default_factory=list)
     auto: bool = True  # run the pre-decider's scheduled work after each publish
+    found: list[str] = field(default_factory=list)  # written orders found at a restart
 
     @property
     def engine(self) -> Any:
@@ -183,13 +184,20 @@ async def _sign_inline(signer: OrderSigner, spec: OrderSpec) -> SignedOrder:
 
 
 async def build(
-    node: NodeParams | None = None, *, predecide: bool = True, budget: MemoryBudget | None = None
+    node: NodeParams | None = None,
+    *,
+    predecide: bool = True,
+    budget: MemoryBudget | None = None,
+    exchange: FakeVenue | None = None,
+    recorded: list[Event] | None = None,
 ) -> World:
+    """A node; ``exchange``: the venue of an earlier node; ``recorded``: its log, recovered
+    before the session starts (a restart)."""
     clock = VirtualClock(START_NS)
     sink = RecordingSink()
     kernel = NodeKernel(clock, sink)
     core = Core(kernel)
-    inner = FakeVenue(
+    inner = exchange or FakeVenue(
         {"0xM": ("ma", "mb"), "0xG1": ("g1a", "g1b")}, collateral=10_000 * SCALE,
         now_ns=clock.now_ns,
     )  # fmt: skip
@@ -214,6 +222,9 @@ async def build(
     )
     presigner.attach()
     world = World(clock, kernel, sink, core, venue, presigner, pre, scheduled)
+    if recorded is not None:
+        engine.recover(recorded)
+        world.found = await recover_written(engine, recorded)
     now = clock.now_ns()
     await world.publish(
         SessionStarted(ts_event=now, ts_init=now, mode="test", params=node or params())
@@ -459,3 +470,42 @@ async def test_a_refused_reservation_is_never_sent_ahead() -> None:
     assert w.predecide is not None
     assert w.predecide.stats.fallbacks.get("not_reserved") == 1
     assert [i.intent_id for i in w.sink.of(PlaceOrderIntent)]  # decided as before
+
+
+# ---------------------------------------------------------------------------------------------
+# A crash between the write and its log
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_an_order_written_just_before_a_crash_is_found_and_logged_at_start_up() -> None:
+    w = await _armed()
+    assert w.predecide is not None
+    entry = next(e for e in w.predecide.entries() if e.token_id == "ma")
+    pending = w.venue.post_now(entry.prepared)  # the write ... and the process dies
+    assert pending is not None
+    w.venue.inner.publish = None  # a dead process hears nothing from the venue
+    await pending.result()  # the venue received it
+    assert w.submitted() == []  # its OrderSubmitted was never logged
+    sent = w.venue.inner.submissions
+    b = await build(exchange=w.venue.inner, recorded=list(w.sink.events))
+    assert b.found == [entry.order.order_hash]
+    [logged] = b.sink.of(OrderSubmitted)
+    assert logged.order_hash == entry.order.order_hash
+    assert logged.client_id == "temporal_arb:0xM:ma:1"  # the entry it was
+    [accepted] = b.sink.of(OrderAccepted)
+    assert accepted.found_by_lookup  # its outcome was looked up, never resent
+    assert w.venue.inner.submissions == sent
+    # the result reported again after the restart: that entry is not made twice
+    await live_with_books(b)
+    await b.publish(b.final("t1"))
+    assert b.submitted() == [entry.order.order_hash]
+    assert w.venue.inner.submissions == sent
+
+
+@pytest.mark.asyncio
+async def test_start_up_finds_nothing_when_no_order_was_written() -> None:
+    w = await _armed()
+    b = await build(exchange=w.venue.inner, recorded=list(w.sink.events))
+    assert b.found == []
+    assert b.submitted() == []

@@ -55,18 +55,23 @@ above are meant to make it impossible), the order is logged all the same
 (``OrderSubmitted``, so the ledger and reconciliation track it), an ``ExecutionAnomaly``
 ``predecision_mismatch`` is emitted and the kill switch fires.
 
-Crash window: the order is written before its ``OrderSubmitted`` is logged (a few tens of
+Crash window: the order is written before its ``OrderSubmitted`` is logged (some hundred
 microseconds later, in the same synchronous dispatch, then flushed). A process killed in
-between has sent an order its log does not name; the pre-signed order itself is in the log
-(``PresignReady``, with its hash), and start-up reconciliation adopts it from the venue.
+between has sent an order its log does not name — but the pre-signed order itself is in
+the log (``PresignReady``, with its hash). At start-up, :func:`recover_written` looks up at
+the venue every pre-signed order the log leaves ready and unsent; one the venue has is
+logged as the temporal entry it was (``OrderSubmitted`` under the entry's deterministic
+intent id, its reply resolved by a lookup, never a resend), so the ledger, the risk gate,
+the order manager's idempotency and the strategy's restart all count it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+import msgspec
 import structlog
 
 from polyloly.domain.events import (
@@ -81,17 +86,34 @@ from polyloly.domain.events import (
     TruthDelta,
     TruthFinal,
 )
+from polyloly.domain.intents import intent_id_for
 from polyloly.domain.markets import MarketMappingError, MarketRegistry
 from polyloly.execution.engine import ExecutionEngine
 from polyloly.execution.events import ExecutionAnomaly, OrderSubmitted
-from polyloly.execution.ports import OrderSpec, SignedOrder
-from polyloly.execution.presign import PostNowVenue, PresignFailed, target_key
+from polyloly.execution.ports import SignedOrder
+from polyloly.execution.presign import (
+    PostNowVenue,
+    PresignDiscarded,
+    PresignFailed,
+    PresignReady,
+    target_key,
+)
 from polyloly.runtime.clock import NS_PER_S
+from polyloly.runtime.errors import PolylolyError, UnknownOutcomeError
 from polyloly.runtime.kernel import Kernel
 from polyloly.strategies.temporal_arb import TemporalArbEngine
+from polyloly.strategies.temporal_arb.engine import STRATEGY
 from polyloly.strategies.temporal_arb.policy import refusal
 
-__all__ = ["NEUTRAL", "CoreView", "PreDecision", "PredecideStats", "Predecider", "Schedule"]
+__all__ = [
+    "NEUTRAL",
+    "CoreView",
+    "PreDecision",
+    "PredecideStats",
+    "Predecider",
+    "Schedule",
+    "recover_written",
+]
 
 _log = structlog.get_logger(__name__)
 
@@ -474,19 +496,7 @@ class Predecider:
             client_id = f"{client_id}:predecided"
         order = SignedOrder(
             order_hash=entry.order.order_hash,
-            spec=OrderSpec(
-                client_id=client_id,
-                market=entry.market_id,
-                token_id=spec.token_id,
-                side=spec.side,
-                price=spec.price,
-                size=spec.size,
-                order_type=spec.order_type,
-                salt=spec.salt,
-                timestamp_ms=spec.timestamp_ms,
-                post_only=spec.post_only,
-                expiration_s=spec.expiration_s,
-            ),
+            spec=msgspec.structs.replace(spec, client_id=client_id, market=entry.market_id),
             payload=entry.order.payload,
         )
         _log.error("predecide.mismatch", intent_id=entry.intent_id, order_hash=order.order_hash)
@@ -506,3 +516,70 @@ class Predecider:
             OrderSubmitted(ts_event=now, ts_init=now, strategy="temporal_arb", order=order)
         )
         engine.gate.fire("predecision", f"{detail} ({entry.intent_id})")
+
+
+# ---------------------------------------------------------------------------------------------
+# Start-up: an order written just before a crash, its OrderSubmitted never logged
+# ---------------------------------------------------------------------------------------------
+
+
+class _LookupFirst:
+    """A written order whose reply is lost: the submit task looks it up (never resends)."""
+
+    async def result(self) -> Any:
+        raise UnknownOutcomeError("written before a restart: look it up")
+
+
+async def recover_written(engine: ExecutionEngine, recorded: Iterable[Event]) -> list[str]:
+    """Log the pre-signed orders a crash left written but unlogged; return their hashes.
+
+    Every ``PresignReady`` of the log that no ``PresignDiscarded`` dropped and the ledger
+    (recovered from the same log) does not know, signed within the pool's maximum age of
+    the log's last event, may have been written by a pre-decision just before the process
+    stopped. Each is looked up at the venue; one it has is published as the temporal entry
+    it was (``OrderSubmitted``, client id the entry's intent id), and its outcome is found by
+    a lookup. Call it after :meth:`~polyloly.execution.engine.ExecutionEngine.recover`,
+    before the session starts the strategies (they then count it as entered).
+    """
+    ready: dict[str, PresignReady] = {}
+    last_ns = 0
+    for event in recorded:
+        last_ns = max(last_ns, event.ts_init)
+        if isinstance(event, PresignReady):
+            ready[event.order.order_hash] = event
+        elif isinstance(event, PresignDiscarded):
+            for order_hash in event.order_hashes:
+                ready.pop(order_hash, None)
+    oldest = last_ns - engine.presign.config.max_age_ns
+    candidates = [
+        e.order
+        for h, e in sorted(ready.items())
+        if h not in engine.state.orders and e.ts_event >= oldest
+    ]
+    found: list[str] = []
+    for order in candidates:
+        try:
+            venue_order = await engine.ports.venue.lookup(order.order_hash)
+        except PolylolyError as exc:
+            _log.warning(
+                "predecide.recover_lookup_failed", order_hash=order.order_hash, error=str(exc)
+            )
+            continue
+        if venue_order is None:
+            continue
+        spec = order.spec
+        intent_id = intent_id_for(STRATEGY, f"{spec.market}:{spec.token_id}", 1)
+        if engine.state.order_for_client(intent_id) is not None:
+            intent_id = f"{intent_id}:predecided"
+        relabelled = SignedOrder(
+            order_hash=order.order_hash,
+            spec=msgspec.structs.replace(spec, client_id=intent_id),
+            payload=order.payload,
+        )
+        engine.orders.prewritten[order.order_hash] = _LookupFirst()
+        now = engine.kernel.now_ns()
+        engine.kernel.publish(
+            OrderSubmitted(ts_event=now, ts_init=now, strategy=STRATEGY, order=relabelled)
+        )
+        found.append(order.order_hash)
+    return found

@@ -310,13 +310,14 @@ class Http11Transport(httpx.AsyncBaseTransport):
         if not self.fast_writes or not idle:
             return None
         now = asyncio.get_running_loop().time()
-        conn = idle[0]
-        if conn.reusable() and now - conn.idle_since <= self.keepalive_s:
+        first = idle[0]
+        conn: _Connection | None = first
+        if first.reusable() and now - first.idle_since <= self.keepalive_s:
             del idle[0]  # what _take_idle would take, without its loop
         else:
             conn = self._take_idle(now)
-            if conn is None:
-                return None
+        if conn is None:
+            return None
         try:
             self._send(conn, data)
         except BaseException:
