@@ -371,7 +371,8 @@ class Predecider:
             why = self._refusal(event.game_confidence, event.game_sources, False, final=False)
         else:
             return False
-        return not why and self._send(entry, event.ts_init)
+        # the kernel's pinned time: the one the pool and the gate judge age and silence by
+        return not why and self._send(entry, self.kernel.now_ns())
 
     def _refusal(
         self, confidence: int, sources: tuple[str, ...], timed_out: bool, *, final: bool
@@ -407,7 +408,7 @@ class Predecider:
         except MarketMappingError:
             return False
         entry = self._entries.get((market_id, token))
-        return entry is not None and self._send(entry, event.ts_init)
+        return entry is not None and self._send(entry, self.kernel.now_ns())
 
     def _result(self, event: Event) -> tuple[str, str] | None:
         """``(market, winning team)`` of a result the confirmation policy lets through."""
