@@ -55,7 +55,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,7 @@ from polyloly.execution.events import OrderAccepted, OrderRejected, OrderSubmitU
 from polyloly.execution.presign import PresignReady
 from polyloly.execution.presigner import Presigner
 from polyloly.execution.risk_gate import GateConfig
+from polyloly.node.core import Core
 from polyloly.runtime.clock import LiveClock
 from polyloly.storage.event_log import EventLogWriter
 from polyloly.strategies.temporal_arb import TemporalArbParams
@@ -255,7 +256,7 @@ def _mode(
         )
         presigner.attach()
         presigner.start()
-    if mode == "predecided":
+    if mode == "predecided" and _has_predecide(bot):
         bot.core.enable_predecide(venue, asyncio.get_running_loop().call_soon)
     stream = None
     if feed is not None:
@@ -285,7 +286,14 @@ async def _sample(run: _Mode, m: int, tokens: tuple[str, str], probe: TimingTran
     t0 = pcn()
     bot.kernel.publish(final)
     t1 = pcn()
-    event = await asyncio.wait_for(run.outcome.get(), timeout=10.0)
+    try:
+        event = await asyncio.wait_for(run.outcome.get(), timeout=10.0)
+    except TimeoutError as exc:
+        state = bot.engine.state
+        raise RuntimeError(
+            f"{run.name}: no outcome for sample {m} in 10 s (halted: {state.halted}; "
+            f"last handler error: {bot.kernel.last_handler_error!r})"
+        ) from exc
     t2 = pcn()
     wire = probe.last_write_ns  # this order's POST: nothing else is posted meanwhile
     status = str(getattr(event, "status", type(event).__name__))
@@ -293,7 +301,7 @@ async def _sample(run: _Mode, m: int, tokens: tuple[str, str], probe: TimingTran
 
 
 async def _measure(
-    cfg: RunConfig, url: str, markets: list[list[str]], feed: _Feed | None
+    cfg: RunConfig, url: str, markets: list[list[str]], pin: Callable[[int], object]
 ) -> dict[str, Any]:
     probe = TimingTransport()
     clock = LiveClock()
@@ -313,7 +321,7 @@ async def _measure(
                 clock=clock,
                 probe=probe,
                 markets=markets,
-                feed=feed,
+                pin=pin,
                 logdir=Path(tmp),
             )
     finally:
@@ -329,7 +337,7 @@ async def _measure_modes(
     clock: LiveClock,
     probe: TimingTransport,
     markets: list[list[str]],
-    feed: _Feed | None,
+    pin: Callable[[int], object],
     logdir: Path,
 ) -> dict[str, Any]:
     await rest.derive_creds()
@@ -337,45 +345,85 @@ async def _measure_modes(
     snapshots = [await rest.book(t) for _, a, b in markets for t in (a, b)]
     results: dict[str, list[_Sample]] = {}
     stats: dict[str, Any] = {}
-    per_mode = cfg.wire_warmup + cfg.wire_samples
     for index, mode in enumerate(MODES):
-        run = _mode(mode, clock=clock, rest=rest, mappings=mappings, feed=feed, logdir=logdir)
-        if mode == "predecided" and not _has_predecide(run.bot):
-            run.log.close()
-            continue
-        results[mode] = []
-        for snap in snapshots:
-            run.bot.kernel.publish(snap)
-        if run.stream is not None and feed is not None:
-            await _start_stream(run.stream, feed.tokens)
-        freeze_heap()  # as the node does once it has started
-        frames0, t_start = (run.stream.frames if run.stream else 0), time.perf_counter()
-        for k in range(per_mode):
-            m = index * per_mode + k
-            sample = await _sample(run, m, (mappings[m].token_a, mappings[m].token_b), probe)
-            if k >= cfg.wire_warmup:
-                results[mode].append(sample)
-        elapsed = time.perf_counter() - t_start
-        frames = (run.stream.frames if run.stream else 0) - frames0
-        if run.stream is not None:
-            await run.stream.stop()
-        if run.presigner is not None:
-            await run.presigner.stop()
-        await run.bot.engine.idle()
-        await run.bot.engine.stop()
-        run.log.close()
-        predecide = run.bot.core.predecide if _has_predecide(run.bot) else None
-        stats[mode] = {
-            "presign": run.bot.engine.presign.stats.as_dict(),
-            "predecide": predecide.stats.as_dict() if predecide is not None else {},
-            "stream_frames_per_s": frames / elapsed if elapsed > 0 else 0.0,
-            "stream_frames": frames,
-            "seconds": elapsed,
-            "intents": _intents(run.bot.intents),
-            "handler_errors": run.bot.kernel.handler_errors,
-            "log_bytes": sum(f.stat().st_size for f in (logdir / mode).rglob("*") if f.is_file()),
-        }
+        if mode == "predecided" and not hasattr(Core, "enable_predecide"):
+            continue  # an older tree: no pre-decisions
+        # A fresh stream per mode: the feeder's snapshots are its stream's first state.
+        feeder, feed = (None, None) if cfg.wire_stream_rate <= 0 else _start_feeder(cfg)
+        if feeder is not None:
+            pin(feeder.pid)
+        try:
+            stats[mode] = await _measure_mode(
+                cfg,
+                mode,
+                index=index,
+                rest=rest,
+                clock=clock,
+                probe=probe,
+                mappings=mappings,
+                snapshots=snapshots,
+                feed=feed,
+                logdir=logdir,
+                results=results,
+            )
+        finally:
+            if feeder is not None:
+                feeder.terminate()  # its stream never ends by itself here
+                feeder.wait(timeout=30)
     return {"samples": results, "stats": stats}
+
+
+async def _measure_mode(
+    cfg: RunConfig,
+    mode: str,
+    *,
+    index: int,
+    rest: ClobRest,
+    clock: LiveClock,
+    probe: TimingTransport,
+    mappings: list[MarketMapping],
+    snapshots: list[Any],
+    feed: _Feed | None,
+    logdir: Path,
+    results: dict[str, list[_Sample]],
+) -> dict[str, Any]:
+    per_mode = cfg.wire_warmup + cfg.wire_samples
+    run = _mode(mode, clock=clock, rest=rest, mappings=mappings, feed=feed, logdir=logdir)
+    results[mode] = []
+    for snap in snapshots:
+        run.bot.kernel.publish(snap)
+    if run.stream is not None and feed is not None:
+        await _start_stream(run.stream, feed.tokens)
+    freeze_heap()  # as the node does once it has started
+    frames0, t_start = (run.stream.frames if run.stream else 0), time.perf_counter()
+    for k in range(per_mode):
+        m = index * per_mode + k
+        sample = await _sample(run, m, (mappings[m].token_a, mappings[m].token_b), probe)
+        if k >= cfg.wire_warmup:
+            results[mode].append(sample)
+    elapsed = time.perf_counter() - t_start
+    frames = (run.stream.frames if run.stream else 0) - frames0
+    if run.stream is not None:
+        await run.stream.stop()
+    if run.presigner is not None:
+        await run.presigner.stop()
+    await run.bot.engine.idle()
+    await run.bot.engine.stop()
+    run.log.close()
+    predecide = run.bot.core.predecide if _has_predecide(run.bot) else None
+    client = run.stream
+    return {
+        "presign": run.bot.engine.presign.stats.as_dict(),
+        "predecide": predecide.stats.as_dict() if predecide is not None else {},
+        "stream_frames_per_s": frames / elapsed if elapsed > 0 else 0.0,
+        "stream_frames": frames,
+        "stream_refused": dict(client.refused) if client is not None else {},
+        "seconds": elapsed,
+        "intents": _intents(run.bot.intents),
+        "handler_errors": run.bot.kernel.handler_errors,
+        "halted": run.bot.engine.state.halted or "",
+        "log_bytes": sum(f.stat().st_size for f in (logdir / mode).rglob("*") if f.is_file()),
+    }
 
 
 async def _start_stream(stream: MarketWsClient, tokens: list[str]) -> None:
@@ -400,8 +448,8 @@ def _cpus() -> set[int]:
     return set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set()
 
 
-def _pin_apart(pids: Sequence[int], cpus: set[int]) -> str:
-    """Keep the local exchange and the feeder off the bot's cores, as remote peers are.
+def _pin_apart(pid: int, cpus: set[int]) -> str:
+    """Keep the local exchange (and each feeder, :func:`_pin_peer`) off the bot's cores.
 
     Sharing two cores, the scheduler now and then runs the exchange (woken by the POST)
     on the bot's core in the middle of the bot's socket write: measured, the submit task's
@@ -409,11 +457,16 @@ def _pin_apart(pids: Sequence[int], cpus: set[int]) -> str:
     """
     if len(cpus) < 2:
         return "exchange, feeder and bot not pinned apart (one CPU)"
-    last = max(cpus)
-    for pid in pids:
-        os.sched_setaffinity(pid, {last})
-    os.sched_setaffinity(0, cpus - {last})
-    return f"exchange and feeder pinned to CPU {last}, bot to CPU(s) {sorted(cpus - {last})}"
+    _pin_peer(pid, cpus)
+    os.sched_setaffinity(0, cpus - {max(cpus)})
+    return (
+        f"exchange and feeder pinned to CPU {max(cpus)}, bot to CPU(s) {sorted(cpus - {max(cpus)})}"
+    )
+
+
+def _pin_peer(pid: int, cpus: set[int]) -> None:
+    if len(cpus) >= 2:
+        os.sched_setaffinity(pid, {max(cpus)})
 
 
 def _start(cmd: list[str], what: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
@@ -461,18 +514,15 @@ def run(cfg: RunConfig) -> Section:
     proc, info = _start(
         ["bench.exchange_proc", "--markets", str(max(cfg.wire_markets, needed))], "exchange"
     )
-    feeder, feed = (None, None) if cfg.wire_stream_rate <= 0 else _start_feeder(cfg)
     own_cpus = _cpus()
     try:
-        pids = [proc.pid] + ([feeder.pid] if feeder is not None else [])
-        pinned = _pin_apart(pids, own_cpus)
-        out = asyncio.run(_measure(cfg, info["url"], info["markets"], feed))
+        pinned = _pin_apart(proc.pid, own_cpus)
+        out = asyncio.run(
+            _measure(cfg, info["url"], info["markets"], lambda pid: _pin_peer(pid, own_cpus))
+        )
     finally:
         if own_cpus:
             os.sched_setaffinity(0, own_cpus)
-        if feeder is not None:
-            feeder.terminate()  # its stream never ends by itself here
-            feeder.wait(timeout=30)
         _stop(proc)
     _report(s, cfg, out, info, pinned)
     return s
@@ -511,6 +561,7 @@ def _report(
         s.notes.append(
             f"{mode}: outcomes {statuses}; market stream received {st['stream_frames_per_s']:,.0f} "
             f"frames/s during the samples ({st['stream_frames']:,} in {st['seconds']:.1f} s); "
+            f"refused frames {st['stream_refused']}; halted {st['halted'] or 'no'}; "
             f"intents {st['intents']}; handler errors {st['handler_errors']}; event log "
             f"{st['log_bytes'] / 1e6:.1f} MB; pre-signed pool {st['presign']}"
             + (f"; pre-decisions {st['predecide']}" if st["predecide"] else "")
