@@ -572,12 +572,15 @@ def _report(
     rate = out["stats"][mode]["stream_frames_per_s"]
     s.targets.append(
         Target(
-            f"result → last byte written, pre-signed, log on, ≥5k msg/s: p99 ({mode}; "
-            f"stream {rate:,.0f} msg/s)",
+            "result → last byte written, pre-signed, log on, ≥5k msg/s: p99",
             wire.p99,
             100_000,
             "ns",
         )
+    )
+    s.notes.append(
+        f"target measured on the {mode} mode, the market stream at {rate:,.0f} msg/s"
+        + ("" if rate >= 5_000 else " (below the 5k msg/s the target asks for)")
     )
     if "presigned" in samples and mode != "presigned":
         base = median(r.wire_ns for r in samples["presigned"] if r.wire_ns > 0)
