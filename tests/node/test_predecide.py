@@ -86,6 +86,7 @@ class WritingVenue:
         self.inner = inner
         self.written: list[str] = []
         self.connected = True  # an idle connection to write on
+        self.broken = False  # the write raises (the socket failed under it)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -94,6 +95,8 @@ class WritingVenue:
         return order
 
     def post_now(self, prepared: SignedOrder) -> _Pending | None:
+        if self.broken:
+            raise ConnectionResetError("the order connection broke during the write")
         if not self.connected:
             return None
         self.written.append(prepared.order_hash)
@@ -409,6 +412,20 @@ async def test_no_idle_connection_takes_the_ordinary_path() -> None:
     assert w.predecide is not None
     assert w.predecide.stats.fallbacks == {"not_written": 1}
     assert len(w.submitted()) == 1  # posted by its submit task, as before
+
+
+@pytest.mark.asyncio
+async def test_a_failed_write_is_looked_up_then_sent_once_by_the_ordinary_path() -> None:
+    w = await _armed()
+    w.venue.broken = True
+    await w.publish(w.final("t1"))
+    assert w.predecide is not None
+    assert w.predecide.stats.fallbacks == {"write_failed": 1}
+    assert w.predecide.stats.mismatches == 0
+    [sent] = w.submitted()  # the result was decided as always
+    assert w.venue.inner.calls.get("lookup") == 1  # it may have left: looked up first
+    assert list(w.venue.inner.orders) == [sent]  # then sent, once
+    assert w.engine.state.halted is None
 
 
 @pytest.mark.asyncio

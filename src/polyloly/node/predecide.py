@@ -271,11 +271,15 @@ class Predecider:
         self.stats.refreshes += 1
         temporal = self.core.temporal
         entries: dict[tuple[str, str], PreDecision] = {}
+        holds: dict[str, SignedOrder] = {}
         if temporal is not None:
             for target in temporal.presign_targets():
                 entry = self._decide(target)
                 if entry is not None:
                     entries[(entry.market_id, entry.token_id)] = entry
+                ready = self.engine.presign.get(target.token_id)
+                if ready is not None and ready.key == target_key(target):
+                    holds[ready.order.order_hash] = ready.order
         self._entries = entries
         self._results = {}
         for entry in entries.values():
@@ -285,7 +289,10 @@ class Predecider:
                 self._results[(mapping.match_id, mapping.game_number, team)] = entry
         self.tokens = {k[1] for k in entries}
         self._prepared = {e.order.order_hash: (e.prepared_s, e.prepared) for e in entries.values()}
-        self._hold({e.order.order_hash: e.order for e in entries.values()})
+        # A reservation is held while its order may be sent (the plan stands or may stand
+        # again as the book moves: not re-reserved on every move), released when its result
+        # can no longer come (the target is gone) or while trading is halted.
+        self._hold(holds if self.engine.gate.unhalted(self.kernel.now_ns()) else {})
 
     def _decide(self, target: Any) -> PreDecision | None:
         core, engine = self.core, self.engine
@@ -460,17 +467,26 @@ class Predecider:
         )
         if not stands:  # say why (the same checks, in order)
             return self._fallback(self._stale(entry, now))
-        pending = self.venue.post_now(entry.prepared)
+        order_hash = entry.order.order_hash
+        try:
+            pending = self.venue.post_now(entry.prepared)
+        except Exception as exc:  # the result must still be decided below
+            # Some bytes may have left: the submit task of the ordinary path (if it sends
+            # this order) looks it up first and posts only if the venue has not got it.
+            _log.error("predecide.write_failed", order_hash=order_hash, error=repr(exc))
+            pending = _LookupFirst()
+            self._fallback("write_failed")
         if pending is None:
             return self._fallback("not_written")
-        order_hash = entry.order.order_hash
         del self._entries[(entry.market_id, entry.token_id)]
         for rkey in [k for k, e in self._results.items() if e is entry]:
             del self._results[rkey]
         self.engine.orders.prewritten[order_hash] = pending
         self._written[order_hash] = entry
-        self.stats.sent += 1
         self.schedule(self._verify)
+        if isinstance(pending, _LookupFirst):
+            return False
+        self.stats.sent += 1
         return True
 
     def _fallback(self, reason: str) -> bool:
