@@ -36,6 +36,9 @@ class RunConfig:
         The recorded log for the replay: market frames and esports matches in it.
     wire_samples, wire_warmup
         ``TruthFinal`` → POST samples per signing mode, after the warm-up ones.
+    wire_stream_rate, wire_stream_markets
+        The market stream on the wire run's event loop: frames per second (0: none) and
+        markets (two tokens each).
     scale_markets, scale_rate, scale_duration_s
         The scale run: markets (two tokens each), frames per second, duration.
     """
@@ -50,6 +53,8 @@ class RunConfig:
     wire_samples: int = 1_000  # its p99 is then the 10th-largest sample, not the 2nd
     wire_warmup: int = 20
     wire_markets: int = 250
+    wire_stream_rate: int = 5_000
+    wire_stream_markets: int = 100
     scale_markets: int = 500
     scale_rate: int = 20_000
     scale_duration_s: float = 600.0
@@ -69,6 +74,8 @@ class RunConfig:
             wire_samples=3,
             wire_warmup=1,
             wire_markets=6,
+            wire_stream_rate=500,
+            wire_stream_markets=10,
             scale_markets=10,
             scale_rate=2_000,
             scale_duration_s=2.0,

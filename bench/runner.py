@@ -48,6 +48,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     run.add_argument("--scale-rate", type=int, default=None, help="scale run frames per second")
     run.add_argument("--scale-markets", type=int, default=None, help="scale run markets")
     run.add_argument("--wire-samples", type=int, default=None)
+    run.add_argument("--wire-stream-rate", type=int, default=None, help="wire run: stream msg/s")
     run.add_argument("--nt-python", default=None, help="interpreter with nautilus_trader")
     run.add_argument("--json", type=Path, default=None, help="where to write the JSON results")
     run.add_argument("--markdown", type=Path, default=None, help="also write the Markdown here")
@@ -75,6 +76,7 @@ def config_from(args: argparse.Namespace) -> RunConfig:
         ("scale_rate", "scale_rate"),
         ("scale_markets", "scale_markets"),
         ("wire_samples", "wire_samples"),
+        ("wire_stream_rate", "wire_stream_rate"),
     ):
         value = getattr(args, arg)
         if value is not None:

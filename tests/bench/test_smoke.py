@@ -84,12 +84,22 @@ def test_replay_smoke(tmp_path: Path) -> None:
 def test_wire_smoke(tmp_path: Path) -> None:
     sec = _smoke("wire", tmp_path)["wire"]
     data = sec["data"]
-    for mode in ("presigned", "on_demand"):
+    assert data["modes"] == ["predecided", "presigned", "on_demand"]
+    for mode in data["modes"]:
         wire = data[f"{mode}:on the wire (POST's last write)"]
-        kernel = data[f"{mode}:in kernel (decide + sign + submit task)"]
+        kernel = data[f"{mode}:publish returns (the whole dispatch)"]
         ack = data[f"{mode}:acknowledged (OrderAccepted)"]
         assert wire["n"] > 0
-        assert 0 < kernel["p50"] < wire["p50"] < ack["p50"]
+        if mode == "predecided":  # written inside the result's dispatch
+            assert 0 < wire["p50"] < kernel["p50"] < ack["p50"]
+        else:  # written by the submit task, after the dispatch
+            assert 0 < kernel["p50"] < wire["p50"] < ack["p50"]
+        stats = data["stats"][mode]
+        assert stats["stream_frames"] > 0  # market data flowed during the samples
+        assert stats["handler_errors"] == 0
+        assert stats["log_bytes"] > 0  # the event log was on
+    assert data["stats"]["predecided"]["predecide"]["sent"] >= 1
+    assert data["stats"]["predecided"]["predecide"]["mismatches"] == 0
     assert any("outcomes {'MATCHED'" in n for n in sec["notes"])
     # every POST of the run went over one kept-alive connection (the instrumented transport)
     assert any("order connection (keep-alive HTTP/1.1): 1 connect(s)" in n for n in sec["notes"])

@@ -46,7 +46,7 @@ from polyloly.adapters.esports.resolver import Binder, WantedMatch
 from polyloly.adapters.polymarket import events as pm
 from polyloly.adapters.polymarket.config import validate_wallet
 from polyloly.adapters.polymarket.ctf import OnChainCtf
-from polyloly.adapters.polymarket.execution import execution_ports
+from polyloly.adapters.polymarket.execution import PolymarketVenue, execution_ports
 from polyloly.adapters.polymarket.factory import PolymarketAdapter, create_adapter
 from polyloly.adapters.polymarket.gamma import DiscoveredMarket, discover_esports
 from polyloly.adapters.polymarket.ws_market import MarketWsClient
@@ -88,6 +88,7 @@ from polyloly.execution.paper import PaperConfig, PaperVenue
 from polyloly.execution.presign import OrderTarget
 from polyloly.execution.presigner import Presigner
 from polyloly.node.core import Core, NodeKernel
+from polyloly.node.predecide import recover_written
 from polyloly.node.session import MarketDiscovered, SessionStarted
 from polyloly.runtime.clock import NS_PER_S, Clock, LiveClock
 from polyloly.runtime.errors import ConfigError, HaltError
@@ -255,7 +256,7 @@ class TradingNode:
             self.metrics.watch_heartbeat(self.adapter.heartbeat.stats.as_dict)
         if self.trading:
             self._build_core(translators)
-            self.engine.recover(recorded)
+            await self._recover(recorded)
             assert self.metrics is not None  # noqa: S101  (observability starts first)
             self._watch_engine(self.metrics)
             self.kernel.subscribe(VenueSnapshot, self._keep_snapshot)
@@ -282,6 +283,13 @@ class TradingNode:
         self.started = True
         freeze_heap()
         _log.info("node.started", mode=opts.mode.value, markets=len(self.discovered))
+
+    async def _recover(self, recorded: list[Event]) -> None:
+        """The ledger from the log, and any order written just before a crash whose
+        ``OrderSubmitted`` never reached it (pre-decided orders are written first)."""
+        self.engine.recover(recorded)
+        if self.core is not None and self.core.predecide is not None:
+            await recover_written(self.engine, recorded)
 
     async def _start_loops(self) -> None:
         """The timer, the binding check and, when ``telegram.enabled``, Telegram commands
@@ -416,6 +424,9 @@ class TradingNode:
         )
         presigner.attach()
         core.on_configure.append(lambda _params: self._presign_reconfigured())
+        venue = engine.ports.venue
+        if isinstance(venue, PolymarketVenue):  # live: each result's order decided ahead
+            core.enable_predecide(venue, asyncio.get_running_loop().call_soon)
 
     def _presign_reconfigured(self) -> None:
         """A session configured the core: new strategy, maybe new ages; sign its targets."""

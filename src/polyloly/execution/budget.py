@@ -286,6 +286,10 @@ class BudgetKeeper:
         """Granted BUY orders whose fills the ledger has not all seen yet -> when they closed
         (0 while open): the venue can report an order MATCHED before its trade arrives, and
         until then neither the open orders nor the positions hold it."""
+        self._held: dict[str, bool] = {}
+        """Pre-decided orders reserved while armed, not sent: hash -> granted (False while
+        the reservation is on its way). Never ``covered`` until sent or released."""
+        self._release: set[str] = set()  # held reservations to drop at the next sync
         self._awaiting: set[str] = set()
         self._deferred = False
         """Orders logged but not reserved yet: never sent so far, so not published either
@@ -337,6 +341,13 @@ class BudgetKeeper:
     async def _reserve(self, order: SignedOrder) -> str | None:
         amount = reserve_amount(order)
         self.stats.reserves += 1
+        if self._held.get(order.order_hash):  # reserved while armed: granted already
+            del self._held[order.order_hash]
+            self._granted.add(order.order_hash)
+            if amount:
+                self._tracked[order.order_hash] = 0
+            return None
+        self._held.pop(order.order_hash, None)  # a hold still on its way: this one counts
         try:
             day = _day(self.kernel.now_ns())
             grant = await self.budget.reserve(order.order_hash, order.spec.market, amount, day)
@@ -360,6 +371,50 @@ class BudgetKeeper:
             if grant.reason in ("total", "market")
             else f"shared daily loss reached ({grant.detail})"
         )
+
+    # -- pre-decisions (issue 20): reservations held while a result is awaited -------------
+
+    def hold(self, order: SignedOrder) -> None:
+        """Reserve a pre-decided order ahead of its result (once; the answer comes later).
+
+        The reservation is renewed by every sync like any other and dropped by
+        :meth:`release`; if the order is sent, :meth:`reserve` finds it granted at once.
+        """
+        if order.order_hash in self._held:
+            return
+        self._held[order.order_hash] = False
+        self.tasks.spawn(f"budget:hold:{order.order_hash}", self._hold(order))
+
+    def held(self, order_hash: str) -> bool:
+        """Whether a held reservation of ``order_hash`` was granted (and not yet used)."""
+        return self._held.get(order_hash, False)
+
+    def release(self, order_hash: str) -> None:
+        """Drop a held reservation (the plan was dropped, the market closed)."""
+        granted = self._held.pop(order_hash, None)
+        if granted:
+            self._release.add(order_hash)
+            self.request_sync()
+
+    async def _hold(self, order: SignedOrder) -> None:
+        amount = reserve_amount(order)
+        try:
+            day = _day(self.kernel.now_ns())
+            grant = await self.budget.reserve(order.order_hash, order.spec.market, amount, day)
+        except PolylolyError as exc:
+            self._held.pop(order.order_hash, None)
+            self._set_available(False, str(exc))
+            return
+        self._set_available(True, "")
+        if order.order_hash not in self._held:  # released while on its way
+            if grant.ok:
+                self._release.add(order.order_hash)
+                self.request_sync()
+            return
+        if grant.ok:
+            self._held[order.order_hash] = True
+        else:
+            del self._held[order.order_hash]  # refused: that order is decided at its result
 
     # -- publishing the ledger -------------------------------------------------------------
 
@@ -399,7 +454,7 @@ class BudgetKeeper:
             daily_pnl=self.state.daily_pnl(),
             positions=positions,
             open_orders=open_orders,
-            covered=tuple(sorted(self._granted)),
+            covered=tuple(sorted(self._granted | self._release)),
             halted=self.state.halted or "",
         )
 
@@ -447,6 +502,7 @@ class BudgetKeeper:
                     return
                 self.stats.syncs += 1
                 self._granted.difference_update(report.covered)
+                self._release.difference_update(report.covered)
                 self._last_sync_ns = self.kernel.now_ns()
                 self._set_available(True, "")
                 if not self._dirty:

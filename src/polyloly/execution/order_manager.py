@@ -25,7 +25,7 @@ arrives is canceled as soon as the venue acknowledges it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from polyloly.domain.events import Event, OperatorCommand
 from polyloly.domain.intents import CancelIntent, PlaceOrderIntent, RiskDecision
@@ -54,7 +54,7 @@ from polyloly.execution.ports import (
     VenueOrderStatus,
     deterministic_salt,
 )
-from polyloly.execution.presign import PresignPool
+from polyloly.execution.presign import PendingSubmit, PresignPool
 from polyloly.execution.retry import (
     RetryPolicy,
     SubmitKind,
@@ -64,7 +64,7 @@ from polyloly.execution.retry import (
 )
 from polyloly.execution.state import ExecutionState
 from polyloly.runtime.clock import NS_PER_MS, NS_PER_S
-from polyloly.runtime.errors import PolylolyError
+from polyloly.runtime.errors import PolylolyError, RejectError, RetryableError
 from polyloly.runtime.kernel import Kernel
 from polyloly.runtime.sleep import Sleep
 from polyloly.runtime.tasks import TaskOwner
@@ -136,6 +136,10 @@ class OrderManager:
         self.inflight: set[str] = set()
         self.cancel_sent: set[str] = set()
         self.duplicates = 0
+        self.prewritten: dict[str, PendingSubmit] = {}
+        """Orders already written to the venue by a pre-decision (:mod:`polyloly.node.
+        predecide`), by hash: when the decision path emits their ``OrderSubmitted``, the
+        submit task reads the reply of that write instead of posting."""
         self.reserve: Callable[[SignedOrder], Awaitable[str | None]] | None = None
         self.on_signed: Callable[[str], None] | None = None
         """Told an order's hash just before its ``OrderSubmitted`` is emitted (the shared
@@ -227,33 +231,65 @@ class OrderManager:
         if order.order_hash in self.inflight:
             return
         self.inflight.add(order.order_hash)
-        self.tasks.spawn(f"submit:{order.order_hash}", self._submit(order, uncertain))
+        written = self.prewritten.pop(order.order_hash, None)
+        self.tasks.spawn(f"submit:{order.order_hash}", self._submit(order, uncertain, written))
 
-    async def _submit(self, order: SignedOrder, uncertain: bool) -> None:
+    async def _submit(
+        self, order: SignedOrder, uncertain: bool, written: PendingSubmit | None = None
+    ) -> None:
         if self.reserve is not None and not uncertain:
-            # An uncertain resend is already counted: the ledger holds it open.
+            # An uncertain resend is already counted: the ledger holds it open. A written
+            # pre-decided order was reserved while armed: the keeper answers at once.
             refused = await self.reserve(order)
-            if refused is not None:
+            if refused is not None and written is None:
                 self.inflight.discard(order.order_hash)
                 self.kernel.publish(self._refused(order, refused))
                 return
         probe = self.on_point
-        if probe is not None:
+        if probe is not None and written is None:
             probe("before_post", order.order_hash)
         try:
-            outcome = await submit_with_retry(
-                self.venue,
-                order,
-                self.config.submit_retry,
-                self.sleep,
-                uncertain=uncertain,
-                rand=self._rand,
-            )
+            if written is not None:
+                outcome = await self._written_outcome(order, written)
+            else:
+                outcome = await submit_with_retry(
+                    self.venue,
+                    order,
+                    self.config.submit_retry,
+                    self.sleep,
+                    uncertain=uncertain,
+                    rand=self._rand,
+                )
         finally:
             self.inflight.discard(order.order_hash)
         if probe is not None:
             probe("after_post", order.order_hash)
         self.kernel.publish(self._outcome_event(order, outcome))
+
+    async def _written_outcome(self, order: SignedOrder, written: PendingSubmit) -> SubmitOutcome:
+        """The outcome of an order a pre-decision already wrote (its first attempt).
+
+        Its reply is read here; a lost reply or a duplicate continues exactly as a later
+        attempt of :func:`submit_with_retry` would (look it up first, never a blind resend).
+        """
+        try:
+            result = await written.result()
+        except RejectError as exc:
+            if exc.code != RejectCode.DUPLICATE:
+                return SubmitOutcome(SubmitKind.REJECTED, 1, reason=str(exc), code=exc.code)
+        except RetryableError:
+            pass  # timeout, lost reply, 5xx, 429: it may have gone through
+        else:
+            return SubmitOutcome(SubmitKind.ACCEPTED, 1, result=result)
+        outcome = await submit_with_retry(
+            self.venue,
+            order,
+            self.config.submit_retry,
+            self.sleep,
+            uncertain=True,
+            rand=self._rand,
+        )
+        return replace(outcome, attempts=outcome.attempts + 1)
 
     def _outcome_event(self, order: SignedOrder, outcome: SubmitOutcome) -> Event:
         now = self.kernel.now_ns()

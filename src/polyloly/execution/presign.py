@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from polyloly.domain.events import (
     Event,
@@ -55,13 +55,15 @@ from polyloly.domain.events import (
     register_event,
 )
 from polyloly.domain.intents import OrderType, PlaceOrderIntent
-from polyloly.execution.ports import OrderSigner, OrderSpec, SignedOrder
+from polyloly.execution.ports import OrderSigner, OrderSpec, SignedOrder, SubmitResult
 from polyloly.execution.state import ExecutionState
 from polyloly.runtime.clock import NS_PER_S
 from polyloly.runtime.kernel import Kernel
 
 __all__ = [
     "OrderTarget",
+    "PendingSubmit",
+    "PostNowVenue",
     "PresignConfig",
     "PresignDiscarded",
     "PresignFailed",
@@ -103,6 +105,32 @@ class OrderTarget(Protocol):
     def size(self) -> int: ...
     @property
     def order_type(self) -> OrderType: ...
+
+
+class PendingSubmit(Protocol):
+    """An order post already written to the venue; its reply is still to come."""
+
+    async def result(self) -> SubmitResult:
+        """The venue's answer, as ``OrderVenue.submit`` returns or raises it."""
+        ...
+
+
+class PostNowVenue(Protocol):
+    """A venue that can make an order's whole request ahead and write it synchronously.
+
+    Pre-decided orders (:mod:`polyloly.node.predecide`) use it: the request is made while
+    the match is live, and a result costs one synchronous write, before any event-loop
+    iteration. ``PolymarketVenue`` implements it.
+    """
+
+    def prepare_post(self, order: SignedOrder) -> Any:
+        """The order's ready request (opaque), or ``None`` if it cannot be made ahead."""
+        ...
+
+    def post_now(self, prepared: Any) -> PendingSubmit | None:
+        """Write the prepared request now; ``None`` if nothing was written (send it the
+        ordinary way)."""
+        ...
 
 
 def spec_key(spec: OrderSpec) -> PresignKey:
@@ -278,6 +306,20 @@ class PresignPool:
             and intent.side is Side.BUY
             and intent.order_type in _MARKETABLE
         )
+
+    def peek(self, intent: PlaceOrderIntent, now_ns: int) -> ReadyOrder | None:
+        """The ready order :meth:`take` would hand out for ``intent`` at ``now_ns`` (kept)."""
+        if not self.active or not self.serves(intent):
+            return None
+        entry = self._ready.get(intent.token_id)
+        if entry is None or entry.key != intent_key(intent):
+            return None
+        order_hash = entry.order.order_hash
+        if now_ns - entry.signed_ns > self.config.max_age_ns:
+            return None
+        if order_hash in self._used or order_hash in self.state.orders:
+            return None
+        return entry
 
     def take(self, intent: PlaceOrderIntent) -> SignedOrder | None:
         """The ready order matching ``intent``, relabelled with its id; None on a miss."""

@@ -441,6 +441,34 @@ class RiskGate:
             return
         self._clear(f"auto: {condition.replace('_', ' ')} healthy again, venue reconciled")
 
+    # -- pre-decisions (issue 20, orderpath): checks made before the intent exists ------------
+    # Kept in one block, apart from the kill-switch bookkeeping, to ease merging.
+
+    def precheck(self, intent: PlaceOrderIntent) -> bool:
+        """Whether :meth:`_on_place` would approve ``intent`` if it arrived now.
+
+        The very rules, on the very state; nothing is emitted. A pre-decision made with it
+        stands while nothing the rules read changes (the caller tracks that; see
+        :mod:`polyloly.node.predecide`) and :meth:`unhalted` holds.
+        """
+        if self.config.require_reconciliation and not self.c.reconciled:
+            return False
+        return check(intent, self.trading_state(), self.params).approved
+
+    def unhalted(self, now_ns: int) -> bool:
+        """The halt check of a result's instant: not latched, no silence-stale exchange feed.
+
+        Every other kill-switch input reaches the gate as an event (and so changes the
+        pre-decision's inputs); only the market data's silence grows with time alone.
+        """
+        if self.state.halted is not None or not self.enabled:
+            return False
+        silence = self.config.exchange_silence_s * NS_PER_S
+        last = self.c.last_market_data_ns
+        return not (silence and last is not None and now_ns - last > silence)
+
+    # -- end of the pre-decision block ---------------------------------------------------------
+
     def _alert(self, level: AlertLevel, title: str, body: str) -> None:
         alert = Alert(level=level, title=title, body=body, ts_ns=self.kernel.now_ns())
         self.tasks.spawn(f"alert:{title}", self.alerts.send(alert))

@@ -61,8 +61,9 @@ from polyloly.execution.events import (
     MergeFailed,
     OrderAccepted,
 )
-from polyloly.execution.presign import PresignConfig
+from polyloly.execution.presign import PostNowVenue, PresignConfig
 from polyloly.node.feedback import FEEDBACK_EVENTS, StrategyFeedback
+from polyloly.node.predecide import Predecider, Schedule
 from polyloly.node.session import MarketDiscovered, NodeParams, SessionStarted
 from polyloly.runtime.clock import NS_PER_S, Clock
 from polyloly.runtime.kernel import EventSink, Kernel
@@ -155,6 +156,8 @@ class Core:
         self.market_listeners: list[MarketListener] = []
         self.on_configure: list[Callable[[NodeParams], None]] = []
         self.session: SessionStarted | None = None
+        self.predecide: Predecider | None = None
+        """Pre-decided orders (:meth:`enable_predecide`; live only)."""
         self.intents: dict[str, int] = {}
         self.rejected_markets = 0
         self.refused_resolutions = 0
@@ -220,6 +223,19 @@ class Core:
         self.engine = engine
         self._subscribe(tuple((translators or {}).keys()))
         return engine
+
+    def enable_predecide(self, venue: PostNowVenue, schedule: Schedule) -> Predecider:
+        """Decide each possible result's order ahead (:mod:`polyloly.node.predecide`).
+
+        Live only (a replay never pre-decides: it needs a venue that writes requests
+        synchronously); call after :meth:`attach_engine`. ``schedule`` is the event loop's
+        ``call_soon``.
+        """
+        if self.predecide is not None:
+            raise RuntimeError("pre-decisions are already enabled")
+        predecide = self.predecide = Predecider(self, venue, schedule)
+        predecide.attach()
+        return predecide
 
     def _subscribe(self, foreign: tuple[type[Event], ...]) -> None:
         k = self.kernel
@@ -339,6 +355,9 @@ class Core:
         touched = self.books.apply(event)
         if not touched:
             return
+        predecide = self.predecide
+        if predecide is not None and predecide.tokens:
+            predecide.on_book(touched)
         pair = self.pair
         if pair is not None:
             intents = pair.on_book_change(touched, self.books, event.ts_init)
@@ -360,6 +379,11 @@ class Core:
             self._emit_all(self.pair.on_timer(self.books, tick.ts_init))
 
     def _on_truth_output(self, event: Event) -> None:
+        predecide = self.predecide
+        if predecide is not None:
+            # The order a pre-decision holds for this result leaves first; the rest of this
+            # handler decides (and logs) exactly as without it.
+            predecide.on_result(event)
         if self.pair is not None:
             if isinstance(event, TruthFinal):
                 self.pair.on_truth_final(event)

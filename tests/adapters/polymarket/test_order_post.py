@@ -370,3 +370,56 @@ async def test_replies_translate_as_through_the_library(
         await rest.aclose()
         await srv.stop()
     assert len(srv.posts()) == 1  # never resent here
+
+
+# -- posts made ahead and written synchronously (pre-decided orders) ---------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_post_written_ahead_is_byte_identical_to_the_library(server: RawServer) -> None:
+    signed = _signed(OrderType.FAK, salt=201)
+    lib = _library(server.url)
+    await asyncio.to_thread(lib.post_order, _library_order(signed), signed.order_type.value, False)
+    rest = _rest(server.url)
+    try:
+        prepared = rest.prepare_order_post(rest.order_body(signed))
+        assert prepared is not None
+        assert rest.post_order_now(prepared) is None  # no idle connection yet: not written
+        await rest.heartbeat("hb-1")  # opens the order connection, left idle
+        pending = rest.post_order_now(prepared)
+        assert pending is not None  # written before any await
+        assert len(server.posts()) == 2  # ... the server has not read it yet
+        ack = await rest.finish_order_post(pending)
+        assert rest.order_transport.connects == 1  # the heartbeat's connection, reused
+    finally:
+        await rest.aclose()
+    assert ack.order_id == signed.order_hash
+    theirs, _beat, ours = server.posts()
+    assert ours.raw == theirs.raw
+
+
+@pytest.mark.asyncio
+async def test_a_post_prepared_seconds_ago_carries_the_time_of_its_write(
+    server: RawServer,
+) -> None:
+    clock = VirtualClock(SERVER_TIME_S * NS_PER_S)
+    rest = ClobRest(ClobClient(server.url, chain_id=137, key=KEY, creds=CREDS), None, clock)
+    try:
+        await rest.heartbeat("hb-1")
+        signed = [_signed(OrderType.FAK, salt=s) for s in (301, 302)]
+        prepared = [rest.prepare_order_post(rest.order_body(o)) for o in signed]
+        clock.advance_ns(NS_PER_S)  # the next second: made ahead too
+        assert prepared[0] is not None
+        pending = rest.post_order_now(prepared[0])
+        assert pending is not None
+        await rest.finish_order_post(pending)
+        clock.advance_ns(5 * NS_PER_S)  # later: the headers are made again at the write
+        assert prepared[1] is not None
+        pending = rest.post_order_now(prepared[1])
+        assert pending is not None
+        await rest.finish_order_post(pending)
+    finally:
+        await rest.aclose()
+    _beat, first, second = server.posts()
+    assert b"POLY_TIMESTAMP: %d\r\n" % (SERVER_TIME_S + 1) in first.raw
+    assert b"POLY_TIMESTAMP: %d\r\n" % (SERVER_TIME_S + 6) in second.raw

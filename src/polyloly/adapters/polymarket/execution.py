@@ -36,7 +36,7 @@ import msgspec
 from polyloly.adapters.polymarket import events as pm
 from polyloly.adapters.polymarket.config import SignatureType
 from polyloly.adapters.polymarket.factory import PolymarketAdapter
-from polyloly.adapters.polymarket.http import ClobRest
+from polyloly.adapters.polymarket.http import ClobRest, OrderAck, PendingPost, PreparedPost
 from polyloly.adapters.polymarket.signing import BYTES32_ZERO
 from polyloly.adapters.polymarket.signing import OrderSigner as PmOrderSigner
 from polyloly.adapters.polymarket.signing import OrderSpec as PmOrderSpec
@@ -384,6 +384,24 @@ class PolymarketVenue:
     async def submit(self, order: SignedOrder) -> SubmitResult:
         """Post the signed order exactly as it was logged."""
         ack = await self.rest.post_order_body(self.bodies.body(order))
+        return self._submitted(order, ack)
+
+    # -- pre-decided orders: the request made ahead, written synchronously ----------------------
+
+    def prepare_post(self, order: SignedOrder) -> _Prepared | None:
+        """The order's whole ``POST /order`` made now (``None`` if it cannot be made ahead)."""
+        try:
+            post = self.rest.prepare_order_post(self.bodies.body(order))
+        except (PolylolyError, msgspec.ValidationError, httpx.LocalProtocolError):
+            return None
+        return None if post is None else _Prepared(order, post)
+
+    def post_now(self, prepared: _Prepared) -> _PendingSubmit | None:
+        """Write a prepared order's post now, before any ``await`` (``None``: not written)."""
+        pending = self.rest.post_order_now(prepared.post)
+        return None if pending is None else _PendingSubmit(self, prepared.order, pending)
+
+    def _submitted(self, order: SignedOrder, ack: OrderAck) -> SubmitResult:
         self.bodies.forget(order.order_hash)
         if ack.order_id != order.order_hash:
             # Our locally computed hash is how every later message is matched: if the
@@ -454,6 +472,26 @@ class PolymarketVenue:
         """pUSD and the given tokens' balances."""
         found = await self.rest.balances(token_ids)
         return Balances(collateral=found.collateral, tokens=dict(found.tokens))
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    order: SignedOrder
+    post: PreparedPost
+
+
+@dataclass(frozen=True, slots=True)
+class _PendingSubmit:
+    """A post :meth:`PolymarketVenue.post_now` wrote; :meth:`result` reads the reply."""
+
+    venue: PolymarketVenue
+    order: SignedOrder
+    pending: PendingPost
+
+    async def result(self) -> SubmitResult:
+        """The venue's answer, checked as :meth:`PolymarketVenue.submit` checks it."""
+        ack = await self.venue.rest.finish_order_post(self.pending)
+        return self.venue._submitted(self.order, ack)
 
 
 def _sizes_for(report: TradeReport, order_hash: str) -> list[int]:

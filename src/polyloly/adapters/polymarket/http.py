@@ -103,6 +103,8 @@ __all__ = [
     "MarketReadPort",
     "OrderAck",
     "OrderPort",
+    "PendingPost",
+    "PreparedPost",
     "UserRecoveryPort",
     "configure_http_transport",
     "order_ack",
@@ -272,6 +274,29 @@ def _parse_balance(text: str) -> int:
     if text.isascii() and text.isdigit():
         return int(text)
     raise RetryableError(f"balance: unexpected value {text[:40]!r}")
+
+
+class PreparedPost(msgspec.Struct, kw_only=True):
+    """A ``POST /order`` made ahead: its header lines and bytes for one or two seconds.
+
+    The L2 headers carry the time in whole seconds (``POLY_TIMESTAMP``, in the HMAC), so
+    the bytes are made for the second it was prepared in and the next; a post in a later
+    second makes them again (:meth:`ClobRest.post_order_now`).
+    """
+
+    body: bytes
+    second: int
+    lines: list[list[tuple[bytes, bytes]]]  # header lines for ``second`` and ``second + 1``
+    data: list[bytes]  # the request's bytes for ``second`` and ``second + 1``
+
+
+class PendingPost(msgspec.Struct, kw_only=True):
+    """A ``POST /order`` already written; :meth:`ClobRest.finish_order_post` reads its reply."""
+
+    conn: Any
+    lines: list[tuple[bytes, bytes]]
+    body: bytes
+    data: bytes
 
 
 class ClobRest:
@@ -471,6 +496,62 @@ class ClobRest:
         """Post one order given its :meth:`order_body`; returns when the venue answers."""
         raw = await self._post_order_json("post_order", self._order_url, POST_ORDER, body)
         return order_ack(raw)
+
+    # -- posts written ahead of their task (pre-decided orders) ------------------------------
+
+    def prepare_order_post(self, body: bytes) -> PreparedPost | None:
+        """Make the whole ``POST /order`` of ``body`` now, for this second and the next.
+
+        ``None`` when posts go through a proxy (those are never written ahead). Raises
+        :class:`~polyloly.runtime.errors.ConfigError` without credentials.
+        """
+        if not self._direct:
+            return None
+        second = self._clock.now_ns() // NS_PER_S
+        lines = [self._post_lines(body, s) for s in (second, second + 1)]
+        data = [self._transport.prepared_bytes(b"POST", self._order_url, ls, body) for ls in lines]
+        return PreparedPost(body=body, second=second, lines=lines, data=data)
+
+    def _post_lines(self, body: bytes, second: int) -> list[tuple[bytes, bytes]]:
+        headers = self._l2_headers().post(POST_ORDER, body, second)
+        return self._raw_headers(self._order_url, body, headers)
+
+    def post_order_now(self, prepared: PreparedPost) -> PendingPost | None:
+        """Write a prepared post on the idle order connection before returning.
+
+        The bytes are the very ones :meth:`post_order_body` would write now (the L2
+        timestamp is this second's). ``None`` if nothing was written (no idle connection:
+        post it the ordinary way). Finish with :meth:`finish_order_post`.
+        """
+        k = self._clock.now_ns() // NS_PER_S - prepared.second
+        if k in (0, 1):
+            lines, data = prepared.lines[k], prepared.data[k]
+        else:  # prepared more than a second ago: today's headers
+            lines = self._post_lines(prepared.body, prepared.second + k)
+            data = self._transport.prepared_bytes(b"POST", self._order_url, lines, prepared.body)
+        conn = self._transport.write_now(data)
+        if conn is None:
+            return None
+        return PendingPost(conn=conn, lines=lines, body=prepared.body, data=data)
+
+    async def finish_order_post(self, pending: PendingPost) -> OrderAck:
+        """The reply to a post :meth:`post_order_now` wrote, translated as any post's."""
+        try:
+            response = await self._transport.complete(
+                pending.conn,
+                method=b"POST",
+                url=self._order_url,
+                headers=pending.lines,
+                body=pending.body,
+                timeouts=self._timeouts,
+                data=pending.data,
+            )
+        except Exception as exc:  # every transport failure is translated here
+            raise translate_exception(exc, op="post_order", mutating=True) from exc
+        reply = _decoded(response)
+        if response.status_code != 200:
+            raise error_for_status(response.status_code, message_of(reply), mutating=True)
+        return order_ack(reply)
 
     async def post_signed(self, order: SignedOrder) -> OrderAck:
         """Post one signed order; returns when the venue answers (no settlement polling)."""

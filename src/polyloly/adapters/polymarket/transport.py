@@ -262,21 +262,113 @@ class Http11Transport(httpx.AsyncBaseTransport):
         conn = self._take_idle(loop.time()) or await self._connect(
             loop, url, timeouts.get("connect"), origin
         )
+        target = url.raw_path
+        data = b""
         try:
-            target = url.raw_path
             if write_first:
                 data = _request_bytes(method, target, headers, body)
                 self._send(conn, data)
                 self.requests += 1
-                # h11 goes past the request as if it had written it, and must agree: if
-                # not, its state no longer matches the peer's and the connection is dropped.
-                if conn.serialize(method, target, headers, body, origin) != data:
-                    self.fast_writes = False
-                    _log.error("order_transport.fast_write_mismatch", target=target.decode())
-                    raise httpx.LocalProtocolError("the request bytes written differ from h11's")
             else:
                 self._send(conn, conn.serialize(method, target, headers, body, origin))
                 self.requests += 1
+        except BaseException:
+            conn.close()
+            raise
+        return await self._complete(
+            conn,
+            method=method,
+            target=target,
+            headers=headers,
+            body=body,
+            timeouts=timeouts,
+            data=data,
+            origin=origin,
+        )
+
+    # -- a request written now, its reply read later (pre-decided orders) -----------------------
+
+    def prepared_bytes(
+        self, method: bytes, url: httpx.URL, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> bytes:
+        """The bytes :meth:`write_now` will write for this request (header lines checked).
+
+        Raises ``httpx.LocalProtocolError`` for a header line with a control character.
+        """
+        _check_lines(headers, None)
+        return _request_bytes(method, url.raw_path, headers, body)
+
+    def write_now(self, data: bytes) -> _Connection | None:
+        """Write a request's ready bytes on an idle kept-alive connection, synchronously.
+
+        Returns the connection its reply will come on (hand it to :meth:`complete`), or
+        ``None`` when nothing was written: no idle connection fit for reuse (the caller
+        then sends the ordinary way, which may connect), or fast writes were turned off.
+        ``data`` comes from :meth:`prepared_bytes`.
+        """
+        idle = self._idle
+        if not self.fast_writes or not idle:
+            return None
+        now = asyncio.get_running_loop().time()
+        first = idle[0]
+        conn: _Connection | None = first
+        if first.reusable() and now - first.idle_since <= self.keepalive_s:
+            del idle[0]  # what _take_idle would take, without its loop
+        else:
+            conn = self._take_idle(now)
+        if conn is None:
+            return None
+        try:
+            self._send(conn, data)
+        except BaseException:
+            conn.close()
+            raise
+        self.requests += 1
+        return conn
+
+    async def complete(
+        self,
+        conn: _Connection,
+        *,
+        method: bytes,
+        url: httpx.URL,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        timeouts: Mapping[str, float | None],
+        data: bytes,
+    ) -> httpx.Response:
+        """Finish a request :meth:`write_now` wrote as ``data``: h11 agrees, the reply read."""
+        return await self._complete(
+            conn,
+            method=method,
+            target=url.raw_path,
+            headers=headers,
+            body=body,
+            timeouts=timeouts,
+            data=data,
+            origin=None,
+        )
+
+    async def _complete(
+        self,
+        conn: _Connection,
+        *,
+        method: bytes,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        timeouts: Mapping[str, float | None],
+        data: bytes,
+        origin: httpx.Request | None,
+    ) -> httpx.Response:
+        loop = asyncio.get_running_loop()
+        try:
+            # h11 goes past the request as if it had written it, and must agree: if not,
+            # its state no longer matches the peer's and the connection is dropped.
+            if data and conn.serialize(method, target, headers, body, origin) != data:
+                self.fast_writes = False
+                _log.error("order_transport.fast_write_mismatch", target=target.decode())
+                raise httpx.LocalProtocolError("the request bytes written differ from h11's")
             try:
                 async with asyncio.timeout(timeouts.get("read")):
                     head, content = await conn.response(origin)

@@ -68,7 +68,7 @@ from polyloly.domain.intents import OrderType, PlaceOrderIntent, intent_id_for
 from polyloly.domain.markets import MarketKind, MarketMapping, MarketMappingError, MarketRegistry
 from polyloly.domain.money import ONE, SCALE, cost_of, fmt
 from polyloly.strategies.temporal_arb.params import TemporalArbParams
-from polyloly.strategies.temporal_arb.policy import refusal
+from polyloly.strategies.temporal_arb.policy import ConfirmationPolicy, refusal
 
 __all__ = [
     "AskBook",
@@ -228,6 +228,11 @@ class TemporalArbEngine:
         self.skipped: dict[str, int] = {}
 
     # -- state -----------------------------------------------------------------------------
+
+    @property
+    def policy(self) -> ConfirmationPolicy:
+        """The confirmation policy a result must pass (from the parameters)."""
+        return self._policy
 
     @property
     def exposure(self) -> int:
@@ -428,6 +433,63 @@ class TemporalArbEngine:
                 out.extend(self._fire(signal, mapping, event))
         return out
 
+    # -- pre-decisions (issue 20): the entry a result would make, decided ahead ------------
+
+    def predict(
+        self, mapping: MarketMapping, token_id: str, ts_ns: int
+    ) -> tuple[PlaceOrderIntent, int] | None:
+        """The entry a result naming ``token_id``'s team would make now, and until when.
+
+        Returns ``(intent, ceiling)``: the :class:`PlaceOrderIntent` that :meth:`on_event`
+        would emit for a qualifying result arriving now (stamped ``ts_ns``; its ``reason``
+        differs, since it names the result's confidence), provided the book and this
+        engine's state do not change, and the largest :attr:`exposure` at which it stays
+        the same. Nothing changes here. ``None`` unless in presign mode, the market may be
+        entered and the entry would be the market's standard entry (a walked entry is
+        signed on demand: nothing to decide ahead).
+        """
+        p = self.params
+        if not p.presign or mapping.match_id in self._blocked:
+            return None
+        if (mapping.market_id, token_id) in self._entered or mapping.market_id in self._resolved:
+            return None
+        traded = p.trade_match_markets if mapping.kind is MarketKind.MATCH else p.trade_game_markets
+        standard = standard_entry(p, mapping)
+        if not traded or standard is None:
+            return None
+        signal = Signal(
+            match_id=mapping.match_id,
+            market_id=mapping.market_id,
+            token_id=token_id,
+            team=mapping.team_for(token_id),
+            kind=mapping.kind,
+            game_number=mapping.game_number,
+            confidence=0,
+        )
+        plan = self._plan(signal, mapping)
+        if isinstance(plan, str) or (plan[0], plan[1]) != standard:
+            return None
+        limit, size, walk, best = plan
+        book = self.books(token_id)
+        room = p.max_exposure_usdc - self.exposure
+        if book is None or self._standard(book, mapping, best, room) is None:
+            return None  # a walked entry that happens to match: it depends on the room
+        # _entry picks the standard entry while the room is at least the minimum order and
+        # the entry's worst case: exposure up to this ceiling leaves the entry unchanged.
+        ceiling = p.max_exposure_usdc - max(self.min_usdc, cost_of(size, limit))
+        intent = self._intent(
+            signal, mapping, ts_ns, ts_ns, limit=limit, size=size, walk=walk, best=best
+        )
+        return intent, ceiling
+
+    def may_enter(self, market_id: str, token_id: str, match_id: str, ceiling: int) -> bool:
+        """Whether a :meth:`predict` entry with this ``ceiling`` still stands (cheap)."""
+        return (
+            self._committed <= ceiling
+            and match_id not in self._blocked
+            and (market_id, token_id) not in self._entered
+        )
+
     # -- decisions -------------------------------------------------------------------------
 
     def _skip(self, reason: str) -> list[PlaceOrderIntent]:
@@ -463,7 +525,9 @@ class TemporalArbEngine:
         if isinstance(plan, str):
             return self._skip(plan)
         limit, size, walk, best = plan
-        intent = self._intent(signal, mapping, e, limit=limit, size=size, walk=walk, best=best)
+        intent = self._intent(
+            signal, mapping, e.ts_event, e.ts_init, limit=limit, size=size, walk=walk, best=best
+        )
         self._entered.add((signal.market_id, signal.token_id))
         self._armed.pop(signal.market_id, None)
         self._set_commit(intent.intent_id, signal.market_id, cost_of(size, limit))
@@ -568,7 +632,8 @@ class TemporalArbEngine:
         self,
         signal: Signal,
         mapping: MarketMapping,
-        e: Event,
+        ts_event: int,
+        ts_init: int,
         *,
         limit: int,
         size: int,
@@ -582,8 +647,8 @@ class TemporalArbEngine:
             f"{fmt(cost_of(size, limit), 2)} pUSD; taker delay {mapping.seconds_delay} s"
         )
         return PlaceOrderIntent(
-            ts_event=e.ts_event,
-            ts_init=e.ts_init,
+            ts_event=ts_event,
+            ts_init=ts_init,
             intent_id=intent_id_for(self.strategy, self._id_key(signal), 1),
             strategy=self.strategy,
             market=signal.market_id,
