@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,11 +49,11 @@ REPRICED_S = RESULT_S + 2  # the cheap asks are gone (the makers saw it)
 K = MatchEventKind
 
 
-def report(t: int, source: str, kind: MatchEventKind, **kw: object) -> MatchEvent:
+def report(t: int, source: str, kind: MatchEventKind, **kw: Any) -> MatchEvent:
     return MatchEvent(
         ts_event=t, ts_init=t, source=source, match_id="lol-t1-gen", provider_match_id=source,
         kind=kind, team_a="t1", team_b="geng", game="lol", best_of=3,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )  # fmt: skip
 
 

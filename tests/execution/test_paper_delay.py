@@ -8,6 +8,8 @@ truth (or any provider) may start the delay, and only the public's result (the
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 import pytest
 
@@ -84,11 +86,11 @@ class Venue:
             )
         )  # fmt: skip
 
-    def report(self, source: str, kind: MatchEventKind, **kw: object) -> None:
+    def report(self, source: str, kind: MatchEventKind, **kw: Any) -> None:
         self.publish(
             MatchEvent(
                 ts_event=0, ts_init=0, source=source, match_id=MATCH_ID, provider_match_id="x",
-                kind=kind, team_a="t1", team_b="geng", best_of=3, **kw,  # type: ignore[arg-type]
+                kind=kind, team_a="t1", team_b="geng", best_of=3, **kw,
             )
         )  # fmt: skip
 
