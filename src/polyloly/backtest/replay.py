@@ -40,6 +40,7 @@ from polyloly.domain.events import (
     Event,
     LastTrade,
     MarketResolved,
+    MatchEvent,
     PriceChanges,
     TickSizeChange,
     TimerTick,
@@ -401,8 +402,10 @@ class _Driver:
             TimerTick: paper.on_tick,
             MarketResolved: self._venue_resolved,
         }
-        # The taker delay applies while a market's game is live, as the bot's truth says.
+        # The taker delay: started by the bot's truth or any report of play, ended only by
+        # the public's result (Polymarket's sports feed) or the resolution (PaperVenue).
         parts.kernel.subscribe(TruthDelta, paper.on_truth)
+        parts.kernel.subscribe(MatchEvent, paper.on_match)
 
     def _route(self, event: Event) -> _Route:
         cls = type(event)

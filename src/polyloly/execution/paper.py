@@ -28,10 +28,23 @@ our orders cannot fill anything of ours).
   whose game is live, a marketable order that is not post-only is answered ``delayed``
   and matched when the delay ends against the book as it stands then, exactly as the
   venue (and the exchange simulator) does; it can be cancelled meanwhile, and the makers
-  it would have hit are free to move. A market is live while the truth engine says its
-  match is (``TruthDelta`` LIVE or PAUSED; a game market while its game is the one in
-  play), or when :meth:`PaperVenue.set_live` says so. The due orders run before each
-  market-data event and timer tick at or after their due time.
+  it would have hit are free to move. The due orders run before each market-data event
+  and timer tick at or after their due time.
+
+  *When a market is live* follows the rule that the simulated market is never kinder than
+  the real one: the real venue keeps the delay until *the public* (Polymarket's own sports
+  data) knows the game is over, and our truth is ahead of the public — that is the whole
+  edge of temporal arbitrage — so the bot's own view may start the delay but never end it.
+  A market **starts** being live at the first sign that its game is (or was) in play:
+  the truth engine's ``TruthDelta`` (LIVE or PAUSED on the game in play; a decided game or
+  a finished match counts as played), or any provider's :class:`MatchEvent` about the
+  match (a game market: about its game, or a match result whose score covers it). It
+  **stays** live until the public shows its result — a ``MatchEvent`` from Polymarket's
+  own sports feed (source :data:`PUBLIC_SOURCE`): ``GAME_ENDED`` of its game, or
+  ``MATCH_ENDED`` / ``MATCH_CANCELED`` of its match — or, without that feed (a log or a
+  stream that does not carry it, an outage), until the market resolves
+  (``MarketResolved``). Once ended it is never live again. :meth:`PaperVenue.set_live`
+  can force a market live as well (it cannot end what the rule above keeps live).
 * **Settlement.** Trades move MATCHED → MINED → CONFIRMED after configurable delays,
   driven by the clock (``TimerTick``); updates are published like the user channel.
 
@@ -42,8 +55,9 @@ are ignored.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import count
+from typing import Final
 
 import msgspec
 
@@ -52,6 +66,8 @@ from polyloly.domain.events import (
     Event,
     LastTrade,
     MarketResolved,
+    MatchEvent,
+    MatchEventKind,
     PriceChanges,
     Side,
     TickSizeChange,
@@ -94,7 +110,7 @@ from polyloly.runtime.clock import NS_PER_MS, NS_PER_S, Clock
 from polyloly.runtime.errors import RejectError
 from polyloly.runtime.kernel import Kernel
 
-__all__ = ["PaperConfig", "PaperVenue"]
+__all__ = ["PUBLIC_SOURCE", "PaperConfig", "PaperVenue"]
 
 _MARKET_OWNER = "market"
 _COLLATERAL = "collateral"
@@ -123,7 +139,36 @@ class _Delayed:
     due_ns: int
 
 
+PUBLIC_SOURCE: Final = "polymarket_sports"
+"""The source whose reports are the public's (and the venue's) view of a match: Polymarket's
+own Sports WebSocket (:mod:`polyloly.adapters.esports.sports_ws`)."""
+
 _LIVE_STATES = frozenset({TruthState.LIVE, TruthState.PAUSED})
+_PLAYED_STATES = frozenset(
+    {TruthState.LIVE, TruthState.PAUSED, TruthState.POST_MATCH_PENDING, TruthState.FINAL}
+)
+_NOT_PLAY = frozenset({MatchEventKind.MATCH_SCHEDULED, MatchEventKind.MATCH_CANCELED})
+_MATCH_OVER = frozenset({MatchEventKind.MATCH_ENDED, MatchEventKind.MATCH_CANCELED})
+
+
+@dataclass(slots=True)
+class _MatchView:
+    """What is known of one match for the taker delay (see the module docstring)."""
+
+    started: bool = False  # in play, by any view
+    games_started: set[int] = field(default_factory=set)
+    ended: bool = False  # over, as the public sees it
+    games_ended: set[int] = field(default_factory=set)  # as the public sees it
+
+    def start_games(self, upto: int) -> None:
+        self.games_started.update(range(1, upto + 1))
+
+    def live(self, game_number: int | None) -> bool:
+        if self.ended:
+            return False
+        if game_number is None:
+            return self.started
+        return game_number in self.games_started and game_number not in self.games_ended
 
 
 @dataclass(slots=True)
@@ -195,11 +240,14 @@ class PaperVenue:
         # much (kept for every token: it outlives the mirror).
         self._consumed: dict[str, dict[_Slot, int]] = {}
         self._unsettled: dict[str, _PaperTrade] = {}
-        # The taker delay: seconds per market, markets live now, the match (and game) each
-        # market prices, and our orders held until their due time (oldest first).
+        # The taker delay: seconds per market, markets forced live (set_live), the match (and
+        # game) each market prices, what is known of each match, the markets resolved, and
+        # our orders held until their due time (oldest first).
         self._delay_s: dict[str, int] = {}
-        self._live: set[str] = set()
+        self._forced: set[str] = set()
         self._priced: dict[str, tuple[str, int | None]] = {}
+        self._matches: dict[str, _MatchView] = {}
+        self._resolved: set[str] = set()
         self._delayed: dict[str, _Delayed] = {}
         self.delayed_total = 0
 
@@ -234,20 +282,63 @@ class PaperVenue:
             self._priced[condition_id] = (match_id, game_number)
 
     def set_live(self, condition_id: str, live: bool) -> None:
-        """Mark a market's game live (its taker delay applies) or not."""
+        """Force a market's game live (its taker delay applies), or stop forcing it.
+
+        Forcing only adds delay: a market the truth or the public shows in play stays
+        live until the public shows its result or it resolves.
+        """
         if live:
-            self._live.add(condition_id)
+            self._forced.add(condition_id)
         else:
-            self._live.discard(condition_id)
+            self._forced.discard(condition_id)
+
+    def is_live(self, condition_id: str) -> bool:
+        """Whether the market's taker delay applies now (see the module docstring)."""
+        if condition_id in self._forced:
+            return True
+        if condition_id in self._resolved:
+            return False
+        priced = self._priced.get(condition_id)
+        if priced is None:
+            return False
+        view = self._matches.get(priced[0])
+        return view is not None and view.live(priced[1])
+
+    def _view(self, match_id: str) -> _MatchView:
+        view = self._matches.get(match_id)
+        if view is None:
+            view = self._matches[match_id] = _MatchView()
+        return view
 
     def on_truth(self, event: TruthDelta) -> None:
-        """Follow which markets are live from the truth engine's view of their match."""
-        running = event.state in _LIVE_STATES
-        in_play = event.score_a + event.score_b + 1
-        for condition_id, (match_id, game_number) in self._priced.items():
-            if match_id == event.match_id:
-                live = running and (game_number is None or game_number == in_play)
-                self.set_live(condition_id, live)
+        """Start the delay of the markets whose game the truth engine shows in play or
+        played; the truth never ends it (it is ahead of the public)."""
+        if event.state not in _PLAYED_STATES:
+            return
+        view = self._view(event.match_id)
+        view.started = True
+        played = event.score_a + event.score_b
+        view.start_games(played + 1 if event.state in _LIVE_STATES else played)
+        if event.game_number is not None:
+            view.games_started.add(event.game_number)
+
+    def on_match(self, event: MatchEvent) -> None:
+        """Follow a provider report: any report of play starts the delay of its markets;
+        only the public's (Polymarket's sports feed) result ends it."""
+        kind = event.kind
+        view = self._view(event.match_id)
+        if kind not in _NOT_PLAY:
+            view.started = True
+            if event.game_number is not None:
+                view.games_started.add(event.game_number)
+            if kind is MatchEventKind.MATCH_ENDED:
+                view.start_games((event.score_a or 0) + (event.score_b or 0))
+        if event.source != PUBLIC_SOURCE:
+            return
+        if kind in _MATCH_OVER:
+            view.ended = True
+        elif kind is MatchEventKind.GAME_ENDED and event.game_number is not None:
+            view.games_ended.add(event.game_number)
 
     def _listed(self, token_id: str) -> bool:
         return token_id in self._tokens
@@ -262,6 +353,7 @@ class PaperVenue:
         kernel.subscribe(MarketResolved, self.on_resolved)
         kernel.subscribe(TimerTick, self.on_tick)
         kernel.subscribe(TruthDelta, self.on_truth)
+        kernel.subscribe(MatchEvent, self.on_match)
 
     @property
     def mirrored(self) -> tuple[str, ...]:
@@ -326,11 +418,12 @@ class PaperVenue:
             self._release_idle()
 
     def on_resolved(self, event: MarketResolved) -> None:
-        """Cancel every paper order of a resolved market."""
+        """Cancel every paper order of a resolved market (its taker delay ends)."""
         book = self.engine.market(event.market)
         tokens = {book.token_a, book.token_b}
         if event.winning_token_id not in tokens:
             return  # names no token of its market (book_rules): not a resolution of it
+        self._resolved.add(event.market)
         mine = [h for h, o in self.orders.items() if o.token_id in tokens and self._open(o)]
         self._cancel(mine, VenueOrderStatus.CANCELED)
 
@@ -542,8 +635,10 @@ class PaperVenue:
 
     def _delays(self, market: MarketBook, request: OrderRequest) -> bool:
         """Whether the market's taker delay applies to ``request`` (if it is marketable)."""
-        live = market.condition_id in self._live
-        return live and not request.post_only and self._delay_s.get(market.condition_id, 0) > 0
+        condition_id = market.condition_id
+        if request.post_only or self._delay_s.get(condition_id, 0) <= 0:
+            return False
+        return self.is_live(condition_id)
 
     def _delay_ns(self, market: MarketBook) -> int:
         return self._delay_s.get(market.condition_id, 0) * NS_PER_S
