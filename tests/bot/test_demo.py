@@ -69,7 +69,12 @@ def test_the_honest_market_audit(demo_run: tuple[Result, Path]) -> None:
     fill after the public priced the result; the run's decomposition is printed."""
     result, out = demo_run
     data = build_report_data(EventLogReader([out / "events"]), translators=PM_TRANSLATORS)
-    assert data.summary.orders_delayed >= 1, result.output
+    # Orders the venue accepted while their market was live were held by the taker delay.
+    # On a loaded machine the --fast world (188x) can run ahead of the bot so far that every
+    # temporal order arrives after its market stopped taking orders (all refused, none
+    # accepted): nothing to check about the delay then, and the other asserts still hold.
+    summary = data.summary
+    assert summary.orders_delayed >= 1 or summary.orders_accepted == 0, result.output
     assert "temporal_arb: PnL" in result.output
     assert re.search(r"wrong-side 0, after the public priced 0", result.output)
     assert "wrong-side temporal trades" not in result.output
