@@ -54,9 +54,8 @@ from typing import Any, Final
 
 from bench.config import RunConfig
 from bench.floor import FLOOR_DECODER, ArrayPipeline, decode_floor
-from bench.nautilus_peer import SCOPE
+from bench.nautilus_peer import SCOPE, run_peer
 from bench.nautilus_peer import available as nautilus_in_process
-from bench.nautilus_peer import run_peer
 from bench.report import Section, Target, fmt_ns, fmt_rate
 from bench.stats import (
     Latency,
