@@ -144,7 +144,9 @@ def glance(sections: list[Section]) -> list[str]:
     out = ["## Targets at a glance", "", "| section | target | measured | limit | verdict |"]
     out += ["|---|---|---|---|---|"]
     out += [
-        "| " + " | ".join([s.title.split(" ", 1)[0].rstrip("."), *_target_row(t)]) + " |"
+        "| "
+        + " | ".join([s.title.split(" ", 1)[0].rstrip(".") + f" {s.name}", *_target_row(t)])
+        + " |"
         for s, t in rows
     ]
     return out

@@ -84,6 +84,9 @@ def test_a_target_states_its_verdict_and_every_target_is_listed_at_a_glance() ->
     assert peer.targets[0].as_dict()["verdict"] == "missed (1.25× off)"
     text = render([hot, peer], {"date": "today"})
     glance = text.split("## Targets at a glance", 1)[1].split("## 1. Hot path", 1)[0]
-    assert "| 1 | p99 per price_change | 61.00 µs | ≤ 50.00 µs | missed (1.22× off) |" in glance
-    assert "| 1 | capacity | 42,000 frames/s | ≥ 20,000 frames/s | met |" in glance
-    assert "| 2 | same scope | 1.6 × | ≥ 2 × | missed (1.25× off) |" in glance
+    assert (
+        "| 1 hotpath | p99 per price_change | 61.00 µs | ≤ 50.00 µs | missed (1.22× off) |"
+        in glance
+    )
+    assert "| 1 hotpath | capacity | 42,000 frames/s | ≥ 20,000 frames/s | met |" in glance
+    assert "| 2 nautilus | same scope | 1.6 × | ≥ 2 × | missed (1.25× off) |" in glance
