@@ -2,9 +2,11 @@
 
 Benchmarks, each reporting medians of repeated runs and ratios measured in the same run:
 
-* ``hotpath`` — decode floor (typed msgspec structs, only the used fields) against the
-  project's real hot path (frame → book → both strategies → risk gate), per message type;
-* ``nautilus`` — the same stream through NautilusTrader's Python API (optional peer);
+* ``hotpath`` — the node's hot path as it runs (frame → books → both strategies → risk gate,
+  the event log on, positions held, temporal arbitrage armed, results arriving), per message
+  type, with the decode floor and a minimal pipeline as calibration;
+* ``nautilus`` — the same stream through NautilusTrader's Python API (optional peer), bare and
+  at the same scope (its adapter path, data engine, message bus, an actor's handler);
 * ``replay`` — a recorded event log through the full kernel with a simulated venue;
 * ``wire`` — from a ``TruthFinal`` to the order's POST leaving the socket (local exchange);
 * ``scale`` — many markets at a fixed message rate over a WebSocket: decision latency and

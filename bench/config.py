@@ -32,6 +32,10 @@ class RunConfig:
         Timed passes per variant; medians are reported, variants run round-robin.
     markets, messages, seed
         The hot-path stream (``bench.stream.StreamSpec``).
+    hot_decided, hot_held, hot_results
+        The busy node of the hot path (``bench.hotpath.Scenario``): decided markets in the
+        stream (temporal arbitrage armed on each), positions held before the stream, results
+        arriving during it.
     replay_messages, replay_matches
         The recorded log for the replay: market frames and esports matches in it.
     wire_samples, wire_warmup
@@ -48,6 +52,9 @@ class RunConfig:
     markets: int = 100
     messages: int = 1_000_000
     seed: int = 7
+    hot_decided: int = 6
+    hot_held: int = 6
+    hot_results: int = 20
     replay_messages: int = 500_000
     replay_matches: int = 40
     wire_samples: int = 1_000  # its p99 is then the 10th-largest sample, not the 2nd
@@ -69,6 +76,9 @@ class RunConfig:
             repeats=1,
             markets=10,
             messages=3_000,
+            hot_decided=2,
+            hot_held=2,
+            hot_results=2,
             replay_messages=3_000,
             replay_matches=3,
             wire_samples=3,

@@ -10,8 +10,9 @@ market, paced to ``--rate`` frames per second for ``--duration`` seconds. Each f
 one extra field, ``"bench_sent_ns"`` (``perf_counter_ns`` just before the send; the clock is
 system-wide, so the receiver can age it); decoders ignore unknown fields.
 
-When done it prints ``{"sent": …, "seconds": …, "behind_max_ms": …}`` (the latest any
-frame was sent against its schedule) and exits.
+When done it prints ``{"sent": …, "seconds": …, "behind_max_ms": …, "cpus": […]}`` (the
+latest any frame was sent against its schedule; the CPUs it was allowed to run on — the
+scale benchmark pins it apart from the bot, :func:`bench.scale.pin_apart`) and exits.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -120,6 +122,7 @@ async def _main(args: argparse.Namespace) -> None:
             "sent": feeder.sent,
             "seconds": feeder.elapsed,
             "behind_max_ms": feeder.behind_max_s * 1e3,
+            "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [],
         }
         sys.stdout.write(json.dumps(done) + "\n")
         sys.stdout.flush()

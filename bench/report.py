@@ -14,6 +14,8 @@ __all__ = [
     "Target",
     "fmt_ns",
     "fmt_rate",
+    "fmt_value",
+    "glance",
     "read_section",
     "render",
     "write_json",
@@ -35,9 +37,10 @@ class Table:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One target of the Performance issue and what this run measured.
+    """One target of the suite's issue and what this run measured.
 
-    ``higher_is_better`` says which way ``value`` must lie of ``limit``.
+    ``higher_is_better`` says which way ``value`` must lie of ``limit``. In the JSON each target
+    carries its name, value, limit, unit and verdict (``met`` / ``missed (N× off)``).
     """
 
     name: str
@@ -60,6 +63,11 @@ class Target:
             return float("nan")
         return self.limit / self.value if self.higher_is_better else self.value / self.limit
 
+    @property
+    def verdict(self) -> str:
+        """``met``, or ``missed (N× off)`` with how far off."""
+        return "met" if self.met else f"missed ({self.factor:.2f}× off)"
+
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for the JSON report."""
         return {
@@ -69,6 +77,7 @@ class Target:
             "unit": self.unit,
             "higher_is_better": self.higher_is_better,
             "met": self.met,
+            "verdict": self.verdict,
         }
 
 
@@ -109,17 +118,47 @@ def fmt_rate(per_s: float) -> str:
     return "n/a" if math.isnan(per_s) else f"{per_s:,.0f}"
 
 
+def fmt_value(value: float, unit: str) -> str:
+    """A target's value in its unit: ``3.2 ×``, ``48.1 µs``, ``21,400 frames/s``."""
+    if math.isnan(value):
+        return "n/a"
+    if unit == "ns":
+        return fmt_ns(value)
+    if unit in ("×", ""):
+        return f"{value:,.3g} {unit}".strip()
+    if abs(value) >= 1_000:
+        return f"{value:,.0f} {unit}"
+    return f"{value:,.4g} {unit}"
+
+
 def _target_row(t: Target) -> list[str]:
     op = "≥" if t.higher_is_better else "≤"
-    value = f"{t.value:,.3g}" if t.unit in ("×", "") else f"{t.value:,.4g}"
-    verdict = "met" if t.met else f"missed ({t.factor:.2f}× off)"
-    return [t.name, f"{value} {t.unit}".strip(), f"{op} {t.limit:,.4g} {t.unit}".strip(), verdict]
+    return [t.name, fmt_value(t.value, t.unit), f"{op} {fmt_value(t.limit, t.unit)}", t.verdict]
+
+
+def glance(sections: list[Section]) -> list[str]:
+    """Every target of the run in one table (Markdown lines; empty without targets)."""
+    rows = [(s, t) for s in sections for t in s.targets]
+    if not rows:
+        return []
+    out = ["## Targets at a glance", "", "| section | target | measured | limit | verdict |"]
+    out += ["|---|---|---|---|---|"]
+    out += [
+        "| "
+        + " | ".join([s.title.split(" ", 1)[0].rstrip(".") + f" {s.name}", *_target_row(t)])
+        + " |"
+        for s, t in rows
+    ]
+    return out
 
 
 def render(sections: list[Section], header: dict[str, str]) -> str:
-    """The whole run as Markdown."""
+    """The whole run as Markdown: the run, every target at a glance, then each section."""
     out = ["## Run", ""]
     out += [f"- {k}: {v}" for k, v in header.items()]
+    at_a_glance = glance(sections)
+    if at_a_glance:
+        out += ["", *at_a_glance]
     for s in sections:
         out += ["", f"## {s.title}", ""]
         if s.skipped:

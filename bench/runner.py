@@ -8,7 +8,7 @@
     python -m bench run --only scale --quick # the scale run's 30 s mode
     python -m bench run --only scale --scale-duration-s 120
     python -m bench gen --messages 1000000   # write the stream to the cache folder
-    python -m bench profile --out hot.txt    # the hot path's call tree (pyinstrument)
+    python -m bench profile --out hot.txt    # the headline path's call tree (pyinstrument)
 
 Results go to stdout (Markdown) and to ``--json`` (default: ``<cache>/last-run.json``).
 """
@@ -52,15 +52,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     run.add_argument("--nt-python", default=None, help="interpreter with nautilus_trader")
     run.add_argument("--json", type=Path, default=None, help="where to write the JSON results")
     run.add_argument("--markdown", type=Path, default=None, help="also write the Markdown here")
+    defaults = RunConfig()
     gen = sub.add_parser("gen", help="generate (and cache) a stream")
-    gen.add_argument("--messages", type=int, default=1_000_000)
-    gen.add_argument("--markets", type=int, default=100)
-    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--messages", type=int, default=defaults.messages)
+    gen.add_argument("--markets", type=int, default=defaults.markets)
+    gen.add_argument("--seed", type=int, default=defaults.seed)
+    gen.add_argument("--decided", type=int, default=defaults.hot_decided, help="decided markets")
     prof = sub.add_parser("profile", help="profile the hot path (pyinstrument call tree)")
     prof.add_argument("--messages", type=int, default=300_000)
-    prof.add_argument("--markets", type=int, default=100)
-    prof.add_argument("--seed", type=int, default=7)
-    prof.add_argument("--logged", action="store_true", help="with the event log")
+    prof.add_argument("--markets", type=int, default=defaults.markets)
+    prof.add_argument("--seed", type=int, default=defaults.seed)
+    prof.add_argument("--unlogged", action="store_true", help="without the event log")
+    prof.add_argument(
+        "--idle", action="store_true", help="nothing held or armed, no results (the idle node)"
+    )
     prof.add_argument("--out", type=Path, default=None, help="text report (default: cache)")
     return ap.parse_args(argv)
 
@@ -152,16 +157,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m bench``."""
     args = parse_args(argv)
     if args.cmd == "gen":
-        spec = StreamSpec(markets=args.markets, messages=args.messages, seed=args.seed)
+        spec = StreamSpec(
+            markets=args.markets,
+            messages=args.messages,
+            seed=args.seed,
+            decided_markets=args.decided,
+        )
         stream, path = cached_stream(spec)
         print(f"{len(stream):,} frames, {stream.meta.counts} -> {path}")
         return 0
     if args.cmd == "profile":
         from bench.profile import write_profile
 
-        spec = StreamSpec(markets=args.markets, messages=args.messages, seed=args.seed)
+        d = RunConfig()
+        spec = StreamSpec(
+            markets=args.markets,
+            messages=args.messages,
+            seed=args.seed,
+            decided_markets=0 if args.idle else d.hot_decided,
+        )
         out = args.out or (_cache_dir() / "hotpath-profile.txt")
-        n = write_profile(spec, out, logged=args.logged)
+        n = write_profile(
+            spec,
+            out,
+            logged=not args.unlogged,
+            held=0 if args.idle else d.hot_held,
+            results=0 if args.idle else d.hot_results,
+        )
         print(f"profiled {n:,} frames -> {out}")
         return 0
     cfg = config_from(args)

@@ -14,6 +14,10 @@ with both strategies and the risk gate. Per frame it records:
 Percentiles come from log-linear histograms (~6 % resolution) per 10-second window and over
 the whole run, so recording neither sorts in the event loop nor grows memory. RSS is sampled
 at every window; the collector's pauses and this process's CPU share are reported too.
+
+The feeder stands for the venue, which never shares the bot's CPU: with two or more CPUs the
+feeder is pinned to the last one and the bot to the others (``os.sched_setaffinity``, as
+:mod:`bench.wire` pins its local exchange), and the report says so.
 """
 
 from __future__ import annotations
@@ -253,6 +257,20 @@ async def _run(cfg: RunConfig, proc: subprocess.Popen[str], head: dict[str, Any]
     }
 
 
+def _cpus() -> set[int]:
+    return set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set()
+
+
+def pin_apart(feeder_pid: int, cpus: set[int]) -> str:
+    """Keep the feeder (the venue's stand-in) off the bot's CPU(s); say what was done."""
+    if len(cpus) < 2:
+        return f"feeder and bot not pinned apart ({len(cpus) or 'unknown'} CPU)"
+    last = max(cpus)
+    os.sched_setaffinity(feeder_pid, {last})
+    os.sched_setaffinity(0, cpus - {last})
+    return f"feeder pinned to CPU {last}, bot to CPU(s) {sorted(cpus - {last})}"
+
+
 def run(cfg: RunConfig) -> Section:
     """Start the feeder, follow its markets for the configured duration, report."""
     mode = f"{cfg.scale_duration_s:.0f} s at {cfg.scale_rate:,} frames/s"
@@ -261,13 +279,18 @@ def run(cfg: RunConfig) -> Section:
     )
     connections = math.ceil(2 * cfg.scale_markets / WsConfig().max_assets_per_connection)
     proc, head = _start_feeder(cfg, connections)
+    own_cpus = _cpus()
     try:
+        pinned = pin_apart(proc.pid, own_cpus)
         out = asyncio.run(_run(cfg, proc, head))
     finally:
+        if own_cpus:
+            os.sched_setaffinity(0, own_cpus)
         if proc.poll() is None:
             assert proc.stdin is not None
             proc.stdin.close()
             proc.wait(timeout=30)
+    out["pinning"] = pinned
     _fill(s, cfg, out)
     return s
 
@@ -326,6 +349,12 @@ def _fill(s: Section, cfg: RunConfig, out: dict[str, Any]) -> None:
     )
     window_p99 = median(r["e2e"]["p99"] for r in out["windows"] if r["e2e"]["n"])
     s.notes.append(f"median of the windows' p99 (sent → decided): {fmt_ns(window_p99)}")
+    s.notes.append(
+        f"{out.get('pinning', 'not pinned')} (a venue never shares the bot's CPU; the feeder "
+        f"reported running on CPU(s) {out['feeder'].get('cpus')}); capacity "
+        f"estimate from the CPU share: {cfg.scale_rate / max(out['cpu_share'], 1e-9):,.0f} "
+        "frames/s on one core (the rate over the share of a core the bot used)"
+    )
     s.notes.append(f"load average after the benchmark: {load_now()}")
     s.targets += [
         Target("p99 decision latency (sent → decided)", out["e2e"][99.0], 1_000_000, "ns"),

@@ -14,6 +14,14 @@ market, byte for byte in the venue's shapes (``docs/reference/polymarket.md`` §
 * ``tick_size_change`` (0.01 ↔ 0.001, both tokens) followed by fresh snapshots on the new grid;
   most fine-tick markets go back to 0.01 later, so the stream stays stationary for hours.
 
+``decided_markets`` of the markets (the 2nd, 4th, 6th… most active) are *decided*: their match
+is over and the YES token trades near 1 — its best ask starts at 0.98–0.99 and never goes
+below :data:`DECIDED_ASK_FLOOR` (0.96), above temporal arbitrage's default entry cap (0.95).
+A benchmark that tells the node team a (YES) won such a market keeps temporal arbitrage's
+signal armed for the whole stream: every book change of the token re-plans the entry and
+finds the ask over the cap, as a live node does after the market has priced the result in.
+With ``decided_markets=0`` (the default) the frames are those of generator v2, byte for byte.
+
 Levels per side hover around a per-market target (20–50), changes are top-heavy (most hit the
 best few levels), market activity is Zipf-like, sizes are log-normal. The generator keeps each
 market's YES book (prices in integer micros, sizes as the wire strings), so the stream is
@@ -40,6 +48,7 @@ from typing import Any, Final
 import msgspec
 
 __all__ = [
+    "DECIDED_ASK_FLOOR",
     "KIND_BOOK",
     "KIND_NAMES",
     "KIND_PRICE_CHANGE",
@@ -65,7 +74,9 @@ KIND_NAMES: Final = ("book", "price_change", "last_trade_price", "tick_size_chan
 _COARSE: Final = 10_000  # 0.01
 _FINE: Final = 1_000  # 0.001
 _START_MS: Final = 1_767_225_600_000  # 2026-01-01T00:00:00Z
-_VERSION: Final = 2  # part of the cache key: bump when the generator's output changes
+_VERSION: Final = 3  # part of the cache key: bump when the generator's output changes
+DECIDED_ASK_FLOOR: Final = 960_000
+"""The lowest best ask of a decided market's YES token (price micros)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +86,7 @@ class StreamSpec:
     ``split_share`` of the mirrored level updates are sent as two consecutive frames (one per
     token) instead of one frame with both changes. ``tick_changes_per_million`` frames start a
     tick change (each adds two ``tick_size_change`` and two ``book`` frames).
+    ``decided_markets`` markets trade near 1 (see the module docstring).
     """
 
     markets: int = 100
@@ -86,6 +98,7 @@ class StreamSpec:
     tick_changes_per_million: int = 20
     min_levels: int = 20
     max_levels: int = 50
+    decided_markets: int = 0
 
     def draw_weights(self) -> tuple[float, float, float]:
         """Per-draw probabilities (book, trade, level update) that give the target shares.
@@ -110,6 +123,8 @@ class StreamMeta:
     ``tokens[2m]`` is market ``m``'s YES token, ``tokens[2m + 1]`` its NO token;
     ``final_tops[i]`` is token ``i``'s ``(best_bid, best_ask)`` in micros at the end
     (0 / 1_000_000 when a side is empty); ``final_ticks[m]`` each market's tick.
+    ``extra`` holds ``activity`` (market indices, most active first), ``decided`` (the decided
+    markets) and ``initial`` (how many frames the subscription's initial dump has).
     """
 
     spec: dict[str, Any]
@@ -127,6 +142,21 @@ class StreamMeta:
     def markets(self) -> int:
         """Number of binary markets."""
         return len(self.condition_ids)
+
+    @property
+    def activity(self) -> list[int]:
+        """Market indices, most active first."""
+        return list(self.extra.get("activity", range(self.markets)))
+
+    @property
+    def decided(self) -> list[int]:
+        """Markets whose YES token trades near 1 (never under :data:`DECIDED_ASK_FLOOR`)."""
+        return list(self.extra.get("decided", []))
+
+    @property
+    def initial(self) -> int:
+        """Frames of the initial dump (one snapshot per token) at the head of the stream."""
+        return int(self.extra.get("initial", 2 * self.markets))
 
 
 @dataclass(slots=True)
@@ -158,11 +188,12 @@ def price_text(micros: int) -> str:
 class _Book:
     """The YES book of one market: price micros → size string (the NO book is its mirror)."""
 
-    __slots__ = ("asks", "bids", "target", "tick")
+    __slots__ = ("ask_floor", "asks", "bids", "target", "tick")
 
-    def __init__(self, tick: int, target: int) -> None:
+    def __init__(self, tick: int, target: int, ask_floor: int = 0) -> None:
         self.tick = tick
         self.target = target
+        self.ask_floor = ask_floor  # the YES best ask never goes below it (decided markets)
         self.bids: dict[int, str] = {}
         self.asks: dict[int, str] = {}
 
@@ -198,6 +229,12 @@ class _Gen:
         for w in weights:
             acc += w
             self.cum.append(acc)
+        self.activity = sorted(range(spec.markets), key=lambda m: (-weights[m], m))
+        # Decided markets: the 2nd, 4th, … most active. Their books are drawn again, after
+        # everything else, so that with none the random draws (and frames) are v2's.
+        self.decided = sorted(self.activity[1::2][: max(0, spec.decided_markets)])
+        for m in self.decided:
+            self.books[m] = self._new_book(decided=True)
         self.ts_ms = _START_MS
         self.frames: list[bytes] = []
         self.kinds = array.array("B")
@@ -222,10 +259,12 @@ class _Gen:
             return f"{whole}.0"
         return f"{whole}.{frac:02d}".rstrip("0").rstrip(".")
 
-    def _new_book(self) -> _Book:
+    def _new_book(self, *, decided: bool = False) -> _Book:
         rng, spec = self.rng, self.spec
-        book = _Book(_COARSE, rng.randint(spec.min_levels, spec.max_levels))
-        mid = min(95, max(5, int(rng.betavariate(2, 2) * 100)))
+        floor = DECIDED_ASK_FLOOR if decided else 0
+        book = _Book(_COARSE, rng.randint(spec.min_levels, spec.max_levels), floor)
+        # a decided market: best ask 0.98-0.99, best bid 0.96-0.98
+        mid = rng.randint(97, 98) if decided else min(95, max(5, int(rng.betavariate(2, 2) * 100)))
         spread = rng.choice((1, 1, 1, 2, 2, 3))
         bb = max(1, mid - spread // 2)
         ba = min(99, bb + spread)
@@ -349,7 +388,10 @@ class _Gen:
         bb, ba = book.best_bid(), book.best_ask()
         side = book.bids if bid_side else book.asks
         if ba - bb > tick and rng.random() < 0.5:
-            return bb + tick * rng.randint(1, (ba - bb) // tick - 1)  # improves the top
+            price = bb + tick * rng.randint(1, (ba - bb) // tick - 1)  # improves the top
+            if not bid_side and price < book.ask_floor:
+                return book.ask_floor  # a decided market's ask stays over the floor
+            return price
         for _ in range(8):
             away = tick * (1 + int(rng.expovariate(0.25)))
             price = (bb - away) if bid_side else (ba + away)
@@ -407,7 +449,8 @@ class _Gen:
             if not book.bids:
                 book.bids[max(_COARSE, book.best_ask() - _COARSE)] = self._size()
             if not book.asks:
-                book.asks[min(ONE - _COARSE, book.best_bid() + _COARSE)] = self._size()
+                ask = max(book.ask_floor, book.best_bid() + _COARSE)
+                book.asks[min(ONE - _COARSE, ask)] = self._size()
         for yes in (True, False):
             msg = {
                 "event_type": "tick_size_change",
@@ -515,6 +558,7 @@ def generate(spec: StreamSpec) -> Stream:
         final_tops=tops,
         final_ticks=[b.tick for b in gen.books],
         bytes_total=sum(len(f) for f in gen.frames),
+        extra={"activity": gen.activity, "decided": gen.decided, "initial": 2 * spec.markets},
     )
     return Stream(gen.frames, gen.kinds, gen.market_of, meta)
 

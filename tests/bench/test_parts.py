@@ -71,3 +71,22 @@ def test_a_report_round_trips_through_json(tmp_path) -> None:  # type: ignore[no
     assert (back.title, back.notes, back.data) == ("X", ["n"], {"k": 1})
     assert back.tables[0].rows == [["1"]]
     assert back.targets[0].met
+
+
+def test_a_target_states_its_verdict_and_every_target_is_listed_at_a_glance() -> None:
+    hot = Section("hotpath", "1. Hot path")
+    hot.targets.append(Target("p99 per price_change", 61_000.0, 50_000, "ns"))
+    hot.targets.append(Target("capacity", 42_000.0, 20_000, "frames/s", higher_is_better=True))
+    peer = Section("nautilus", "2. Peer")
+    peer.targets.append(Target("same scope", 1.6, 2.0, "×", higher_is_better=True))
+    assert hot.targets[0].verdict == "missed (1.22× off)"
+    assert hot.targets[1].verdict == "met"
+    assert peer.targets[0].as_dict()["verdict"] == "missed (1.25× off)"
+    text = render([hot, peer], {"date": "today"})
+    glance = text.split("## Targets at a glance", 1)[1].split("## 1. Hot path", 1)[0]
+    assert (
+        "| 1 hotpath | p99 per price_change | 61.00 µs | ≤ 50.00 µs | missed (1.22× off) |"
+        in glance
+    )
+    assert "| 1 hotpath | capacity | 42,000 frames/s | ≥ 20,000 frames/s | met |" in glance
+    assert "| 2 nautilus | same scope | 1.6 × | ≥ 2 × | missed (1.25× off) |" in glance

@@ -35,25 +35,49 @@ def _targets_sane(section: dict[str, Any]) -> None:
     for t in section["targets"]:
         assert _positive(t["value"]), t
         assert isinstance(t["met"], bool)
+        assert {"name", "value", "limit", "unit", "verdict"} <= set(t)
+        assert t["verdict"] == "met" if t["met"] else t["verdict"].startswith("missed ("), t
 
 
 def test_hotpath_smoke(tmp_path: Path) -> None:
     sec = _smoke("hotpath", tmp_path)["hotpath"]
     data = sec["data"]
     runs = data["runs_ns_per_msg"]
-    assert set(runs) >= {"floor", "array_calibration", "hot_path", "hot_path_logged"}
+    assert set(runs) >= {
+        "floor",
+        "array_calibration",
+        "market_layer",
+        "hot_path",
+        "hot_path_logged",
+    }
     assert all(_positive(v) for vals in runs.values() for v in vals)
     assert runs["hot_path"][0] > runs["floor"][0]  # the real path does more than decode
-    checks = data["checks"]
-    assert checks["top_mismatches"] == 0
-    assert checks["handler_errors"] == 0
-    assert checks["malformed"] == {}
-    assert checks["published"] >= data["stream"]["frames"]
-    lat = data["latency_hot"]
+    for checks in (data["checks"], data["checks_logged"]):
+        assert checks["top_mismatches"] == 0
+        assert checks["handler_errors"] == 0
+        assert checks["malformed"] == {}
+        assert checks["published"] >= data["stream"]["timed"]
+        # The busy node: positions held and temporal arbitrage armed before the stream, every
+        # result during it traded (intent → risk gate → order → fill → one more position),
+        # the armed signals re-planned on their books' changes, nothing halted.
+        scenario = data["scenario"]
+        assert checks["positions_start"] == len(scenario["held"]) > 0
+        assert checks["armed_start"] == checks["armed_end"] == len(data["stream"]["decided"]) > 0
+        results = checks["results"]
+        assert results == len(scenario["results"]) > 0
+        assert checks["intents"] == checks["approved"] == checks["orders"] == results
+        assert checks["fills"] == results
+        assert checks["positions_end"] == checks["positions_start"] + results
+        assert checks["armed_replans"] > 0
+        assert checks["kill_switch_fired"] == 0
+    lat = data["latency_logged"]
     assert lat["price_change"]["n"] > 0
     assert lat["all"]["p50"] <= lat["all"]["p99"] <= lat["all"]["max"]
-    assert len(data["stages_ns_per_msg"]) == 4
+    assert len(data["stages_ns_per_msg"]) == 6
     _targets_sane(sec)
+    names = {t["name"] for t in sec["targets"]}
+    assert any("p99 per price_change" in n for n in names)
+    assert any("capacity" in n for n in names)
 
 
 def test_nautilus_smoke_runs_the_peer_or_says_why_not(tmp_path: Path) -> None:
@@ -62,8 +86,15 @@ def test_nautilus_smoke_runs_the_peer_or_says_why_not(tmp_path: Path) -> None:
     if nt["skipped"]:
         assert "nautilus" in nt["skipped"]
         return
-    assert _positive(nt["data"]["runs_ns_per_msg"][0])
-    assert nt["data"]["info"]["top_mismatches"] == 0
+    data = nt["data"]
+    assert _positive(data["runs_ns_per_msg"][0])
+    assert _positive(data["scope_runs_ns_per_msg"][0])
+    info = data["info"]
+    assert info["top_mismatches"] == 0
+    assert info["scope_top_mismatches"] == 0
+    assert info["scope_sync_mismatches"] == 0  # NautilusTrader's books agree with the hints
+    assert _positive(data["bare_speedup"])
+    assert _positive(data["scope_speedup"])
     _targets_sane(nt)
 
 
@@ -115,6 +146,11 @@ def test_scale_smoke(tmp_path: Path) -> None:
     assert data["handler_errors"] == 0
     assert data["windows"]
     assert all(w["rss_mb"] > 0 for w in data["windows"])
+    cpus = data["feeder"]["cpus"]
+    if "pinned to CPU" in data["pinning"]:  # two or more CPUs: the feeder has one to itself
+        assert len(cpus) == 1
+        assert f"feeder pinned to CPU {cpus[0]}" in data["pinning"]
+    assert any(data["pinning"] in n for n in sec["notes"])
     _targets_sane(sec)
 
 

@@ -9,6 +9,7 @@ import msgspec
 import pytest
 from bench.floor import FLOOR_DECODER, ArrayPipeline
 from bench.stream import (
+    DECIDED_ASK_FLOOR,
     KIND_BOOK,
     KIND_NAMES,
     KIND_PRICE_CHANGE,
@@ -167,3 +168,40 @@ def test_the_live_stream_continues_exactly_like_the_generator() -> None:
 def test_shares_that_leave_no_room_are_refused() -> None:
     with pytest.raises(ValueError, match="room"):
         StreamSpec(book_share=0.6, trade_share=0.5).draw_weights()
+
+
+def test_decided_markets_keep_their_yes_ask_over_the_floor_and_stay_consistent() -> None:
+    spec = StreamSpec(markets=10, messages=20_000, seed=11, decided_markets=3)
+    stream = generate(spec)
+    meta = stream.meta
+    assert meta.decided == sorted(meta.activity[1:6:2])  # the 2nd, 4th, 6th most active
+    assert meta.initial == 20
+    yes = {meta.tokens[2 * m] for m in meta.decided}
+    asks = []
+    for frame, kind in zip(stream.frames, stream.kinds, strict=True):
+        if kind == KIND_PRICE_CHANGE:
+            msg = msgspec.json.decode(frame)
+            asks += [
+                round(float(c["best_ask"]) * 1e6)
+                for c in msg["price_changes"]
+                if c["asset_id"] in yes
+            ]
+    assert len(asks) > 1_000
+    assert min(asks) >= DECIDED_ASK_FLOOR
+    client = MarketWsClient("ws://127.0.0.1:9/ws/market", lambda _e: None, VirtualClock(10**18))
+    asyncio.run(client.subscribe(meta.tokens))
+    for frame in stream.frames:
+        client.handle_frame(frame)
+    assert dict(client.malformed) == {}
+    for i, token in enumerate(meta.tokens):
+        book = client.books.get(token)
+        assert book is not None
+        assert (book.best_bid_price or 0, book.best_ask_price or 1_000_000) == meta.final_tops[i]
+    # Only the decided markets' books are drawn again: the others start as without any.
+    plain = generate(StreamSpec(markets=10, messages=20_000, seed=11))
+    assert plain.meta.decided == []
+    assert plain.meta.activity == meta.activity
+    for k in range(meta.initial):
+        a, b = msgspec.json.decode(stream.frames[k]), msgspec.json.decode(plain.frames[k])
+        same = (a["bids"], a["asks"]) == (b["bids"], b["asks"])
+        assert same is (stream.market_of[k] not in meta.decided)
