@@ -487,6 +487,17 @@ class BookSet:
     :attr:`refused` by reason (:attr:`refusals` is the running total, :attr:`last_fault`
     the latest reason). A frame that leaves an in-sync book crossed unsyncs it — and every
     other book the frame named (``crossed_book``), counted the same way.
+
+    What changed: after each ``apply``, :attr:`moved` says whether the event changed the
+    top of a book it touched (best bid or ask price, sync, tick). Most level updates do
+    not (they resize the best level or move levels behind it), so a reader whose decision
+    depends only on the top of book need not look again after one that did not move
+    (the node routes book events to strategies by it, the risk gate keeps its quotes and
+    marks by it). That needs every change of an in-sync book to come through an event its
+    readers see: true live (the edge publishes every event it applies, except a frame it
+    refuses, which leaves the books it names out of sync and is followed by their
+    ``BookInvalidated``; an out-of-sync book decides nothing until its next snapshot) and
+    in replay (the log holds those same events).
     """
 
     __slots__ = (
@@ -495,6 +506,7 @@ class BookSet:
         "_last_touched",
         "get",
         "last_fault",
+        "moved",
         "refusals",
         "refused",
         "stale_skipped",
@@ -507,6 +519,12 @@ class BookSet:
         hot readers call it several times per frame)."""
         self._last_event: object = None
         self._last_touched: tuple[str, ...] = ()
+        self.moved = False
+        """Whether the event applied last changed what a reader of the top of book sees:
+        the best bid or best ask price, the sync state or the tick of a book it touched
+        (or created one). Every event but a ``PriceChanges`` counts as moving; a
+        ``PriceChanges`` that only sets sizes at the best prices, or adds, resizes or
+        removes levels behind them, does not (see the class docstring)."""
         self.stale_skipped = 0
         self.refused: dict[str, int] = {}
         """Events refused by the book rules, by reason."""
@@ -545,7 +563,7 @@ class BookSet:
         """Apply one market-data event; return the token ids whose book changed.
 
         Applying the event object applied last again changes nothing and returns the same
-        tokens (see the class docstring).
+        tokens (see the class docstring); :attr:`moved` then still describes it.
         """
         if event is self._last_event:
             return self._last_touched
@@ -557,6 +575,7 @@ class BookSet:
                 touched = self._apply_one(event.ts_event, changes[0])
         else:
             touched = self._apply_other(event)
+            self.moved = True
         self._last_event = event
         self._last_touched = touched
         return touched
@@ -564,20 +583,37 @@ class BookSet:
     def _apply_one(self, ts_event: int, ch: LevelChange) -> tuple[str, ...]:
         # The common frame, inlined: one level of one token.
         token = ch.token_id
-        book = self._books.get(token) or self.book(token)
-        if ts_event < book.snapshot_ts:
+        book = self._books.get(token)
+        if book is None:
+            book = self.book(token)
+            self.moved = True  # a new book (empty, out of sync) is a change of its state
+        elif ts_event < book.snapshot_ts:
             self.stale_skipped += 1
+            self.moved = False
             return ()
+        else:
+            self.moved = False
         price = ch.price
         if ch.side is _BUY:
+            best = book.best_bid_price
             if not book.set_bid(price, ch.size):
                 self._refuse(book.fault or "rejected_level")
+                self.moved = True
             elif ch.size and (ask := book.best_ask_price) is not None and price >= ask:
                 self._crossed(book)
-        elif not book.set_ask(price, ch.size):
-            self._refuse(book.fault or "rejected_level")
-        elif ch.size and (bid := book.best_bid_price) is not None and price <= bid:
-            self._crossed(book)
+                self.moved = True
+            elif book.best_bid_price != best:
+                self.moved = True
+        else:
+            best = book.best_ask_price
+            if not book.set_ask(price, ch.size):
+                self._refuse(book.fault or "rejected_level")
+                self.moved = True
+            elif ch.size and (bid := book.best_bid_price) is not None and price <= bid:
+                self._crossed(book)
+                self.moved = True
+            elif book.best_ask_price != best:
+                self.moved = True
         return (token,)
 
     def _crossed(self, book: OrderBook) -> None:
@@ -609,30 +645,49 @@ class BookSet:
         ts = ev.ts_event
         touched: list[str] = []
         bad: OrderBook | None = None
+        moved = False
         for ch in ev.changes:
             token = ch.token_id
-            b = books.get(token) or self.book(token)
-            if ts < b.snapshot_ts:
+            b = books.get(token)
+            if b is None:
+                b = self.book(token)
+                moved = True
+            elif ts < b.snapshot_ts:
                 self.stale_skipped += 1
                 continue
-            if not (
-                b.set_bid(ch.price, ch.size) if ch.side is _BUY else b.set_ask(ch.price, ch.size)
-            ):
-                bad = b  # refused by the rules (the level is not applied; the book unsynced)
+            if ch.side is _BUY:
+                best = b.best_bid_price
+                if not b.set_bid(ch.price, ch.size):
+                    bad = b  # refused by the rules (the level is not applied; the book unsynced)
+                elif b.best_bid_price != best:
+                    moved = True
+            else:
+                best = b.best_ask_price
+                if not b.set_ask(ch.price, ch.size):
+                    bad = b
+                elif b.best_ask_price != best:
+                    moved = True
             if token not in touched:  # a frame touches one or two tokens: a list beats a set
                 touched.append(token)
         if bad is not None:
             # one bad change refuses the frame: every book it names missed an update
             self._unsync_all(touched, bad.fault or "rejected_level")
-            return tuple(touched)
+            moved = True
+        elif self._left_crossed(touched):
+            moved = True
+        self.moved = moved
+        return tuple(touched)
+
+    def _left_crossed(self, touched: list[str]) -> bool:
+        """If the frame left a book crossed (it missed an update), refuse it whole."""
+        books = self._books
         for token in touched:
             b = books[token]
             bid, ask = b.best_bid_price, b.best_ask_price
             if bid is not None and ask is not None and bid >= ask and b.in_sync:
-                # the frame left a book crossed (it missed an update): refused whole
                 self._unsync_all(touched, CROSSED_BOOK)
-                break
-        return tuple(touched)
+                return True
+        return False
 
     def _unsync_all(self, tokens: list[str], fault: str) -> None:
         for token in tokens:

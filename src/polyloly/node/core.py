@@ -158,6 +158,9 @@ class Core:
         self.intents: dict[str, int] = {}
         self.rejected_markets = 0
         self.refused_resolutions = 0
+        self.route_all = False
+        """Hand every book event to the strategies, as before the routing by what changed
+        (``_on_book``); tests and benchmarks compare the two."""
 
     # -- lookups used by the venue ports ----------------------------------------------------
 
@@ -336,17 +339,34 @@ class Core:
         return mapping.seconds_delay == 0 or params.pair_arb_delayed_markets
 
     def _on_book(self, event: Event) -> None:
-        touched = self.books.apply(event)
+        books = self.books
+        touched = books.apply(event)
         if not touched:
             return
+        # Work only where something changed: an event that moved no top of book
+        # (``BookSet.moved``) reaches a strategy only if it touches what the strategy reads
+        # deeper than the top — a pair market that is not quiet (``PairArbEngine.hot``), an
+        # armed temporal signal whose plan walks the changed asks (``replans``). Any other
+        # call would decide exactly what the previous one did: nothing.
+        moved = books.moved or self.route_all
         pair = self.pair
-        if pair is not None:
-            intents = pair.on_book_change(touched, self.books, event.ts_init)
+        if pair is not None and (moved or not pair.hot.isdisjoint(touched)):
+            intents = pair.on_book_change(touched, books, event.ts_init)
             if intents:
                 self._emit_all(intents)
         temporal = self.temporal
-        if temporal is not None and temporal.has_armed and type(event) in _LEVEL_EVENTS:
+        if (
+            temporal is not None
+            and temporal.has_armed
+            and type(event) in _LEVEL_EVENTS
+            and (moved or self._replans(temporal, touched, event))
+        ):
             self._emit_all(temporal.on_book(touched, event))
+
+    @staticmethod
+    def _replans(temporal: TemporalArbEngine, touched: tuple[str, ...], event: Event) -> bool:
+        armed = temporal.armed_tokens
+        return any(t in armed and temporal.replans(t, event) for t in touched)
 
     def _on_truth_input(self, event: Event) -> None:
         if self.truth is not None:

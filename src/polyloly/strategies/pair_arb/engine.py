@@ -98,6 +98,7 @@ class _Market:
     min_shares: int = (
         0  # the smallest order size: the params' and the market's, whichever is larger
     )
+    quiet: bool = False  # its last evaluation read no more than the best asks (see `hot`)
 
 
 class PairArbEngine:
@@ -137,6 +138,17 @@ class PairArbEngine:
         self._blocked: set[str] = set()  # match ids under a TruthAlert
         self._fps: dict[int, int] = {}  # price -> fee per share (cache; prices are discrete)
         self._caps: dict[tuple[int, int], int | None] = {}  # (target, tick) -> price cap
+        self.hot: set[str] = set()
+        """Tokens whose every book change must be evaluated: those of the markets that are
+        not *quiet*. A market is quiet when its last evaluation decided nothing without
+        reading more of its books than the two best asks (an intent in flight, trading
+        stopped or blocked, a book missing, or a balanced position with no edge at the
+        top) and nothing it decides on changed since (a fill, a merge, an order done, a
+        restore, an unblock heat it again). Evaluating a quiet market again decides nothing
+        and changes nothing unless a best ask moved, so the node calls
+        :meth:`on_book_change` only for book events that move a top of book (see
+        ``BookSet.moved``) or touch a token in this set, and :meth:`on_timer` skips quiet
+        markets."""
 
     # -- registry --------------------------------------------------------------------------------
 
@@ -172,12 +184,25 @@ class PairArbEngine:
             self._by_match.setdefault(match_id, []).append(st)
         self._by_token[yes_token] = (market, Leg.YES)
         self._by_token[no_token] = (market, Leg.NO)
+        self.hot.update((yes_token, no_token))
 
     def _get(self, market: str) -> _Market:
         st = self._markets.get(market)
         if st is None:
             raise PairArbError(f"market {market!r} is not followed")
         return st
+
+    def _heat(self, st: _Market) -> None:
+        """Something the market decides on changed: evaluate it on every book change."""
+        if st.quiet:
+            st.quiet = False
+            self.hot.update((st.yes_token, st.no_token))
+
+    def _cool(self, st: _Market) -> None:
+        st.quiet = True
+        hot = self.hot
+        hot.discard(st.yes_token)
+        hot.discard(st.no_token)
 
     def follows(self, market: str) -> bool:
         """Whether the engine follows ``market``."""
@@ -194,7 +219,9 @@ class PairArbEngine:
 
     def set_position(self, market: str, position: PairPosition) -> None:
         """Replace the position (restore at start-up from reconciled fills)."""
-        self._get(market).position = position
+        st = self._get(market)
+        st.position = position
+        self._heat(st)
 
     def pending(self, market: str) -> str:
         """Intent id in flight for the market ("" when none)."""
@@ -214,6 +241,7 @@ class PairArbEngine:
         st = self._get(market)
         st.seq = max(st.seq, last_step)
         st.pending = pending
+        self._heat(st)
 
     def stop_reason(self, market: str) -> str:
         """Why the market stopped for good ("" while running)."""
@@ -245,15 +273,19 @@ class PairArbEngine:
             st.position = st.position.hypo_buy(found[1], shares, cost, fee)
         else:
             st.position = st.position.hypo_sell(found[1], shares, cost, fee)
+        self._heat(st)
 
     def on_merged(self, market: str, pairs: int) -> None:
         """Account a confirmed merge of ``pairs`` YES+NO pairs into pUSD."""
         st = self._get(market)
         st.position = st.position.merged(pairs)
+        self._heat(st)
 
     def on_order_done(self, market: str) -> None:
         """The intent in flight reached a final state (filled, killed, rejected, merged)."""
-        self._get(market).pending = ""
+        st = self._get(market)
+        st.pending = ""
+        self._heat(st)
 
     def on_truth_final(self, event: TruthFinal) -> None:
         """The match is decided: stop pair-arb on all its markets for good."""
@@ -269,6 +301,8 @@ class PairArbEngine:
     def unblock_match(self, match_id: str) -> None:
         """Lift a truth-alert block (operator decision)."""
         self._blocked.discard(match_id)
+        for st in self._by_match.get(match_id, ()):
+            self._heat(st)
 
     def stop_market(self, market: str, reason: str) -> None:
         """Stop a market for good (operator, market resolved)."""
@@ -308,14 +342,21 @@ class PairArbEngine:
         """Decide the market's next step now; at most one intent."""
         st = self._markets.get(market) or self._get(market)
         if st.pending or st.stopped or (self._blocked and st.match_id in self._blocked):
+            if not st.quiet:
+                self._cool(st)  # decided on no book: until an order ends or it unblocks
             return []
         pos = st.position
         merge_at = self.params.merge_min_pairs_shares
         if merge_at and pos.q_yes >= merge_at and pos.q_no >= merge_at:
-            return [self._merge(st, pos.q_min, ts_ns)]
+            return [self._merge(st, pos.q_min, ts_ns)]  # pending now: quiet next time
         yes, no = books.get(st.yes_token), books.get(st.no_token)
         if yes is None or no is None or (pos.q_yes == pos.q_no and self._no_edge(st, yes, no)):
-            return []  # the hot path: a balanced position and no edge at the top of book
+            # the hot path: a balanced position and no edge at the top of book
+            if not st.quiet:
+                self._cool(st)
+            return []
+        if st.quiet:
+            self._heat(st)  # it reads depth, sync and the leg gap now
         if not yes.tradable or not no.tradable:
             return []
         plan = self._plan(st, yes, no, ts_ns)
@@ -338,8 +379,9 @@ class PairArbEngine:
     def on_timer(self, books: BookSource, ts_ns: int) -> list[PairIntent]:
         """Evaluate every market (drives the stuck-leg timeout when books are quiet)."""
         out: list[PairIntent] = []
-        for market in self._markets:
-            out.extend(self.evaluate(market, books, ts_ns))
+        for market, st in self._markets.items():
+            if not st.quiet:  # a quiet market decides nothing until a book moves (`hot`)
+                out.extend(self.evaluate(market, books, ts_ns))
         return out
 
     # -- planning -----------------------------------------------------------------------------
