@@ -26,6 +26,7 @@ engine, the strategies, and last the feedback.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Final
 
 import structlog
@@ -79,6 +80,7 @@ _log = structlog.get_logger(__name__)
 
 _BOOK_EVENTS: Final = (BookSnapshot, PriceChanges, TickSizeChange, BookInvalidated)
 _LEVEL_EVENTS: Final = (BookSnapshot, PriceChanges)  # the ones temporal arbitrage re-checks on
+_NOTHING_ARMED: Final[Mapping[str, object]] = MappingProxyType({})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,6 +160,7 @@ class Core:
         self.intents: dict[str, int] = {}
         self.rejected_markets = 0
         self.refused_resolutions = 0
+        self._armed: Mapping[str, object] = _NOTHING_ARMED  # temporal's armed tokens
         self.route_all = False
         """Hand every book event to the strategies, as before the routing by what changed
         (``_on_book``); tests and benchmarks compare the two."""
@@ -278,6 +281,7 @@ class Core:
                 min_notional=params.risk.min_order_size,  # the gate's own limit
             )
         self.temporal = None
+        self._armed = _NOTHING_ARMED
         if params.temporal_arb is not None:
             self.temporal = TemporalArbEngine(
                 params.temporal_arb,
@@ -285,6 +289,7 @@ class Core:
                 self.books.get,
                 min_notional=params.risk.min_order_size,  # the gate's own limit
             )
+            self._armed = self.temporal.armed_tokens
         engine.gate.params = params.risk
         engine.gate.config = params.gate
         if params.recycle is not None:
@@ -354,19 +359,17 @@ class Core:
             intents = pair.on_book_change(touched, books, event.ts_init)
             if intents:
                 self._emit_all(intents)
-        temporal = self.temporal
-        if (
-            temporal is not None
-            and temporal.has_armed
-            and type(event) in _LEVEL_EVENTS
-            and (moved or self._replans(temporal, touched, event))
-        ):
+        armed = self._armed
+        if armed and type(event) in _LEVEL_EVENTS:
+            temporal = self.temporal
+            assert temporal is not None  # noqa: S101  (armed is its index)
+            if not moved:
+                for token in touched:
+                    if token in armed and temporal.replans(token, event):
+                        break
+                else:
+                    return
             self._emit_all(temporal.on_book(touched, event))
-
-    @staticmethod
-    def _replans(temporal: TemporalArbEngine, touched: tuple[str, ...], event: Event) -> bool:
-        armed = temporal.armed_tokens
-        return any(t in armed and temporal.replans(t, event) for t in touched)
 
     def _on_truth_input(self, event: Event) -> None:
         if self.truth is not None:

@@ -124,18 +124,22 @@ class Kernel:
     def _drain(self) -> None:
         self._draining = True
         sink = self._sink
+        pending = self._pending
+        cache = self._dispatch_cache
         failed = True
         derived = False
         try:
-            while self._pending:
-                event = self._pending.popleft()
+            while pending:
+                event = pending.popleft()
+                cls = type(event)
                 if sink is not None:
                     sink.append(event)
-                    derived = derived or type(event).derived
+                    if cls.derived:
+                        derived = True
                 self.published += 1
-                handlers = self._dispatch_cache.get(type(event))
+                handlers = cache.get(cls)
                 if handlers is None:
-                    handlers = self._handlers_for(type(event))
+                    handlers = self._handlers_for(cls)
                 for handler in handlers:
                     try:
                         handler(event)
@@ -147,7 +151,7 @@ class Kernel:
             failed = False
         finally:
             self._draining = False
-            self._pending.clear()
+            pending.clear()
             # when a handler raises, flush anyway: the event that broke it must reach disk
             if sink is not None:
                 self._since_flush += 1

@@ -380,7 +380,7 @@ class TemporalArbEngine:
     @property
     def has_armed(self) -> bool:
         """Whether any signal is armed (else book changes cannot trigger an entry)."""
-        return bool(self._armed)
+        return bool(self._armed.tokens)
 
     def on_event(self, event: Event) -> list[PlaceOrderIntent]:
         """Dispatch one kernel event; return the intents it triggers."""
