@@ -36,6 +36,7 @@ import msgspec
 from polyloly.backtest.latency import LatencyModel, LatentVenue
 from polyloly.backtest.replay_ports import DigestSigner, InertVenue, KeptAlerts, RecordedSigner
 from polyloly.domain.events import (
+    BookInvalidated,
     BookSnapshot,
     Event,
     LastTrade,
@@ -355,6 +356,10 @@ _TO_BOT: Final = 0
 _TO_VENUE: Final = 1
 _TO_BOTH: Final = 2  # the venue, then the bot at the same time (no feed delay)
 
+_BOOK_DATA: Final = frozenset(
+    {BookSnapshot, PriceChanges, LastTrade, TickSizeChange, BookInvalidated}
+)
+
 _Route = tuple[bool, bool, int]
 """How the driver schedules an input type: (dropped, also to the venue, feed delay ns)."""
 
@@ -416,7 +421,8 @@ class _Driver:
 
     def push(self, event: Event) -> None:
         """Schedule one recorded input (for the venue and/or the bot)."""
-        dropped, to_venue, delay = self._route(event)
+        route = self._routes.get(type(event)) or self._route(event)
+        dropped, to_venue, delay = route
         if dropped:
             return
         ts = event.ts_init
@@ -438,25 +444,29 @@ class _Driver:
             work (a task to run, an event in the outbox) or a virtual timer is due first:
             then :meth:`run_until` goes on from there.
         """
-        queue, timers, tasks, outbox = self.queue, self.timers, self.tasks, self.outbox
-        while queue and queue[0][0] < ts_ns:
+        queue, timers, outbox = self.queue, self.timers, self.outbox
+        running = self.tasks.running
+        venue, set_ns, heappop = self._venue, self.clock.set_ns, heapq.heappop
+        while queue:
             due = queue[0][0]
-            if timers.due_by(due):
+            if due >= ts_ns:
+                break
+            if timers.parked and timers.due_by(due):
                 return False
-            _, seq, target, event = heapq.heappop(queue)
-            self.clock.set_ns(due)
+            _, seq, target, event = heappop(queue)
+            set_ns(due)
             if target != _TO_BOT:
-                self._venue[type(event)](event)
+                venue[type(event)](event)
                 if target == _TO_VENUE:
-                    if outbox or tasks.pending > timers.parked:
+                    if outbox or len(running) > timers.parked:
                         return False
                     continue
-                if outbox or tasks.pending > timers.parked:
+                if outbox or len(running) > timers.parked:
                     # The bot's copy waits until the venue's work is done (same place).
                     heapq.heappush(queue, (due, seq, _TO_BOT, event))
                     return False
             self._to_bot(event, due)
-            if outbox or tasks.pending > timers.parked:
+            if outbox or len(running) > timers.parked:
                 return False
         return True
 
@@ -493,7 +503,9 @@ class _Driver:
             event = msgspec.structs.replace(event, ts_init=due)
         self.publish(event)
         self.inputs += 1
-        if len(self.parts.registry) != self.markets:
+        # The bot's handlers of book-level market data never add a market: look after the
+        # other inputs only.
+        if type(event) not in _BOOK_DATA and len(self.parts.registry) != self.markets:
             self._sync_markets()
 
     def _sync_markets(self) -> None:

@@ -166,8 +166,8 @@ class RiskGate:
         self.request_reconcile: Callable[[], object] | None = None
         """Starts a reconciliation pass (the engine plugs its reconciler in)."""
         self.full_check = False
-        """Re-run every kill-switch condition on every evaluation (the behaviour before the
-        incremental check; tests compare the two)."""
+        """Re-read every book event's top and re-run every kill-switch condition on every
+        evaluation (the behaviour before the incremental check; tests compare the two)."""
 
     def attach(self) -> None:
         """Subscribe to intents, market data, feeds, execution outcomes and operator input."""
@@ -276,11 +276,10 @@ class RiskGate:
         if not touched:
             return
         # ``moved``: the event changed a touched book's best bid or ask, its sync or its
-        # tick (see BookSet). Otherwise quotes and marks are what they were: only the
-        # kill switch's re-check of a held token remains (its daily PnL may have moved
-        # through other events since the last check).
-        moved = books.moved
-        if moved:
+        # tick (see BookSet); if not, the quotes are what they were. A held token is marked
+        # at its mid on every change of its book all the same: it may have become held, or
+        # been marked by a trade print, since its top last moved.
+        if books.moved or self.full_check:
             self._quotes_stale.update(touched)
         positions = self.state.positions
         if not positions:
@@ -289,8 +288,7 @@ class RiskGate:
         for token in touched:
             if token in positions:
                 held = True
-                if moved:
-                    self._mark_from_book(token)
+                self._mark_from_book(token)
         if held:
             self.evaluate()
 

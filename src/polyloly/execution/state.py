@@ -154,6 +154,9 @@ class ExecutionState:
         self.merged_collateral = 0
         self.rounding = 0  # collateral adopted from the venue as rounding differences
         self._seq = 0
+        self.fill_status_changes = 0
+        """How many times a known fill's trade status changed (a reader that keeps what it
+        saw of the fills looks again only when this moved)."""
         # Running totals (see the module docstring): the cash flows of counted fills after
         # the baseline (all / confirmed only), exposure per market, positions at marks.
         self._cash = 0
@@ -485,6 +488,7 @@ class ExecutionState:
             return False
         self._count_cash(fill, -1)
         fill.status = report.status
+        self.fill_status_changes += 1
         self._count_cash(fill, 1)
         self._bump_matched(fill.order_hash)
         return True

@@ -106,6 +106,7 @@ class StrategyFeedback:
         self.merge_backoff_ns = merge_backoff_ns
         self.watched: dict[str, _Watch] = {}
         self._seen = len(state.fills)
+        self._status_changes = state.fill_status_changes
         self._reported: dict[tuple[str, str], str] = {}
         self._journals: dict[str, _PairJournal] = {}
         self._pair_in_flight: dict[str, str] = {}  # market -> a recovered order's intent id
@@ -261,6 +262,12 @@ class StrategyFeedback:
                 self._reported[key] = market
 
     def _failed_fills(self) -> None:
+        # A fill reported to the pair engine counts (new fills are reported only then) until
+        # its trade's status changes: look again only after one did.
+        changes = self.state.fill_status_changes
+        if changes == self._status_changes:
+            return
+        self._status_changes = changes
         broken = {
             market
             for key, market in self._reported.items()

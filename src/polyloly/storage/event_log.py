@@ -259,7 +259,8 @@ def _split_lines(chunks: Iterable[bytes]) -> Iterator[tuple[bytes, bool]]:
 class EventLogReader:
     """Reads events back, file by file in day order, line by line in write order.
 
-    Files are streamed (never read whole), so a day of events costs one line of memory.
+    Files are streamed (never read whole): each 64 KiB chunk's complete lines are decoded in
+    one call, so a day of events costs a chunk of memory.
 
     Parameters
     ----------
@@ -294,18 +295,54 @@ class EventLogReader:
     def __iter__(self) -> Iterator[Event]:
         decoder = _get_decoder()
         for path in self.files:
-            for number, (line, complete) in enumerate(_split_lines(_Source(path)), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    event: Event = decoder.decode(line)
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    if self.strict and complete:
-                        raise LogDecodeError(
-                            f"{path}:{number}: line {number} is not a valid event ({exc})",
-                            path,
-                            number,
-                        ) from exc
-                    self.skipped += 1
-                    continue
-                yield event
+            yield from self._read(path, decoder)
+
+    def _read(self, path: Path, decoder: msgspec.json.Decoder[Any]) -> Iterator[Event]:
+        """The events of one file: each chunk's complete lines decoded in one call."""
+        number = 0  # lines before the current block
+        rest = b""
+        for chunk in _Source(path):
+            data = rest + chunk if rest else chunk
+            cut = data.rfind(b"\n") + 1
+            if not cut:
+                rest = data
+                continue
+            block, rest = data[:cut], data[cut:]
+            try:
+                events: list[Event] = decoder.decode_lines(block)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                yield from self._line_by_line(path, block, number, decoder)
+            else:
+                yield from events
+            number += block.count(b"\n")
+        if rest:  # a torn last line (no newline): kept if it decodes, else skipped
+            yield from self._line_by_line(path, rest, number, decoder, complete=False)
+
+    def _line_by_line(
+        self,
+        path: Path,
+        block: bytes,
+        before: int,
+        decoder: msgspec.json.Decoder[Any],
+        *,
+        complete: bool = True,
+    ) -> Iterator[Event]:
+        """Decode ``block``'s lines one by one, to name the bad one (or skip it).
+
+        ``before`` is the number of lines of the file before the block.
+        """
+        for number, line in enumerate(block.split(b"\n"), start=before + 1):
+            if not line.strip():
+                continue
+            try:
+                event: Event = decoder.decode(line)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                if self.strict and complete:
+                    raise LogDecodeError(
+                        f"{path}:{number}: line {number} is not a valid event ({exc})",
+                        path,
+                        number,
+                    ) from exc
+                self.skipped += 1
+                continue
+            yield event
