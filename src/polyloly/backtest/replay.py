@@ -447,6 +447,7 @@ class _Driver:
         queue, timers, outbox = self.queue, self.timers, self.outbox
         running = self.tasks.running
         venue, set_ns, heappop = self._venue, self.clock.set_ns, heapq.heappop
+        publish, registry = self.publish, self.parts.registry
         while queue:
             due = queue[0][0]
             if due >= ts_ns:
@@ -465,7 +466,12 @@ class _Driver:
                     # The bot's copy waits until the venue's work is done (same place).
                     heapq.heappush(queue, (due, seq, _TO_BOT, event))
                     return False
-            self._to_bot(event, due)
+            if event.ts_init != due:
+                event = msgspec.structs.replace(event, ts_init=due)
+            publish(event)  # to the bot
+            self.inputs += 1
+            if type(event) not in _BOOK_DATA and len(registry) != self.markets:
+                self._sync_markets()
             if outbox or len(running) > timers.parked:
                 return False
         return True
@@ -497,16 +503,6 @@ class _Driver:
     def _venue_resolved(self, event: MarketResolved) -> None:
         if event.market in self.listed:
             self.paper.on_resolved(event)
-
-    def _to_bot(self, event: Event, due: int) -> None:
-        if event.ts_init != due:
-            event = msgspec.structs.replace(event, ts_init=due)
-        self.publish(event)
-        self.inputs += 1
-        # The bot's handlers of book-level market data never add a market: look after the
-        # other inputs only.
-        if type(event) not in _BOOK_DATA and len(self.parts.registry) != self.markets:
-            self._sync_markets()
 
     def _sync_markets(self) -> None:
         registry = self.parts.registry

@@ -580,40 +580,65 @@ class BookSet:
         self._last_touched = touched
         return touched
 
-    def _apply_one(self, ts_event: int, ch: LevelChange) -> tuple[str, ...]:
-        # The common frame, inlined: one level of one token.
+    def _apply_one(  # noqa: C901, PLR0912, PLR0915 - OrderBook.set_bid / set_ask inlined
+        self, ts_event: int, ch: LevelChange
+    ) -> tuple[str, ...]:
+        # The common frame (one level of one token), on the hot path: the book's own level
+        # update is inlined here (same rules), noting whether the best price moved.
         token = ch.token_id
         book = self._books.get(token)
         if book is None:
             book = self.book(token)
-            self.moved = True  # a new book (empty, out of sync) is a change of its state
+            moved = True  # a new book (empty, out of sync) is a change of its state
         elif ts_event < book.snapshot_ts:
             self.stale_skipped += 1
             self.moved = False
             return ()
         else:
-            self.moved = False
-        price = ch.price
+            moved = False
+        price, size, tick = ch.price, ch.size, book.tick
+        if not (size >= 0 and 0 < price < ONE and (tick is None or price % tick == 0)):
+            book._refuse_level(price, size)
+            self._refuse(book.fault or "rejected_level")
+            self.moved = True
+            return (token,)
         if ch.side is _BUY:
-            best = book.best_bid_price
-            if not book.set_bid(price, ch.size):
-                self._refuse(book.fault or "rejected_level")
-                self.moved = True
-            elif ch.size and (ask := book.best_ask_price) is not None and price >= ask:
-                self._crossed(book)
-                self.moved = True
-            elif book.best_bid_price != best:
-                self.moved = True
+            bids = book._bids
+            if size:
+                if price not in bids:
+                    book._bid_sorted = None
+                    best = book.best_bid_price
+                    if best is None or price > best:
+                        book.best_bid_price = price
+                        moved = True
+                bids[price] = size
+                if (ask := book.best_ask_price) is not None and price >= ask:
+                    self._crossed(book)
+                    moved = True
+            elif bids.pop(price, 0):
+                book._bid_sorted = None
+                if price == book.best_bid_price:
+                    book.best_bid_price = max(bids) if bids else None
+                    moved = True
         else:
-            best = book.best_ask_price
-            if not book.set_ask(price, ch.size):
-                self._refuse(book.fault or "rejected_level")
-                self.moved = True
-            elif ch.size and (bid := book.best_bid_price) is not None and price <= bid:
-                self._crossed(book)
-                self.moved = True
-            elif book.best_ask_price != best:
-                self.moved = True
+            asks = book._asks
+            if size:
+                if price not in asks:
+                    book._ask_sorted = None
+                    best = book.best_ask_price
+                    if best is None or price < best:
+                        book.best_ask_price = price
+                        moved = True
+                asks[price] = size
+                if (bid := book.best_bid_price) is not None and price <= bid:
+                    self._crossed(book)
+                    moved = True
+            elif asks.pop(price, 0):
+                book._ask_sorted = None
+                if price == book.best_ask_price:
+                    book.best_ask_price = min(asks) if asks else None
+                    moved = True
+        self.moved = moved
         return (token,)
 
     def _crossed(self, book: OrderBook) -> None:
@@ -640,7 +665,9 @@ class BookSet:
         b.snapshot_ts = ev.ts_event
         return (ev.token_id,)
 
-    def _apply_changes(self, ev: PriceChanges) -> tuple[str, ...]:
+    def _apply_changes(  # noqa: C901, PLR0912, PLR0915 - OrderBook.set_bid / set_ask inlined
+        self, ev: PriceChanges
+    ) -> tuple[str, ...]:
         books = self._books
         ts = ev.ts_event
         touched: list[str] = []
@@ -655,20 +682,42 @@ class BookSet:
             elif ts < b.snapshot_ts:
                 self.stale_skipped += 1
                 continue
-            if ch.side is _BUY:
-                best = b.best_bid_price
-                if not b.set_bid(ch.price, ch.size):
-                    bad = b  # refused by the rules (the level is not applied; the book unsynced)
-                elif b.best_bid_price != best:
-                    moved = True
-            else:
-                best = b.best_ask_price
-                if not b.set_ask(ch.price, ch.size):
-                    bad = b
-                elif b.best_ask_price != best:
-                    moved = True
             if token not in touched:  # a frame touches one or two tokens: a list beats a set
                 touched.append(token)
+            price, size, tick = ch.price, ch.size, b.tick
+            if not (size >= 0 and 0 < price < ONE and (tick is None or price % tick == 0)):
+                b._refuse_level(price, size)  # the level is not applied; the book unsynced
+                bad = b
+            elif ch.side is _BUY:
+                bids = b._bids
+                if size:
+                    if price not in bids:
+                        b._bid_sorted = None
+                        best = b.best_bid_price
+                        if best is None or price > best:
+                            b.best_bid_price = price
+                            moved = True
+                    bids[price] = size
+                elif bids.pop(price, 0):
+                    b._bid_sorted = None
+                    if price == b.best_bid_price:
+                        b.best_bid_price = max(bids) if bids else None
+                        moved = True
+            else:
+                asks = b._asks
+                if size:
+                    if price not in asks:
+                        b._ask_sorted = None
+                        best = b.best_ask_price
+                        if best is None or price < best:
+                            b.best_ask_price = price
+                            moved = True
+                    asks[price] = size
+                elif asks.pop(price, 0):
+                    b._ask_sorted = None
+                    if price == b.best_ask_price:
+                        b.best_ask_price = min(asks) if asks else None
+                        moved = True
         if bad is not None:
             # one bad change refuses the frame: every book it names missed an update
             self._unsync_all(touched, bad.fault or "rejected_level")

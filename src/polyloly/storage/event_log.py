@@ -256,6 +256,17 @@ def _split_lines(chunks: Iterable[bytes]) -> Iterator[tuple[bytes, bool]]:
         yield rest, False
 
 
+def _lines_in(path: Path, size: int) -> int:
+    """How many lines the first ``size`` bytes of ``path``'s content hold (read again)."""
+    lines = 0
+    for chunk in _Source(path):
+        if size <= 0:
+            break
+        lines += chunk.count(b"\n", 0, size)
+        size -= len(chunk)
+    return lines
+
+
 class EventLogReader:
     """Reads events back, file by file in day order, line by line in write order.
 
@@ -299,7 +310,8 @@ class EventLogReader:
 
     def _read(self, path: Path, decoder: msgspec.json.Decoder[Any]) -> Iterator[Event]:
         """The events of one file: each chunk's complete lines decoded in one call."""
-        number = 0  # lines before the current block
+        done = 0  # bytes before the current block (its first line's number is counted only
+        # when a line must be named)
         rest = b""
         for chunk in _Source(path):
             data = rest + chunk if rest else chunk
@@ -311,12 +323,13 @@ class EventLogReader:
             try:
                 events: list[Event] = decoder.decode_lines(block)
             except (msgspec.DecodeError, msgspec.ValidationError):
-                yield from self._line_by_line(path, block, number, decoder)
+                yield from self._line_by_line(path, block, _lines_in(path, done), decoder)
             else:
                 yield from events
-            number += block.count(b"\n")
+            done += cut
         if rest:  # a torn last line (no newline): kept if it decodes, else skipped
-            yield from self._line_by_line(path, rest, number, decoder, complete=False)
+            before = _lines_in(path, done)
+            yield from self._line_by_line(path, rest, before, decoder, complete=False)
 
     def _line_by_line(
         self,
