@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -397,6 +397,7 @@ class _Driver:
         self.markets = 0
         self.listed: set[str] = set()
         self.inputs = 0
+        self.read = 0  # events read from the log (inputs and recorded decisions)
         self._routes: dict[type[Event], _Route] = {}
         self._venue: dict[type[Event], Callable[[Any], None]] = {
             BookSnapshot: paper.on_book,
@@ -475,6 +476,35 @@ class _Driver:
             if outbox or len(running) > timers.parked:
                 return False
         return True
+
+    def feed(
+        self,
+        events: Iterator[Event],
+        recorded: list[Event],
+        progress: Callable[[int], None] | None,
+    ) -> Event | None:
+        """Schedule inputs read from ``events``, delivering what falls due, synchronously.
+
+        Per input: what is due before it is delivered (:meth:`deliver_until`), then it is
+        scheduled (:meth:`push`). Recorded decisions go to ``recorded``. Returns the input
+        that must wait for the event loop (a delivery left it work, or a timer is due
+        first: the caller runs :meth:`run_until` to its time, then pushes it), or ``None``
+        once every input is read.
+        """
+        queue, deliver_until, push = self.queue, self.deliver_until, self.push
+        for event in events:
+            self.read += 1
+            if type(event).derived:
+                if isinstance(event, DECISION_TYPES):
+                    recorded.append(event)
+                continue
+            ts = event.ts_init
+            if queue and queue[0][0] < ts and not deliver_until(ts):
+                return event
+            push(event)
+            if progress is not None and self.read % 1_000 == 0:
+                progress(self.read)
+        return None
 
     async def run_until(self, ts_ns: int) -> None:
         """Deliver everything due before ``ts_ns`` (and the tasks' timers in between)."""
@@ -596,28 +626,22 @@ async def replay_simulated(
     result = ReplayResult(
         mode=ReplayMode.SIMULATED, events_dir=out_dir, collateral_start=collateral
     )
-    read = 0
     try:
         parts.engine.start()  # the start-up reconciliation adopts the simulated account
         await driver.settle()
-        for event in EventLogReader(files):
-            read += 1
-            if type(event).derived:
-                if isinstance(event, DECISION_TYPES):
-                    result.recorded.append(event)
-                continue
-            if not driver.deliver_until(event.ts_init):
-                await driver.run_until(event.ts_init)
-            driver.push(event)
-            if progress is not None and read % 1_000 == 0:
-                progress(read)
+        events = iter(EventLogReader(files))
+        while (waiting := driver.feed(events, result.recorded, progress)) is not None:
+            await driver.run_until(waiting.ts_init)
+            driver.push(waiting)
+            if progress is not None and driver.read % 1_000 == 0:
+                progress(driver.read)
         await driver.finish()
     finally:
         await parts.engine.stop()
         parts.kernel.flush()
         sink.close()
     if progress is not None:
-        progress(read)
+        progress(driver.read)
     result.inputs = driver.inputs
     result.replayed = sink.decisions
     result.mismatches, result.first_mismatch = compare_decisions(result.recorded, result.replayed)
