@@ -482,18 +482,30 @@ class _Driver:
         events: Iterator[Event],
         recorded: list[Event],
         progress: Callable[[int], None] | None,
-    ) -> Event | None:
+    ) -> Event | bool:
         """Schedule inputs read from ``events``, delivering what falls due, synchronously.
 
         Per input: what is due before it is delivered (:meth:`deliver_until`), then it is
-        scheduled (:meth:`push`). Recorded decisions go to ``recorded``. Returns the input
-        that must wait for the event loop (a delivery left it work, or a timer is due
-        first: the caller runs :meth:`run_until` to its time, then pushes it), or ``None``
-        once every input is read.
+        scheduled (:meth:`push`) — or, the common case, delivered at once: an input the bot
+        sees without delay, with nothing scheduled at or before its time, no timer due and
+        no work for the event loop, would be the next thing delivered anyway (the log is
+        read, and nothing else happens, until then). Recorded decisions go to ``recorded``.
+
+        Returns
+        -------
+        Event | bool
+            The input that must wait for the event loop (a delivery left it work, or a
+            timer is due first: the caller runs :meth:`run_until` to its time, then pushes
+            it); ``True`` when an input delivered at once left the loop work (the caller
+            settles it, then feeds on); ``False`` once every input is read.
         """
-        queue, deliver_until, push = self.queue, self.deliver_until, self.push
+        queue, timers, outbox, running = self.queue, self.timers, self.outbox, self.tasks.running
+        deliver_until, routes, set_ns = self.deliver_until, self._routes, self.clock.set_ns
+        venue, publish, registry = self._venue, self.publish, self.parts.registry
         for event in events:
             self.read += 1
+            if progress is not None and self.read % 1_000 == 0:
+                progress(self.read)
             if type(event).derived:
                 if isinstance(event, DECISION_TYPES):
                     recorded.append(event)
@@ -501,10 +513,32 @@ class _Driver:
             ts = event.ts_init
             if queue and queue[0][0] < ts and not deliver_until(ts):
                 return event
-            push(event)
-            if progress is not None and self.read % 1_000 == 0:
-                progress(self.read)
-        return None
+            dropped, to_venue, delay = routes.get(type(event)) or self._route(event)
+            if dropped:
+                continue
+            if (
+                delay
+                or (queue and queue[0][0] <= ts)
+                or outbox
+                or len(running) > timers.parked
+                or (timers.parked and timers.due_by(ts))
+            ):
+                self.push(event)
+                continue
+            set_ns(ts)
+            if to_venue:
+                venue[type(event)](event)
+                if outbox or len(running) > timers.parked:
+                    # the bot's copy waits until the venue's work is done (same place)
+                    heapq.heappush(queue, (ts, next(self.seq), _TO_BOT, event))
+                    return True
+            publish(event)
+            self.inputs += 1
+            if type(event) not in _BOOK_DATA and len(registry) != self.markets:
+                self._sync_markets()
+            if outbox or len(running) > timers.parked:
+                return True
+        return False
 
     async def run_until(self, ts_ns: int) -> None:
         """Deliver everything due before ``ts_ns`` (and the tasks' timers in between)."""
@@ -630,11 +664,12 @@ async def replay_simulated(
         parts.engine.start()  # the start-up reconciliation adopts the simulated account
         await driver.settle()
         events = iter(EventLogReader(files))
-        while (waiting := driver.feed(events, result.recorded, progress)) is not None:
-            await driver.run_until(waiting.ts_init)
-            driver.push(waiting)
-            if progress is not None and driver.read % 1_000 == 0:
-                progress(driver.read)
+        while (waiting := driver.feed(events, result.recorded, progress)) is not False:
+            if waiting is True:
+                await driver.settle()
+            else:
+                await driver.run_until(waiting.ts_init)
+                driver.push(waiting)
         await driver.finish()
     finally:
         await parts.engine.stop()

@@ -502,10 +502,10 @@ class BookSet:
 
     __slots__ = (
         "_books",
-        "_last_event",
-        "_last_touched",
         "get",
+        "last_event",
         "last_fault",
+        "last_touched",
         "moved",
         "refusals",
         "refused",
@@ -517,8 +517,11 @@ class BookSet:
         self.get: Callable[[str], OrderBook | None] = self._books.get
         """Return the book of a token id, or ``None`` if never seen (the dict's own ``get``:
         hot readers call it several times per frame)."""
-        self._last_event: object = None
-        self._last_touched: tuple[str, ...] = ()
+        self.last_event: object = None
+        """The event applied last (read only; see :meth:`apply`)."""
+        self.last_touched: tuple[str, ...] = ()
+        """The tokens it touched: a reader of that same event may take them from here
+        instead of calling :meth:`apply` again (the hot path saves a call)."""
         self.moved = False
         """Whether the event applied last changed what a reader of the top of book sees:
         the best bid or best ask price, the sync state or the tick of a book it touched
@@ -539,8 +542,8 @@ class BookSet:
     def clear(self) -> None:
         """Forget every book (a new session)."""
         self._books.clear()
-        self._last_event = None
-        self._last_touched = ()
+        self.last_event = None
+        self.last_touched = ()
 
     def book(self, token_id: str) -> OrderBook:
         """Return the book of ``token_id``, creating an empty out-of-sync one if needed."""
@@ -565,8 +568,8 @@ class BookSet:
         Applying the event object applied last again changes nothing and returns the same
         tokens (see the class docstring); :attr:`moved` then still describes it.
         """
-        if event is self._last_event:
-            return self._last_touched
+        if event is self.last_event:
+            return self.last_touched
         if type(event) is PriceChanges:
             changes = event.changes
             if len(changes) != 1:
@@ -576,8 +579,8 @@ class BookSet:
         else:
             touched = self._apply_other(event)
             self.moved = True
-        self._last_event = event
-        self._last_touched = touched
+        self.last_event = event
+        self.last_touched = touched
         return touched
 
     def _apply_one(  # noqa: C901, PLR0912, PLR0915 - OrderBook.set_bid / set_ask inlined

@@ -271,7 +271,7 @@ class RiskGate:
 
     def _on_book(self, event: Event) -> None:
         books = self.books
-        touched = books.apply(event)
+        touched = books.last_touched if books.last_event is event else books.apply(event)
         self.c.last_market_data_ns = event.ts_init
         if not touched:
             return

@@ -100,7 +100,7 @@ class NodeKernel(Kernel):
 
     def __init__(self, clock: Clock, sink: EventSink | None = None, flush_every: int = 1) -> None:
         super().__init__(clock, sink, flush_every)
-        self._pinned: int | None = None
+        self._pin_time = True  # Kernel.publish pins _pinned to each input's ts_init
         self.last_handler_error = ""
         self.on_handler_error = self._handler_failed
 
@@ -113,18 +113,6 @@ class NodeKernel(Kernel):
         """The dispatched input's ``ts_init``, or the clock's time outside a dispatch."""
         pinned = self._pinned
         return self.clock.now_ns() if pinned is None else pinned
-
-    def publish(self, event: Event) -> None:
-        """Log and dispatch ``event`` with the time pinned to its ``ts_init``."""
-        if self._pinned is not None:
-            self._pending.append(event)  # emitted while dispatching: runs after the current one
-            return
-        self._pinned = event.ts_init
-        self._pending.append(event)
-        try:
-            self._drain()
-        finally:
-            self._pinned = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,7 +333,7 @@ class Core:
 
     def _on_book(self, event: Event) -> None:
         books = self.books
-        touched = books.apply(event)
+        touched = books.last_touched if books.last_event is event else books.apply(event)
         if not touched:
             return
         # Work only where something changed: an event that moved no top of book

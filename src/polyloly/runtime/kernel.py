@@ -69,6 +69,8 @@ class Kernel:
         self._flush_every = max(1, flush_every)
         self._since_flush = 0
         self._replaying = False
+        self._pin_time = False  # a subclass pins now_ns() to the dispatched input's time
+        self._pinned: int | None = None  # that input's ts_init while it is dispatched
         self.published = 0
         self.handler_errors = 0
         self.on_handler_error: Callable[[Event, BaseException], None] | None = None
@@ -113,18 +115,15 @@ class Kernel:
 
     def publish(self, event: Event) -> None:
         """Log ``event`` and dispatch it, then everything it causes, before returning."""
-        self._pending.append(event)
-        if self._draining:
-            return  # a handler emitted it: it runs after the current event, in order
-        self._drain()
-
-    emit = publish
-    """Handlers emit derived events through the same path (they are queued, FIFO)."""
-
-    def _drain(self) -> None:
-        self._draining = True
-        sink = self._sink
         pending = self._pending
+        pending.append(event)
+        if self._draining:
+            return  # a handler emitted it: it runs after the current one, in order
+        # The drain loop lives here (one call per input on the hot path, not two).
+        self._draining = True
+        if self._pin_time:
+            self._pinned = event.ts_init
+        sink = self._sink
         cache = self._dispatch_cache
         failed = True
         derived = False
@@ -151,6 +150,7 @@ class Kernel:
             failed = False
         finally:
             self._draining = False
+            self._pinned = None
             pending.clear()
             # when a handler raises, flush anyway: the event that broke it must reach disk
             if sink is not None:
@@ -158,6 +158,9 @@ class Kernel:
                 if failed or derived or self._since_flush >= self._flush_every:
                     sink.flush()
                     self._since_flush = 0
+
+    emit = publish
+    """Handlers emit derived events through the same path (they are queued, FIFO)."""
 
     def flush(self) -> None:
         """Flush the event log now."""
