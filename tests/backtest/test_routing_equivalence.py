@@ -185,7 +185,9 @@ def market_event(draw: st.DrawFn, t: int) -> Event:
 
 
 def factory(*, route_all: bool) -> Any:
-    def build(clock: Clock, sink: EventSink, ports: ExecutionPorts, sleep: Sleep) -> ReplayParts:
+    def build(
+        clock: Clock, sink: EventSink | None, ports: ExecutionPorts, sleep: Sleep
+    ) -> ReplayParts:
         kernel = NodeKernel(clock, sink)
         core = Core(kernel)
         engine = core.attach_engine(

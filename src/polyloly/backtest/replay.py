@@ -137,8 +137,9 @@ class ReplayParts:
     books: BookSet | None = None
 
 
-CoreFactory = Callable[[Clock, EventSink, ExecutionPorts, Sleep], ReplayParts]
-"""Builds the bot's core on a clock, an event sink, venue ports and a sleep."""
+CoreFactory = Callable[[Clock, EventSink | None, ExecutionPorts, Sleep], ReplayParts]
+"""Builds the bot's core on a clock, an event sink (the replay's own log, or ``None``: no
+log), venue ports and a sleep."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,26 +188,12 @@ def compare_decisions(recorded: Sequence[Event], replayed: Sequence[Event]) -> t
     return mismatches, first
 
 
-class _Sink:
-    """The replay kernel's event sink: an optional log, plus the decisions it saw."""
-
-    def __init__(self, writer: EventLogWriter | None) -> None:
-        self.writer = writer
-        self.decisions: list[Event] = []
-
-    def append(self, event: Event) -> None:
-        if self.writer is not None:
-            self.writer.append(event)
-        if type(event).derived and isinstance(event, DECISION_TYPES):
-            self.decisions.append(event)
-
-    def flush(self) -> None:
-        if self.writer is not None:
-            self.writer.flush()
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+def _collect_decisions(kernel: Kernel) -> list[Event]:
+    """The decisions the kernel dispatches (intents and orders), in dispatch order."""
+    decisions: list[Event] = []
+    for cls in DECISION_TYPES:  # derived types, no two related: each event once
+        kernel.subscribe(cls, decisions.append)
+    return decisions
 
 
 def _writer(out_dir: Path | None) -> EventLogWriter | None:
@@ -245,7 +232,7 @@ async def replay_exact(
         if isinstance(e, OrderSubmitted)
     }
     clock = VirtualClock()
-    sink = _Sink(_writer(out_dir))
+    writer = _writer(out_dir)
     inert = InertVenue()
     ports = ExecutionPorts(
         signer=RecordedSigner(recorded_orders),
@@ -256,7 +243,8 @@ async def replay_exact(
         merger=inert,
         redeemer=inert,
     )
-    parts = factory(clock, sink, ports, _no_sleep)
+    parts = factory(clock, writer, ports, _no_sleep)
+    decisions = _collect_decisions(parts.kernel)
     _forget_inflight(parts)
     result = ReplayResult(mode=ReplayMode.EXACT, events_dir=out_dir)
     read = 0
@@ -275,10 +263,11 @@ async def replay_exact(
     finally:
         await parts.engine.stop()
         parts.kernel.flush()
-        sink.close()
+        if writer is not None:
+            writer.close()
     if progress is not None:
         progress(read)
-    result.replayed = sink.decisions
+    result.replayed = decisions
     result.mismatches, result.first_mismatch = compare_decisions(result.recorded, result.replayed)
     _summarize(result, parts)
     return result
@@ -642,7 +631,7 @@ async def replay_simulated(
     outbox: list[Event] = []
     paper.publish = outbox.append
     venue = LatentVenue(paper, model, timers.sleep)
-    sink = _Sink(_writer(out_dir))
+    writer = _writer(out_dir)
     ports = ExecutionPorts(
         signer=DigestSigner(),
         venue=venue,
@@ -651,7 +640,8 @@ async def replay_simulated(
         cancel_all=venue,
         merger=venue,
     )
-    parts = factory(clock, sink, ports, timers.sleep)
+    parts = factory(clock, writer, ports, timers.sleep)
+    decisions = _collect_decisions(parts.kernel)
     if parts.books is not None and model.market_data_ms == 0:
         paper.books = parts.books  # the venue and the bot see each book event at once
     driver = _Driver(
@@ -674,11 +664,12 @@ async def replay_simulated(
     finally:
         await parts.engine.stop()
         parts.kernel.flush()
-        sink.close()
+        if writer is not None:
+            writer.close()
     if progress is not None:
         progress(driver.read)
     result.inputs = driver.inputs
-    result.replayed = sink.decisions
+    result.replayed = decisions
     result.mismatches, result.first_mismatch = compare_decisions(result.recorded, result.replayed)
     _summarize(result, parts)
     return result

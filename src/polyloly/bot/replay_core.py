@@ -36,7 +36,9 @@ def core_factory(
     """The bot's core for replays: the same wiring as the live node."""
     table = PM_TRANSLATORS if translators is None else translators
 
-    def build(clock: Clock, sink: EventSink, ports: ExecutionPorts, sleep: Sleep) -> ReplayParts:
+    def build(
+        clock: Clock, sink: EventSink | None, ports: ExecutionPorts, sleep: Sleep
+    ) -> ReplayParts:
         # The live node's log batching (``storage.flush_every``): a replay's own log
         # (``--out``) is written in batches too, every decision at once.
         kernel = NodeKernel(clock, sink, _FLUSH_EVERY)

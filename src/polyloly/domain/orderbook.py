@@ -725,8 +725,8 @@ class BookSet:
             # one bad change refuses the frame: every book it names missed an update
             self._unsync_all(touched, bad.fault or "rejected_level")
             moved = True
-        elif self._left_crossed(touched):
-            moved = True
+        elif moved:  # (no best price moved: no book can have crossed)
+            self._left_crossed(touched)
         self.moved = moved
         return tuple(touched)
 

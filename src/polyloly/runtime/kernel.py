@@ -72,6 +72,7 @@ class Kernel:
         self._pin_time = False  # a subclass pins now_ns() to the dispatched input's time
         self._pinned: int | None = None  # that input's ts_init while it is dispatched
         self.published = 0
+        """Events dispatched (counted when each input's dispatch ends)."""
         self.handler_errors = 0
         self.on_handler_error: Callable[[Event, BaseException], None] | None = None
 
@@ -127,6 +128,7 @@ class Kernel:
         cache = self._dispatch_cache
         failed = True
         derived = False
+        dispatched = 0
         try:
             while pending:
                 event = pending.popleft()
@@ -135,7 +137,7 @@ class Kernel:
                     sink.append(event)
                     if cls.derived:
                         derived = True
-                self.published += 1
+                dispatched += 1
                 handlers = cache.get(cls)
                 if handlers is None:
                     handlers = self._handlers_for(cls)
@@ -143,15 +145,14 @@ class Kernel:
                     try:
                         handler(event)
                     except Exception as exc:  # one bad handler must not stop the stream
-                        self.handler_errors += 1
-                        if self.on_handler_error is None:
-                            raise
-                        self.on_handler_error(event, exc)
+                        self._handler_raised(event, exc)
             failed = False
         finally:
             self._draining = False
             self._pinned = None
-            pending.clear()
+            self.published += dispatched
+            if failed:
+                pending.clear()
             # when a handler raises, flush anyway: the event that broke it must reach disk
             if sink is not None:
                 self._since_flush += 1
@@ -161,6 +162,12 @@ class Kernel:
 
     emit = publish
     """Handlers emit derived events through the same path (they are queued, FIFO)."""
+
+    def _handler_raised(self, event: Event, exc: Exception) -> None:
+        self.handler_errors += 1
+        if self.on_handler_error is None:
+            raise exc
+        self.on_handler_error(event, exc)
 
     def flush(self) -> None:
         """Flush the event log now."""
