@@ -491,43 +491,47 @@ class _Driver:
         queue, timers, outbox, running = self.queue, self.timers, self.outbox, self.tasks.running
         deliver_until, routes, set_ns = self.deliver_until, self._routes, self.clock.set_ns
         venue, publish, registry = self._venue, self.publish, self.parts.registry
-        for event in events:
-            self.read += 1
-            if progress is not None and self.read % 1_000 == 0:
-                progress(self.read)
-            if type(event).derived:
-                if isinstance(event, DECISION_TYPES):
-                    recorded.append(event)
-                continue
-            ts = event.ts_init
-            if queue and queue[0][0] < ts and not deliver_until(ts):
-                return event
-            dropped, to_venue, delay = routes.get(type(event)) or self._route(event)
-            if dropped:
-                continue
-            if (
-                delay
-                or (queue and queue[0][0] <= ts)
-                or outbox
-                or len(running) > timers.parked
-                or (timers.parked and timers.due_by(ts))
-            ):
-                self.push(event)
-                continue
-            set_ns(ts)
-            if to_venue:
-                venue[type(event)](event)
+        read = self.read  # counted here, stored back on the way out
+        try:
+            for event in events:
+                read += 1
+                if progress is not None and read % 1_000 == 0:
+                    progress(read)
+                if type(event).derived:
+                    if isinstance(event, DECISION_TYPES):
+                        recorded.append(event)
+                    continue
+                ts = event.ts_init
+                if queue and queue[0][0] < ts and not deliver_until(ts):
+                    return event
+                dropped, to_venue, delay = routes.get(type(event)) or self._route(event)
+                if dropped:
+                    continue
+                if (
+                    delay
+                    or (queue and queue[0][0] <= ts)
+                    or outbox
+                    or len(running) > timers.parked
+                    or (timers.parked and timers.due_by(ts))
+                ):
+                    self.push(event)
+                    continue
+                set_ns(ts)
+                if to_venue:
+                    venue[type(event)](event)
+                    if outbox or len(running) > timers.parked:
+                        # the bot's copy waits until the venue's work is done (same place)
+                        heapq.heappush(queue, (ts, next(self.seq), _TO_BOT, event))
+                        return True
+                publish(event)
+                self.inputs += 1
+                if type(event) not in _BOOK_DATA and len(registry) != self.markets:
+                    self._sync_markets()
                 if outbox or len(running) > timers.parked:
-                    # the bot's copy waits until the venue's work is done (same place)
-                    heapq.heappush(queue, (ts, next(self.seq), _TO_BOT, event))
                     return True
-            publish(event)
-            self.inputs += 1
-            if type(event) not in _BOOK_DATA and len(registry) != self.markets:
-                self._sync_markets()
-            if outbox or len(running) > timers.parked:
-                return True
-        return False
+            return False
+        finally:
+            self.read = read
 
     async def run_until(self, ts_ns: int) -> None:
         """Deliver everything due before ``ts_ns`` (and the tasks' timers in between)."""

@@ -117,10 +117,11 @@ class Kernel:
     def publish(self, event: Event) -> None:
         """Log ``event`` and dispatch it, then everything it causes, before returning."""
         pending = self._pending
-        pending.append(event)
         if self._draining:
-            return  # a handler emitted it: it runs after the current one, in order
-        # The drain loop lives here (one call per input on the hot path, not two).
+            pending.append(event)  # a handler emitted it: it runs after the current one
+            return
+        # The drain loop lives here (one call per input on the hot path, not two); the
+        # input itself is dispatched first, then what its handlers emitted, in order.
         self._draining = True
         if self._pin_time:
             self._pinned = event.ts_init
@@ -130,22 +131,21 @@ class Kernel:
         derived = False
         dispatched = 0
         try:
-            while pending:
-                event = pending.popleft()
+            while True:
                 cls = type(event)
                 if sink is not None:
                     sink.append(event)
                     if cls.derived:
                         derived = True
                 dispatched += 1
-                handlers = cache.get(cls)
-                if handlers is None:
-                    handlers = self._handlers_for(cls)
-                for handler in handlers:
+                for handler in cache.get(cls) or self._handlers_for(cls):
                     try:
                         handler(event)
                     except Exception as exc:  # one bad handler must not stop the stream
                         self._handler_raised(event, exc)
+                if not pending:
+                    break
+                event = pending.popleft()
             failed = False
         finally:
             self._draining = False
