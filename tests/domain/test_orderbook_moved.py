@@ -72,11 +72,12 @@ events = st.lists(
 )
 
 
-def tops(books: BookSet) -> dict[str, tuple[object, ...]]:
+def tops(books: BookSet, *, bids: bool = True) -> dict[str, tuple[object, ...]]:
     out: dict[str, tuple[object, ...]] = {}
     for t in books.token_ids():
         b = books.book(t)
-        out[t] = (b.best_bid_price, b.best_ask_price, b.in_sync, b.tick, b.tradable)
+        best_bid = b.best_bid_price if bids else None
+        out[t] = (best_bid, b.best_ask_price, b.in_sync, b.tick, b.tradable)
     return out
 
 
@@ -85,14 +86,17 @@ def tops(books: BookSet) -> dict[str, tuple[object, ...]]:
 def test_an_event_that_did_not_move_left_every_top_as_it_was(seq: list[Event]) -> None:
     books = BookSet()
     for ev in seq:
-        before = tops(books)
+        before, asks_before = tops(books), tops(books, bids=False)
         touched = books.apply(ev)
-        moved = books.moved
+        moved, asks_moved = books.moved, books.asks_moved
         assert books.apply(ev) == touched  # the same object again: nothing changes
-        assert books.moved is moved
+        assert (books.moved, books.asks_moved) == (moved, asks_moved)
+        assert moved or not asks_moved
         if not moved:
             assert isinstance(ev, PriceChanges)
             assert tops(books) == before
+        if not asks_moved:  # a best bid may have moved, nothing else (tradable neither)
+            assert tops(books, bids=False) == asks_before
 
 
 def book_with_levels() -> BookSet:

@@ -502,6 +502,7 @@ class BookSet:
 
     __slots__ = (
         "_books",
+        "asks_moved",
         "get",
         "last_event",
         "last_fault",
@@ -528,6 +529,11 @@ class BookSet:
         (or created one). Every event but a ``PriceChanges`` counts as moving; a
         ``PriceChanges`` that only sets sizes at the best prices, or adds, resizes or
         removes levels behind them, does not (see the class docstring)."""
+        self.asks_moved = False
+        """Whether it changed what a reader of the best *asks* sees: as :attr:`moved`, but
+        a move of a best bid alone does not count (one that crossed its book does: the book
+        lost sync). A reader of best asks and sync only (pair arbitrage's quiet markets)
+        need not look again after an event that did not."""
         self.stale_skipped = 0
         self.refused: dict[str, int] = {}
         """Events refused by the book rules, by reason."""
@@ -578,7 +584,7 @@ class BookSet:
                 touched = self._apply_one(event.ts_event, changes[0])
         else:
             touched = self._apply_other(event)
-            self.moved = True
+            self.moved = self.asks_moved = True
         self.last_event = event
         self.last_touched = touched
         return touched
@@ -592,18 +598,19 @@ class BookSet:
         book = self._books.get(token)
         if book is None:
             book = self.book(token)
-            moved = True  # a new book (empty, out of sync) is a change of its state
+            self.moved = self.asks_moved = True  # a new book (empty, out of sync) is a change
+            moved = True
         elif ts_event < book.snapshot_ts:
             self.stale_skipped += 1
-            self.moved = False
+            self.moved = self.asks_moved = False
             return ()
         else:
-            moved = False
+            moved = self.asks_moved = False
         price, size, tick = ch.price, ch.size, book.tick
         if not (size >= 0 and 0 < price < ONE and (tick is None or price % tick == 0)):
             book._refuse_level(price, size)
             self._refuse(book.fault or "rejected_level")
-            self.moved = True
+            self.moved = self.asks_moved = True
             return (token,)
         if ch.side is _BUY:
             bids = book._bids
@@ -617,7 +624,7 @@ class BookSet:
                 bids[price] = size
                 if (ask := book.best_ask_price) is not None and price >= ask:
                     self._crossed(book)
-                    moved = True
+                    moved = self.asks_moved = True
             elif bids.pop(price, 0):
                 book._bid_sorted = None
                 if price == book.best_bid_price:
@@ -631,16 +638,16 @@ class BookSet:
                     best = book.best_ask_price
                     if best is None or price < best:
                         book.best_ask_price = price
-                        moved = True
+                        moved = self.asks_moved = True
                 asks[price] = size
                 if (bid := book.best_bid_price) is not None and price <= bid:
                     self._crossed(book)
-                    moved = True
+                    moved = self.asks_moved = True
             elif asks.pop(price, 0):
                 book._ask_sorted = None
                 if price == book.best_ask_price:
                     book.best_ask_price = min(asks) if asks else None
-                    moved = True
+                    moved = self.asks_moved = True
         self.moved = moved
         return (token,)
 
@@ -675,13 +682,13 @@ class BookSet:
         ts = ev.ts_event
         touched: list[str] = []
         bad: OrderBook | None = None
-        moved = False
+        moved = asks_moved = False
         for ch in ev.changes:
             token = ch.token_id
             b = books.get(token)
             if b is None:
                 b = self.book(token)
-                moved = True
+                moved = asks_moved = True
             elif ts < b.snapshot_ts:
                 self.stale_skipped += 1
                 continue
@@ -714,20 +721,21 @@ class BookSet:
                         best = b.best_ask_price
                         if best is None or price < best:
                             b.best_ask_price = price
-                            moved = True
+                            moved = asks_moved = True
                     asks[price] = size
                 elif asks.pop(price, 0):
                     b._ask_sorted = None
                     if price == b.best_ask_price:
                         b.best_ask_price = min(asks) if asks else None
-                        moved = True
+                        moved = asks_moved = True
         if bad is not None:
             # one bad change refuses the frame: every book it names missed an update
             self._unsync_all(touched, bad.fault or "rejected_level")
-            moved = True
-        elif moved:  # (no best price moved: no book can have crossed)
-            self._left_crossed(touched)
+            moved = asks_moved = True
+        elif moved and self._left_crossed(touched):  # (no best moved: none can have crossed)
+            asks_moved = True
         self.moved = moved
+        self.asks_moved = asks_moved
         return tuple(touched)
 
     def _left_crossed(self, touched: list[str]) -> bool:

@@ -165,6 +165,10 @@ class RiskGate:
         self.enabled = True
         self.request_reconcile: Callable[[], object] | None = None
         """Starts a reconciliation pass (the engine plugs its reconciler in)."""
+        self.subscribe_levels = True
+        """Subscribe to ``BookSnapshot`` and ``PriceChanges`` at :meth:`attach`; a node that
+        hands them to :meth:`on_book_event` itself, first thing in its own handler (one kernel
+        handler per book event instead of two), sets this false before attaching."""
         self.full_check = False
         """Re-read every book event's top and re-run every kill-switch condition on every
         evaluation (the behaviour before the incremental check; tests compare the two)."""
@@ -176,7 +180,8 @@ class RiskGate:
         k.subscribe(CancelIntent, self._on_other_intent)
         k.subscribe(MergeIntent, self._on_other_intent)
         k.subscribe(RedeemIntent, self._on_other_intent)
-        for cls in (BookSnapshot, PriceChanges, TickSizeChange, BookInvalidated):
+        levels = (BookSnapshot, PriceChanges) if self.subscribe_levels else ()
+        for cls in (*levels, TickSizeChange, BookInvalidated):
             k.subscribe(cls, self._on_book)
         k.subscribe(LastTrade, self._on_last_trade)
         k.subscribe(FeedStatus, self._on_feed)
@@ -271,7 +276,14 @@ class RiskGate:
 
     def _on_book(self, event: Event) -> None:
         books = self.books
-        touched = books.last_touched if books.last_event is event else books.apply(event)
+        self.on_book_event(
+            event, books.last_touched if books.last_event is event else books.apply(event)
+        )
+
+    def on_book_event(self, event: Event, touched: tuple[str, ...]) -> None:
+        """A book event the shared book set applied (it touched ``touched``): market data
+        seen now, quotes to refresh, held tokens marked, the kill switch checked."""
+        books = self.books
         self.c.last_market_data_ns = event.ts_init
         if not touched:
             return

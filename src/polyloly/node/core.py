@@ -63,6 +63,7 @@ from polyloly.execution.events import (
     OrderAccepted,
 )
 from polyloly.execution.presign import PresignConfig
+from polyloly.execution.risk_gate import RiskGate
 from polyloly.node.feedback import FEEDBACK_EVENTS, StrategyFeedback
 from polyloly.node.session import MarketDiscovered, NodeParams, SessionStarted
 from polyloly.runtime.clock import NS_PER_S, Clock
@@ -149,6 +150,7 @@ class Core:
         self.rejected_markets = 0
         self.refused_resolutions = 0
         self._armed: Mapping[str, object] = _NOTHING_ARMED  # temporal's armed tokens
+        self._gate: RiskGate | None = None  # handed every level event by _on_levels
         self.route_all = False
         """Hand every book event to the strategies, as before the routing by what changed
         (``_on_book``); tests and benchmarks compare the two."""
@@ -202,6 +204,7 @@ class Core:
             tokens_of=self.tokens_of,
             books=self.books,
         )
+        engine.gate.subscribe_levels = False  # _on_levels hands it every level event
         engine.attach()
         for event_type, translate in (translators or {}).items():
             engine.add_venue_events(event_type, translate)
@@ -212,6 +215,7 @@ class Core:
         for event_type in resync_types:
             self.kernel.subscribe(event_type, resync)
         self.engine = engine
+        self._gate = engine.gate
         self._subscribe(tuple((translators or {}).keys()))
         return engine
 
@@ -219,8 +223,11 @@ class Core:
         k = self.kernel
         k.subscribe(SessionStarted, self._on_session)
         k.subscribe(MarketDiscovered, self._on_market)
+        for level_event in _LEVEL_EVENTS:
+            k.subscribe(level_event, self._on_levels)
         for book_event in _BOOK_EVENTS:
-            k.subscribe(book_event, self._on_book)
+            if book_event not in _LEVEL_EVENTS:
+                k.subscribe(book_event, self._on_book)
         k.subscribe(MatchEvent, self._on_truth_input)
         k.subscribe(TimerTick, self._on_tick)
         k.subscribe(TruthDelta, self._on_truth_output)
@@ -331,24 +338,42 @@ class Core:
             return False
         return mapping.seconds_delay == 0 or params.pair_arb_delayed_markets
 
-    def _on_book(self, event: Event) -> None:
+    def _on_levels(self, event: Event) -> None:
+        """``BookSnapshot`` / ``PriceChanges``: the risk gate's work, then the strategies'.
+
+        The gate is handed the event first (as its own handler, subscribed before this one,
+        was), its exception isolated as the kernel isolates handlers. Then work only where
+        something changed: an event that moved no top of book (``BookSet.moved``) reaches
+        a strategy only if it touches what the strategy reads deeper than the top — a pair
+        market that is not quiet (``PairArbEngine.hot``) or whose wake time came (a stuck
+        leg's timeout, ``PairArbEngine.due``), an armed temporal signal whose plan walks
+        the changed asks (``replans``); pair arbitrage's quiet markets read best asks and
+        sync only, so a best bid's move alone does not reach them (``BookSet.asks_moved``).
+        Any other call would decide exactly what the previous one did: nothing.
+        """
         books = self.books
         touched = books.last_touched if books.last_event is event else books.apply(event)
+        gate = self._gate
+        if gate is not None:
+            try:
+                gate.on_book_event(event, touched)
+            except Exception as exc:  # one failing component must not stop the others
+                self.kernel.handler_raised(event, exc)
         if not touched:
             return
-        # Work only where something changed: an event that moved no top of book
-        # (``BookSet.moved``) reaches a strategy only if it touches what the strategy reads
-        # deeper than the top — a pair market that is not quiet (``PairArbEngine.hot``), an
-        # armed temporal signal whose plan walks the changed asks (``replans``). Any other
-        # call would decide exactly what the previous one did: nothing.
         moved = books.moved or self.route_all
         pair = self.pair
-        if pair is not None and (moved or not pair.hot.isdisjoint(touched)):
+        if pair is not None and (
+            books.asks_moved  # (a quiet market reads no bid)
+            or self.route_all
+            or not pair.hot.isdisjoint(touched)
+            or (pair.wake and pair.due(touched, event.ts_init))
+        ):
             intents = pair.on_book_change(touched, books, event.ts_init)
             if intents:
                 self._emit_all(intents)
         armed = self._armed
-        if armed and type(event) in _LEVEL_EVENTS:
+        if armed:
             temporal = self.temporal
             assert temporal is not None  # noqa: S101  (armed is its index)
             if not moved:
@@ -358,6 +383,16 @@ class Core:
                 else:
                     return
             self._emit_all(temporal.on_book(touched, event))
+
+    def _on_book(self, event: Event) -> None:
+        """``TickSizeChange`` / ``BookInvalidated`` (the gate has its own handler): every
+        one moves its book, and only pair arbitrage reads them."""
+        books = self.books
+        touched = books.last_touched if books.last_event is event else books.apply(event)
+        if touched and self.pair is not None:
+            intents = self.pair.on_book_change(touched, books, event.ts_init)
+            if intents:
+                self._emit_all(intents)
 
     def _on_truth_input(self, event: Event) -> None:
         if self.truth is not None:

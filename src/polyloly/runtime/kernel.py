@@ -142,7 +142,7 @@ class Kernel:
                     try:
                         handler(event)
                     except Exception as exc:  # one bad handler must not stop the stream
-                        self._handler_raised(event, exc)
+                        self.handler_raised(event, exc)
                 if not pending:
                     break
                 event = pending.popleft()
@@ -163,7 +163,13 @@ class Kernel:
     emit = publish
     """Handlers emit derived events through the same path (they are queued, FIFO)."""
 
-    def _handler_raised(self, event: Event, exc: Exception) -> None:
+    def handler_raised(self, event: Event, exc: Exception) -> None:
+        """What a handler's exception becomes: counted, then ``on_handler_error`` (or raised).
+
+        A handler that calls several components in turn for one event (the node's book
+        handler) hands each one's exception here, so that one failing does not stop the
+        others — the isolation the kernel gives separate handlers.
+        """
         self.handler_errors += 1
         if self.on_handler_error is None:
             raise exc
