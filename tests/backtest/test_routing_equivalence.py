@@ -17,6 +17,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -281,4 +282,140 @@ def test_an_armed_entry_waiting_for_depth_fires_on_a_change_behind_the_top(
     assert [(e.strategy, e.token_id, e.ts_init) for e in entries] == [
         ("temporal_arb", mp.token_a, t)
     ]
+    assert [encode_event(e) for e in routed] == [encode_event(e) for e in asyncio.run(replay(True))]
+
+
+@st.composite
+def pair_logs(draw: st.DrawFn) -> list[Event]:
+    """One market that pair arbitrage trades again and again: asks that open and close an
+    edge, bids that move alone, legs left lagging (and stuck, then unwound), snapshots."""
+    params = NodeParams(
+        pair_arb=PairArbParams(
+            merge_min_pairs_shares=draw(st.sampled_from([0, 10 * SCALE])),
+            stuck_leg_timeout_ns=draw(st.sampled_from([0, 2 * NS_PER_S, 5 * NS_PER_S])),
+            step_usdc=draw(st.sampled_from([5, 10])) * SCALE,
+        ),
+        temporal_arb=None,
+        risk=RiskParams(max_daily_loss=draw(st.sampled_from([3, 500])) * SCALE),
+    )
+    mp = MAPPINGS[0]
+    t = START + NS_PER_S
+    events: list[Event] = [
+        SessionStarted(ts_event=START, ts_init=START, mode="record", params=params),
+        MarketDiscovered(ts_event=START, ts_init=START, mapping=mp, game="lol"),
+    ]
+    events += [
+        BookSnapshot(
+            ts_event=t, ts_init=t, market=mp.market_id, token_id=token,
+            bids=((45 * C, 50 * SCALE), (44 * C, 50 * SCALE)),
+            asks=((ask * C, 30 * SCALE), ((ask + 2) * C, 30 * SCALE)), tick=C,
+        )
+        for token, ask in ((mp.token_a, 50), (mp.token_b, 52))
+    ]  # fmt: skip
+    next_tick = START + 2 * NS_PER_S
+    for _ in range(draw(st.integers(10, 120))):
+        t += draw(st.sampled_from([1, 50, 400, 1_500])) * NS_PER_MS
+        while next_tick <= t:
+            events.append(TimerTick(ts_event=next_tick, ts_init=next_tick))
+            next_tick += NS_PER_S
+        token = draw(st.sampled_from([mp.token_a, mp.token_b]))
+        kind = draw(st.sampled_from(["ask", "ask", "bid", "bid", "snap"]))
+        if kind == "snap":
+            ask = draw(st.integers(40, 60))
+            events.append(
+                BookSnapshot(
+                    ts_event=t, ts_init=t, market=mp.market_id, token_id=token,
+                    bids=(((ask - draw(st.integers(1, 8))) * C, 40 * SCALE),),
+                    asks=((ask * C, draw(st.integers(5, 40)) * SCALE),), tick=C,
+                )
+            )  # fmt: skip
+            continue
+        side, price = (
+            (Side.SELL, draw(st.integers(40, 60)))
+            if kind == "ask"
+            else (Side.BUY, draw(st.integers(36, 47)))
+        )
+        size = draw(st.sampled_from([0, 0, 5, 20, 80])) * SCALE
+        change = LevelChange(token_id=token, side=side, price=price * C, size=size)
+        events.append(PriceChanges(ts_event=t, ts_init=t, market=mp.market_id, changes=(change,)))
+    return events
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(pair_logs())
+def test_pair_arbitrage_routed_by_what_changed_trades_as_always_evaluated(
+    tmp_path_factory: Any, events: list[Event]
+) -> None:
+    tmp = Path(tmp_path_factory.mktemp("pair"))
+    with EventLogWriter(tmp / "log") as writer:
+        for event in events:
+            writer.append(event)
+
+    async def replay(route_all: bool) -> list[bytes]:
+        out = tmp / ("all" if route_all else "routed")
+        await replay_simulated(
+            [tmp / "log"], factory(route_all=route_all), collateral=500 * SCALE, out_dir=out
+        )
+        return derived(out)
+
+    assert asyncio.run(replay(False)) == asyncio.run(replay(True))
+
+
+@pytest.mark.parametrize("woken_by", ["book", "tick"])
+def test_a_stuck_leg_unwinds_at_its_timeout_though_no_top_moves(
+    tmp_path: Path, woken_by: str
+) -> None:
+    """The first leg fills, the second's ask jumps above the cap: the market waits, quiet,
+    for the stuck-leg timeout. The first event after it — a best bid's move, which reaches
+    no quiet market, or a timer tick — unwinds the leg, at that event's time."""
+    params = NodeParams(
+        pair_arb=PairArbParams(merge_min_pairs_shares=0, stuck_leg_timeout_ns=2 * NS_PER_S),
+        temporal_arb=None,
+    )
+    mp = MAPPINGS[0]
+    yes, no = mp.token_a, mp.token_b
+    t0 = START + NS_PER_S
+
+    def bid(token: str, price: int, at: int) -> PriceChanges:
+        change = LevelChange(token_id=token, side=Side.BUY, price=price * C, size=10 * SCALE)
+        return PriceChanges(ts_event=at, ts_init=at, market=mp.market_id, changes=(change,))
+
+    gone = LevelChange(token_id=no, side=Side.SELL, price=50 * C, size=0)
+    wake = t0 + 7 * NS_PER_S // 2
+    events: list[Event] = [
+        SessionStarted(ts_event=START, ts_init=START, mode="record", params=params),
+        MarketDiscovered(ts_event=START, ts_init=START, mapping=mp, game="lol"),
+        BookSnapshot(
+            ts_event=t0, ts_init=t0, market=mp.market_id, token_id=yes,
+            bids=((44 * C, 50 * SCALE),), asks=((45 * C, 20 * SCALE), (47 * C, 30 * SCALE)),
+            tick=C,
+        ),
+        BookSnapshot(
+            ts_event=t0, ts_init=t0, market=mp.market_id, token_id=no,
+            bids=((40 * C, 50 * SCALE),), asks=((50 * C, 30 * SCALE), (60 * C, 30 * SCALE)),
+            tick=C,
+        ),
+        PriceChanges(
+            ts_event=t0 + NS_PER_S, ts_init=t0 + NS_PER_S, market=mp.market_id, changes=(gone,)
+        ),
+        bid(no, 41, t0 + 2 * NS_PER_S),  # stuck, before the timeout: nothing to do
+        bid(no, 42, wake) if woken_by == "book" else TimerTick(ts_event=wake, ts_init=wake),
+    ]  # fmt: skip
+    with EventLogWriter(tmp_path / "log") as writer:
+        for event in events:
+            writer.append(event)
+
+    async def replay(route_all: bool) -> list[Event]:
+        result = await replay_simulated(
+            [tmp_path / "log"], factory(route_all=route_all), collateral=500 * SCALE
+        )
+        return result.replayed
+
+    routed = asyncio.run(replay(False))
+    intents = [(e.reason, e.side, e.ts_init) for e in routed if isinstance(e, PlaceOrderIntent)]
+    assert intents == [("pair_open", Side.BUY, t0), ("unwind_stuck_leg", Side.SELL, wake)]
     assert [encode_event(e) for e in routed] == [encode_event(e) for e in asyncio.run(replay(True))]

@@ -229,7 +229,11 @@ class PairArbEngine:
     def due(self, token_ids: Iterable[str], ts_ns: int) -> bool:
         """Whether one of ``token_ids`` belongs to a quiet market whose wake time has come."""
         wake = self.wake
-        return any(0 <= wake.get(token, -1) <= ts_ns for token in token_ids)
+        for token in token_ids:
+            at = wake.get(token)
+            if at is not None and at <= ts_ns:
+                return True
+        return False
 
     def follows(self, market: str) -> bool:
         """Whether the engine follows ``market``."""
