@@ -21,14 +21,28 @@ the orders are in. Variants:
   orders go to an in-memory fake that never fills), published in order on a virtual clock;
 * ``replay_full`` — ``replay_simulated`` end to end (the headline).
 
+**Decision-heavy.** The demo's own log: ``polyloly demo --fast --set
+demo.market_profile=trading`` (seed 7; the market built to make the bot trade: pair
+arbitrage fills, merges and stuck legs, temporal entries), recorded once at set-up into the
+bench cache (``$TMPDIR/polyloly-bench/demo-log-…``; delete it to record again: a live run
+is never the same twice, the cached one makes runs comparable). Variants, each replaying
+the log ``DEMO_PASSES`` times per repeat:
+
+* ``demo_full`` — ``replay_simulated`` (what a backtest and a parameter search run);
+* ``demo_exact`` — ``replay_exact``, which re-feeds the recorded venue and must make exactly
+  the recorded decisions.
+
 Replaying must give the same decisions every time (checked by a digest of the replayed
-intents and orders).
+intents and orders), and the exact replay the recorded ones. ``--smoke`` skips the demo's
+log (recording it takes ~25 s).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -38,7 +52,7 @@ import msgspec
 from bench.config import RunConfig
 from bench.report import Section, Target, fmt_rate
 from bench.stats import Timer, load_now, median, quiet_gc
-from bench.stream import Stream, StreamSpec, cached_stream
+from bench.stream import Stream, StreamSpec, _cache_dir, cached_stream
 from bench.wiring import (
     Bot,
     bench_params,
@@ -48,7 +62,7 @@ from bench.wiring import (
     subscribe_all_tokens,
 )
 from polyloly.adapters.polymarket.ws_market import MarketWsClient
-from polyloly.backtest.replay import replay_simulated
+from polyloly.backtest.replay import replay_exact, replay_simulated
 from polyloly.bot.replay_core import core_factory
 from polyloly.domain.events import Event, MatchEvent, MatchEventKind, TimerTick
 from polyloly.domain.money import SCALE
@@ -57,10 +71,21 @@ from polyloly.runtime.clock import NS_PER_MS, NS_PER_S, VirtualClock
 from polyloly.storage.event_log import EventLogReader, EventLogWriter, encode_event
 from polyloly.testing.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 
-__all__ = ["record_log", "replay_core_once", "replay_full_once", "run"]
+__all__ = [
+    "demo_log",
+    "record_log",
+    "replay_core_once",
+    "replay_demo_once",
+    "replay_full_once",
+    "run",
+]
 
 K = MatchEventKind
 _MATCH_SECONDS = 40
+DEMO_PASSES = 5
+"""Replays of the demo's log per repeat (one takes a fraction of a second)."""
+DEMO_ARGS = ("--fast", "--seed", "7", "--set", "demo.market_profile=trading", "--view", "none")
+"""How the decision-heavy log is recorded (``polyloly demo`` options)."""
 
 
 def _series(m: int, t0: int, winner: str) -> list[MatchEvent]:
@@ -227,6 +252,51 @@ def replay_core_once(stream: Stream, events: list[Event]) -> dict[str, Any]:
     }
 
 
+def demo_log() -> Path:
+    """The demo's event log (``DEMO_ARGS``), recorded once into the bench cache."""
+    key = hashlib.sha256(" ".join(DEMO_ARGS).encode()).hexdigest()[:12]
+    out = _cache_dir() / f"demo-log-{key}"
+    events = out / "events"
+    if not any(events.glob("events-*.jsonl*")):
+        out.mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-c", "from polyloly.bot.cli import main; main()"]
+        proc = subprocess.run(  # noqa: S603 - our own command, same interpreter
+            [*argv, "demo", *DEMO_ARGS, "--out", str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0 or not any(events.glob("events-*.jsonl*")):
+            raise RuntimeError(f"recording the demo's log failed: {proc.stderr[-2000:]}")
+    return events
+
+
+def replay_demo_once(log_dir: Path, *, exact: bool) -> dict[str, Any]:
+    """``DEMO_PASSES`` replays of the demo's log, timed together (one event loop each)."""
+
+    async def main() -> Any:
+        if exact:
+            return await replay_exact([log_dir], core_factory())
+        return await replay_simulated([log_dir], core_factory(), collateral=10_000 * SCALE)
+
+    fed, digests, identical = 0, set(), True
+    with quiet_gc(), Timer() as t:
+        for _ in range(DEMO_PASSES):
+            result = asyncio.run(main())
+            fed += result.inputs
+            digests.add(_digest(result.replayed))
+            identical = identical and (result.identical if exact else True)
+    return {
+        "fed": fed,
+        "seconds": t.elapsed,
+        "digests": digests,
+        "identical": identical,
+        "decisions": result.counts(),
+        "fills": result.fills,
+        "inputs_per_pass": result.inputs,
+    }
+
+
 def _decode_only(log_dir: Path) -> tuple[int, float]:
     with quiet_gc(), Timer() as t:
         n = sum(1 for _ in EventLogReader([log_dir]))
@@ -238,6 +308,8 @@ def run(cfg: RunConfig) -> Section:
     s = Section("replay", "3. Full kernel replay of a recorded event log")
     spec = StreamSpec(markets=cfg.markets, messages=cfg.replay_messages, seed=cfg.seed + 1)
     stream, _ = cached_stream(spec)
+    demo = None if cfg.smoke else demo_log()
+    demo_digests: dict[str, set[str]] = {}
     with tempfile.TemporaryDirectory(prefix="polyloly-bench-replay-") as tmp:
         log_dir = Path(tmp)
         n_events, size = record_log(stream, cfg.replay_matches, log_dir)
@@ -254,8 +326,15 @@ def run(cfg: RunConfig) -> Section:
             runs["replay_full"].append(full["fed"] / full["seconds"])
             digests.add(full["digest"])
             last = {"core": core, "full": full}
+            for name, exact in (("demo_full", False), ("demo_exact", True)):
+                if demo is None:
+                    continue
+                got = replay_demo_once(demo, exact=exact)
+                runs.setdefault(name, []).append(got["fed"] / got["seconds"])
+                demo_digests.setdefault(name, set()).update(got["digests"])
+                last[name] = got
     t = s.table(
-        "Events per second (median of repeats)", "variant", "events/s", "µs/event", "runs events/s"
+        "Inputs per second (median of repeats)", "variant", "inputs/s", "µs/input", "runs inputs/s"
     )
     for name, vals in runs.items():
         med = median(vals)
@@ -274,17 +353,50 @@ def run(cfg: RunConfig) -> Section:
         f"determinism: {len(digests)} distinct digest(s) of the replayed decisions over "
         f"{cfg.repeats} replay(s)"
     )
+    if demo is not None:
+        d_full, d_exact = last["demo_full"], last["demo_exact"]
+        demo_bytes = sum(p.stat().st_size for p in demo.glob("events-*"))
+        s.notes.append(
+            f"demo's log ({demo}): {d_full['inputs_per_pass']:,} inputs per simulated pass "
+            f"({d_exact['inputs_per_pass']:,} exact), {demo_bytes / 1e6:.1f} MB, "
+            f"recorded by `polyloly demo {' '.join(DEMO_ARGS)}`; {DEMO_PASSES} passes per repeat"
+        )
+        s.notes.append(
+            f"demo_full: decisions {d_full['decisions']}, fills {d_full['fills']}; "
+            f"demo_exact: decisions {d_exact['decisions']}, identical to the recording: "
+            f"{d_exact['identical']}; distinct digests over every pass: "
+            + ", ".join(f"{k} {len(v)}" for k, v in demo_digests.items())
+        )
     s.notes.append(f"load average after the benchmark: {load_now()}")
     s.targets.append(
         Target(
-            "kernel replay", median(runs["replay_full"]), 300_000, "events/s", higher_is_better=True
+            "kernel replay, market-heavy log",
+            median(runs["replay_full"]),
+            300_000,
+            "inputs/s",
+            higher_is_better=True,
         )
     )
+    if demo is not None:
+        s.targets.append(
+            Target(
+                "kernel replay, the demo's decision-heavy log",
+                median(runs["demo_full"]),
+                150_000,
+                "inputs/s",
+                higher_is_better=True,
+            )
+        )
     s.data = {
         "runs_events_per_s": runs,
         "events": n_events,
         "bytes": size,
-        "last": last,
-        "deterministic": len(digests) == 1,
+        "last": {
+            k: {**v, "digests": sorted(v["digests"])} if "digests" in v else v
+            for k, v in last.items()
+        },
+        "deterministic": len(digests) == 1
+        and all(len(v) == 1 for v in demo_digests.values())
+        and (demo is None or last["demo_exact"]["identical"]),
     }
     return s

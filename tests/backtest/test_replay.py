@@ -227,7 +227,9 @@ async def test_simulated_replay_runs_the_event_loop_only_for_inputs_that_leave_w
 def core_sharing_its_books() -> CoreFactory:
     """The replay core of :func:`core_factory`, also handing its book set to the replay."""
 
-    def build(clock: Clock, sink: EventSink, ports: ExecutionPorts, sleep: Sleep) -> ReplayParts:
+    def build(
+        clock: Clock, sink: EventSink | None, ports: ExecutionPorts, sleep: Sleep
+    ) -> ReplayParts:
         kernel = NodeKernel(clock, sink)
         core = Core(kernel)
         engine = core.attach_engine(

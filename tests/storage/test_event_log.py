@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import importlib
 import os
 import pkgutil
@@ -264,6 +265,28 @@ def test_a_bad_line_in_the_middle_is_an_error_unless_lenient(tmp_path: Path) -> 
         list(EventLogReader([path]))
     lenient = EventLogReader([path], strict=False)
     assert [e.ts_init - DAY0 for e in lenient] == [0, 1, 9]
+    assert lenient.skipped == 1
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_bad_line_far_into_a_file_is_named_by_its_number(tmp_path: Path, compress: bool) -> None:
+    """Lines are decoded a chunk at a time: a bad one deep in a file (past the first chunks)
+    is still named by its line number, after every event before it was read."""
+    path = write_ticks(tmp_path, 4_000, compress=compress)
+    with EventLogWriter(tmp_path, compress=compress) as writer:
+        writer.append(tick(DAY0 + 4_000))  # a session of its own (a new gzip member)
+    raw = gzip.decompress(path.read_bytes()) if compress else path.read_bytes()
+    lines = raw.split(b"\n")
+    lines[3_000] = b'{"type":"no_such_event"}'  # line 3,001
+    lines.insert(10, b"")  # a blank line still counts as a line: the bad one is 3,002
+    data = b"\n".join(lines)
+    path.write_bytes(gzip.compress(data) if compress else data)
+    read: list[int] = []
+    with pytest.raises(LogDecodeError, match=r"\.jsonl(\.gz)?:3002: line 3002 "):
+        read.extend(e.ts_init - DAY0 for e in EventLogReader([path]))
+    assert read == list(range(3_000))
+    lenient = EventLogReader([path], strict=False)
+    assert [e.ts_init - DAY0 for e in lenient] == [n for n in range(4_001) if n != 3_000]
     assert lenient.skipped == 1
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -36,6 +36,7 @@ import msgspec
 from polyloly.backtest.latency import LatencyModel, LatentVenue
 from polyloly.backtest.replay_ports import DigestSigner, InertVenue, KeptAlerts, RecordedSigner
 from polyloly.domain.events import (
+    BookInvalidated,
     BookSnapshot,
     Event,
     LastTrade,
@@ -137,8 +138,9 @@ class ReplayParts:
     books: BookSet | None = None
 
 
-CoreFactory = Callable[[Clock, EventSink, ExecutionPorts, Sleep], ReplayParts]
-"""Builds the bot's core on a clock, an event sink, venue ports and a sleep."""
+CoreFactory = Callable[[Clock, EventSink | None, ExecutionPorts, Sleep], ReplayParts]
+"""Builds the bot's core on a clock, an event sink (the replay's own log, or ``None``: no
+log), venue ports and a sleep."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,26 +189,12 @@ def compare_decisions(recorded: Sequence[Event], replayed: Sequence[Event]) -> t
     return mismatches, first
 
 
-class _Sink:
-    """The replay kernel's event sink: an optional log, plus the decisions it saw."""
-
-    def __init__(self, writer: EventLogWriter | None) -> None:
-        self.writer = writer
-        self.decisions: list[Event] = []
-
-    def append(self, event: Event) -> None:
-        if self.writer is not None:
-            self.writer.append(event)
-        if type(event).derived and isinstance(event, DECISION_TYPES):
-            self.decisions.append(event)
-
-    def flush(self) -> None:
-        if self.writer is not None:
-            self.writer.flush()
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+def _collect_decisions(kernel: Kernel) -> list[Event]:
+    """The decisions the kernel dispatches (intents and orders), in dispatch order."""
+    decisions: list[Event] = []
+    for cls in DECISION_TYPES:  # derived types, no two related: each event once
+        kernel.subscribe(cls, decisions.append)
+    return decisions
 
 
 def _writer(out_dir: Path | None) -> EventLogWriter | None:
@@ -245,7 +233,7 @@ async def replay_exact(
         if isinstance(e, OrderSubmitted)
     }
     clock = VirtualClock()
-    sink = _Sink(_writer(out_dir))
+    writer = _writer(out_dir)
     inert = InertVenue()
     ports = ExecutionPorts(
         signer=RecordedSigner(recorded_orders),
@@ -256,7 +244,8 @@ async def replay_exact(
         merger=inert,
         redeemer=inert,
     )
-    parts = factory(clock, sink, ports, _no_sleep)
+    parts = factory(clock, writer, ports, _no_sleep)
+    decisions = _collect_decisions(parts.kernel)
     _forget_inflight(parts)
     result = ReplayResult(mode=ReplayMode.EXACT, events_dir=out_dir)
     read = 0
@@ -275,10 +264,11 @@ async def replay_exact(
     finally:
         await parts.engine.stop()
         parts.kernel.flush()
-        sink.close()
+        if writer is not None:
+            writer.close()
     if progress is not None:
         progress(read)
-    result.replayed = sink.decisions
+    result.replayed = decisions
     result.mismatches, result.first_mismatch = compare_decisions(result.recorded, result.replayed)
     _summarize(result, parts)
     return result
@@ -356,6 +346,10 @@ _TO_BOT: Final = 0
 _TO_VENUE: Final = 1
 _TO_BOTH: Final = 2  # the venue, then the bot at the same time (no feed delay)
 
+_BOOK_DATA: Final = frozenset(
+    {BookSnapshot, PriceChanges, LastTrade, TickSizeChange, BookInvalidated}
+)
+
 _Route = tuple[bool, bool, int]
 """How the driver schedules an input type: (dropped, also to the venue, feed delay ns)."""
 
@@ -393,6 +387,7 @@ class _Driver:
         self.markets = 0
         self.listed: set[str] = set()
         self.inputs = 0
+        self.read = 0  # events read from the log (inputs and recorded decisions)
         self._routes: dict[type[Event], _Route] = {}
         self._venue: dict[type[Event], Callable[[Any], None]] = {
             BookSnapshot: paper.on_book,
@@ -419,7 +414,8 @@ class _Driver:
 
     def push(self, event: Event) -> None:
         """Schedule one recorded input (for the venue and/or the bot)."""
-        dropped, to_venue, delay = self._route(event)
+        route = self._routes.get(type(event)) or self._route(event)
+        dropped, to_venue, delay = route
         if dropped:
             return
         ts = event.ts_init
@@ -441,27 +437,104 @@ class _Driver:
             work (a task to run, an event in the outbox) or a virtual timer is due first:
             then :meth:`run_until` goes on from there.
         """
-        queue, timers, tasks, outbox = self.queue, self.timers, self.tasks, self.outbox
-        while queue and queue[0][0] < ts_ns:
+        queue, timers, outbox = self.queue, self.timers, self.outbox
+        running = self.tasks.running
+        venue, set_ns, heappop = self._venue, self.clock.set_ns, heapq.heappop
+        publish, registry = self.publish, self.parts.registry
+        while queue:
             due = queue[0][0]
-            if timers.due_by(due):
+            if due >= ts_ns:
+                break
+            if timers.parked and timers.due_by(due):
                 return False
-            _, seq, target, event = heapq.heappop(queue)
-            self.clock.set_ns(due)
+            _, seq, target, event = heappop(queue)
+            set_ns(due)
             if target != _TO_BOT:
-                self._venue[type(event)](event)
+                venue[type(event)](event)
                 if target == _TO_VENUE:
-                    if outbox or tasks.pending > timers.parked:
+                    if outbox or len(running) > timers.parked:
                         return False
                     continue
-                if outbox or tasks.pending > timers.parked:
+                if outbox or len(running) > timers.parked:
                     # The bot's copy waits until the venue's work is done (same place).
                     heapq.heappush(queue, (due, seq, _TO_BOT, event))
                     return False
-            self._to_bot(event, due)
-            if outbox or tasks.pending > timers.parked:
+            if event.ts_init != due:
+                event = msgspec.structs.replace(event, ts_init=due)
+            publish(event)  # to the bot
+            self.inputs += 1
+            if type(event) not in _BOOK_DATA and len(registry) != self.markets:
+                self._sync_markets()
+            if outbox or len(running) > timers.parked:
                 return False
         return True
+
+    def feed(
+        self,
+        events: Iterator[Event],
+        recorded: list[Event],
+        progress: Callable[[int], None] | None,
+    ) -> Event | bool:
+        """Schedule inputs read from ``events``, delivering what falls due, synchronously.
+
+        Per input: what is due before it is delivered (:meth:`deliver_until`), then it is
+        scheduled (:meth:`push`) — or, the common case, delivered at once: an input the bot
+        sees without delay, with nothing scheduled at or before its time, no timer due and
+        no work for the event loop, would be the next thing delivered anyway (the log is
+        read, and nothing else happens, until then). Recorded decisions go to ``recorded``.
+
+        Returns
+        -------
+        Event | bool
+            The input that must wait for the event loop (a delivery left it work, or a
+            timer is due first: the caller runs :meth:`run_until` to its time, then pushes
+            it); ``True`` when an input delivered at once left the loop work (the caller
+            settles it, then feeds on); ``False`` once every input is read.
+        """
+        queue, timers, outbox, running = self.queue, self.timers, self.outbox, self.tasks.running
+        deliver_until, routes, set_ns = self.deliver_until, self._routes, self.clock.set_ns
+        venue, publish, registry = self._venue, self.publish, self.parts.registry
+        read = self.read  # counted here, stored back on the way out
+        try:
+            for event in events:
+                read += 1
+                if progress is not None and read % 1_000 == 0:
+                    progress(read)
+                if type(event).derived:
+                    if isinstance(event, DECISION_TYPES):
+                        recorded.append(event)
+                    continue
+                ts = event.ts_init
+                if queue and queue[0][0] < ts and not deliver_until(ts):
+                    return event
+                dropped, to_venue, delay = routes.get(type(event)) or self._route(event)
+                if dropped:
+                    continue
+                if (
+                    delay
+                    or (queue and queue[0][0] <= ts)
+                    or outbox
+                    or len(running) > timers.parked
+                    or (timers.parked and timers.due_by(ts))
+                ):
+                    self.push(event)
+                    continue
+                set_ns(ts)
+                if to_venue:
+                    venue[type(event)](event)
+                    if outbox or len(running) > timers.parked:
+                        # the bot's copy waits until the venue's work is done (same place)
+                        heapq.heappush(queue, (ts, next(self.seq), _TO_BOT, event))
+                        return True
+                publish(event)
+                self.inputs += 1
+                if type(event) not in _BOOK_DATA and len(registry) != self.markets:
+                    self._sync_markets()
+                if outbox or len(running) > timers.parked:
+                    return True
+            return False
+        finally:
+            self.read = read
 
     async def run_until(self, ts_ns: int) -> None:
         """Deliver everything due before ``ts_ns`` (and the tasks' timers in between)."""
@@ -490,14 +563,6 @@ class _Driver:
     def _venue_resolved(self, event: MarketResolved) -> None:
         if event.market in self.listed:
             self.paper.on_resolved(event)
-
-    def _to_bot(self, event: Event, due: int) -> None:
-        if event.ts_init != due:
-            event = msgspec.structs.replace(event, ts_init=due)
-        self.publish(event)
-        self.inputs += 1
-        if len(self.parts.registry) != self.markets:
-            self._sync_markets()
 
     def _sync_markets(self) -> None:
         registry = self.parts.registry
@@ -573,7 +638,7 @@ async def replay_simulated(
     outbox: list[Event] = []
     paper.publish = outbox.append
     venue = LatentVenue(paper, model, timers.sleep)
-    sink = _Sink(_writer(out_dir))
+    writer = _writer(out_dir)
     ports = ExecutionPorts(
         signer=DigestSigner(),
         venue=venue,
@@ -582,7 +647,8 @@ async def replay_simulated(
         cancel_all=venue,
         merger=venue,
     )
-    parts = factory(clock, sink, ports, timers.sleep)
+    parts = factory(clock, writer, ports, timers.sleep)
+    decisions = _collect_decisions(parts.kernel)
     if parts.books is not None and model.market_data_ms == 0:
         paper.books = parts.books  # the venue and the bot see each book event at once
     driver = _Driver(
@@ -591,30 +657,26 @@ async def replay_simulated(
     result = ReplayResult(
         mode=ReplayMode.SIMULATED, events_dir=out_dir, collateral_start=collateral
     )
-    read = 0
     try:
         parts.engine.start()  # the start-up reconciliation adopts the simulated account
         await driver.settle()
-        for event in EventLogReader(files):
-            read += 1
-            if type(event).derived:
-                if isinstance(event, DECISION_TYPES):
-                    result.recorded.append(event)
-                continue
-            if not driver.deliver_until(event.ts_init):
-                await driver.run_until(event.ts_init)
-            driver.push(event)
-            if progress is not None and read % 1_000 == 0:
-                progress(read)
+        events = iter(EventLogReader(files))
+        while (waiting := driver.feed(events, result.recorded, progress)) is not False:
+            if waiting is True:
+                await driver.settle()
+            else:
+                await driver.run_until(waiting.ts_init)
+                driver.push(waiting)
         await driver.finish()
     finally:
         await parts.engine.stop()
         parts.kernel.flush()
-        sink.close()
+        if writer is not None:
+            writer.close()
     if progress is not None:
-        progress(read)
+        progress(driver.read)
     result.inputs = driver.inputs
-    result.replayed = sink.decisions
+    result.replayed = decisions
     result.mismatches, result.first_mismatch = compare_decisions(result.recorded, result.replayed)
     _summarize(result, parts)
     return result

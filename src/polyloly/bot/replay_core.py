@@ -26,6 +26,8 @@ from polyloly.runtime.sleep import Sleep
 
 __all__ = ["core_factory"]
 
+_FLUSH_EVERY = 256
+
 
 def core_factory(
     translators: Mapping[type[Event], Translate] | None = None,
@@ -34,8 +36,12 @@ def core_factory(
     """The bot's core for replays: the same wiring as the live node."""
     table = PM_TRANSLATORS if translators is None else translators
 
-    def build(clock: Clock, sink: EventSink, ports: ExecutionPorts, sleep: Sleep) -> ReplayParts:
-        kernel = NodeKernel(clock, sink)
+    def build(
+        clock: Clock, sink: EventSink | None, ports: ExecutionPorts, sleep: Sleep
+    ) -> ReplayParts:
+        # The live node's log batching (``storage.flush_every``): a replay's own log
+        # (``--out``) is written in batches too, every decision at once.
+        kernel = NodeKernel(clock, sink, _FLUSH_EVERY)
         core = Core(kernel)
         engine = core.attach_engine(
             ports, sleep=sleep, config=ExecutionConfig(), translators=table, resync_types=resync

@@ -487,14 +487,27 @@ class BookSet:
     :attr:`refused` by reason (:attr:`refusals` is the running total, :attr:`last_fault`
     the latest reason). A frame that leaves an in-sync book crossed unsyncs it — and every
     other book the frame named (``crossed_book``), counted the same way.
+
+    What changed: after each ``apply``, :attr:`moved` says whether the event changed the
+    top of a book it touched (best bid or ask price, sync, tick). Most level updates do
+    not (they resize the best level or move levels behind it), so a reader whose decision
+    depends only on the top of book need not look again after one that did not move
+    (the node routes book events to strategies by it, the risk gate keeps its quotes and
+    marks by it). That needs every change of an in-sync book to come through an event its
+    readers see: true live (the edge publishes every event it applies, except a frame it
+    refuses, which leaves the books it names out of sync and is followed by their
+    ``BookInvalidated``; an out-of-sync book decides nothing until its next snapshot) and
+    in replay (the log holds those same events).
     """
 
     __slots__ = (
         "_books",
-        "_last_event",
-        "_last_touched",
+        "asks_moved",
         "get",
+        "last_event",
         "last_fault",
+        "last_touched",
+        "moved",
         "refusals",
         "refused",
         "stale_skipped",
@@ -505,8 +518,22 @@ class BookSet:
         self.get: Callable[[str], OrderBook | None] = self._books.get
         """Return the book of a token id, or ``None`` if never seen (the dict's own ``get``:
         hot readers call it several times per frame)."""
-        self._last_event: object = None
-        self._last_touched: tuple[str, ...] = ()
+        self.last_event: object = None
+        """The event applied last (read only; see :meth:`apply`)."""
+        self.last_touched: tuple[str, ...] = ()
+        """The tokens it touched: a reader of that same event may take them from here
+        instead of calling :meth:`apply` again (the hot path saves a call)."""
+        self.moved = False
+        """Whether the event applied last changed what a reader of the top of book sees:
+        the best bid or best ask price, the sync state or the tick of a book it touched
+        (or created one). Every event but a ``PriceChanges`` counts as moving; a
+        ``PriceChanges`` that only sets sizes at the best prices, or adds, resizes or
+        removes levels behind them, does not (see the class docstring)."""
+        self.asks_moved = False
+        """Whether it changed what a reader of the best *asks* sees: as :attr:`moved`, but
+        a move of a best bid alone does not count (one that crossed its book does: the book
+        lost sync). A reader of best asks and sync only (pair arbitrage's quiet markets)
+        need not look again after an event that did not."""
         self.stale_skipped = 0
         self.refused: dict[str, int] = {}
         """Events refused by the book rules, by reason."""
@@ -521,8 +548,8 @@ class BookSet:
     def clear(self) -> None:
         """Forget every book (a new session)."""
         self._books.clear()
-        self._last_event = None
-        self._last_touched = ()
+        self.last_event = None
+        self.last_touched = ()
 
     def book(self, token_id: str) -> OrderBook:
         """Return the book of ``token_id``, creating an empty out-of-sync one if needed."""
@@ -545,10 +572,10 @@ class BookSet:
         """Apply one market-data event; return the token ids whose book changed.
 
         Applying the event object applied last again changes nothing and returns the same
-        tokens (see the class docstring).
+        tokens (see the class docstring); :attr:`moved` then still describes it.
         """
-        if event is self._last_event:
-            return self._last_touched
+        if event is self.last_event:
+            return self.last_touched
         if type(event) is PriceChanges:
             changes = event.changes
             if len(changes) != 1:
@@ -557,27 +584,71 @@ class BookSet:
                 touched = self._apply_one(event.ts_event, changes[0])
         else:
             touched = self._apply_other(event)
-        self._last_event = event
-        self._last_touched = touched
+            self.moved = self.asks_moved = True
+        self.last_event = event
+        self.last_touched = touched
         return touched
 
-    def _apply_one(self, ts_event: int, ch: LevelChange) -> tuple[str, ...]:
-        # The common frame, inlined: one level of one token.
+    def _apply_one(  # noqa: C901, PLR0912, PLR0915 - OrderBook.set_bid / set_ask inlined
+        self, ts_event: int, ch: LevelChange
+    ) -> tuple[str, ...]:
+        # The common frame (one level of one token), on the hot path: the book's own level
+        # update is inlined here (same rules), noting whether the best price moved.
         token = ch.token_id
-        book = self._books.get(token) or self.book(token)
-        if ts_event < book.snapshot_ts:
+        book = self._books.get(token)
+        if book is None:
+            book = self.book(token)
+            self.moved = self.asks_moved = True  # a new book (empty, out of sync) is a change
+            moved = True
+        elif ts_event < book.snapshot_ts:
             self.stale_skipped += 1
+            self.moved = self.asks_moved = False
             return ()
-        price = ch.price
-        if ch.side is _BUY:
-            if not book.set_bid(price, ch.size):
-                self._refuse(book.fault or "rejected_level")
-            elif ch.size and (ask := book.best_ask_price) is not None and price >= ask:
-                self._crossed(book)
-        elif not book.set_ask(price, ch.size):
+        else:
+            moved = self.asks_moved = False
+        price, size, tick = ch.price, ch.size, book.tick
+        if not (size >= 0 and 0 < price < ONE and (tick is None or price % tick == 0)):
+            book._refuse_level(price, size)
             self._refuse(book.fault or "rejected_level")
-        elif ch.size and (bid := book.best_bid_price) is not None and price <= bid:
-            self._crossed(book)
+            self.moved = self.asks_moved = True
+            return (token,)
+        if ch.side is _BUY:
+            bids = book._bids
+            if size:
+                if price not in bids:
+                    book._bid_sorted = None
+                    best = book.best_bid_price
+                    if best is None or price > best:
+                        book.best_bid_price = price
+                        moved = True
+                bids[price] = size
+                if (ask := book.best_ask_price) is not None and price >= ask:
+                    self._crossed(book)
+                    moved = self.asks_moved = True
+            elif bids.pop(price, 0):
+                book._bid_sorted = None
+                if price == book.best_bid_price:
+                    book.best_bid_price = max(bids) if bids else None
+                    moved = True
+        else:
+            asks = book._asks
+            if size:
+                if price not in asks:
+                    book._ask_sorted = None
+                    best = book.best_ask_price
+                    if best is None or price < best:
+                        book.best_ask_price = price
+                        moved = self.asks_moved = True
+                asks[price] = size
+                if (bid := book.best_bid_price) is not None and price <= bid:
+                    self._crossed(book)
+                    moved = self.asks_moved = True
+            elif asks.pop(price, 0):
+                book._ask_sorted = None
+                if price == book.best_ask_price:
+                    book.best_ask_price = min(asks) if asks else None
+                    moved = self.asks_moved = True
+        self.moved = moved
         return (token,)
 
     def _crossed(self, book: OrderBook) -> None:
@@ -604,35 +675,79 @@ class BookSet:
         b.snapshot_ts = ev.ts_event
         return (ev.token_id,)
 
-    def _apply_changes(self, ev: PriceChanges) -> tuple[str, ...]:
+    def _apply_changes(  # noqa: C901, PLR0912, PLR0915 - OrderBook.set_bid / set_ask inlined
+        self, ev: PriceChanges
+    ) -> tuple[str, ...]:
         books = self._books
         ts = ev.ts_event
         touched: list[str] = []
         bad: OrderBook | None = None
+        moved = asks_moved = False
         for ch in ev.changes:
             token = ch.token_id
-            b = books.get(token) or self.book(token)
-            if ts < b.snapshot_ts:
+            b = books.get(token)
+            if b is None:
+                b = self.book(token)
+                moved = asks_moved = True
+            elif ts < b.snapshot_ts:
                 self.stale_skipped += 1
                 continue
-            if not (
-                b.set_bid(ch.price, ch.size) if ch.side is _BUY else b.set_ask(ch.price, ch.size)
-            ):
-                bad = b  # refused by the rules (the level is not applied; the book unsynced)
             if token not in touched:  # a frame touches one or two tokens: a list beats a set
                 touched.append(token)
+            price, size, tick = ch.price, ch.size, b.tick
+            if not (size >= 0 and 0 < price < ONE and (tick is None or price % tick == 0)):
+                b._refuse_level(price, size)  # the level is not applied; the book unsynced
+                bad = b
+            elif ch.side is _BUY:
+                bids = b._bids
+                if size:
+                    if price not in bids:
+                        b._bid_sorted = None
+                        best = b.best_bid_price
+                        if best is None or price > best:
+                            b.best_bid_price = price
+                            moved = True
+                    bids[price] = size
+                elif bids.pop(price, 0):
+                    b._bid_sorted = None
+                    if price == b.best_bid_price:
+                        b.best_bid_price = max(bids) if bids else None
+                        moved = True
+            else:
+                asks = b._asks
+                if size:
+                    if price not in asks:
+                        b._ask_sorted = None
+                        best = b.best_ask_price
+                        if best is None or price < best:
+                            b.best_ask_price = price
+                            moved = asks_moved = True
+                    asks[price] = size
+                elif asks.pop(price, 0):
+                    b._ask_sorted = None
+                    if price == b.best_ask_price:
+                        b.best_ask_price = min(asks) if asks else None
+                        moved = asks_moved = True
         if bad is not None:
             # one bad change refuses the frame: every book it names missed an update
             self._unsync_all(touched, bad.fault or "rejected_level")
-            return tuple(touched)
+            moved = asks_moved = True
+        elif moved and self._left_crossed(touched):  # (no best moved: none can have crossed)
+            asks_moved = True
+        self.moved = moved
+        self.asks_moved = asks_moved
+        return tuple(touched)
+
+    def _left_crossed(self, touched: list[str]) -> bool:
+        """If the frame left a book crossed (it missed an update), refuse it whole."""
+        books = self._books
         for token in touched:
             b = books[token]
             bid, ask = b.best_bid_price, b.best_ask_price
             if bid is not None and ask is not None and bid >= ask and b.in_sync:
-                # the frame left a book crossed (it missed an update): refused whole
                 self._unsync_all(touched, CROSSED_BOOK)
-                break
-        return tuple(touched)
+                return True
+        return False
 
     def _unsync_all(self, tokens: list[str], fault: str) -> None:
         for token in tokens:

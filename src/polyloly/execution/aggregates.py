@@ -78,6 +78,11 @@ class Marks(MutableMapping[str, int]):
     def __repr__(self) -> str:
         return f"Marks({self._data!r})"
 
+    @property
+    def written(self) -> bool:
+        """Whether a mark was written or deleted since the last :meth:`take_changed`."""
+        return bool(self._changed)
+
     def take_changed(self) -> set[str]:
         """The tokens written or deleted since the last call (then forgotten)."""
         changed, self._changed = self._changed, set()
@@ -239,9 +244,8 @@ class ValueTotals:
     def total(self, positions: Mapping[str, PositionView], marks: Marks) -> int:
         """Σ market value of every position at its mark (cost when unmarked)."""
         dirty = self._dirty
-        changed = marks.take_changed()
-        if changed:
-            dirty |= changed
+        if marks.written:
+            dirty |= marks.take_changed()
         if dirty:
             values = self._values
             total = self._total

@@ -390,7 +390,8 @@ class PaperVenue:
 
     def on_price_changes(self, event: PriceChanges) -> None:
         """Apply level updates (shrinking levels first, so nothing crosses needlessly)."""
-        self._run_delayed()
+        if self._delayed:  # (the replay's most frequent input: no call when none waits)
+            self._run_delayed()
         self.books.apply(event)
         queues, consumed = self._queues, self._consumed
         if not queues and not consumed:

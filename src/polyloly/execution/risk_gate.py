@@ -125,6 +125,7 @@ class _Counters:
     manual_halt: bool = False
     manual_reason: str = ""  # the operator's words, carried into the kill switch's reason
     feeds: dict[str, FeedState] = field(default_factory=dict)
+    bad_feeds: set[str] = field(default_factory=set)  # the sources in feeds not OK
     last_market_data_ns: int | None = None
     reconciled: bool = False
     passes: int = 0  # reconciliation passes completed, ok or not
@@ -164,6 +165,13 @@ class RiskGate:
         self.enabled = True
         self.request_reconcile: Callable[[], object] | None = None
         """Starts a reconciliation pass (the engine plugs its reconciler in)."""
+        self.subscribe_levels = True
+        """Subscribe to ``BookSnapshot`` and ``PriceChanges`` at :meth:`attach`; a node that
+        hands them to :meth:`on_book_event` itself, first thing in its own handler (one kernel
+        handler per book event instead of two), sets this false before attaching."""
+        self.full_check = False
+        """Re-read every book event's top and re-run every kill-switch condition on every
+        evaluation (the behaviour before the incremental check; tests compare the two)."""
 
     def attach(self) -> None:
         """Subscribe to intents, market data, feeds, execution outcomes and operator input."""
@@ -172,7 +180,8 @@ class RiskGate:
         k.subscribe(CancelIntent, self._on_other_intent)
         k.subscribe(MergeIntent, self._on_other_intent)
         k.subscribe(RedeemIntent, self._on_other_intent)
-        for cls in (BookSnapshot, PriceChanges, TickSizeChange, BookInvalidated):
+        levels = (BookSnapshot, PriceChanges) if self.subscribe_levels else ()
+        for cls in (*levels, TickSizeChange, BookInvalidated):
             k.subscribe(cls, self._on_book)
         k.subscribe(LastTrade, self._on_last_trade)
         k.subscribe(FeedStatus, self._on_feed)
@@ -266,20 +275,43 @@ class RiskGate:
     # -- inputs that move kill-switch conditions --------------------------------------------
 
     def _on_book(self, event: Event) -> None:
-        touched = self.books.apply(event)
+        books = self.books
+        self.on_book_event(
+            event, books.last_touched if books.last_event is event else books.apply(event)
+        )
+
+    def on_book_event(self, event: Event, touched: tuple[str, ...]) -> None:
+        """A book event the shared book set applied (it touched ``touched``): market data
+        seen now, quotes to refresh, held tokens marked, the kill switch checked."""
+        books = self.books
         self.c.last_market_data_ns = event.ts_init
-        self._quotes_stale.update(touched)
+        if not touched:
+            return
+        # ``moved``: the event changed a touched book's best bid or ask, its sync or its
+        # tick (see BookSet); if not, the quotes are what they were. A held token is marked
+        # at its mid on every change of its book all the same: it may have become held, or
+        # been marked by a trade print, since its top last moved.
+        if books.moved or self.full_check:
+            self._quotes_stale.update(touched)
         positions = self.state.positions
+        if not positions:
+            return
         held = False
         for token in touched:
             if token in positions:
                 held = True
-                book = self.books.book(token)
-                bid, ask = book.best_bid_price, book.best_ask_price
-                if bid is not None and ask is not None and book.tradable:
-                    self.state.marks[token] = (bid + ask) // 2
+                self._mark_from_book(token)
         if held:
             self.evaluate()
+
+    def _mark_from_book(self, token: str) -> None:
+        book = self.books.book(token)
+        bid, ask = book.best_bid_price, book.best_ask_price
+        if bid is not None and ask is not None and book.tradable:
+            marks = self.state.marks
+            mid = (bid + ask) // 2
+            if marks.get(token) != mid:  # an unchanged mark moves no total: not rewritten
+                marks[token] = mid
 
     def _on_last_trade(self, event: LastTrade) -> None:
         self.c.last_market_data_ns = event.ts_init
@@ -289,6 +321,10 @@ class RiskGate:
 
     def _on_feed(self, event: FeedStatus) -> None:
         self.c.feeds[event.source] = event.state
+        if event.state is FeedState.OK:
+            self.c.bad_feeds.discard(event.source)
+        else:
+            self.c.bad_feeds.add(event.source)
         if event.state is FeedState.OK:
             self._feeds_healed(event.ts_init)
         else:
@@ -345,8 +381,24 @@ class RiskGate:
         self.evaluate()
 
     def evaluate(self) -> list[str]:
-        """Fire the kill switch if any condition holds; return the reasons found."""
-        if self.state.halted is not None or not self.enabled:
+        """Fire the kill switch if any condition holds; return the reasons found.
+
+        Incremental: the conditions other than the daily loss read counters kept by the
+        events that move them (execution errors, the operator's halt, each feed's last
+        state, the time of the last market data); while none of them can hold, only
+        today's PnL is computed — from the ledger's running totals — and compared with
+        the limit. The full check (:func:`~polyloly.domain.risk.kill_switch_reasons`)
+        runs only when one of them might hold or the loss is beyond the limit, so the
+        reasons, and what fires, are exactly the full check's.
+        """
+        state = self.state
+        if state.halted is not None or not self.enabled:
+            return []
+        if (
+            not self.full_check
+            and self._only_loss_can_fire()
+            and state.daily_pnl() >= -self.params.max_daily_loss
+        ):
             return []
         # The kill-switch conditions never look at quotes: skip refreshing them.
         reasons = kill_switch_reasons(self._trading_state(_NO_QUOTES), self.params)
@@ -358,6 +410,27 @@ class RiskGate:
         if reasons:
             self.fire(_condition_of(reasons[0]), "; ".join(reasons))
         return reasons
+
+    def _only_loss_can_fire(self) -> bool:
+        """Whether every kill-switch condition but the daily loss is false now.
+
+        Errors within the limit, no operator halt, every feed's last status OK and market
+        data not silent: then no feed condition holds whatever is live (see
+        :func:`~polyloly.domain.risk.kill_switch_reasons`).
+        """
+        c = self.c
+        if (
+            c.manual_halt
+            or c.bad_feeds
+            or c.consecutive_errors > self.params.max_consecutive_exec_errors
+        ):
+            return False
+        silence = self.config.exchange_silence_s
+        if silence:
+            last = c.last_market_data_ns
+            if last is not None and self.kernel.now_ns() - last > silence * NS_PER_S:
+                return False
+        return True
 
     def fire(self, condition: str, reason: str) -> None:
         """Halt trading: emit :class:`KillSwitchFired` and alert the operator."""

@@ -154,6 +154,11 @@ class ExecutionState:
         self.merged_collateral = 0
         self.rounding = 0  # collateral adopted from the venue as rounding differences
         self._seq = 0
+        self.counting_changes = 0
+        """How many times a known fill started or stopped counting (its trade FAILED, or a
+        FAILED one was corrected): a reader that keeps what it saw of the fills' counting
+        looks again only when this moved."""
+        self._trade_fills: dict[str, list[Fill]] = {}  # trade id -> its fills
         # Running totals (see the module docstring): the cash flows of counted fills after
         # the baseline (all / confirmed only), exposure per market, positions at marks.
         self._cash = 0
@@ -458,6 +463,7 @@ class ExecutionState:
                 self._seq += 1
                 fill.seq = self._seq
                 self.fills[fill.key] = fill
+                self._trade_fills.setdefault(fill.trade_id, []).append(fill)
                 self._count_cash(fill, 1)
                 self.fills_by_token[fill.token_id].append(fill)
                 self.token_market.setdefault(fill.token_id, fill.market)
@@ -484,7 +490,10 @@ class ExecutionState:
         if edge is Edge.STALE:
             return False
         self._count_cash(fill, -1)
+        counted = fill.counts
         fill.status = report.status
+        if fill.counts is not counted:
+            self.counting_changes += 1
         self._count_cash(fill, 1)
         self._bump_matched(fill.order_hash)
         return True
@@ -578,10 +587,11 @@ class ExecutionState:
     def _on_snapshot(self, snap: VenueSnapshot, fx: Effects) -> None:
         ts = snap.ts_init
         self._snapshot_orders(snap, fx)
+        trade_fills = self._trade_fills
         for report in snap.trades:
-            known = {k: f.status for k, f in self.fills.items() if k[0] == report.trade_id}
+            known = {f.key: f.status for f in trade_fills.get(report.trade_id, ())}
             self.apply_trade(report, ts, UpdateSource.RECONCILE, fx)
-            now = {k: f.status for k, f in self.fills.items() if k[0] == report.trade_id}
+            now = {f.key: f.status for f in trade_fills.get(report.trade_id, ())}
             if now != known:
                 fx.corrections.append(
                     Anomaly("correct_trade", report.trade_id, report.status.value)

@@ -26,6 +26,7 @@ engine, the strategies, and last the feedback.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Final
 
 import structlog
@@ -62,6 +63,7 @@ from polyloly.execution.events import (
     OrderAccepted,
 )
 from polyloly.execution.presign import PostNowVenue, PresignConfig
+from polyloly.execution.risk_gate import RiskGate
 from polyloly.node.feedback import FEEDBACK_EVENTS, StrategyFeedback
 from polyloly.node.predecide import Predecider, Schedule
 from polyloly.node.session import MarketDiscovered, NodeParams, SessionStarted
@@ -80,6 +82,7 @@ _log = structlog.get_logger(__name__)
 
 _BOOK_EVENTS: Final = (BookSnapshot, PriceChanges, TickSizeChange, BookInvalidated)
 _LEVEL_EVENTS: Final = (BookSnapshot, PriceChanges)  # the ones temporal arbitrage re-checks on
+_NOTHING_ARMED: Final[Mapping[str, object]] = MappingProxyType({})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,7 +102,7 @@ class NodeKernel(Kernel):
 
     def __init__(self, clock: Clock, sink: EventSink | None = None, flush_every: int = 1) -> None:
         super().__init__(clock, sink, flush_every)
-        self._pinned: int | None = None
+        self._pin_time = True  # Kernel.publish pins _pinned to each input's ts_init
         self.last_handler_error = ""
         self.on_handler_error = self._handler_failed
 
@@ -112,18 +115,6 @@ class NodeKernel(Kernel):
         """The dispatched input's ``ts_init``, or the clock's time outside a dispatch."""
         pinned = self._pinned
         return self.clock.now_ns() if pinned is None else pinned
-
-    def publish(self, event: Event) -> None:
-        """Log and dispatch ``event`` with the time pinned to its ``ts_init``."""
-        if self._pinned is not None:
-            self._pending.append(event)  # emitted while dispatching: runs after the current one
-            return
-        self._pinned = event.ts_init
-        self._pending.append(event)
-        try:
-            self._drain()
-        finally:
-            self._pinned = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,6 +152,11 @@ class Core:
         self.intents: dict[str, int] = {}
         self.rejected_markets = 0
         self.refused_resolutions = 0
+        self._armed: Mapping[str, object] = _NOTHING_ARMED  # temporal's armed tokens
+        self._gate: RiskGate | None = None  # handed every level event by _on_levels
+        self.route_all = False
+        """Hand every book event to the strategies, as before the routing by what changed
+        (``_on_book``); tests and benchmarks compare the two."""
 
     # -- lookups used by the venue ports ----------------------------------------------------
 
@@ -211,6 +207,7 @@ class Core:
             tokens_of=self.tokens_of,
             books=self.books,
         )
+        engine.gate.subscribe_levels = False  # _on_levels hands it every level event
         engine.attach()
         for event_type, translate in (translators or {}).items():
             engine.add_venue_events(event_type, translate)
@@ -221,6 +218,7 @@ class Core:
         for event_type in resync_types:
             self.kernel.subscribe(event_type, resync)
         self.engine = engine
+        self._gate = engine.gate
         self._subscribe(tuple((translators or {}).keys()))
         return engine
 
@@ -241,8 +239,11 @@ class Core:
         k = self.kernel
         k.subscribe(SessionStarted, self._on_session)
         k.subscribe(MarketDiscovered, self._on_market)
+        for level_event in _LEVEL_EVENTS:
+            k.subscribe(level_event, self._on_levels)
         for book_event in _BOOK_EVENTS:
-            k.subscribe(book_event, self._on_book)
+            if book_event not in _LEVEL_EVENTS:
+                k.subscribe(book_event, self._on_book)
         k.subscribe(MatchEvent, self._on_truth_input)
         k.subscribe(TimerTick, self._on_tick)
         k.subscribe(TruthDelta, self._on_truth_output)
@@ -291,6 +292,7 @@ class Core:
                 min_notional=params.risk.min_order_size,  # the gate's own limit
             )
         self.temporal = None
+        self._armed = _NOTHING_ARMED
         if params.temporal_arb is not None:
             self.temporal = TemporalArbEngine(
                 params.temporal_arb,
@@ -298,6 +300,7 @@ class Core:
                 self.books.get,
                 min_notional=params.risk.min_order_size,  # the gate's own limit
             )
+            self._armed = self.temporal.armed_tokens
         engine.gate.params = params.risk
         engine.gate.config = params.gate
         if params.recycle is not None:
@@ -351,21 +354,67 @@ class Core:
             return False
         return mapping.seconds_delay == 0 or params.pair_arb_delayed_markets
 
-    def _on_book(self, event: Event) -> None:
-        touched = self.books.apply(event)
+    def _on_levels(self, event: Event) -> None:
+        """``BookSnapshot`` / ``PriceChanges``: the risk gate's work, then the strategies'.
+
+        The gate is handed the event first (as its own handler, subscribed before this one,
+        was), its exception isolated as the kernel isolates handlers. Then work only where
+        something changed: an event that moved no top of book (``BookSet.moved``) reaches
+        a strategy only if it touches what the strategy reads deeper than the top — a pair
+        market that is not quiet (``PairArbEngine.hot``) or whose wake time came (a stuck
+        leg's timeout, ``PairArbEngine.due``), an armed temporal signal whose plan walks
+        the changed asks (``replans``); pair arbitrage's quiet markets read best asks and
+        sync only, so a best bid's move alone does not reach them (``BookSet.asks_moved``).
+        Any other call would decide exactly what the previous one did: nothing.
+        """
+        books = self.books
+        touched = books.last_touched if books.last_event is event else books.apply(event)
+        gate = self._gate
+        if gate is not None:
+            try:
+                gate.on_book_event(event, touched)
+            except Exception as exc:  # one failing component must not stop the others
+                self.kernel.handler_raised(event, exc)
         if not touched:
             return
         predecide = self.predecide
         if predecide is not None and predecide.tokens:
             predecide.on_book(touched)
+        moved = books.moved or self.route_all
         pair = self.pair
-        if pair is not None:
-            intents = pair.on_book_change(touched, self.books, event.ts_init)
+        if pair is not None and (
+            books.asks_moved  # (a quiet market reads no bid)
+            or self.route_all
+            or not pair.hot.isdisjoint(touched)
+            or (pair.wake and pair.due(touched, event.ts_init))
+        ):
+            intents = pair.on_book_change(touched, books, event.ts_init)
             if intents:
                 self._emit_all(intents)
-        temporal = self.temporal
-        if temporal is not None and temporal.has_armed and type(event) in _LEVEL_EVENTS:
+        armed = self._armed
+        if armed:
+            temporal = self.temporal
+            assert temporal is not None  # noqa: S101  (armed is its index)
+            if not moved:
+                for token in touched:
+                    if token in armed and temporal.replans(token, event):
+                        break
+                else:
+                    return
             self._emit_all(temporal.on_book(touched, event))
+
+    def _on_book(self, event: Event) -> None:
+        """``TickSizeChange`` / ``BookInvalidated`` (the gate has its own handler): every
+        one moves its book, and only pair arbitrage reads them."""
+        books = self.books
+        touched = books.last_touched if books.last_event is event else books.apply(event)
+        predecide = self.predecide
+        if touched and predecide is not None and predecide.tokens:
+            predecide.on_book(touched)
+        if touched and self.pair is not None:
+            intents = self.pair.on_book_change(touched, books, event.ts_init)
+            if intents:
+                self._emit_all(intents)
 
     def _on_truth_input(self, event: Event) -> None:
         if self.truth is not None:

@@ -106,6 +106,7 @@ class StrategyFeedback:
         self.merge_backoff_ns = merge_backoff_ns
         self.watched: dict[str, _Watch] = {}
         self._seen = len(state.fills)
+        self._counting_changes = state.counting_changes
         self._reported: dict[tuple[str, str], str] = {}
         self._journals: dict[str, _PairJournal] = {}
         self._pair_in_flight: dict[str, str] = {}  # market -> a recovered order's intent id
@@ -261,6 +262,12 @@ class StrategyFeedback:
                 self._reported[key] = market
 
     def _failed_fills(self) -> None:
+        # A fill reported to the pair engine counts (new fills are reported only then) until
+        # it stops counting (its trade FAILED): look again only after a fill's counting changed.
+        changes = self.state.counting_changes
+        if changes == self._counting_changes:
+            return
+        self._counting_changes = changes
         broken = {
             market
             for key, market in self._reported.items()

@@ -69,7 +69,10 @@ class Kernel:
         self._flush_every = max(1, flush_every)
         self._since_flush = 0
         self._replaying = False
+        self._pin_time = False  # a subclass pins now_ns() to the dispatched input's time
+        self._pinned: int | None = None  # that input's ts_init while it is dispatched
         self.published = 0
+        """Events dispatched (counted when each input's dispatch ends)."""
         self.handler_errors = 0
         self.on_handler_error: Callable[[Event, BaseException], None] | None = None
 
@@ -113,47 +116,64 @@ class Kernel:
 
     def publish(self, event: Event) -> None:
         """Log ``event`` and dispatch it, then everything it causes, before returning."""
-        self._pending.append(event)
+        pending = self._pending
         if self._draining:
-            return  # a handler emitted it: it runs after the current event, in order
-        self._drain()
-
-    emit = publish
-    """Handlers emit derived events through the same path (they are queued, FIFO)."""
-
-    def _drain(self) -> None:
+            pending.append(event)  # a handler emitted it: it runs after the current one
+            return
+        # The drain loop lives here (one call per input on the hot path, not two); the
+        # input itself is dispatched first, then what its handlers emitted, in order.
         self._draining = True
+        if self._pin_time:
+            self._pinned = event.ts_init
         sink = self._sink
+        cache = self._dispatch_cache
         failed = True
         derived = False
+        dispatched = 0
         try:
-            while self._pending:
-                event = self._pending.popleft()
+            while True:
+                cls = type(event)
                 if sink is not None:
                     sink.append(event)
-                    derived = derived or type(event).derived
-                self.published += 1
-                handlers = self._dispatch_cache.get(type(event))
-                if handlers is None:
-                    handlers = self._handlers_for(type(event))
-                for handler in handlers:
+                    if cls.derived:
+                        derived = True
+                dispatched += 1
+                for handler in cache.get(cls) or self._handlers_for(cls):
                     try:
                         handler(event)
                     except Exception as exc:  # one bad handler must not stop the stream
-                        self.handler_errors += 1
-                        if self.on_handler_error is None:
-                            raise
-                        self.on_handler_error(event, exc)
+                        self.handler_raised(event, exc)
+                if not pending:
+                    break
+                event = pending.popleft()
             failed = False
         finally:
             self._draining = False
-            self._pending.clear()
+            self._pinned = None
+            self.published += dispatched
+            if failed:
+                pending.clear()
             # when a handler raises, flush anyway: the event that broke it must reach disk
             if sink is not None:
                 self._since_flush += 1
                 if failed or derived or self._since_flush >= self._flush_every:
                     sink.flush()
                     self._since_flush = 0
+
+    emit = publish
+    """Handlers emit derived events through the same path (they are queued, FIFO)."""
+
+    def handler_raised(self, event: Event, exc: Exception) -> None:
+        """What a handler's exception becomes: counted, then ``on_handler_error`` (or raised).
+
+        A handler that calls several components in turn for one event (the node's book
+        handler) hands each one's exception here, so that one failing does not stop the
+        others — the isolation the kernel gives separate handlers.
+        """
+        self.handler_errors += 1
+        if self.on_handler_error is None:
+            raise exc
+        self.on_handler_error(event, exc)
 
     def flush(self) -> None:
         """Flush the event log now."""

@@ -10,7 +10,7 @@ execution error) and kept in :attr:`TaskOwner.crashes`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 __all__ = ["TaskOwner"]
@@ -21,6 +21,9 @@ class TaskOwner:
 
     def __init__(self, on_crash: Callable[[str, BaseException], None] | None = None) -> None:
         self._tasks: dict[asyncio.Task[None], str] = {}
+        self.running: Mapping[asyncio.Task[None], str] = self._tasks
+        """The tasks still running and their names (read only; ``len`` is :attr:`pending`,
+        for a caller that counts them on every event)."""
         self._on_crash = on_crash
         self.crashes: list[tuple[str, BaseException]] = []
         self.started = 0

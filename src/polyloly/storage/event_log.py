@@ -256,10 +256,22 @@ def _split_lines(chunks: Iterable[bytes]) -> Iterator[tuple[bytes, bool]]:
         yield rest, False
 
 
+def _lines_in(path: Path, size: int) -> int:
+    """How many lines the first ``size`` bytes of ``path``'s content hold (read again)."""
+    lines = 0
+    for chunk in _Source(path):
+        if size <= 0:
+            break
+        lines += chunk.count(b"\n", 0, size)
+        size -= len(chunk)
+    return lines
+
+
 class EventLogReader:
     """Reads events back, file by file in day order, line by line in write order.
 
-    Files are streamed (never read whole), so a day of events costs one line of memory.
+    Files are streamed (never read whole): each 64 KiB chunk's complete lines are decoded in
+    one call, so a day of events costs a chunk of memory.
 
     Parameters
     ----------
@@ -294,18 +306,56 @@ class EventLogReader:
     def __iter__(self) -> Iterator[Event]:
         decoder = _get_decoder()
         for path in self.files:
-            for number, (line, complete) in enumerate(_split_lines(_Source(path)), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    event: Event = decoder.decode(line)
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    if self.strict and complete:
-                        raise LogDecodeError(
-                            f"{path}:{number}: line {number} is not a valid event ({exc})",
-                            path,
-                            number,
-                        ) from exc
-                    self.skipped += 1
-                    continue
-                yield event
+            yield from self._read(path, decoder)
+
+    def _read(self, path: Path, decoder: msgspec.json.Decoder[Any]) -> Iterator[Event]:
+        """The events of one file: each chunk's complete lines decoded in one call."""
+        done = 0  # bytes before the current block (its first line's number is counted only
+        # when a line must be named)
+        rest = b""
+        for chunk in _Source(path):
+            data = rest + chunk if rest else chunk
+            cut = data.rfind(b"\n") + 1
+            if not cut:
+                rest = data
+                continue
+            block, rest = data[:cut], data[cut:]
+            try:
+                events: list[Event] = decoder.decode_lines(block)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                yield from self._line_by_line(path, block, _lines_in(path, done), decoder)
+            else:
+                yield from events
+            done += cut
+        if rest:  # a torn last line (no newline): kept if it decodes, else skipped
+            before = _lines_in(path, done)
+            yield from self._line_by_line(path, rest, before, decoder, complete=False)
+
+    def _line_by_line(
+        self,
+        path: Path,
+        block: bytes,
+        before: int,
+        decoder: msgspec.json.Decoder[Any],
+        *,
+        complete: bool = True,
+    ) -> Iterator[Event]:
+        """Decode ``block``'s lines one by one, to name the bad one (or skip it).
+
+        ``before`` is the number of lines of the file before the block.
+        """
+        for number, line in enumerate(block.split(b"\n"), start=before + 1):
+            if not line.strip():
+                continue
+            try:
+                event: Event = decoder.decode(line)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                if self.strict and complete:
+                    raise LogDecodeError(
+                        f"{path}:{number}: line {number} is not a valid event ({exc})",
+                        path,
+                        number,
+                    ) from exc
+                self.skipped += 1
+                continue
+            yield event

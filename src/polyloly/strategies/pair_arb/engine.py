@@ -98,6 +98,8 @@ class _Market:
     min_shares: int = (
         0  # the smallest order size: the params' and the market's, whichever is larger
     )
+    quiet: bool = False  # its last evaluation read no more than the tops (see `hot`)
+    wake_at: int = -1  # quiet only until this time (ns; -1: no deadline)
 
 
 class PairArbEngine:
@@ -137,6 +139,25 @@ class PairArbEngine:
         self._blocked: set[str] = set()  # match ids under a TruthAlert
         self._fps: dict[int, int] = {}  # price -> fee per share (cache; prices are discrete)
         self._caps: dict[tuple[int, int], int | None] = {}  # (target, tick) -> price cap
+        self.hot: set[str] = set()
+        """Tokens whose every book change must be evaluated: those of the markets that are
+        not *quiet*. A market is quiet when its last evaluation decided nothing while
+        reading no more of its books than their best asks and sync: an intent in
+        flight, trading stopped or blocked, a book missing, a balanced position with no
+        edge at the top, a book not tradable, or a lagging leg that its best ask prices
+        out (under the stuck-leg timeout: until then, see :attr:`wake`). Anything it
+        decides on changing heats it again (a fill, a merge, an order done, a restore, an
+        unblock). Evaluating a quiet market again decides nothing and changes nothing
+        unless a best ask or the sync of its books changed (a best bid is never read: an
+        in-sync book is never crossed, a book that crosses loses sync) or its wake time
+        came, so the node calls :meth:`on_book_change` only for book events that move a best
+        ask or a sync (``BookSet.asks_moved``), touch a token in this set or come at a
+        token's wake time (:meth:`due`), and :meth:`on_timer` skips quiet markets until
+        theirs."""
+        self.wake: dict[str, int] = {}
+        """Tokens of quiet markets that decide again at a time of their own (ns): a lagging
+        leg stuck under the cap unwinds once the stuck-leg timeout has passed."""
+        self._deep = False  # the plan being made read more than the tops
 
     # -- registry --------------------------------------------------------------------------------
 
@@ -172,12 +193,47 @@ class PairArbEngine:
             self._by_match.setdefault(match_id, []).append(st)
         self._by_token[yes_token] = (market, Leg.YES)
         self._by_token[no_token] = (market, Leg.NO)
+        self.hot.update((yes_token, no_token))
 
     def _get(self, market: str) -> _Market:
         st = self._markets.get(market)
         if st is None:
             raise PairArbError(f"market {market!r} is not followed")
         return st
+
+    def _heat(self, st: _Market) -> None:
+        """Something the market decides on changed: evaluate it on every book change."""
+        if st.quiet:
+            st.quiet = False
+            self.hot.update((st.yes_token, st.no_token))
+            if st.wake_at >= 0:
+                st.wake_at = -1
+                self.wake.pop(st.yes_token, None)
+                self.wake.pop(st.no_token, None)
+
+    def _cool(self, st: _Market, wake_at: int = -1) -> None:
+        """The market is quiet (see :attr:`hot`), until ``wake_at`` if not -1."""
+        if not st.quiet:
+            st.quiet = True
+            hot = self.hot
+            hot.discard(st.yes_token)
+            hot.discard(st.no_token)
+        if wake_at != st.wake_at:
+            st.wake_at = wake_at
+            if wake_at >= 0:
+                self.wake[st.yes_token] = self.wake[st.no_token] = wake_at
+            else:
+                self.wake.pop(st.yes_token, None)
+                self.wake.pop(st.no_token, None)
+
+    def due(self, token_ids: Iterable[str], ts_ns: int) -> bool:
+        """Whether one of ``token_ids`` belongs to a quiet market whose wake time has come."""
+        wake = self.wake
+        for token in token_ids:
+            at = wake.get(token)
+            if at is not None and at <= ts_ns:
+                return True
+        return False
 
     def follows(self, market: str) -> bool:
         """Whether the engine follows ``market``."""
@@ -194,7 +250,9 @@ class PairArbEngine:
 
     def set_position(self, market: str, position: PairPosition) -> None:
         """Replace the position (restore at start-up from reconciled fills)."""
-        self._get(market).position = position
+        st = self._get(market)
+        st.position = position
+        self._heat(st)
 
     def pending(self, market: str) -> str:
         """Intent id in flight for the market ("" when none)."""
@@ -214,6 +272,7 @@ class PairArbEngine:
         st = self._get(market)
         st.seq = max(st.seq, last_step)
         st.pending = pending
+        self._heat(st)
 
     def stop_reason(self, market: str) -> str:
         """Why the market stopped for good ("" while running)."""
@@ -245,15 +304,19 @@ class PairArbEngine:
             st.position = st.position.hypo_buy(found[1], shares, cost, fee)
         else:
             st.position = st.position.hypo_sell(found[1], shares, cost, fee)
+        self._heat(st)
 
     def on_merged(self, market: str, pairs: int) -> None:
         """Account a confirmed merge of ``pairs`` YES+NO pairs into pUSD."""
         st = self._get(market)
         st.position = st.position.merged(pairs)
+        self._heat(st)
 
     def on_order_done(self, market: str) -> None:
         """The intent in flight reached a final state (filled, killed, rejected, merged)."""
-        self._get(market).pending = ""
+        st = self._get(market)
+        st.pending = ""
+        self._heat(st)
 
     def on_truth_final(self, event: TruthFinal) -> None:
         """The match is decided: stop pair-arb on all its markets for good."""
@@ -269,6 +332,8 @@ class PairArbEngine:
     def unblock_match(self, match_id: str) -> None:
         """Lift a truth-alert block (operator decision)."""
         self._blocked.discard(match_id)
+        for st in self._by_match.get(match_id, ()):
+            self._heat(st)
 
     def stop_market(self, market: str, reason: str) -> None:
         """Stop a market for good (operator, market resolved)."""
@@ -308,18 +373,36 @@ class PairArbEngine:
         """Decide the market's next step now; at most one intent."""
         st = self._markets.get(market) or self._get(market)
         if st.pending or st.stopped or (self._blocked and st.match_id in self._blocked):
+            if not st.quiet or st.wake_at >= 0:
+                self._cool(st)  # decided on no book: until an order ends or it unblocks
             return []
         pos = st.position
         merge_at = self.params.merge_min_pairs_shares
         if merge_at and pos.q_yes >= merge_at and pos.q_no >= merge_at:
-            return [self._merge(st, pos.q_min, ts_ns)]
+            return [self._merge(st, pos.q_min, ts_ns)]  # pending now: quiet next time
         yes, no = books.get(st.yes_token), books.get(st.no_token)
-        if yes is None or no is None or (pos.q_yes == pos.q_no and self._no_edge(st, yes, no)):
-            return []  # the hot path: a balanced position and no edge at the top of book
-        if not yes.tradable or not no.tradable:
+        if (
+            yes is None
+            or no is None
+            or (pos.q_yes == pos.q_no and self._no_edge(st, yes, no))
+            or not yes.tradable
+            or not no.tradable
+        ):
+            # the hot path: a balanced position and no edge at the top of book
+            if not st.quiet or st.wake_at >= 0:
+                self._cool(st)
             return []
+        self._deep = False
         plan = self._plan(st, yes, no, ts_ns)
-        return [] if plan is None else [self._order(st, plan, ts_ns)]
+        if plan is not None:
+            self._heat(st)
+            return [self._order(st, plan, ts_ns)]
+        if self._deep:
+            self._heat(st)
+        else:  # priced out at the top; a stuck leg decides again at its timeout
+            timeout = self.params.stuck_leg_timeout_ns
+            self._cool(st, st.stuck_since + timeout if timeout and st.stuck_since >= 0 else -1)
+        return []
 
     def _no_edge(self, st: _Market, yes: OrderBook, no: OrderBook) -> bool:
         """Whether the best asks plus fees already reach the pair cost cap (balanced)."""
@@ -338,8 +421,10 @@ class PairArbEngine:
     def on_timer(self, books: BookSource, ts_ns: int) -> list[PairIntent]:
         """Evaluate every market (drives the stuck-leg timeout when books are quiet)."""
         out: list[PairIntent] = []
-        for market in self._markets:
-            out.extend(self.evaluate(market, books, ts_ns))
+        for market, st in self._markets.items():
+            # a quiet market decides nothing until a book moves or its wake time (`hot`)
+            if not st.quiet or 0 <= st.wake_at <= ts_ns:
+                out.extend(self.evaluate(market, books, ts_ns))
         return out
 
     # -- planning -----------------------------------------------------------------------------
@@ -385,6 +470,7 @@ class PairArbEngine:
         return None if sold is None else (lead, sold, Side.SELL, "unwind_stuck_leg")
 
     def _plan_unwind(self, st: _Market, lead: Leg, book: OrderBook) -> LegFill | None:
+        self._deep = True  # it walks the bids
         p, pos = self.params, st.position
         avg = pos.basis(lead) * SCALE // pos.shares(lead)
         floor = max(avg - p.unwind_max_discount, book.tick or _FINEST_GRID)
@@ -436,7 +522,8 @@ class PairArbEngine:
         pos = st.position
         price_cap = self._close_cap(pos, lag, book)
         if price_cap is None:
-            return None
+            return None  # priced out at the top of the book
+        self._deep = True  # it walks the asks
         budget = min(self.params.step_usdc, self.params.max_total_cost_usdc - pos.total_cost)
         size = min(book.shares_for_budget(max(budget, 0), price_cap)[0], abs(pos.gap))
         for _ in range(self.params.max_shrink_steps + 1):
@@ -471,7 +558,8 @@ class PairArbEngine:
         pos = st.position
         caps = self._open_caps(yes, no)
         if caps is None:
-            return None
+            return None  # no edge at the top of the books
+        self._deep = True  # it walks the asks
         cap_y, cap_n = caps
         p = self.params
         room = max(p.max_total_cost_usdc - pos.total_cost, 0)

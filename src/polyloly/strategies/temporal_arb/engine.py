@@ -48,7 +48,7 @@ them again nor forgets their exposure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from math import gcd
 from typing import Final, Protocol
@@ -173,6 +173,53 @@ class PresignTarget:
     order_type: OrderType
 
 
+class _Armed(MutableMapping[str, Signal]):
+    """Armed signals by market id, indexed by token as they change (:attr:`tokens`).
+
+    Every write goes through ``__setitem__`` / ``__delitem__`` (``pop``, ``clear``… are the
+    mapping mixin's), so the index is always the signals' tokens.
+    """
+
+    __slots__ = ("_by_market", "tokens")
+
+    def __init__(self) -> None:
+        self._by_market: dict[str, Signal] = {}
+        self.tokens: dict[str, Signal] = {}
+        """Token id -> its armed signal."""
+
+    def __getitem__(self, market_id: str) -> Signal:
+        return self._by_market[market_id]
+
+    def get(self, market_id: str, default: Signal | None = None) -> Signal | None:  # type: ignore[override]
+        """The market's signal, or ``default`` (a dict lookup)."""
+        return self._by_market.get(market_id, default)
+
+    def __setitem__(self, market_id: str, signal: Signal) -> None:
+        old = self._by_market.get(market_id)
+        if old is not None:
+            del self.tokens[old.token_id]
+        self._by_market[market_id] = signal
+        self.tokens[signal.token_id] = signal
+
+    def __delitem__(self, market_id: str) -> None:
+        signal = self._by_market.pop(market_id)
+        del self.tokens[signal.token_id]
+
+    def __contains__(self, market_id: object) -> bool:
+        return market_id in self._by_market
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_market)
+
+    def __len__(self) -> int:
+        return len(self._by_market)
+
+
+_Replan = tuple[Signal, MarketMapping, int, int]
+"""What an armed token's last book-driven plan read: its signal and mapping, the highest ask
+price it walked (0: only the top of book), and the engine's committed exposure then."""
+
+
 @dataclass(slots=True)
 class _Live:
     """What the truth engine said about one series, as far as presigning needs it."""
@@ -218,7 +265,9 @@ class TemporalArbEngine:
         self.strategy = strategy
         self.min_usdc = max(params.min_order_usdc, min_notional)
         """The smallest entry notional the engine proposes (pUSD micros)."""
-        self._armed: dict[str, Signal] = {}  # market_id -> signal
+        self._armed = _Armed()  # market_id -> signal
+        self._replan: dict[str, _Replan] = {}  # armed token -> what its last plan read
+        self._walk_cap = 0  # the ask price the plan being made walks up to (0: none)
         self._entered: set[tuple[str, str]] = set()  # (market_id, token_id)
         self._blocked: set[str] = set()  # match ids
         self._commit: dict[str, tuple[str, int]] = {}  # intent_id -> (market_id, worst case)
@@ -336,7 +385,7 @@ class TemporalArbEngine:
     @property
     def has_armed(self) -> bool:
         """Whether any signal is armed (else book changes cannot trigger an entry)."""
-        return bool(self._armed)
+        return bool(self._armed.tokens)
 
     def on_event(self, event: Event) -> list[PlaceOrderIntent]:
         """Dispatch one kernel event; return the intents it triggers."""
@@ -430,7 +479,12 @@ class TemporalArbEngine:
             mapping = self.registry.by_token(token)
             signal = self._armed.get(mapping.market_id) if mapping else None
             if mapping is not None and signal is not None and signal.token_id == token:
-                out.extend(self._fire(signal, mapping, event))
+                self._walk_cap = 0
+                fired = self._fire(signal, mapping, event)
+                if fired:
+                    out.extend(fired)
+                else:  # still armed: what this plan read decides when to plan again
+                    self._replan[token] = (signal, mapping, self._walk_cap, self._committed)
         return out
 
     # -- pre-decisions (issue 20): the entry a result would make, decided ahead ------------
@@ -488,6 +542,39 @@ class TemporalArbEngine:
             self._committed <= ceiling
             and match_id not in self._blocked
             and (market_id, token_id) not in self._entered
+        )
+
+    @property
+    def armed_tokens(self) -> Mapping[str, Signal]:
+        """The tokens of the armed signals (a book change of another token cannot fire)."""
+        return self._armed.tokens
+
+    def replans(self, token_id: str, event: Event) -> bool:
+        """Whether ``event``, which moved no top of book, can change an armed token's plan.
+
+        The node asks this for a book event that left every best bid, best ask, sync and
+        tick as they were (``BookSet.moved`` false): the last plan of the token's signal
+        then stands unless the signal, its market or the committed exposure changed since,
+        or the event changed an ask at or under the highest price that plan walked. An
+        armed token not planned on a book change yet is always planned.
+        """
+        last = self._replan.get(token_id)
+        if last is None:
+            return True
+        signal, mapping, walk_cap, committed = last
+        if (
+            self._armed.get(signal.market_id) is not signal
+            or committed != self._committed
+            or self.registry.by_token(token_id) is not mapping
+        ):
+            return True
+        if not walk_cap:
+            return False  # it read the top of book only
+        if type(event) is not PriceChanges:
+            return True
+        return any(
+            c.token_id == token_id and c.side is not Side.BUY and c.price <= walk_cap
+            for c in event.changes
         )
 
     # -- decisions -------------------------------------------------------------------------
@@ -557,6 +644,7 @@ class TemporalArbEngine:
             # Every entry costs at most the room, so none can reach the minimum order: say
             # so without walking the book (an armed signal re-plans on each of its changes).
             return "no exposure room for a minimum order"
+        self._walk_cap = limit  # the walks below read the asks up to the limit
         if self.params.presign:
             standard = self._standard(book, mapping, best, room)
             if standard is not None:
