@@ -318,7 +318,7 @@ class _TrialKernel(NodeKernel):
     """The node's kernel, handing the core a patched ``SessionStarted`` (logged as used)."""
 
     def __init__(
-        self, clock: Clock, sink: EventSink, patch: Callable[[NodeParams], NodeParams]
+        self, clock: Clock, sink: EventSink | None, patch: Callable[[NodeParams], NodeParams]
     ) -> None:
         super().__init__(clock, sink)
         self._patch = patch
@@ -359,7 +359,9 @@ def trial_factory(patch: Callable[[NodeParams], NodeParams], curve: _Curve) -> C
     """The bot's replay core (as :func:`polyloly.bot.replay_core.core_factory` builds it) on
     a kernel that patches the session, with the PnL curve listening."""
 
-    def build(clock: Clock, sink: EventSink, ports: ExecutionPorts, sleep: Sleep) -> ReplayParts:
+    def build(
+        clock: Clock, sink: EventSink | None, ports: ExecutionPorts, sleep: Sleep
+    ) -> ReplayParts:
         kernel = _TrialKernel(clock, sink, patch)
         core = Core(kernel)
         engine = core.attach_engine(
