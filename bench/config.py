@@ -42,6 +42,9 @@ class RunConfig:
         ``TruthFinal`` → POST samples per signing mode, after the warm-up ones.
     scale_markets, scale_rate, scale_duration_s
         The scale run: markets (two tokens each), frames per second, duration.
+    scale_pin
+        Pin the scale run's feeder to its own CPU, apart from the bot (the default; off for
+        an A/B on a machine whose cores other work shares).
     """
 
     smoke: bool = False
@@ -60,6 +63,7 @@ class RunConfig:
     scale_markets: int = 500
     scale_rate: int = 20_000
     scale_duration_s: float = 600.0
+    scale_pin: bool = True
     nt_python: str | None = None
     workdir: Path | None = None
 
