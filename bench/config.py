@@ -45,6 +45,9 @@ class RunConfig:
         markets (two tokens each).
     scale_markets, scale_rate, scale_duration_s
         The scale run: markets (two tokens each), frames per second, duration.
+    scale_pin
+        Pin the scale run's feeder to its own CPU, apart from the bot (the default; off for
+        an A/B on a machine whose cores other work shares).
     """
 
     smoke: bool = False
@@ -65,6 +68,7 @@ class RunConfig:
     scale_markets: int = 500
     scale_rate: int = 20_000
     scale_duration_s: float = 600.0
+    scale_pin: bool = True
     nt_python: str | None = None
     workdir: Path | None = None
 

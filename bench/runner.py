@@ -47,6 +47,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     run.add_argument("--scale-duration-s", type=float, default=None)
     run.add_argument("--scale-rate", type=int, default=None, help="scale run frames per second")
     run.add_argument("--scale-markets", type=int, default=None, help="scale run markets")
+    run.add_argument(
+        "--scale-no-pin",
+        action="store_true",
+        help="scale run: leave the feeder and the bot unpinned (A/B on a shared machine)",
+    )
     run.add_argument("--wire-samples", type=int, default=None)
     run.add_argument("--wire-stream-rate", type=int, default=None, help="wire run: stream msg/s")
     run.add_argument("--nt-python", default=None, help="interpreter with nautilus_trader")
@@ -87,6 +92,8 @@ def config_from(args: argparse.Namespace) -> RunConfig:
         if value is not None:
             overrides[name] = value
     overrides["nt_python"] = args.nt_python or default_nt_python()
+    if args.scale_no_pin:
+        overrides["scale_pin"] = False
     cfg = dataclasses.replace(cfg, **overrides)  # type: ignore[arg-type]
     return cfg.with_scale(quick=args.quick, duration_s=args.scale_duration_s)
 
@@ -141,6 +148,7 @@ def _scale_in_own_process(cfg: RunConfig) -> Section:
         argv += ["--smoke"] if cfg.smoke else []
         argv += ["--scale-duration-s", str(cfg.scale_duration_s)]
         argv += ["--scale-rate", str(cfg.scale_rate), "--scale-markets", str(cfg.scale_markets)]
+        argv += [] if cfg.scale_pin else ["--scale-no-pin"]
         proc = subprocess.run(  # noqa: S603 - our own suite, same interpreter
             argv,
             cwd=Path(__file__).resolve().parent.parent,

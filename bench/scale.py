@@ -281,7 +281,11 @@ def run(cfg: RunConfig) -> Section:
     proc, head = _start_feeder(cfg, connections)
     own_cpus = _cpus()
     try:
-        pinned = pin_apart(proc.pid, own_cpus)
+        pinned = (
+            pin_apart(proc.pid, own_cpus)
+            if cfg.scale_pin
+            else "feeder and bot not pinned (--scale-no-pin)"
+        )
         out = asyncio.run(_run(cfg, proc, head))
     finally:
         if own_cpus:
@@ -349,11 +353,14 @@ def _fill(s: Section, cfg: RunConfig, out: dict[str, Any]) -> None:
     )
     window_p99 = median(r["e2e"]["p99"] for r in out["windows"] if r["e2e"]["n"])
     s.notes.append(f"median of the windows' p99 (sent → decided): {fmt_ns(window_p99)}")
+    why = (
+        " (a venue never shares the bot's CPU)" if "pinned to CPU" in out.get("pinning", "") else ""
+    )
     s.notes.append(
-        f"{out.get('pinning', 'not pinned')} (a venue never shares the bot's CPU; the feeder "
-        f"reported running on CPU(s) {out['feeder'].get('cpus')}); capacity "
-        f"estimate from the CPU share: {cfg.scale_rate / max(out['cpu_share'], 1e-9):,.0f} "
-        "frames/s on one core (the rate over the share of a core the bot used)"
+        f"{out.get('pinning', 'not pinned')}{why}; the feeder reported running on CPU(s) "
+        f"{out['feeder'].get('cpus')}; capacity estimate from the CPU share: "
+        f"{cfg.scale_rate / max(out['cpu_share'], 1e-9):,.0f} frames/s on one core (the rate "
+        "over the share of a core the bot used)"
     )
     s.notes.append(f"load average after the benchmark: {load_now()}")
     s.targets += [

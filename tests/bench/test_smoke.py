@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +170,11 @@ def test_scale_runs_in_its_own_process_beside_other_benchmarks(tmp_path: Path) -
     # A fresh interpreter: the bot's own memory, not the replay's log and streams.
     assert scale["data"]["rss_start_mb"] < 300
     assert scale["tables"]
+
+
+def test_the_scale_run_can_leave_the_feeder_unpinned(tmp_path: Path) -> None:
+    out = tmp_path / "scale.json"
+    bench_cli("run", "--smoke", "--only", "scale", "--scale-no-pin", "--json", str(out))
+    data = json.loads(out.read_text())["sections"]["scale"]["data"]
+    assert data["pinning"] == "feeder and bot not pinned (--scale-no-pin)"
+    assert len(data["feeder"]["cpus"]) == len(os.sched_getaffinity(0))
