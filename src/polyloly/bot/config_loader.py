@@ -44,6 +44,8 @@ __all__ = [
     "load_settings",
     "load_yaml",
     "merge_config",
+    "nest",
+    "overlay",
     "read_env_file",
     "resolve_config_dir",
     "validate_config",
@@ -186,12 +188,20 @@ def _merge(
         origins[path] = origin
 
 
+def overlay(into: dict[str, Any], *layers: Mapping[str, Any]) -> None:
+    """Merge ``layers`` into ``into`` in order, as the loader merges its own: later wins, a
+    mapping merged key by key, every merged value a copy."""
+    for layer in layers:
+        _merge(into, layer, "", {})
+
+
 def _plain(value: Any) -> Any:
     # copy mappings so later layers never mutate an earlier layer's dicts
     return {k: _plain(v) for k, v in value.items()} if isinstance(value, Mapping) else value
 
 
-def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"a.b": 1}`` → ``{"a": {"b": 1}}`` (dotted keys, as ``--set`` takes them)."""
     nested: dict[str, Any] = {}
     for key, value in flat.items():
         *parents, leaf = key.split(".")
@@ -206,7 +216,7 @@ def _env_layers(environ: Mapping[str, str]) -> Iterator[tuple[str, dict[str, Any
     for name, path in ENV_VARS.items():
         value = environ.get(name, "")
         if value.strip():
-            yield name, _nest({".".join(path): value.strip()})
+            yield name, nest({".".join(path): value.strip()})
 
 
 def merge_config(
@@ -259,7 +269,7 @@ def merge_config(
         (base_path.name, _load_file(base_path)),
         (overlay_path.name, _load_file(overlay_path)),
         *_env_layers(environ),
-        ("overrides", _nest(overrides or {})),
+        ("overrides", nest(overrides or {})),
     ):
         _merge(merged, layer, origin, origins)
     merged["env"] = name

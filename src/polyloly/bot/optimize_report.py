@@ -28,13 +28,12 @@ import yaml
 
 from polyloly.backtest.iplot import figure_html, interactive_document
 from polyloly.backtest.optimize_space import SearchSpace, Value
-from polyloly.bot.config_loader import load_yaml, resolve_config_dir
+from polyloly.bot.config_loader import load_yaml, nest, overlay, resolve_config_dir
 from polyloly.bot.optimize import ConfigSource, Rescore
 from polyloly.runtime.errors import ConfigError
 
 __all__ = [
     "OVERLAY_ENV",
-    "nested",
     "set_options",
     "table_lines",
     "write_overlay",
@@ -229,26 +228,6 @@ def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.Node:
 _Dumper.add_representer(Decimal, _represent_decimal)
 
 
-def nested(flat: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"a.b": 1}`` → ``{"a": {"b": 1}}``."""
-    out: dict[str, Any] = {}
-    for key, value in flat.items():
-        *parents, leaf = key.split(".")
-        node = out
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return out
-
-
-def _merge(into: dict[str, Any], layer: Mapping[str, Any]) -> None:
-    for key, value in layer.items():
-        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = dict(value) if isinstance(value, Mapping) else value
-
-
 def _overlay_env(config: ConfigSource) -> str:
     return config.env or os.environ.get("POLYLOLY_ENV") or "dev"
 
@@ -268,8 +247,7 @@ def write_overlay(
         data = load_yaml(overlay_path.read_text(encoding="utf-8"), overlay_path.name) or {}
     except OSError as exc:
         raise ConfigError(f"env: cannot read {overlay_path} ({exc.strerror})") from None
-    for layer in (nested(config.sets), nested(space.fixed), nested(values)):
-        _merge(data, layer)
+    overlay(data, nest(config.sets), nest(space.fixed), nest(values))
     folder = out / "config"
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source / "base.yaml", folder / "base.yaml")
