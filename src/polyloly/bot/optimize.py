@@ -58,7 +58,7 @@ from polyloly.backtest.optimize_space import (
     objective_value,
     parse_space,
 )
-from polyloly.backtest.replay import CoreFactory, ReplayParts, replay_simulated
+from polyloly.backtest.replay import CoreFactory, replay_simulated
 from polyloly.bot.config_loader import (
     load_settings,
     load_yaml,
@@ -67,17 +67,16 @@ from polyloly.bot.config_loader import (
     validate_config,
 )
 from polyloly.bot.config_map import node_params
-from polyloly.bot.node_options import PM_TRANSLATORS
+from polyloly.bot.replay_core import core_factory
 from polyloly.bot.settings import BacktestSettings, Settings
 from polyloly.domain.events import Event, MarketResolved, TimerTick
-from polyloly.execution.engine import ExecutionConfig, ExecutionEngine, ExecutionPorts
+from polyloly.execution.engine import ExecutionEngine
 from polyloly.execution.events import BalanceBaseline, OrderSubmitted, PositionChanged
-from polyloly.node.core import Core, NodeKernel
+from polyloly.node.core import NodeKernel
 from polyloly.node.session import NodeParams, SessionStarted
 from polyloly.runtime.clock import Clock
 from polyloly.runtime.errors import ConfigError, PolylolyError
 from polyloly.runtime.kernel import EventSink
-from polyloly.runtime.sleep import Sleep
 from polyloly.storage.event_log import EventLogReader
 
 if TYPE_CHECKING:
@@ -356,25 +355,11 @@ class _Curve:
 
 
 def trial_factory(patch: Callable[[NodeParams], NodeParams], curve: _Curve) -> CoreFactory:
-    """The bot's replay core (as :func:`polyloly.bot.replay_core.core_factory` builds it) on
-    a kernel that patches the session, with the PnL curve listening."""
-
-    def build(
-        clock: Clock, sink: EventSink | None, ports: ExecutionPorts, sleep: Sleep
-    ) -> ReplayParts:
-        kernel = _TrialKernel(clock, sink, patch)
-        core = Core(kernel)
-        engine = core.attach_engine(
-            ports,
-            sleep=sleep,
-            config=ExecutionConfig(),
-            translators=PM_TRANSLATORS,
-            resync_types=(pm.UserResync,),
-        )
-        curve.attach(kernel, engine)
-        return ReplayParts(kernel=kernel, engine=engine, registry=core.registry, books=core.books)
-
-    return build
+    """The bot's replay core (:func:`polyloly.bot.replay_core.core_factory`) on a kernel
+    that patches the session, with the PnL curve listening."""
+    return core_factory(
+        kernel=lambda clock, sink: _TrialKernel(clock, sink, patch), on_build=curve.attach
+    )
 
 
 async def _replay_unit(
@@ -760,20 +745,15 @@ def rescore_best(
 
 def _record_scenario(run: Any, speed: Fraction, folder: Path) -> Path:
     """Record one suite run's world with the bot watching, not trading (worker side)."""
-    from polyloly.bot.demo import DemoOptions, run_demo  # noqa: PLC0415 - worker-side
+    from polyloly.bot.demo import run_demo  # noqa: PLC0415 - worker-side
     from polyloly.bot.node_run import setup_logging  # noqa: PLC0415 - worker-side
+    from polyloly.bot.suite import run_options  # noqa: PLC0415 - worker-side
 
     setup_logging("CRITICAL")
-    options = DemoOptions(
-        out_dir=folder,
-        scenarios=run.scenarios,
-        speed=speed,
-        seed=run.seed,
-        view="none",
-        market=run.market,
-        game_seconds_delay=run.game_seconds_delay,
-        warmup_s=2.0,
-        market_lag_s=1.0,
+    options = run_options(
+        run,
+        speed,
+        folder,
         overrides={
             "strategies.pair_arb.enabled": False,
             "strategies.temporal_arb.enabled": False,

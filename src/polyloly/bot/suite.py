@@ -28,9 +28,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from polyloly.sim.exchange.pool import MarketParams
+
+if TYPE_CHECKING:
+    from polyloly.bot.demo import DemoOptions
 
 __all__ = [
     "DOTA_SCENARIOS",
@@ -38,6 +41,7 @@ __all__ = [
     "RunResult",
     "SuiteRun",
     "market_params",
+    "run_options",
     "run_suite",
     "suite_runs",
     "suite_table",
@@ -121,14 +125,15 @@ def suite_runs(
     return base + [replace(r, variant=f"rivals {faster:g}x faster", market=fast) for r in base]
 
 
-def play(run: SuiteRun, speed: Fraction, out_root: Path) -> RunResult:
-    """Play one run to the end (in a worker process) and summarise it."""
-    from polyloly.bot.demo import DemoOptions, run_demo  # noqa: PLC0415 - worker-side
-    from polyloly.bot.node_run import setup_logging  # noqa: PLC0415 - worker-side
+def run_options(
+    run: SuiteRun, speed: Fraction, out_dir: Path, overrides: dict[str, Any] | None = None
+) -> DemoOptions:
+    """The demo's options that play one suite run (worker side): its world, market and seed
+    at ``speed``, no view; ``overrides`` are settings keys (``--set``)."""
+    from polyloly.bot.demo import DemoOptions  # noqa: PLC0415 - worker-side
 
-    setup_logging("CRITICAL")
-    options = DemoOptions(
-        out_dir=out_root / f"{run.variant.split()[1]}-{run.index:02d}",
+    return DemoOptions(
+        out_dir=out_dir,
         scenarios=run.scenarios,
         speed=speed,
         seed=run.seed,
@@ -137,7 +142,17 @@ def play(run: SuiteRun, speed: Fraction, out_root: Path) -> RunResult:
         game_seconds_delay=run.game_seconds_delay,
         warmup_s=2.0,
         market_lag_s=1.0,
+        overrides=dict(overrides or {}),
     )
+
+
+def play(run: SuiteRun, speed: Fraction, out_root: Path) -> RunResult:
+    """Play one run to the end (in a worker process) and summarise it."""
+    from polyloly.bot.demo import run_demo  # noqa: PLC0415 - worker-side
+    from polyloly.bot.node_run import setup_logging  # noqa: PLC0415 - worker-side
+
+    setup_logging("CRITICAL")
+    options = run_options(run, speed, out_root / f"{run.variant.split()[1]}-{run.index:02d}")
     demo = asyncio.run(run_demo(options))
     result = RunResult(run=run, duration_s=demo.duration_s, problems=list(demo.problems))
     audit = demo.audit
