@@ -159,6 +159,19 @@ class Signal:
     game_number: int | None
     confidence: int
 
+    @classmethod
+    def of(cls, mapping: MarketMapping, token_id: str, confidence: int) -> Signal:
+        """The signal to buy ``token_id`` of the market ``mapping`` maps."""
+        return cls(
+            match_id=mapping.match_id,
+            market_id=mapping.market_id,
+            token_id=token_id,
+            team=mapping.team_for(token_id),
+            kind=mapping.kind,
+            game_number=mapping.game_number,
+            confidence=confidence,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class PresignTarget:
@@ -511,15 +524,7 @@ class TemporalArbEngine:
         standard = standard_entry(p, mapping)
         if not traded or standard is None:
             return None
-        signal = Signal(
-            match_id=mapping.match_id,
-            market_id=mapping.market_id,
-            token_id=token_id,
-            team=mapping.team_for(token_id),
-            kind=mapping.kind,
-            game_number=mapping.game_number,
-            confidence=0,
-        )
+        signal = Signal.of(mapping, token_id, confidence=0)
         plan = self._plan(signal, mapping)
         if isinstance(plan, str) or (plan[0], plan[1]) != standard:
             return None
@@ -594,15 +599,7 @@ class TemporalArbEngine:
             return self._skip("winner is not one of the market's teams")
         if (mapping.market_id, token) in self._entered:
             return []
-        signal = Signal(
-            match_id=mapping.match_id,
-            market_id=mapping.market_id,
-            token_id=token,
-            team=mapping.team_for(token),
-            kind=mapping.kind,
-            game_number=mapping.game_number,
-            confidence=confidence,
-        )
+        signal = Signal.of(mapping, token, confidence)
         self._armed[mapping.market_id] = signal
         return self._fire(signal, mapping, e)
 
