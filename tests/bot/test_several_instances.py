@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -200,7 +200,8 @@ def _bot(
     return Bot(name, proc, data, log, f"http://127.0.0.1:{port}")
 
 
-def _cli_json(args: list[str], redis_url: str, prefix: str, cwd: Path) -> dict[str, Any]:
+def _cli(args: list[str], redis_url: str, prefix: str, cwd: Path) -> str:
+    """Run one operator command against the shared store; its standard output."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYLOLY_", "POLYMARKET_"))}
     env.update(REDIS_URL=redis_url, COLUMNS="200", NO_COLOR="1")
     done = subprocess.run(  # noqa: S603 - our own interpreter and command
@@ -213,7 +214,11 @@ def _cli_json(args: list[str], redis_url: str, prefix: str, cwd: Path) -> dict[s
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
+    return done.stdout
+
+
+def _cli_json(args: list[str], redis_url: str, prefix: str, cwd: Path) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(_cli(args, redis_url, prefix, cwd))
     return result
 
 
@@ -251,14 +256,21 @@ class Watch:
         return orders
 
 
-def _until_quiet(sim: Sim, bots: list[Bot], watch: Watch, limit_s: float = RUN_LIMIT_S) -> None:
-    """Poll until every bot started and the account's orders stop changing for a while."""
+def _until_started(bots: list[Bot], watch: Watch, sim: Sim, limit_s: float = RUN_LIMIT_S) -> None:
+    """Poll the exchange until every bot logged its start (none may exit meanwhile)."""
     deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline and not all(b.started() for b in bots):
+    while not all(b.started() for b in bots):
+        assert time.monotonic() < deadline, "not every bot started"
         for b in bots:
             assert b.proc.poll() is None, f"{b.name} exited: {b.log.read_text()[-3000:]}"
         watch.poll(sim)
         time.sleep(0.1)
+
+
+def _until_quiet(sim: Sim, bots: list[Bot], watch: Watch, limit_s: float = RUN_LIMIT_S) -> None:
+    """Poll until every bot started and the account's orders stop changing for a while."""
+    deadline = time.monotonic() + limit_s
+    _until_started(bots, watch, sim, limit_s)
     seen = watch.poll(sim)
     stable_since = time.monotonic()
     while time.monotonic() < deadline:
@@ -268,6 +280,17 @@ def _until_quiet(sim: Sim, bots: list[Bot], watch: Watch, limit_s: float = RUN_L
             seen, stable_since = now, time.monotonic()
         elif time.monotonic() - stable_since >= STABLE_S:
             return
+
+
+def _eventually(check: Callable[[], bool], limit_s: float = 10.0) -> bool:
+    """Whether ``check`` holds within ``limit_s`` (the bots learn of each other's orders
+    asynchronously: the user channel, else the next reconciliation pass)."""
+    deadline = time.monotonic() + limit_s
+    while not check():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def _check_ownership(bots: list[Bot], orders: list[dict[str, Any]]) -> dict[str, int]:
@@ -314,9 +337,17 @@ def test_instances_on_one_wallet_share_the_caps_own_their_orders_and_halt_togeth
 ) -> None:
     url = _redis_url()
     names = ["east", "west", "north"][:count]
+    # The fleet starts halted and is resumed once every instance is up, the way an operator
+    # starts several bots on one wallet: otherwise the first to start could spend the caps
+    # before the last one reconciled, and that one would count those trades in the balances
+    # it starts from instead of seeing them as the others' orders.
+    _cli(["halt", "--all-instances", "--reason", "fleet start"], url, prefix, tmp_path)
     bots = [_bot(sim, tmp_path, name, url, prefix) for name in names]
     watch = Watch()
     try:
+        _until_started(bots, watch, sim)
+        assert exposure(watch.poll(sim)) == 0  # halted from the start: nothing was sent
+        _cli(["resume", "--all-instances"], url, prefix, tmp_path)
         _until_quiet(sim, bots, watch)
         orders = watch.poll(sim)
         # the caps are the account's: together they stop at 300, alone one would spend 250
@@ -330,7 +361,7 @@ def test_instances_on_one_wallet_share_the_caps_own_their_orders_and_halt_togeth
             assert status["instance"]["budget_available"] is True
             # it saw the others' orders on the shared account (user channel, reconciliation)
             # and reported them, never adopted
-            assert status["instance"]["foreign_orders"] > 0, status["instance"]
+            assert _eventually(lambda b=b: b.status()["instance"]["foreign_orders"] > 0), b.name
         # the operator's view of every instance, from the shared store
         listed = _cli_json(["status", "--all-instances"], url, prefix, tmp_path)
         assert {i["id"] for i in listed["instances"]} == set(names)
@@ -355,7 +386,9 @@ def test_instances_on_one_wallet_share_the_caps_own_their_orders_and_halt_togeth
         for b in bots:
             assert _stop(b.proc) == 0, b.log.read_text()[-3000:]
         for b in bots:
-            fired = [e for e in b.events() if isinstance(e, KillSwitchFired)]
+            fired = [
+                e for e in b.events() if isinstance(e, KillSwitchFired) and "e2e halt" in e.reason
+            ]
             assert fired, b.name
     finally:
         for b in bots:
