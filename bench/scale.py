@@ -15,6 +15,14 @@ Percentiles come from log-linear histograms (~6 % resolution) per 10-second wind
 the whole run, so recording neither sorts in the event loop nor grows memory. RSS is sampled
 at every window; the collector's pauses and this process's CPU share are reported too.
 
+Two stall probes tell where a frame that waited long waited: a task on the event loop asks to
+wake every millisecond and records how late it woke (*loop late*: the loop busy with frames
+and other callbacks, or the process not running), and a thread does the same with
+``time.sleep`` and keeps each window's longest overshoot (*thread stall*: the process or the
+whole VM not running; the loop holding the GIL delays it by at most the 5 ms switch
+interval). A window whose sent → decided p99 is far above both was lost before the frames
+reached the loop (the feeder, the socket).
+
 The feeder stands for the venue, which never shares the bot's CPU: with two or more CPUs the
 feeder is pinned to the last one and the bot to the others (``os.sched_setaffinity``, as
 :mod:`bench.wire` pins its local exchange), and the report says so.
@@ -30,6 +38,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,7 +125,49 @@ class GcPauses:
 
 
 def _window_row(h: Histogram) -> dict[str, float]:
-    return {"n": h.n, **{f"p{p:g}": h.percentile(p) for p in (50.0, 99.0, 99.9)}}
+    return {"n": h.n, **{f"p{p:g}": h.percentile(p) for p in (50.0, 99.0, 99.9, 100.0)}}
+
+
+_PROBE_NS = 1_000_000  # both stall probes ask to wake every millisecond
+
+
+async def _loop_probe(rec: _Recorder) -> None:
+    """How late the event loop wakes a 1 ms sleep: time the loop spent on other callbacks
+    (frames, timers, the node's work) or lost with the whole process."""
+    pcn = time.perf_counter_ns
+    while True:
+        t0 = pcn()
+        await asyncio.sleep(_PROBE_NS / 1e9)
+        late = pcn() - t0 - _PROBE_NS
+        rec.hist_loop.add(late)
+        rec.win_loop.add(late)
+
+
+class _ThreadProbe(threading.Thread):
+    """A thread sleeping 1 ms at a time, keeping the longest overshoot per window: large when
+    the process (or the whole VM) was not run at all; the event loop holding the GIL delays
+    it by at most the switch interval (5 ms)."""
+
+    def __init__(self) -> None:
+        super().__init__(name="stall-probe", daemon=True)
+        self.window_max = 0
+        self.run_max = 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        pcn = time.perf_counter_ns
+        while not self.stopped.is_set():
+            t0 = pcn()
+            time.sleep(_PROBE_NS / 1e9)
+            late = pcn() - t0 - _PROBE_NS
+            if late > self.window_max:
+                self.window_max = late
+                self.run_max = max(self.run_max, late)
+
+    def take_window(self) -> int:
+        """The window's longest overshoot, and start the next window."""
+        value, self.window_max = self.window_max, 0
+        return value
 
 
 @dataclass(slots=True)
@@ -127,10 +178,12 @@ class _Recorder:
     hist_e2e: Histogram = field(default_factory=Histogram)
     win_handle: Histogram = field(default_factory=Histogram)
     win_e2e: Histogram = field(default_factory=Histogram)
+    hist_loop: Histogram = field(default_factory=Histogram)
+    win_loop: Histogram = field(default_factory=Histogram)
     windows: list[dict[str, Any]] = field(default_factory=list)
     frames: int = 0
 
-    def close_window(self, t: float) -> None:
+    def close_window(self, t: float, thread_stall_ns: int = 0) -> None:
         self.windows.append(
             {
                 "t_s": round(t, 1),
@@ -138,10 +191,13 @@ class _Recorder:
                 "rss_mb": rss_bytes() / 1e6,
                 "handle": _window_row(self.win_handle),
                 "e2e": _window_row(self.win_e2e),
+                "loop_late": _window_row(self.win_loop),
+                "thread_stall_max_ns": thread_stall_ns,
             }
         )
         self.win_handle = Histogram()
         self.win_e2e = Histogram()
+        self.win_loop = Histogram()
 
 
 # polyloly has no py.typed marker: without ``mypy_path = src`` mypy sees this base as Any.
@@ -218,17 +274,22 @@ async def _run(cfg: RunConfig, proc: subprocess.Popen[str], head: dict[str, Any]
     loop = asyncio.get_running_loop()
     assert proc.stdout is not None
     done_line = loop.run_in_executor(None, proc.stdout.readline)
+    probe = _ThreadProbe()
+    probe.start()
+    loop_probe = asyncio.create_task(_loop_probe(rec))
     start = time.monotonic()
     next_window = start + _WINDOW_S
     while not done_line.done():
         await asyncio.sleep(0.05)
         if time.monotonic() >= next_window:
-            rec.close_window(time.monotonic() - start)
+            rec.close_window(time.monotonic() - start, probe.take_window())
             next_window += _WINDOW_S
     if rec.win_handle.n:
-        rec.close_window(time.monotonic() - start)
+        rec.close_window(time.monotonic() - start, probe.take_window())
     cpu1 = os.times()
     gc.callbacks.remove(pauses)
+    loop_probe.cancel()
+    probe.stopped.set()
     wall = time.monotonic() - start
     cpu_share = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / max(wall, 1e-9)
     feeder = json.loads(await done_line)
@@ -252,6 +313,8 @@ async def _run(cfg: RunConfig, proc: subprocess.Popen[str], head: dict[str, Any]
         "in_sync": in_sync,
         "cpu_share": cpu_share,
         "gc": pauses.as_dict(),
+        "loop_late": {p: rec.hist_loop.percentile(p) for p in (50.0, 99.0, 99.9, 100.0)},
+        "thread_stall_max_ns": probe.run_max,
         "tokens": len(tokens),
         "handler_errors": bot.kernel.handler_errors,
     }
@@ -312,10 +375,13 @@ def _fill(s: Section, cfg: RunConfig, out: dict[str, Any]) -> None:
         "sent → decided p50",
         "sent → decided p99",
         "p99.9",
+        "loop late p99",
+        "loop late max",
+        "thread stall max",
         "RSS (MB)",
     )
     for row in out["windows"]:
-        e = row["e2e"]
+        e, late = row["e2e"], row.get("loop_late", {})
         w.add(
             row["t_s"],
             f"{row['frames']:,}",
@@ -323,6 +389,9 @@ def _fill(s: Section, cfg: RunConfig, out: dict[str, Any]) -> None:
             fmt_ns(e["p50"]),
             fmt_ns(e["p99"]),
             fmt_ns(e["p99.9"]),
+            fmt_ns(late.get("p99", float("nan"))),
+            fmt_ns(late.get("p100", float("nan"))),
+            fmt_ns(row.get("thread_stall_max_ns", 0)),
             f"{row['rss_mb']:.1f}",
         )
     rss = [row["rss_mb"] for row in out["windows"]]
@@ -350,6 +419,14 @@ def _fill(s: Section, cfg: RunConfig, out: dict[str, Any]) -> None:
     s.notes.append(
         "collector pauses per generation (count, longest): "
         + ", ".join(f"gen{i} {g['count'][i]:,} / {fmt_ns(g['max_ns'][i])}" for i in range(3))
+    )
+    late = out["loop_late"]
+    s.notes.append(
+        "stall probes (each wakes every 1 ms): the event loop woke late by "
+        f"{fmt_ns(late[50.0])} p50, {fmt_ns(late[99.0])} p99, {fmt_ns(late[100.0])} at most "
+        "(time spent on frames and other callbacks, or the process not running); a thread "
+        f"overslept by {fmt_ns(out['thread_stall_max_ns'])} at most (the process or the machine "
+        "not running it; the loop holding the GIL delays it by at most 5 ms)"
     )
     window_p99 = median(r["e2e"]["p99"] for r in out["windows"] if r["e2e"]["n"])
     s.notes.append(f"median of the windows' p99 (sent → decided): {fmt_ns(window_p99)}")
