@@ -282,6 +282,7 @@ def _search(
     workers: int,
     trials: int = 6,
     name: str = "run",
+    timeout_s: float | None = None,
 ) -> Path:
     space_file = tmp_path / "space.yaml"
     space_file.write_text(SPACE)
@@ -291,6 +292,7 @@ def _search(
         space_path=space_file,
         trials=trials,
         workers=workers,
+        timeout_s=timeout_s,
         seed=3,
         storage=storage,
         study_name=study,
@@ -363,6 +365,22 @@ def test_two_workers_on_a_journal_share_the_study_and_repeat_one_worker(
     )
     assert {t.number: t.params for t in again.trials} == {t.number: t.params for t in study.trials}
     assert {t.number: t.value for t in again.trials} == {t.number: t.value for t in study.trials}
+
+
+@pytest.mark.timeout(90)
+def test_a_timeout_stops_starting_trials_and_the_ones_started_finish(
+    tmp_path: Path, config_dir: Path, logs: list[Path]
+) -> None:
+    out = _search(tmp_path, config_dir, logs, "", "timed", workers=2, trials=10_000, timeout_s=6)
+    study = optuna.load_study(
+        study_name="timed", storage=open_storage(f"journal:{out / 'study.journal'}")
+    )
+    started = len(study.trials)
+    assert 1 <= started < 10_000  # stopped by the clock, not by the count
+    # none left running: every trial started before the deadline ran to its end
+    assert {t.state for t in study.trials} == {optuna.trial.TrialState.COMPLETE}
+    assert sorted(t.number for t in study.trials) == list(range(started))
+    assert (out / "results.json").is_file()
 
 
 @pytest.fixture

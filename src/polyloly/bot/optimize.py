@@ -34,6 +34,7 @@ import json
 import multiprocessing
 import os
 import socket
+import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -616,14 +617,19 @@ def _objective(job: Job, log: Path) -> Callable[[optuna.Trial], float]:
     return objective
 
 
-def worker_main(job: Job, tickets: Synchronized[int], index: int) -> None:
-    """One worker process: run trials on the shared study while tickets are left."""
+def worker_main(
+    job: Job, tickets: Synchronized[int], index: int, deadline: float | None = None
+) -> None:
+    """One worker process: run trials on the shared study while tickets are left (and, with
+    a ``deadline`` on the system's monotonic clock, while it has not passed)."""
     from polyloly.bot.logging import configure_logging  # noqa: PLC0415
 
     configure_logging(level="CRITICAL", fmt="console")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     def take() -> bool:
+        if deadline is not None and time.monotonic() >= deadline:
+            return False  # a trial already running finishes; none starts after the deadline
         with tickets.get_lock():
             if tickets.value <= 0:
                 return False
@@ -653,8 +659,11 @@ def run_workers(
     trials: int,
     workers: int,
     progress: Callable[[int], None] | None = None,
-) -> None:
-    """Run ``trials`` trials on ``workers`` processes (each one optuna's ``study.optimize``).
+    timeout_s: float | None = None,
+) -> int:
+    """Run ``trials`` trials on ``workers`` processes (each one optuna's ``study.optimize``);
+    with ``timeout_s``, no trial starts once that many seconds have passed (the running ones
+    finish). Returns how many trials were started.
 
     Raises
     ------
@@ -663,8 +672,9 @@ def run_workers(
     """
     ctx = multiprocessing.get_context("spawn")
     tickets = ctx.Value("i", trials)
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
     procs = [
-        ctx.Process(target=worker_main, args=(job, tickets, i), name=f"optimize-{i}")
+        ctx.Process(target=worker_main, args=(job, tickets, i, deadline), name=f"optimize-{i}")
         for i in range(max(1, min(workers, trials)))
     ]
     for proc in procs:
@@ -686,6 +696,7 @@ def run_workers(
         raise PolylolyError(
             f"{len(failed)} of {len(procs)} workers failed (exit code {failed[0].exitcode})"
         )
+    return trials - int(tickets.value)
 
 
 # ---------------------------------------------------------------------------------------------

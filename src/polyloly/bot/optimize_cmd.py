@@ -95,6 +95,14 @@ def optimize(
     workers: Annotated[
         int | None, typer.Option(min=1, help="Worker processes (default: one per core).")
     ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Seconds after which no new trial starts (running ones finish; the report is "
+            "written from what finished).",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="The sampler's seed (with each trial's number).")] = 0,
     storage: Annotated[
         str | None,
@@ -139,6 +147,7 @@ def optimize(
         space_path=space,
         trials=trials,
         workers=workers or os.cpu_count() or 1,
+        timeout_s=timeout,
         seed=seed,
         storage=storage,
         study_name=study_name,
@@ -173,6 +182,7 @@ def run_optimize(  # noqa: PLR0915 - one straight story: set up, search, re-scor
     space_path: Path | None = None,
     trials: int = 50,
     workers: int = 1,
+    timeout_s: float | None = None,
     seed: int = 0,
     storage: str | None = None,
     study_name: str = "polyloly-optimize",
@@ -266,7 +276,9 @@ def run_optimize(  # noqa: PLR0915 - one straight story: set up, search, re-scor
             last[0] = started
             _say(f"  trials started: {started}/{trials}")
 
-    run_workers(job, trials, workers, progress)
+    started = run_workers(job, trials, workers, progress, timeout_s)
+    if started < trials:
+        _say(f"  --timeout {timeout_s:g} s reached: {started} of {trials} trials started")
     rows = rescore_best(job, study, top, workers, baseline={})
     completed = [r for r in rows if r.number is not None]
     typer.echo(
