@@ -41,11 +41,14 @@ class Marks(MutableMapping[str, int]):
     write or delete goes through ``__setitem__`` / ``__delitem__`` and is noted.
     """
 
-    __slots__ = ("_changed", "_data")
+    __slots__ = ("_changed", "_data", "writes")
 
     def __init__(self) -> None:
         self._data: dict[str, int] = {}
         self._changed: set[str] = set()
+        self.writes = 0
+        """Writes and deletes so far: a reader that keeps what it computed from the marks
+        looks again only when this moved."""
 
     def __getitem__(self, token: str) -> int:
         return self._data[token]
@@ -61,10 +64,12 @@ class Marks(MutableMapping[str, int]):
     def __setitem__(self, token: str, price: int) -> None:
         self._data[token] = price
         self._changed.add(token)
+        self.writes += 1
 
     def __delitem__(self, token: str) -> None:
         del self._data[token]
         self._changed.add(token)
+        self.writes += 1
 
     def __contains__(self, token: object) -> bool:
         return token in self._data

@@ -158,6 +158,11 @@ class ExecutionState:
         """How many times a known fill started or stopped counting (its trade FAILED, or a
         FAILED one was corrected): a reader that keeps what it saw of the fills' counting
         looks again only when this moved."""
+        self.changes = 0
+        """Updates applied so far (:meth:`apply`, :meth:`apply_trade`,
+        :meth:`apply_venue_order`): with :attr:`Marks.writes
+        <polyloly.execution.aggregates.Marks.writes>`, what a reader of equity or today's
+        PnL needs to know that neither can have moved since it last read them."""
         self._trade_fills: dict[str, list[Fill]] = {}  # trade id -> its fills
         # Running totals (see the module docstring): the cash flows of counted fills after
         # the baseline (all / confirmed only), exposure per market, positions at marks.
@@ -247,6 +252,7 @@ class ExecutionState:
 
     def apply(self, event: Event) -> Effects:  # noqa: C901, PLR0912 - one branch per event type
         """Update the state with one event and report what changed."""
+        self.changes += 1
         fx = Effects()
         if isinstance(event, OrderSubmitted):
             self._on_submitted(event, fx)
@@ -385,6 +391,7 @@ class ExecutionState:
         self, venue: VenueOrder, ts_ns: int, source: str, fx: Effects | None = None
     ) -> Effects:
         """Merge the venue's view of an order; adopt it if it is unknown locally."""
+        self.changes += 1
         fx = fx if fx is not None else Effects()
         record = self.orders.get(venue.order_hash)
         if record is None and self._foreign(venue):
@@ -441,6 +448,7 @@ class ExecutionState:
         self, report: TradeReport, ts_ns: int, source: str, fx: Effects | None = None
     ) -> Effects:
         """Apply one trade report to the fills it concerns (parking it if no order is known)."""
+        self.changes += 1
         fx = fx if fx is not None else Effects()
         self.trades_checkpoint_ns = max(
             self.trades_checkpoint_ns, report.match_time_ns, report.last_update_ns
