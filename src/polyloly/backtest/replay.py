@@ -494,47 +494,52 @@ class _Driver:
         queue, timers, outbox, running = self.queue, self.timers, self.outbox, self.tasks.running
         deliver_until, routes, set_ns = self.deliver_until, self._routes, self.clock.set_ns
         venue, publish, registry = self._venue, self.publish, self.parts.registry
-        read = self.read  # counted here, stored back on the way out
+        # Sleeps park and wake only while the event loop runs, never during this call: the
+        # count of parked ones is read once.
+        parked = timers.parked
+        read, fed = self.read, 0  # counted here, stored back (added) on the way out
         try:
             for event in events:
                 read += 1
                 if progress is not None and read % 1_000 == 0:
                     progress(read)
-                if type(event).derived:
+                cls = type(event)
+                if cls.derived:
                     if isinstance(event, DECISION_TYPES):
                         recorded.append(event)
                     continue
                 ts = event.ts_init
                 if queue and queue[0][0] < ts and not deliver_until(ts):
                     return event
-                dropped, to_venue, delay = routes.get(type(event)) or self._route(event)
+                dropped, to_venue, delay = routes.get(cls) or self._route(event)
                 if dropped:
                     continue
                 if (
                     delay
                     or (queue and queue[0][0] <= ts)
                     or outbox
-                    or len(running) > timers.parked
-                    or (timers.parked and timers.due_by(ts))
+                    or len(running) > parked
+                    or (parked and timers.due_by(ts))
                 ):
                     self.push(event)
                     continue
                 set_ns(ts)
                 if to_venue:
-                    venue[type(event)](event)
-                    if outbox or len(running) > timers.parked:
+                    venue[cls](event)
+                    if outbox or len(running) > parked:
                         # the bot's copy waits until the venue's work is done (same place)
                         heapq.heappush(queue, (ts, next(self.seq), _TO_BOT, event))
                         return True
                 publish(event)
-                self.inputs += 1
-                if type(event) not in _BOOK_DATA and len(registry) != self.markets:
+                fed += 1
+                if cls not in _BOOK_DATA and len(registry) != self.markets:
                     self._sync_markets()
-                if outbox or len(running) > timers.parked:
+                if outbox or len(running) > parked:
                     return True
             return False
         finally:
             self.read = read
+            self.inputs += fed
 
     async def run_until(self, ts_ns: int) -> None:
         """Deliver everything due before ``ts_ns`` (and the tasks' timers in between)."""
