@@ -148,9 +148,13 @@ log), venue ports and a sleep."""
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class ReplayResult:
-    """What a replay fed, what it decided, and how that compares with the recording."""
+    """What a replay fed, what it decided, and how that compares with the recording.
+
+    Its ``repr`` is a summary, not every event: ``asyncio.run`` (Python 3.11) formats the
+    finished main task, whose result this often is, on its way out.
+    """
 
     mode: ReplayMode
     inputs: int = 0
@@ -162,6 +166,13 @@ class ReplayResult:
     fills: int = 0
     equity: int = 0
     collateral_start: int = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"ReplayResult(mode={self.mode.value}, inputs={self.inputs}, "
+            f"recorded={len(self.recorded)}, replayed={len(self.replayed)}, "
+            f"mismatches={self.mismatches}, fills={self.fills}, equity={self.equity})"
+        )
 
     @property
     def identical(self) -> bool:
