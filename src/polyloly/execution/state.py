@@ -226,6 +226,10 @@ class ExecutionState:
         """
         return self._exposure.snapshot(self.orders, self.positions)
 
+    def open_sells(self, token_id: str) -> int:
+        """Share-micros the token's open SELL orders still offer (what they reserve)."""
+        return self._exposure.open_sells(token_id, self.orders)
+
     def daily_pnl(self) -> int:
         """PnL since the start of the UTC day (0 before the first ``DayStarted``)."""
         return self.daily.pnl(self.equity())
