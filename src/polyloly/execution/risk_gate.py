@@ -308,9 +308,12 @@ class RiskGate:
             self.evaluate()
 
     def _mark_from_book(self, token: str) -> None:
+        """Mark a held token at its book's mid, if the book is tradable (in sync, uncrossed)."""
         book = self.books.book(token)
+        if not book.in_sync:
+            return
         bid, ask = book.best_bid_price, book.best_ask_price
-        if bid is not None and ask is not None and book.tradable:
+        if bid is not None and ask is not None and bid < ask:
             marks = self.state.marks
             mid = (bid + ask) // 2
             if marks.get(token) != mid:  # an unchanged mark moves no total: not rewritten
