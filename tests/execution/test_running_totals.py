@@ -1,11 +1,11 @@
 """The ledger's running totals equal the full recomputation, on random event sequences.
 
-:class:`ExecutionState` keeps collateral, equity, exposure and open orders per market up to
-date as events arrive, and the risk gate refreshes a quote only when its book changed. The
-references below are the straightforward recomputations over every order, fill, position
-and book (the code the totals replaced); after every step of a random sequence of ledger
-events, market data and direct mark writes, both must agree exactly, and every snapshot
-handed out earlier must still read as it did.
+:class:`ExecutionState` keeps collateral, equity, exposure and open orders per market (and
+what each token's open sells reserve) up to date as events arrive, and the risk gate
+refreshes a quote only when its book changed. The references below are the straightforward
+recomputations over every order, fill, position and book (the code the totals replaced);
+after every step of a random sequence of ledger events, market data and direct mark writes,
+both must agree exactly, and every snapshot handed out earlier must still read as it did.
 """
 
 from __future__ import annotations
@@ -500,6 +500,10 @@ def check(w: World, data: st.DataObject) -> None:
     snap = gate.trading_state()
     assert snap == reference
     exposure = state.exposure()
+    for token in ALL_TOKENS:  # what open sells reserve (merges read it)
+        assert state.open_sells(token) == sum(
+            o.remaining for o in state.open_orders() if o.token_id == token and o.side is Side.SELL
+        )
     assert exposure.exposure == reference.market_exposure
     assert exposure.open_orders == reference.open_orders
     assert exposure.total == reference.total_exposure

@@ -148,9 +148,13 @@ log), venue ports and a sleep."""
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class ReplayResult:
-    """What a replay fed, what it decided, and how that compares with the recording."""
+    """What a replay fed, what it decided, and how that compares with the recording.
+
+    Its ``repr`` is a summary, not every event: ``asyncio.run`` (Python 3.11) formats the
+    finished main task, whose result this often is, on its way out.
+    """
 
     mode: ReplayMode
     inputs: int = 0
@@ -162,6 +166,13 @@ class ReplayResult:
     fills: int = 0
     equity: int = 0
     collateral_start: int = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"ReplayResult(mode={self.mode.value}, inputs={self.inputs}, "
+            f"recorded={len(self.recorded)}, replayed={len(self.replayed)}, "
+            f"mismatches={self.mismatches}, fills={self.fills}, equity={self.equity})"
+        )
 
     @property
     def identical(self) -> bool:
@@ -320,8 +331,10 @@ class _Timers:
         """Whether a parked sleep ends at or before ``ts_ns``."""
         if not self.parked:
             return False
-        due = self.next_due()
-        return due is not None and due <= ts_ns
+        heap = self._heap  # (next_due, inline: the driver asks before most inputs)
+        while heap and heap[0][2].done():
+            heapq.heappop(heap)
+        return bool(heap) and heap[0][0] <= ts_ns
 
     async def sleep(self, delay_ns: int) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -494,47 +507,52 @@ class _Driver:
         queue, timers, outbox, running = self.queue, self.timers, self.outbox, self.tasks.running
         deliver_until, routes, set_ns = self.deliver_until, self._routes, self.clock.set_ns
         venue, publish, registry = self._venue, self.publish, self.parts.registry
-        read = self.read  # counted here, stored back on the way out
+        # Sleeps park and wake only while the event loop runs, never during this call: the
+        # count of parked ones is read once.
+        parked = timers.parked
+        read, fed = self.read, 0  # counted here, stored back (added) on the way out
         try:
             for event in events:
                 read += 1
                 if progress is not None and read % 1_000 == 0:
                     progress(read)
-                if type(event).derived:
+                cls = type(event)
+                if cls.derived:
                     if isinstance(event, DECISION_TYPES):
                         recorded.append(event)
                     continue
                 ts = event.ts_init
                 if queue and queue[0][0] < ts and not deliver_until(ts):
                     return event
-                dropped, to_venue, delay = routes.get(type(event)) or self._route(event)
+                dropped, to_venue, delay = routes.get(cls) or self._route(event)
                 if dropped:
                     continue
                 if (
                     delay
                     or (queue and queue[0][0] <= ts)
                     or outbox
-                    or len(running) > timers.parked
-                    or (timers.parked and timers.due_by(ts))
+                    or len(running) > parked
+                    or (parked and timers.due_by(ts))
                 ):
                     self.push(event)
                     continue
                 set_ns(ts)
                 if to_venue:
-                    venue[type(event)](event)
-                    if outbox or len(running) > timers.parked:
+                    venue[cls](event)
+                    if outbox or len(running) > parked:
                         # the bot's copy waits until the venue's work is done (same place)
                         heapq.heappush(queue, (ts, next(self.seq), _TO_BOT, event))
                         return True
                 publish(event)
-                self.inputs += 1
-                if type(event) not in _BOOK_DATA and len(registry) != self.markets:
+                fed += 1
+                if cls not in _BOOK_DATA and len(registry) != self.markets:
                     self._sync_markets()
-                if outbox or len(running) > timers.parked:
+                if outbox or len(running) > parked:
                     return True
             return False
         finally:
             self.read = read
+            self.inputs += fed
 
     async def run_until(self, ts_ns: int) -> None:
         """Deliver everything due before ``ts_ns`` (and the tasks' timers in between)."""

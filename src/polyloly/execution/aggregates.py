@@ -41,11 +41,14 @@ class Marks(MutableMapping[str, int]):
     write or delete goes through ``__setitem__`` / ``__delitem__`` and is noted.
     """
 
-    __slots__ = ("_changed", "_data")
+    __slots__ = ("_changed", "_data", "writes")
 
     def __init__(self) -> None:
         self._data: dict[str, int] = {}
         self._changed: set[str] = set()
+        self.writes = 0
+        """Writes and deletes so far: a reader that keeps what it computed from the marks
+        looks again only when this moved."""
 
     def __getitem__(self, token: str) -> int:
         return self._data[token]
@@ -61,10 +64,12 @@ class Marks(MutableMapping[str, int]):
     def __setitem__(self, token: str, price: int) -> None:
         self._data[token] = price
         self._changed.add(token)
+        self.writes += 1
 
     def __delitem__(self, token: str) -> None:
         del self._data[token]
         self._changed.add(token)
+        self.writes += 1
 
     def __contains__(self, token: object) -> bool:
         return token in self._data
@@ -147,7 +152,9 @@ class ExposureTotals:
         "_open",
         "_orders",
         "_positions",
+        "_sells",
         "_snapshot",
+        "_sold",
         "_total",
     )
 
@@ -157,6 +164,8 @@ class ExposureTotals:
         self._positions: dict[str, tuple[str, int]] = {}  # token -> (market, cost)
         self._exposure = _Sums()
         self._open = _Sums()
+        self._sells = _Sums()  # token -> shares its open SELL orders still offer
+        self._sold: dict[str, tuple[str, int]] = {}  # open SELL order -> (token, remaining)
         self._total = 0
         self._dirty_orders: set[str] = set()
         self._dirty_tokens: set[str] = set()
@@ -170,15 +179,23 @@ class ExposureTotals:
         """A token's position view was replaced."""
         self._dirty_tokens.add(token_id)
 
-    def snapshot(
-        self, orders: Mapping[str, OrderRecord], positions: Mapping[str, PositionView]
-    ) -> ExposureSnapshot:
-        """Fold the pending changes in and return the current totals."""
+    def open_sells(self, token_id: str, orders: Mapping[str, OrderRecord]) -> int:
+        """Share-micros the open SELL orders of a token still offer (their remaining sizes)."""
+        self._fold_orders(orders)
+        return self._sells.sums.get(token_id, 0)
+
+    def _fold_orders(self, orders: Mapping[str, OrderRecord]) -> None:
         if self._dirty_orders:
             for order_hash in self._dirty_orders:
                 self._refresh_order(order_hash, orders.get(order_hash))
             self._dirty_orders.clear()
             self._snapshot = None
+
+    def snapshot(
+        self, orders: Mapping[str, OrderRecord], positions: Mapping[str, PositionView]
+    ) -> ExposureSnapshot:
+        """Fold the pending changes in and return the current totals."""
+        self._fold_orders(orders)
         if self._dirty_tokens:
             for token in self._dirty_tokens:
                 self._refresh_position(token, positions.get(token))
@@ -201,6 +218,9 @@ class ExposureTotals:
             if amount is not None:
                 self._exposure.remove(market, amount)
                 self._total -= amount
+            else:
+                token, shares = self._sold.pop(order_hash)
+                self._sells.remove(token, shares)
         if order is None or not order.is_open:
             return
         market = order.market
@@ -210,6 +230,9 @@ class ExposureTotals:
         if amount is not None:
             self._exposure.add(market, amount)
             self._total += amount
+        else:
+            self._sold[order_hash] = (order.token_id, order.remaining)
+            self._sells.add(order.token_id, order.remaining)
 
     def _refresh_position(self, token: str, view: PositionView | None) -> None:
         old = self._positions.pop(token, None)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from polyloly.domain.events import Side, TimerTick
+from polyloly.domain.events import TimerTick
 from polyloly.domain.intents import MergeIntent, RiskDecision
 from polyloly.execution.events import (
     ExecutionAnomaly,
@@ -63,10 +63,7 @@ def mergeable_pairs(
         # shares already sold but not settled are not ours to burn; bought ones are ours to
         # wait for
         held += pending if settling else min(pending, 0)
-        reserved = sum(
-            o.remaining for o in state.open_orders() if o.token_id == token and o.side is Side.SELL
-        )
-        free.append(max(held - reserved, 0))
+        free.append(max(held - state.open_sells(token), 0))
     return min(free)
 
 

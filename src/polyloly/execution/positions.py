@@ -24,7 +24,13 @@ from polyloly.domain.events import Side
 from polyloly.domain.money import SCALE
 from polyloly.execution.lifecycle import Fill
 
-__all__ = ["MergeEntry", "PositionView", "fold_position", "merge_proceeds_share"]
+__all__ = [
+    "MergeEntry",
+    "PositionFold",
+    "PositionView",
+    "fold_position",
+    "merge_proceeds_share",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +138,70 @@ def fold_position(
         fees=acc.fees,
         oversold=acc.oversold,
     )
+
+
+@dataclass(slots=True)
+class PositionFold:
+    """:func:`fold_position` kept current as a token's fills and merges arrive.
+
+    Entries reach a token in ``seq`` order (the ledger numbers every fill and merge from
+    one counter), so a new one folds after everything folded before it, exactly where the
+    full fold would put it: :meth:`add_fill` and :meth:`add_merge` cost one step each. The
+    split between confirmed and pending shares is a sum, not a fold, and is moved by
+    :meth:`confirm` when a folded fill's trade becomes (or stops being) final. A folded
+    fill that starts or stops counting (FAILED, or corrected from FAILED) changes the
+    fold's history: the owner drops the fold and starts a new one. ``seen`` is the highest
+    ``seq`` handed in (counted or not).
+    """
+
+    acc: _Acc
+    confirmed: int
+    pending: int = 0
+    seen: int = 0
+
+    @classmethod
+    def start(cls, baseline_qty: int = 0, baseline_cost: int = 0) -> PositionFold:
+        """An empty fold from the balances adopted at the last baseline."""
+        return cls(_Acc(qty=baseline_qty, cost=baseline_cost), confirmed=baseline_qty)
+
+    def add_fill(self, fill: Fill) -> None:
+        """Fold one more fill (a FAILED one is only noted as seen)."""
+        self.seen = fill.seq
+        if not fill.counts:
+            return
+        acc = self.acc
+        if fill.side is Side.BUY:
+            acc.buy(fill.size, fill.cash, fill.fee)
+        else:
+            acc.fees += fill.fee
+            acc.dispose(fill.size, fill.cash - fill.fee)
+        if fill.confirmed:
+            self.confirmed += fill.signed_qty()
+        else:
+            self.pending += fill.signed_qty()
+
+    def add_merge(self, merge: MergeEntry) -> None:
+        """Fold one more merge (or redemption): its shares leave the confirmed ones."""
+        self.seen = merge.seq
+        self.acc.dispose(merge.size, merge.proceeds)
+        self.confirmed -= merge.size
+
+    def confirm(self, fill: Fill, confirmed: bool) -> None:
+        """A folded, counted fill's trade became final (``True``) or stopped being so."""
+        qty = fill.signed_qty() if confirmed else -fill.signed_qty()
+        self.confirmed += qty
+        self.pending -= qty
+
+    def view(self, market: str, token_id: str) -> PositionView:
+        """The position folded so far."""
+        acc = self.acc
+        return PositionView(
+            market=market,
+            token_id=token_id,
+            confirmed=self.confirmed,
+            pending=self.pending,
+            cost=acc.cost,
+            realized=acc.realized,
+            fees=acc.fees,
+            oversold=acc.oversold,
+        )

@@ -160,6 +160,9 @@ class RiskGate:
         self._quotes_now: dict[str, Quote] = {}
         self._quotes_stale: set[str] = set()  # tokens whose book changed since their quote
         self._quotes_shared = False  # _quotes_now was handed out in a snapshot
+        # What today's PnL was last found within the limit at: (ledger changes, mark writes,
+        # the parameters); while nothing of it moved, the loss check holds (see evaluate).
+        self._loss_ok_at: tuple[int, int, RiskParams] | None = None
         self.c = _Counters()
         self.fired = 0
         self.enabled = True
@@ -305,9 +308,12 @@ class RiskGate:
             self.evaluate()
 
     def _mark_from_book(self, token: str) -> None:
+        """Mark a held token at its book's mid, if the book is tradable (in sync, uncrossed)."""
         book = self.books.book(token)
+        if not book.in_sync:
+            return
         bid, ask = book.best_bid_price, book.best_ask_price
-        if bid is not None and ask is not None and book.tradable:
+        if bid is not None and ask is not None and bid < ask:
             marks = self.state.marks
             mid = (bid + ask) // 2
             if marks.get(token) != mid:  # an unchanged mark moves no total: not rewritten
@@ -387,19 +393,22 @@ class RiskGate:
         events that move them (execution errors, the operator's halt, each feed's last
         state, the time of the last market data); while none of them can hold, only
         today's PnL is computed — from the ledger's running totals — and compared with
-        the limit. The full check (:func:`~polyloly.domain.risk.kill_switch_reasons`)
-        runs only when one of them might hold or the loss is beyond the limit, so the
-        reasons, and what fires, are exactly the full check's.
+        the limit, and not even that while neither the ledger nor a mark changed (nor the
+        limit) since it was last found within it: today's PnL reads nothing else. The full
+        check (:func:`~polyloly.domain.risk.kill_switch_reasons`) runs only when one of
+        them might hold or the loss is beyond the limit, so the reasons, and what fires,
+        are exactly the full check's.
         """
         state = self.state
         if state.halted is not None or not self.enabled:
             return []
-        if (
-            not self.full_check
-            and self._only_loss_can_fire()
-            and state.daily_pnl() >= -self.params.max_daily_loss
-        ):
-            return []
+        if not self.full_check and self._only_loss_can_fire():
+            seen = (state.changes, state.marks.writes, self.params)
+            if seen == self._loss_ok_at:
+                return []
+            if state.daily_pnl() >= -self.params.max_daily_loss:
+                self._loss_ok_at = seen
+                return []
         # The kill-switch conditions never look at quotes: skip refreshing them.
         reasons = kill_switch_reasons(self._trading_state(_NO_QUOTES), self.params)
         if self.c.manual_reason:

@@ -71,8 +71,8 @@ from polyloly.execution.ports import (
 )
 from polyloly.execution.positions import (
     MergeEntry,
+    PositionFold,
     PositionView,
-    fold_position,
     merge_proceeds_share,
 )
 
@@ -90,6 +90,15 @@ class Anomaly:
     kind: str
     subject: str
     detail: str
+
+
+@dataclass(slots=True)
+class _Folding:
+    """A token's position fold and how many of its fills and merges it has read."""
+
+    fold: PositionFold
+    fills: int = 0
+    merges: int = 0
 
 
 @dataclass(slots=True)
@@ -158,7 +167,13 @@ class ExecutionState:
         """How many times a known fill started or stopped counting (its trade FAILED, or a
         FAILED one was corrected): a reader that keeps what it saw of the fills' counting
         looks again only when this moved."""
+        self.changes = 0
+        """Updates applied so far (:meth:`apply`, :meth:`apply_trade`,
+        :meth:`apply_venue_order`): with :attr:`Marks.writes
+        <polyloly.execution.aggregates.Marks.writes>`, what a reader of equity or today's
+        PnL needs to know that neither can have moved since it last read them."""
         self._trade_fills: dict[str, list[Fill]] = {}  # trade id -> its fills
+        self._folds: dict[str, _Folding] = {}  # token -> its position, folded so far
         # Running totals (see the module docstring): the cash flows of counted fills after
         # the baseline (all / confirmed only), exposure per market, positions at marks.
         self._cash = 0
@@ -211,6 +226,10 @@ class ExecutionState:
         """
         return self._exposure.snapshot(self.orders, self.positions)
 
+    def open_sells(self, token_id: str) -> int:
+        """Share-micros the token's open SELL orders still offer (what they reserve)."""
+        return self._exposure.open_sells(token_id, self.orders)
+
     def daily_pnl(self) -> int:
         """PnL since the start of the UTC day (0 before the first ``DayStarted``)."""
         return self.daily.pnl(self.equity())
@@ -247,6 +266,7 @@ class ExecutionState:
 
     def apply(self, event: Event) -> Effects:  # noqa: C901, PLR0912 - one branch per event type
         """Update the state with one event and report what changed."""
+        self.changes += 1
         fx = Effects()
         if isinstance(event, OrderSubmitted):
             self._on_submitted(event, fx)
@@ -385,6 +405,7 @@ class ExecutionState:
         self, venue: VenueOrder, ts_ns: int, source: str, fx: Effects | None = None
     ) -> Effects:
         """Merge the venue's view of an order; adopt it if it is unknown locally."""
+        self.changes += 1
         fx = fx if fx is not None else Effects()
         record = self.orders.get(venue.order_hash)
         if record is None and self._foreign(venue):
@@ -441,6 +462,7 @@ class ExecutionState:
         self, report: TradeReport, ts_ns: int, source: str, fx: Effects | None = None
     ) -> Effects:
         """Apply one trade report to the fills it concerns (parking it if no order is known)."""
+        self.changes += 1
         fx = fx if fx is not None else Effects()
         self.trades_checkpoint_ns = max(
             self.trades_checkpoint_ns, report.match_time_ns, report.last_update_ns
@@ -490,10 +512,11 @@ class ExecutionState:
         if edge is Edge.STALE:
             return False
         self._count_cash(fill, -1)
-        counted = fill.counts
+        counted, confirmed = fill.counts, fill.confirmed
         fill.status = report.status
         if fill.counts is not counted:
             self.counting_changes += 1
+        self._fold_moved(fill, counted, confirmed)
         self._count_cash(fill, 1)
         self._bump_matched(fill.order_hash)
         return True
@@ -757,6 +780,7 @@ class ExecutionState:
         self.merged_collateral = 0
         self.rounding = 0
         self.merges_by_token.clear()
+        self._folds.clear()  # every position starts again from the new baseline
         fx.tokens.update(balances.tokens)
         fx.tokens.update(self.positions)
 
@@ -790,18 +814,45 @@ class ExecutionState:
             self.marks[token] = ONE if token == event.winning_token_id else 0
 
     def _refold(self, token: str) -> None:
-        baseline = self.baseline.tokens.get(token, 0) if self.baseline is not None else 0
-        fills = [f for f in self.fills_by_token.get(token, ()) if f.seq > self.baseline_seq]
+        """Bring the token's position up to date: fold its fills and merges not read yet.
+
+        Equal to :func:`~polyloly.execution.positions.fold_position` over every fill after
+        the baseline and every merge since, in ``seq`` order: entries arrive in that order
+        (one counter numbers them all), and a change to a folded fill's history (counting
+        or not) drops the fold, which then starts again from the baseline
+        (:meth:`_fold_moved`).
+        """
+        folding = self._folds.get(token)
+        if folding is None:
+            baseline = self.baseline.tokens.get(token, 0) if self.baseline is not None else 0
+            cost = self.baseline_costs.get(token, 0)
+            folding = self._folds[token] = _Folding(PositionFold.start(baseline, cost))
+        fold = folding.fold
+        fills = self.fills_by_token.get(token, ())
+        merges = self.merges_by_token.get(token, ())
+        i, j, after = folding.fills, folding.merges, self.baseline_seq
+        while i < len(fills) or j < len(merges):
+            if j == len(merges) or (i < len(fills) and fills[i].seq < merges[j].seq):
+                if fills[i].seq > after:  # earlier fills are inside the baseline's balances
+                    fold.add_fill(fills[i])
+                i += 1
+            else:
+                fold.add_merge(merges[j])
+                j += 1
+        folding.fills, folding.merges = i, j
         self._exposure.position_changed(token)
         self._values.position_changed(token)
-        self.positions[token] = fold_position(
-            self.token_market.get(token, ""),
-            token,
-            fills,
-            self.merges_by_token.get(token, ()),
-            baseline_qty=baseline,
-            baseline_cost=self.baseline_costs.get(token, 0),
-        )
+        self.positions[token] = fold.view(self.token_market.get(token, ""), token)
+
+    def _fold_moved(self, fill: Fill, counted: bool, confirmed: bool) -> None:
+        """A fill's trade status changed (it counted and was confirmed as given before)."""
+        folding = self._folds.get(fill.token_id)
+        if folding is None or fill.seq > folding.fold.seen or fill.seq <= self.baseline_seq:
+            return  # not folded yet (or never: inside the baseline)
+        if fill.counts is not counted:
+            del self._folds[fill.token_id]  # its history changed: fold it again
+        elif counted and fill.confirmed is not confirmed:
+            folding.fold.confirm(fill, fill.confirmed)
 
 
 def _instance_label(venue: VenueOrder) -> str:

@@ -14,6 +14,7 @@ import os
 import zlib
 from collections.abc import Iterable, Iterator
 from io import BufferedWriter
+from itertools import chain
 from pathlib import Path
 from typing import Any, Union
 
@@ -304,12 +305,18 @@ class EventLogReader:
         return [f for f in files if not f.name.endswith(".tmp")]
 
     def __iter__(self) -> Iterator[Event]:
+        # One C-level iterator over the decoded blocks: no generator frame resumed per event.
+        return chain.from_iterable(self.blocks())
+
+    def blocks(self) -> Iterator[Iterable[Event]]:
+        """The events in blocks, in order: a chunk's decoded lines, or a lazy line-by-line
+        pass over a chunk that holds a bad (or torn last) line."""
         decoder = _get_decoder()
         for path in self.files:
             yield from self._read(path, decoder)
 
-    def _read(self, path: Path, decoder: msgspec.json.Decoder[Any]) -> Iterator[Event]:
-        """The events of one file: each chunk's complete lines decoded in one call."""
+    def _read(self, path: Path, decoder: msgspec.json.Decoder[Any]) -> Iterator[Iterable[Event]]:
+        """The blocks of one file: each chunk's complete lines decoded in one call."""
         done = 0  # bytes before the current block (its first line's number is counted only
         # when a line must be named)
         rest = b""
@@ -323,13 +330,13 @@ class EventLogReader:
             try:
                 events: list[Event] = decoder.decode_lines(block)
             except (msgspec.DecodeError, msgspec.ValidationError):
-                yield from self._line_by_line(path, block, _lines_in(path, done), decoder)
+                yield self._line_by_line(path, block, _lines_in(path, done), decoder)
             else:
-                yield from events
+                yield events
             done += cut
         if rest:  # a torn last line (no newline): kept if it decodes, else skipped
             before = _lines_in(path, done)
-            yield from self._line_by_line(path, rest, before, decoder, complete=False)
+            yield self._line_by_line(path, rest, before, decoder, complete=False)
 
     def _line_by_line(
         self,
