@@ -105,39 +105,20 @@ def fold_position(
     baseline_qty: int = 0,
     baseline_cost: int = 0,
 ) -> PositionView:
-    """Fold fills (FAILED ones are skipped) and merges, in ``seq`` order, into a position."""
+    """Fold fills (FAILED ones are skipped) and merges, in ``seq`` order, into a position:
+    the whole history at once, with the steps :class:`PositionFold` takes one by one."""
     entries: list[tuple[int, int, Fill | MergeEntry]] = [
         (fill.seq, 0, fill) for fill in fills if fill.counts
     ]
     entries.extend((merge.seq, 1, merge) for merge in merges)
     entries.sort(key=lambda item: (item[0], item[1]))
-    acc = _Acc(qty=baseline_qty, cost=baseline_cost)
-    confirmed = baseline_qty
-    pending = 0
+    fold = PositionFold.start(baseline_qty, baseline_cost)
     for _, _, entry in entries:
         if isinstance(entry, MergeEntry):
-            acc.dispose(entry.size, entry.proceeds)
-            confirmed -= entry.size
-            continue
-        if entry.side is Side.BUY:
-            acc.buy(entry.size, entry.cash, entry.fee)
+            fold.add_merge(entry)
         else:
-            acc.fees += entry.fee
-            acc.dispose(entry.size, entry.cash - entry.fee)
-        if entry.confirmed:
-            confirmed += entry.signed_qty()
-        else:
-            pending += entry.signed_qty()
-    return PositionView(
-        market=market,
-        token_id=token_id,
-        confirmed=confirmed,
-        pending=pending,
-        cost=acc.cost,
-        realized=acc.realized,
-        fees=acc.fees,
-        oversold=acc.oversold,
-    )
+            fold.add_fill(entry)
+    return fold.view(market, token_id)
 
 
 @dataclass(slots=True)
