@@ -34,6 +34,22 @@ def test_histogram_percentiles_stay_within_its_resolution() -> None:
     assert Histogram().percentile(50.0) != Histogram().percentile(50.0)  # nan when empty
 
 
+def test_histograms_merged_count_what_one_histogram_of_all_values_counts() -> None:
+    rng = random.Random(2)
+    windows = [
+        [int(rng.lognormvariate(9, 2)) for _ in range(rng.randrange(0, 500))] for _ in range(7)
+    ]
+    whole, merged = Histogram(), Histogram()
+    for window in windows:
+        part = Histogram()
+        for v in window:
+            whole.add(v)
+            part.add(v)
+        merged.merge(part)
+    assert merged.counts == whole.counts
+    assert merged.n == whole.n == sum(map(len, windows))
+
+
 @pytest.mark.parametrize(
     ("target", "met"),
     [
