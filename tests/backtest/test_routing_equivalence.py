@@ -209,6 +209,27 @@ def derived(folder: Path) -> list[bytes]:
     return [encode_event(e) for e in EventLogReader([folder]) if type(e).derived]
 
 
+def both_ways(folder: Path, events: list[Event]) -> tuple[list[Event], list[bytes], list[bytes]]:
+    """``events`` written as a log and replayed twice: routed by what changed, and with every
+    book event reaching every handler. The routed run's decisions, and each run's derived
+    events (the decisions among them) as written."""
+    with EventLogWriter(folder / "log") as writer:
+        for event in events:
+            writer.append(event)
+    decided: list[Event] = []
+    runs: list[list[bytes]] = []
+    for route_all in (False, True):
+        out = folder / ("all" if route_all else "routed")
+        result = asyncio.run(
+            replay_simulated(
+                [folder / "log"], factory(route_all=route_all), collateral=500 * SCALE, out_dir=out
+            )
+        )
+        decided = decided or result.replayed
+        runs.append(derived(out))
+    return decided, runs[0], runs[1]
+
+
 @settings(
     max_examples=60,
     deadline=None,
@@ -218,20 +239,7 @@ def derived(folder: Path) -> list[bytes]:
 def test_routing_by_what_changed_decides_as_always_calling(
     tmp_path_factory: Any, events: list[Event]
 ) -> None:
-    tmp = Path(tmp_path_factory.mktemp("routing"))
-    with EventLogWriter(tmp / "log") as writer:
-        for event in events:
-            writer.append(event)
-
-    async def replay(route_all: bool) -> list[bytes]:
-        out = tmp / ("all" if route_all else "routed")
-        await replay_simulated(
-            [tmp / "log"], factory(route_all=route_all), collateral=500 * SCALE, out_dir=out
-        )
-        return derived(out)
-
-    routed = asyncio.run(replay(False))
-    always = asyncio.run(replay(True))
+    _, routed, always = both_ways(Path(tmp_path_factory.mktemp("routing")), events)
     assert routed == always
 
 
@@ -267,22 +275,12 @@ def test_an_armed_entry_waiting_for_depth_fires_on_a_change_behind_the_top(
         t += NS_PER_S
         change = LevelChange(token_id=mp.token_a, side=side, price=price, size=size)
         events.append(PriceChanges(ts_event=t, ts_init=t, market=mp.market_id, changes=(change,)))
-    with EventLogWriter(tmp_path / "log") as writer:
-        for event in events:
-            writer.append(event)
-
-    async def replay(route_all: bool) -> list[Event]:
-        result = await replay_simulated(
-            [tmp_path / "log"], factory(route_all=route_all), collateral=500 * SCALE
-        )
-        return result.replayed
-
-    routed = asyncio.run(replay(False))
-    entries = [e for e in routed if isinstance(e, PlaceOrderIntent)]
+    decided, routed, always = both_ways(tmp_path, events)
+    entries = [e for e in decided if isinstance(e, PlaceOrderIntent)]
     assert [(e.strategy, e.token_id, e.ts_init) for e in entries] == [
         ("temporal_arb", mp.token_a, t)
     ]
-    assert [encode_event(e) for e in routed] == [encode_event(e) for e in asyncio.run(replay(True))]
+    assert routed == always
 
 
 @st.composite
@@ -350,19 +348,8 @@ def pair_logs(draw: st.DrawFn) -> list[Event]:
 def test_pair_arbitrage_routed_by_what_changed_trades_as_always_evaluated(
     tmp_path_factory: Any, events: list[Event]
 ) -> None:
-    tmp = Path(tmp_path_factory.mktemp("pair"))
-    with EventLogWriter(tmp / "log") as writer:
-        for event in events:
-            writer.append(event)
-
-    async def replay(route_all: bool) -> list[bytes]:
-        out = tmp / ("all" if route_all else "routed")
-        await replay_simulated(
-            [tmp / "log"], factory(route_all=route_all), collateral=500 * SCALE, out_dir=out
-        )
-        return derived(out)
-
-    assert asyncio.run(replay(False)) == asyncio.run(replay(True))
+    _, routed, always = both_ways(Path(tmp_path_factory.mktemp("pair")), events)
+    assert routed == always
 
 
 @pytest.mark.parametrize("woken_by", ["book", "tick"])
@@ -405,17 +392,7 @@ def test_a_stuck_leg_unwinds_at_its_timeout_though_no_top_moves(
         bid(no, 41, t0 + 2 * NS_PER_S),  # stuck, before the timeout: nothing to do
         bid(no, 42, wake) if woken_by == "book" else TimerTick(ts_event=wake, ts_init=wake),
     ]  # fmt: skip
-    with EventLogWriter(tmp_path / "log") as writer:
-        for event in events:
-            writer.append(event)
-
-    async def replay(route_all: bool) -> list[Event]:
-        result = await replay_simulated(
-            [tmp_path / "log"], factory(route_all=route_all), collateral=500 * SCALE
-        )
-        return result.replayed
-
-    routed = asyncio.run(replay(False))
-    intents = [(e.reason, e.side, e.ts_init) for e in routed if isinstance(e, PlaceOrderIntent)]
+    decided, routed, always = both_ways(tmp_path, events)
+    intents = [(e.reason, e.side, e.ts_init) for e in decided if isinstance(e, PlaceOrderIntent)]
     assert intents == [("pair_open", Side.BUY, t0), ("unwind_stuck_leg", Side.SELL, wake)]
-    assert [encode_event(e) for e in routed] == [encode_event(e) for e in asyncio.run(replay(True))]
+    assert routed == always
