@@ -158,7 +158,6 @@ class _ThreadProbe(threading.Thread):
     def __init__(self) -> None:
         super().__init__(name="stall-probe", daemon=True)
         self.window_max = 0
-        self.run_max = 0
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -167,9 +166,7 @@ class _ThreadProbe(threading.Thread):
             t0 = pcn()
             time.sleep(_PROBE_NS / 1e9)
             late = pcn() - t0 - _PROBE_NS
-            if late > self.window_max:
-                self.window_max = late
-                self.run_max = max(self.run_max, late)
+            self.window_max = max(self.window_max, late)
 
     def take_window(self) -> int:
         """The window's longest overshoot, and start the next window."""
@@ -323,7 +320,7 @@ async def _run(cfg: RunConfig, proc: subprocess.Popen[str], head: dict[str, Any]
         "cpu_share": cpu_share,
         "gc": pauses.as_dict(),
         "loop_late": {p: rec.hist_loop.percentile(p) for p in (50.0, 99.0, 99.9, 100.0)},
-        "thread_stall_max_ns": probe.run_max,
+        "thread_stall_max_ns": max((w["thread_stall_max_ns"] for w in rec.windows), default=0),
         "tokens": len(tokens),
         "handler_errors": bot.kernel.handler_errors,
     }
