@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 import pytest
 from tests.conftest import RecordingSink
+from tests.execution.m1_markets import GAME1, MATCH, START_NS
 
 from polyloly.domain.events import (
     BookSnapshot,
@@ -27,7 +28,7 @@ from polyloly.domain.events import (
     TruthState,
 )
 from polyloly.domain.intents import OrderType, PlaceOrderIntent
-from polyloly.domain.markets import MarketKind, MarketMapping, MarketRegistry
+from polyloly.domain.markets import MarketRegistry
 from polyloly.domain.money import SCALE
 from polyloly.domain.orderbook import BookSet
 from polyloly.execution.engine import ExecutionConfig, ExecutionEngine, ExecutionPorts
@@ -48,15 +49,6 @@ from polyloly.runtime.kernel import Kernel
 from polyloly.strategies.temporal_arb import TemporalArbEngine, TemporalArbParams
 from polyloly.testing.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 
-START_NS = 1_800_000_000 * NS_PER_S
-MATCH = MarketMapping(
-    match_id="m1", market_id="0xM", question="LoL: T1 vs Gen.G (BO3)", kind=MarketKind.MATCH,
-    team_a="t1", team_b="geng", token_a="ma", token_b="mb",
-)  # fmt: skip
-GAME1 = MarketMapping(
-    match_id="m1", market_id="0xG1", question="Game 1 Winner", kind=MarketKind.GAME,
-    game_number=1, team_a="t1", team_b="geng", token_a="g1a", token_b="g1b",
-)  # fmt: skip
 PRESIGN = TemporalArbParams(presign=True)
 STANDARD_PRICE = 950_000
 STANDARD_SIZE = 52_600_000  # $50 / 0.95 = 52.63 -> 52.6 (lot 0.2 share: × 0.95 = whole cents)

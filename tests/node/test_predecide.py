@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 import pytest
 from tests.conftest import RecordingSink
+from tests.execution.m1_markets import GAME1, MATCH, START_NS
 
 from polyloly.domain.events import (
     BookSnapshot,
@@ -32,7 +33,6 @@ from polyloly.domain.events import (
     TruthState,
 )
 from polyloly.domain.intents import PlaceOrderIntent, RiskDecision
-from polyloly.domain.markets import MarketKind, MarketMapping
 from polyloly.domain.money import SCALE
 from polyloly.domain.risk import RiskParams
 from polyloly.execution.budget import BudgetLimits, KeeperConfig
@@ -49,15 +49,6 @@ from polyloly.strategies.temporal_arb import TemporalArbParams
 from polyloly.testing.budget import MemoryBudget, MemoryStore
 from polyloly.testing.fakes import FakeSigner, FakeVenue, RecordingAlerts, VirtualSleep
 
-START_NS = 1_800_000_000 * NS_PER_S
-MATCH = MarketMapping(
-    match_id="m1", market_id="0xM", question="LoL: T1 vs Gen.G (BO3)", kind=MarketKind.MATCH,
-    team_a="t1", team_b="geng", token_a="ma", token_b="mb",
-)  # fmt: skip
-GAME1 = MarketMapping(
-    match_id="m1", market_id="0xG1", question="Game 1 Winner", kind=MarketKind.GAME,
-    game_number=1, team_a="t1", team_b="geng", token_a="g1a", token_b="g1b",
-)  # fmt: skip
 TOKENS = ("ma", "mb", "g1a", "g1b")
 
 
