@@ -29,11 +29,13 @@ overlay of the best trial (``config/optimized.yaml`` beside a copy of ``base.yam
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import multiprocessing
 import os
 import socket
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -82,6 +84,7 @@ from polyloly.storage.event_log import EventLogReader
 
 if TYPE_CHECKING:
     from multiprocessing.sharedctypes import Synchronized
+    from multiprocessing.synchronize import Barrier as BarrierType
 
 __all__ = [
     "ConfigSource",
@@ -108,6 +111,7 @@ DEFAULT_STUDY: Final = "polyloly-optimize"
 N_STARTUP: Final = 10
 """Trials TPE samples at random (seeded per trial) before it models the results."""
 _SKIP: Final = (pm.OrderUpdate, pm.TradeUpdate, pm.UserResync)
+_READY_WAIT_S: Final = 60.0  # how long a worker waits for the others to start
 
 
 class StorageError(PolylolyError):
@@ -618,14 +622,24 @@ def _objective(job: Job, log: Path) -> Callable[[optuna.Trial], float]:
 
 
 def worker_main(
-    job: Job, tickets: Synchronized[int], index: int, deadline: float | None = None
+    job: Job,
+    tickets: Synchronized[int],
+    index: int,
+    deadline: float | None = None,
+    ready: BarrierType | None = None,
 ) -> None:
     """One worker process: run trials on the shared study while tickets are left (and, with
-    a ``deadline`` on the system's monotonic clock, while it has not passed)."""
+    a ``deadline`` on the system's monotonic clock, while it has not passed). With
+    ``ready``, the first ticket is taken once every worker has started (or after
+    ``_READY_WAIT_S``): the first process up does not take every trial of a short search
+    while the others are still importing."""
     from polyloly.bot.logging import configure_logging  # noqa: PLC0415
 
     configure_logging(level="CRITICAL", fmt="console")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if ready is not None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            ready.wait(timeout=_READY_WAIT_S)  # a worker that died at start holds no one
 
     def take() -> bool:
         if deadline is not None and time.monotonic() >= deadline:
@@ -673,9 +687,13 @@ def run_workers(
     ctx = multiprocessing.get_context("spawn")
     tickets = ctx.Value("i", trials)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    count = max(1, min(workers, trials))
+    ready = ctx.Barrier(count)
     procs = [
-        ctx.Process(target=worker_main, args=(job, tickets, i, deadline), name=f"optimize-{i}")
-        for i in range(max(1, min(workers, trials)))
+        ctx.Process(
+            target=worker_main, args=(job, tickets, i, deadline, ready), name=f"optimize-{i}"
+        )
+        for i in range(count)
     ]
     for proc in procs:
         proc.start()
